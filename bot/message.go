@@ -1,0 +1,72 @@
+package bot
+
+import (
+	"strings"
+	"time"
+)
+
+// Severity tells adapters how to style a message (colour, icon, sound).
+type Severity int
+
+const (
+	SeverityInfo Severity = iota
+	SeverityUp
+	SeverityDegraded
+	SeverityDown
+)
+
+// Field is a labelled value, e.g. a failing component and its cause.
+type Field struct {
+	Name, Value string
+}
+
+// Message is platform-neutral content. The bot writes every word of it (see
+// text.go); adapters only format it for their platform and escape it.
+type Message struct {
+	Severity Severity
+	Title    string
+	// Lines are paragraphs of plain text.
+	Lines  []string
+	Fields []Field
+	// Time is when the event happened; adapters may render it natively.
+	Time time.Time
+	// Silent asks for a notification without sound (Telegram disable_notification).
+	Silent bool
+	// ReplyTo is the platform id of an earlier message this one answers.
+	ReplyTo string
+	// Private asks that only the person who ran the command sees the answer
+	// (Discord ephemeral); adapters without the notion ignore it.
+	Private bool
+}
+
+// PlainText renders m as plain text: the console's format and a fallback.
+func (m Message) PlainText() string {
+	var b strings.Builder
+	b.WriteString(m.Title)
+	for _, l := range m.Lines {
+		b.WriteString("\n")
+		b.WriteString(l)
+	}
+	for _, f := range m.Fields {
+		b.WriteString("\n• ")
+		b.WriteString(f.Name)
+		b.WriteString(": ")
+		b.WriteString(f.Value)
+	}
+	return b.String()
+}
+
+// Truncate shortens s to at most n runes, marking the cut with an ellipsis.
+func Truncate(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if len(s) <= n { // bytes ≥ runes, so this is a cheap exact check
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,159 @@
+// Package bot is the service: subscriptions, commands, alert rendering,
+// outage incidents and durable delivery. It declares the interfaces it needs
+// (Notifier, the store interfaces) and never imports an adapter.
+package bot
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// Platform names a chat service.
+type Platform string
+
+const (
+	Console  Platform = "console"
+	Telegram Platform = "telegram"
+	Discord  Platform = "discord"
+)
+
+// ChatRef identifies one chat (Telegram chat, Discord channel, console stream).
+type ChatRef struct {
+	Platform Platform
+	// ID is the platform's chat id as text (Telegram int64, Discord snowflake).
+	ID string
+}
+
+func (c ChatRef) String() string { return fmt.Sprintf("%s:%s", c.Platform, c.ID) }
+
+// ChatKind tells who may manage a chat's subscription.
+type ChatKind string
+
+const (
+	KindPrivate ChatKind = "private" // a one-to-one chat: its user manages it
+	KindGroup   ChatKind = "group"   // Telegram group or supergroup: admins only
+	KindChannel ChatKind = "channel" // Telegram channel: only admins can post there
+	KindServer  ChatKind = "server"  // Discord server channel: MANAGE_CHANNELS or ADMINISTRATOR
+	KindConsole ChatKind = "console"
+)
+
+// Subscription is one chat that wants alerts.
+type Subscription struct {
+	Chat ChatRef
+	Kind ChatKind
+	// Group is the container the chat belongs to (Discord guild id), so all of
+	// its chats can be ended at once when the bot leaves it.
+	Group     string
+	Lang      string
+	CreatedAt time.Time
+}
+
+// Cause is one failing component and why it fails.
+type Cause struct {
+	Component string `json:"component"`
+	Detail    string `json:"detail"`
+}
+
+// CausesOf lists the failing targets of a round.
+func CausesOf(r probe.Round) []Cause {
+	var out []Cause
+	for _, f := range r.Failing() {
+		out = append(out, Cause{Component: f.Target, Detail: f.Detail})
+	}
+	return out
+}
+
+// Incident is one period during which X was not up.
+type Incident struct {
+	ID    int64
+	Start time.Time
+	// End is zero while the incident is open.
+	End   time.Time
+	Worst probe.State
+	// Causes are the components that failed during the incident, latest cause each.
+	Causes []Cause
+}
+
+// Open reports whether the incident is still going on.
+func (i Incident) Open() bool { return i.End.IsZero() }
+
+// Duration is how long the incident lasted, or has lasted by now.
+func (i Incident) Duration(now time.Time) time.Duration {
+	if i.Open() {
+		return now.Sub(i.Start)
+	}
+	return i.End.Sub(i.Start)
+}
+
+// merge records the causes of a failing round, keeping the latest cause of each component.
+func (i *Incident) merge(state probe.State, causes []Cause) {
+	if state.Severity() > i.Worst.Severity() {
+		i.Worst = state
+	}
+	for _, c := range causes {
+		found := false
+		for k := range i.Causes {
+			if i.Causes[k].Component == c.Component {
+				i.Causes[k].Detail, found = c.Detail, true
+			}
+		}
+		if !found {
+			i.Causes = append(i.Causes, c)
+		}
+	}
+}
+
+// Change is one announced transition, as stored and delivered.
+type Change struct {
+	ID         int64
+	Transition probe.Transition
+	// Causes are the failing components at the time of the transition.
+	Causes   []Cause
+	Incident Incident
+}
+
+// DeliveryStatus is where an outbox row stands.
+type DeliveryStatus string
+
+const (
+	StatusPending   DeliveryStatus = "pending"
+	StatusSent      DeliveryStatus = "sent"
+	StatusGone      DeliveryStatus = "gone"      // the chat no longer exists or refuses the bot
+	StatusExpired   DeliveryStatus = "expired"   // undeliverable for too long, or too many attempts
+	StatusCoalesced DeliveryStatus = "coalesced" // folded into a later message to the same chat
+)
+
+// Delivery is one outbox row: one change to one chat.
+type Delivery struct {
+	ID        int64
+	Chat      ChatRef
+	Lang      string
+	Change    Change
+	Attempts  int
+	CreatedAt time.Time
+	NextAt    time.Time
+	// ReplyTo is the platform message id of the alert this chat got when the
+	// incident opened, so a recovery can answer it.
+	ReplyTo string
+}
+
+// Saved is the persisted state the monitor resumes from.
+type Saved struct {
+	Status probe.Status
+	// Incident is the open incident, or the last closed one, if any.
+	Incident  *Incident
+	LastRound *probe.Round
+}
+
+// Snapshot is what one round changes, saved in one transaction.
+type Snapshot struct {
+	Round  probe.Round
+	Status probe.Status
+	// Incident is the incident this round opened, updated or closed; nil if none.
+	Incident *Incident
+	// Change is the announced transition, if any; the store fans it out to
+	// one outbox row per subscription in the same transaction.
+	Change *Change
+}

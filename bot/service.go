@@ -1,0 +1,139 @@
+package bot
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Command is one command a person sent, as an adapter understood it.
+type Command struct {
+	Chat ChatRef
+	Kind ChatKind
+	// Group is the chat's container (Discord guild id), if any.
+	Group string
+	// Name is the command without slash or @botname, lower case.
+	Name string
+	Lang string
+	// IsAdmin tells whether the sender may manage this chat. It is called only
+	// when a subscription changes in a group or server, so adapters can make
+	// the platform call lazily. Nil means "not an admin".
+	IsAdmin func(ctx context.Context) (bool, error)
+}
+
+// CommandNames are the commands the bot knows, in menu order.
+var CommandNames = []string{"subscribe", "unsubscribe", "status", "help"}
+
+// AdminCommand reports whether a command changes a chat's subscription.
+func AdminCommand(name string) bool { return name == "subscribe" || name == "unsubscribe" }
+
+// Service answers commands and records membership events.
+type Service struct {
+	subs  SubscriptionStore
+	state interface {
+		Load(ctx context.Context) (Saved, error)
+	}
+	now func() time.Time
+	log *slog.Logger
+}
+
+// NewService builds the command service.
+func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, log *slog.Logger) *Service {
+	return &Service{subs: subs, state: state, now: now, log: log}
+}
+
+// Handle answers a command. ok is false when the bot should stay silent:
+// unknown commands outside private chats are ignored.
+func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bool) {
+	name := strings.ToLower(strings.TrimPrefix(cmd.Name, "/"))
+	switch name {
+	case "start", "help":
+		return HelpMessage(cmd.Lang), true
+	case "status":
+		saved, err := s.state.Load(ctx)
+		if err != nil {
+			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
+			return replyText(cmd.Lang, func(c *catalog) string { return c.failed }), true
+		}
+		return RenderStatus(cmd.Lang, saved, s.now()), true
+	case "subscribe", "unsubscribe":
+		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
+	default:
+		if cmd.Kind == KindPrivate {
+			help := HelpMessage(cmd.Lang)
+			help.Title = catalogFor(cmd.Lang).unknownCommand + " " + help.Title
+			help.Private = true
+			return help, true
+		}
+		return Message{}, false
+	}
+}
+
+func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {
+	failed := func(c *catalog) string { return c.failed }
+	if cmd.Kind == KindGroup || cmd.Kind == KindServer {
+		admin := false
+		if cmd.IsAdmin != nil {
+			var err error
+			if admin, err = cmd.IsAdmin(ctx); err != nil {
+				s.log.Warn("check admin", "err", err, "chat", cmd.Chat.String())
+				return replyText(cmd.Lang, failed)
+			}
+		}
+		if !admin {
+			return replyText(cmd.Lang, func(c *catalog) string { return c.adminOnly })
+		}
+	}
+	if subscribe {
+		created, err := s.subs.Subscribe(ctx, Subscription{
+			Chat: cmd.Chat, Kind: cmd.Kind, Group: cmd.Group, Lang: cmd.Lang, CreatedAt: s.now(),
+		})
+		if err != nil {
+			s.log.Error("subscribe", "err", err, "chat", cmd.Chat.String())
+			return replyText(cmd.Lang, failed)
+		}
+		if !created {
+			return replyText(cmd.Lang, func(c *catalog) string { return c.alreadySubscribed })
+		}
+		s.log.Info("subscribed", "chat", cmd.Chat.String(), "kind", cmd.Kind)
+		return replyText(cmd.Lang, func(c *catalog) string { return c.subscribed })
+	}
+	removed, err := s.subs.Unsubscribe(ctx, cmd.Chat)
+	if err != nil {
+		s.log.Error("unsubscribe", "err", err, "chat", cmd.Chat.String())
+		return replyText(cmd.Lang, failed)
+	}
+	if !removed {
+		return replyText(cmd.Lang, func(c *catalog) string { return c.notSubscribed })
+	}
+	s.log.Info("unsubscribed", "chat", cmd.Chat.String())
+	return replyText(cmd.Lang, func(c *catalog) string { return c.unsubscribed })
+}
+
+// ChatGone ends the subscription of a chat that removed, kicked or blocked the bot.
+func (s *Service) ChatGone(ctx context.Context, chat ChatRef) error {
+	removed, err := s.subs.Unsubscribe(ctx, chat)
+	if removed {
+		s.log.Info("chat removed the bot; subscription ended", "chat", chat.String())
+	}
+	return err
+}
+
+// GroupGone ends every subscription of a server the bot was removed from.
+func (s *Service) GroupGone(ctx context.Context, p Platform, group string) error {
+	n, err := s.subs.UnsubscribeGroup(ctx, p, group)
+	if n > 0 {
+		s.log.Info("bot left a server; subscriptions ended", "platform", p, "group", group, "count", n)
+	}
+	return err
+}
+
+// ChatMigrated keeps a subscription when a chat changes id.
+func (s *Service) ChatMigrated(ctx context.Context, from, to ChatRef) error {
+	if err := s.subs.MigrateChat(ctx, from, to); err != nil {
+		return err
+	}
+	s.log.Info("chat migrated", "chat", from.String(), "to", to.String())
+	return nil
+}

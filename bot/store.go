@@ -1,0 +1,53 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// StateStore keeps the tracker state, incidents and round history.
+type StateStore interface {
+	Load(ctx context.Context) (Saved, error)
+	// SaveRound persists a round, the new status, the incident and any change
+	// with its outbox rows, atomically. It sets Incident.ID and Change.ID.
+	SaveRound(ctx context.Context, s *Snapshot) error
+}
+
+// SubscriptionStore keeps which chats want alerts.
+type SubscriptionStore interface {
+	// Subscribe adds a subscription; created is false if it existed already.
+	Subscribe(ctx context.Context, s Subscription) (created bool, err error)
+	// Unsubscribe ends one chat's subscription and drops its pending alerts.
+	Unsubscribe(ctx context.Context, chat ChatRef) (removed bool, err error)
+	// UnsubscribeGroup ends every subscription of a group (a Discord guild).
+	UnsubscribeGroup(ctx context.Context, platform Platform, group string) (int, error)
+	// MigrateChat moves a subscription and its pending alerts to a new chat id.
+	MigrateChat(ctx context.Context, from, to ChatRef) error
+}
+
+// Outbox is the durable queue of alerts to deliver.
+type Outbox interface {
+	// Due returns the pending rows of up to limit chats whose oldest pending
+	// row is due at now, skipping the chats in busy; rows ordered by chat then id.
+	Due(ctx context.Context, p Platform, now time.Time, limit int, busy map[string]bool) ([]Delivery, error)
+	// Finish records the final status of rows (sent with a message id, gone,
+	// expired, coalesced). A gone status also ends the chat's subscription.
+	Finish(ctx context.Context, ids []int64, status DeliveryStatus, messageID, reason string, at time.Time) error
+	// Retry reschedules a row after a failed attempt.
+	Retry(ctx context.Context, id int64, next time.Time, attempts int, reason string) error
+	// Backlog counts pending rows per platform and the age of the oldest.
+	Backlog(ctx context.Context) (map[Platform]Backlog, error)
+}
+
+// Backlog describes the pending rows of one platform.
+type Backlog struct {
+	Pending int       `json:"pending"`
+	Oldest  time.Time `json:"oldest,omitempty"`
+}
+
+// Store is everything the service needs from persistence.
+type Store interface {
+	StateStore
+	SubscriptionStore
+	Outbox
+}

@@ -1,0 +1,285 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// Every word a user reads comes from this file. A catalog holds one language;
+// per-chat language settings pick one with catalogFor.
+
+type catalog struct {
+	stateName                                  map[probe.State]string
+	titleDown, titleDegraded, titleUp          string
+	titleDownFromDegraded, titleDegradedFromDn string
+	sinceLine                                  string // time, ago
+	outageLine                                 string // duration, from, to
+	coalescedTitle                             string // duration, from, to
+	statusTitle                                string // state
+	statusSince                                string // state, time, ago
+	statusLastCheck                            string // time, ago
+	statusNoCheck                              string
+	statusNetwork                              string
+	statusOpenIncident                         string // time, worst, duration
+	statusLastIncident                         string // from, to, worst, duration
+	statusSlow                                 string // latency
+	help                                       []string
+	subscribed, alreadySubscribed              string
+	unsubscribed, notSubscribed                string
+	adminOnly, failed, unknownCommand          string
+	commandDescriptions                        map[string]string
+	ago                                        string
+	justNow                                    string
+}
+
+var english = catalog{
+	stateName: map[probe.State]string{
+		probe.StateUp: "up", probe.StateDegraded: "degraded", probe.StateDown: "down", probe.StateUnknown: "not known yet",
+	},
+	titleDown:             "🔴 X is down",
+	titleDegraded:         "🟠 X is degraded",
+	titleUp:               "🟢 X is back up",
+	titleDownFromDegraded: "🔴 X is now down",
+	titleDegradedFromDn:   "🟠 X is partly back (degraded)",
+	sinceLine:             "Since %s (%s).",
+	outageLine:            "It was not fully up for %s (%s – %s).",
+	coalescedTitle:        "🟢 X was down for %s, %s – %s, and is back up",
+	statusTitle:           "X is %s",
+	statusSince:           "%s since %s (%s).",
+	statusLastCheck:       "Last check: %s (%s).",
+	statusNoCheck:         "No check has completed yet.",
+	statusNetwork:         "⚠️ The bot's own network check failed: the last result says nothing about X.",
+	statusOpenIncident:    "Ongoing incident since %s, worst %s, %s so far.",
+	statusLastIncident:    "Last incident: %s – %s, worst %s, lasted %s.",
+	statusSlow:            "%s (slow)",
+	help: []string{
+		"I watch X (formerly Twitter) and tell this chat the moment it goes down and the moment it is back.",
+		"/subscribe: get alerts in this chat (admins only in groups and servers)",
+		"/unsubscribe: stop the alerts",
+		"/status: X's state now, each component's last result and the current or last incident",
+		"/help: this text",
+	},
+	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
+	alreadySubscribed: "This chat is already subscribed; nothing changed.",
+	unsubscribed:      "Unsubscribed: no more alerts here.",
+	notSubscribed:     "This chat is not subscribed; nothing changed.",
+	adminOnly:         "Sorry, only an admin of this chat can change its alerts.",
+	failed:            "Something went wrong on my side; please try again in a minute.",
+	unknownCommand:    "I don't know that command.",
+	commandDescriptions: map[string]string{
+		"subscribe":   "Get an alert here when X goes down and when it is back",
+		"unsubscribe": "Stop X outage alerts here",
+		"status":      "Show whether X is up right now",
+		"help":        "What this bot does and its commands",
+		"start":       "What this bot does and its commands",
+	},
+	ago:     "%s ago",
+	justNow: "just now",
+}
+
+var french = catalog{
+	stateName: map[probe.State]string{
+		probe.StateUp: "en ligne", probe.StateDegraded: "dégradé", probe.StateDown: "en panne", probe.StateUnknown: "pas encore connu",
+	},
+	titleDown:             "🔴 X est en panne",
+	titleDegraded:         "🟠 X fonctionne mal",
+	titleUp:               "🟢 X est de retour",
+	titleDownFromDegraded: "🔴 X est maintenant en panne",
+	titleDegradedFromDn:   "🟠 X revient en partie (dégradé)",
+	sinceLine:             "Depuis %s (%s).",
+	outageLine:            "Perturbé pendant %s (%s – %s).",
+	coalescedTitle:        "🟢 X a été en panne %s, %s – %s, et est de retour",
+	statusTitle:           "X est %s",
+	statusSince:           "%s depuis %s (%s).",
+	statusLastCheck:       "Dernière vérification : %s (%s).",
+	statusNoCheck:         "Aucune vérification terminée pour l'instant.",
+	statusNetwork:         "⚠️ Le réseau du bot lui-même est en échec : le dernier résultat ne dit rien de X.",
+	statusOpenIncident:    "Incident en cours depuis %s, pire état %s, %s jusqu'ici.",
+	statusLastIncident:    "Dernier incident : %s – %s, pire état %s, durée %s.",
+	statusSlow:            "%s (lent)",
+	help: []string{
+		"Je surveille X (ex-Twitter) et préviens ce chat dès qu'il tombe en panne et dès qu'il revient.",
+		"/subscribe : recevoir les alertes ici (admins seulement dans les groupes et serveurs)",
+		"/unsubscribe : arrêter les alertes",
+		"/status : l'état de X, le dernier résultat de chaque composant et l'incident en cours ou le dernier",
+		"/help : ce texte",
+	},
+	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
+	alreadySubscribed: "Ce chat est déjà abonné ; rien n'a changé.",
+	unsubscribed:      "Désabonné : plus d'alertes ici.",
+	notSubscribed:     "Ce chat n'est pas abonné ; rien n'a changé.",
+	adminOnly:         "Désolé, seul un admin de ce chat peut changer ses alertes.",
+	failed:            "Un problème de mon côté ; réessayez dans une minute.",
+	unknownCommand:    "Je ne connais pas cette commande.",
+	commandDescriptions: map[string]string{
+		"subscribe":   "Recevoir ici une alerte quand X tombe en panne et quand il revient",
+		"unsubscribe": "Arrêter les alertes de panne de X ici",
+		"status":      "Voir si X fonctionne en ce moment",
+		"help":        "Ce que fait ce bot et ses commandes",
+		"start":       "Ce que fait ce bot et ses commandes",
+	},
+	ago:     "il y a %s",
+	justNow: "à l'instant",
+}
+
+// catalogFor picks the catalog of a language tag ("fr", "fr-FR"); English by default.
+func catalogFor(lang string) *catalog {
+	if strings.HasPrefix(strings.ToLower(lang), "fr") {
+		return &french
+	}
+	return &english
+}
+
+// CommandDescription returns the menu description of a command in a language.
+func CommandDescription(lang, command string) string {
+	return catalogFor(lang).commandDescriptions[command]
+}
+
+// FormatDuration renders a duration for people: "40s", "4m10s", "2h05m", "3d4h".
+func FormatDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}
+
+func clock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func (c *catalog) since(t, now time.Time) string {
+	d := now.Sub(t)
+	if d < time.Second {
+		return c.justNow
+	}
+	return fmt.Sprintf(c.ago, FormatDuration(d))
+}
+
+func causeFields(causes []Cause) []Field {
+	out := make([]Field, 0, len(causes))
+	for _, c := range causes {
+		out = append(out, Field{Name: c.Component, Value: c.Detail})
+	}
+	return out
+}
+
+// RenderAlert writes the message for one chat's pending changes. Several
+// rows are coalesced: a down alert still undelivered when the recovery is
+// queued becomes one "was down, is back" message.
+func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
+	c := catalogFor(lang)
+	last := rows[len(rows)-1]
+	ch := last.Change
+	tr := ch.Transition
+	m := Message{Time: tr.At, ReplyTo: last.ReplyTo}
+	switch tr.To {
+	case probe.StateUp:
+		m.Severity = SeverityUp
+		inc := ch.Incident
+		from, to := inc.Start, tr.At
+		if from.IsZero() {
+			from = tr.At
+		}
+		dur := FormatDuration(to.Sub(from))
+		if len(rows) > 1 && rows[0].ReplyTo == "" && rows[0].Change.Transition.To != probe.StateUp {
+			// The chat never saw the down alert: tell the whole story at once.
+			m.Title = fmt.Sprintf(c.coalescedTitle, dur, clock(from), clock(to))
+			m.Fields = causeFields(inc.Causes)
+			m.ReplyTo = ""
+			return m
+		}
+		m.Title = c.titleUp
+		m.Lines = []string{fmt.Sprintf(c.outageLine, dur, clock(from), clock(to))}
+	case probe.StateDegraded:
+		m.Severity, m.Silent, m.Title = SeverityDegraded, true, c.titleDegraded
+		if tr.From == probe.StateDown {
+			m.Title = c.titleDegradedFromDn
+		}
+		m.Lines = []string{fmt.Sprintf(c.sinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
+		m.Fields = causeFields(ch.Causes)
+	default:
+		m.Severity, m.Title = SeverityDown, c.titleDown
+		if tr.From == probe.StateDegraded {
+			m.Title = c.titleDownFromDegraded
+		}
+		m.Lines = []string{fmt.Sprintf(c.sinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
+		m.Fields = causeFields(ch.Causes)
+	}
+	return m
+}
+
+// startOf is when the trouble began: the incident's start, else the transition.
+func startOf(ch Change) time.Time {
+	if !ch.Incident.Start.IsZero() {
+		return ch.Incident.Start
+	}
+	return ch.Transition.At
+}
+
+// RenderStatus answers /status from the saved state.
+func RenderStatus(lang string, s Saved, now time.Time) Message {
+	c := catalogFor(lang)
+	st := s.Status.State
+	if st == "" {
+		st = probe.StateUnknown
+	}
+	m := Message{Title: fmt.Sprintf(c.statusTitle, c.stateName[st]), Time: now}
+	switch st {
+	case probe.StateUp:
+		m.Severity = SeverityUp
+	case probe.StateDegraded:
+		m.Severity = SeverityDegraded
+	case probe.StateDown:
+		m.Severity = SeverityDown
+	}
+	if !s.Status.Since.IsZero() && st != probe.StateUnknown {
+		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(s.Status.Since), c.since(s.Status.Since, now)))
+	}
+	if r := s.LastRound; r != nil {
+		m.Lines = append(m.Lines, fmt.Sprintf(c.statusLastCheck, clock(r.Start), c.since(r.Start, now)))
+		if !r.ControlOK() {
+			m.Lines = append(m.Lines, c.statusNetwork)
+		}
+		for _, t := range r.Targets {
+			v := t.Detail
+			if t.OK() {
+				v = fmt.Sprintf("%d ms", t.Latency.Milliseconds())
+				if t.Slow {
+					v = fmt.Sprintf(c.statusSlow, v)
+				}
+			}
+			m.Fields = append(m.Fields, Field{Name: t.Target, Value: v})
+		}
+	} else {
+		m.Lines = append(m.Lines, c.statusNoCheck)
+	}
+	if inc := s.Incident; inc != nil {
+		worst := c.stateName[inc.Worst]
+		if inc.Open() {
+			m.Lines = append(m.Lines, fmt.Sprintf(c.statusOpenIncident, stamp(inc.Start), worst, FormatDuration(inc.Duration(now))))
+		} else {
+			m.Lines = append(m.Lines, fmt.Sprintf(c.statusLastIncident, stamp(inc.Start), stamp(inc.End), worst, FormatDuration(inc.Duration(now))))
+		}
+	}
+	return m
+}
+
+func replyText(lang string, pick func(*catalog) string) Message {
+	return Message{Title: pick(catalogFor(lang)), Private: true}
+}
+
+// HelpMessage is the answer to /start and /help.
+func HelpMessage(lang string) Message {
+	c := catalogFor(lang)
+	return Message{Title: c.help[0], Lines: c.help[1:]}
+}

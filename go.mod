@@ -1,0 +1,3 @@
+module github.com/xstatusbot/xstatusbot
+
+go 1.26.8
