@@ -186,9 +186,15 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 	case probe.StateUp:
 		m.Severity = SeverityUp
 		inc := ch.Incident
-		from, to := inc.Start, tr.At
+		from, to := inc.Start, inc.End
+		if to.IsZero() {
+			to = tr.Began
+		}
+		if to.IsZero() {
+			to = tr.At
+		}
 		if from.IsZero() {
-			from = tr.At
+			from = to
 		}
 		dur := FormatDuration(to.Sub(from))
 		if len(rows) > 1 && rows[0].ReplyTo == "" && rows[0].Change.Transition.To != probe.StateUp {

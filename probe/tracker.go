@@ -33,6 +33,8 @@ type Status struct {
 	// consecutive rounds have pointed away from State towards it.
 	Pending State `json:"pending,omitempty"`
 	Streak  int   `json:"streak,omitempty"`
+	// PendingSince is when the current streak began.
+	PendingSince time.Time `json:"pending_since,omitempty"`
 }
 
 // Transition is a change of announced state.
@@ -40,6 +42,9 @@ type Transition struct {
 	From State     `json:"from"`
 	To   State     `json:"to"`
 	At   time.Time `json:"at"`
+	// Began is when the rounds that caused the change began: the first
+	// failing round of an outage, the first healthy round of a recovery.
+	Began time.Time `json:"began"`
 	// Initial marks the silent first establishment of the state on a fresh install.
 	Initial bool `json:"initial,omitempty"`
 }
@@ -86,17 +91,17 @@ func (t Tracker) Step(prev Status, v Verdict, now time.Time) (Status, *Transitio
 	}
 	if prev.State == StateUnknown || prev.State == "" {
 		next := Status{State: cand, Since: now}
-		return next, &Transition{From: StateUnknown, To: cand, At: now, Initial: true}
+		return next, &Transition{From: StateUnknown, To: cand, At: now, Began: now, Initial: true}
 	}
 	next := prev
 	if cand == prev.State {
-		next.Pending, next.Streak = "", 0
+		next.Pending, next.Streak, next.PendingSince = "", 0, time.Time{}
 		return next, nil
 	}
 	if prev.Pending != "" && sameDirection(prev.Pending, cand) {
 		next.Streak++
 	} else {
-		next.Streak = 1
+		next.Streak, next.PendingSince = 1, now
 	}
 	// The latest verdict decides between degraded and down when leaving up.
 	next.Pending = cand
@@ -107,6 +112,6 @@ func (t Tracker) Step(prev Status, v Verdict, now time.Time) (Status, *Transitio
 	if next.Streak < max(need, 1) {
 		return next, nil
 	}
-	tr := &Transition{From: prev.State, To: cand, At: now}
+	tr := &Transition{From: prev.State, To: cand, At: now, Began: next.PendingSince}
 	return Status{State: cand, Since: now}, tr
 }

@@ -1,0 +1,112 @@
+package bot
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// Metrics are the Prometheus collectors of the service. A nil *Metrics records nothing.
+type Metrics struct {
+	latency     *prometheus.HistogramVec
+	failures    *prometheus.CounterVec
+	rounds      *prometheus.CounterVec
+	state       *prometheus.GaugeVec
+	transitions *prometheus.CounterVec
+	sends       *prometheus.CounterVec
+	sendLatency *prometheus.HistogramVec
+	depth       *prometheus.GaugeVec
+	oldest      *prometheus.GaugeVec
+}
+
+// NewMetrics registers the collectors with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "xstatusbot_probe_latency_seconds", Help: "Latency of each probe request by target.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 3, 5, 10, 30},
+		}, []string{"target"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xstatusbot_probe_failures_total", Help: "Failed probe checks by target and failure class.",
+		}, []string{"target", "class"}),
+		rounds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xstatusbot_rounds_total", Help: "Probe rounds by verdict.",
+		}, []string{"verdict"}),
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "xstatusbot_state", Help: "1 for X's current announced state, 0 for the others.",
+		}, []string{"state"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xstatusbot_transitions_total", Help: "Announced state changes by new state.",
+		}, []string{"to"}),
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, rate_limited, gone, expired, migrated).",
+		}, []string{"platform", "outcome"}),
+		sendLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "xstatusbot_send_latency_seconds", Help: "Duration of one send call to a platform.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"platform"}),
+		depth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "xstatusbot_outbox_pending", Help: "Undelivered notifications by platform.",
+		}, []string{"platform"}),
+		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "xstatusbot_outbox_oldest_age_seconds", Help: "Age of the oldest undelivered notification by platform.",
+		}, []string{"platform"}),
+	}
+	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest)
+	return m
+}
+
+func (m *Metrics) observeRound(r probe.Round) {
+	if m == nil {
+		return
+	}
+	m.rounds.WithLabelValues(string(r.Verdict)).Inc()
+	for _, t := range append(append([]probe.Result{}, r.Targets...), r.Controls...) {
+		m.latency.WithLabelValues(t.Target).Observe(t.Latency.Seconds())
+		if !t.OK() {
+			m.failures.WithLabelValues(t.Target, string(t.Class)).Inc()
+		}
+	}
+}
+
+func (m *Metrics) setState(s probe.State) {
+	if m == nil {
+		return
+	}
+	for _, st := range []probe.State{probe.StateUnknown, probe.StateUp, probe.StateDegraded, probe.StateDown} {
+		v := 0.0
+		if st == s {
+			v = 1
+		}
+		m.state.WithLabelValues(string(st)).Set(v)
+	}
+}
+
+func (m *Metrics) transition(tr *probe.Transition) {
+	if m == nil {
+		return
+	}
+	m.transitions.WithLabelValues(string(tr.To)).Inc()
+}
+
+func (m *Metrics) send(p Platform, outcome string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.sends.WithLabelValues(string(p), outcome).Inc()
+	m.sendLatency.WithLabelValues(string(p)).Observe(took.Seconds())
+}
+
+func (m *Metrics) backlog(p Platform, b Backlog, now time.Time) {
+	if m == nil {
+		return
+	}
+	m.depth.WithLabelValues(string(p)).Set(float64(b.Pending))
+	age := 0.0
+	if b.Pending > 0 && !b.Oldest.IsZero() {
+		age = now.Sub(b.Oldest).Seconds()
+	}
+	m.oldest.WithLabelValues(string(p)).Set(age)
+}

@@ -1,0 +1,172 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// MonitorConfig wires a Monitor.
+type MonitorConfig struct {
+	// Probe runs one round of checks.
+	Probe   func(ctx context.Context) probe.Round
+	Tracker probe.Tracker
+	Store   StateStore
+	Now     func() time.Time
+	Log     *slog.Logger
+	Metrics *Metrics
+	// Changed is called after a change and its outbox rows are saved, to wake delivery.
+	Changed func()
+}
+
+// Monitor turns probe rounds into saved state, incidents and queued alerts.
+type Monitor struct {
+	cfg MonitorConfig
+
+	mu       sync.Mutex
+	status   probe.Status
+	incident *Incident // the open incident, nil when X is up
+	last     *probe.Round
+	started  time.Time
+}
+
+// NewMonitor builds a Monitor; call Load before the first round.
+func NewMonitor(cfg MonitorConfig) *Monitor {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Changed == nil {
+		cfg.Changed = func() {}
+	}
+	return &Monitor{cfg: cfg, started: cfg.Now()}
+}
+
+// Load restores the state saved by a previous run.
+func (m *Monitor) Load(ctx context.Context) error {
+	saved, err := m.cfg.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("restore state: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.status, m.last = saved.Status, saved.LastRound
+	if saved.Incident != nil && saved.Incident.Open() {
+		inc := *saved.Incident
+		m.incident = &inc
+	}
+	m.cfg.Metrics.setState(m.status.State)
+	m.cfg.Log.Info("state restored", "state", m.status.State, "since", m.status.Since, "open_incident", m.incident != nil)
+	return nil
+}
+
+// RunRound probes once and records the outcome. A round cut short by ctx is discarded.
+func (m *Monitor) RunRound(ctx context.Context) error {
+	round := m.cfg.Probe(ctx)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("round interrupted: %w", err)
+	}
+	m.cfg.Metrics.observeRound(round)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	next, tr := m.cfg.Tracker.Step(m.status, round.Verdict, round.Start)
+	snap := &Snapshot{Round: round, Status: next}
+	causes := CausesOf(round)
+	inc := m.advanceIncident(round, tr, causes)
+	snap.Incident = inc
+	if tr != nil && !tr.Initial {
+		snap.Change = &Change{Transition: *tr, Causes: causes}
+	}
+	if err := m.cfg.Store.SaveRound(ctx, snap); err != nil {
+		// Nothing changed in memory either: the next round retries the same step.
+		return err
+	}
+	m.status, m.last = next, &round
+	if inc != nil && inc.Open() {
+		m.incident = inc
+	} else if inc != nil {
+		m.incident = nil
+	}
+	m.log(round, tr, causes)
+	m.cfg.Metrics.setState(next.State)
+	if snap.Change != nil {
+		m.cfg.Metrics.transition(tr)
+		m.cfg.Changed()
+	}
+	return nil
+}
+
+// advanceIncident returns a copy of the incident this round opens, updates or
+// closes, or nil if the round leaves incidents alone.
+func (m *Monitor) advanceIncident(round probe.Round, tr *probe.Transition, causes []Cause) *Incident {
+	var inc *Incident
+	if m.incident != nil {
+		cp := *m.incident
+		cp.Causes = append([]Cause(nil), m.incident.Causes...)
+		inc = &cp
+	}
+	switch {
+	case tr != nil && tr.To == probe.StateUp:
+		if inc == nil {
+			return nil
+		}
+		inc.End = tr.Began
+		return inc
+	case tr != nil: // to degraded or down
+		if inc == nil {
+			inc = &Incident{Start: tr.Began, Worst: tr.To}
+		}
+		inc.merge(tr.To, causes)
+		return inc
+	case inc != nil && (round.Verdict == probe.VerdictDown || round.Verdict == probe.VerdictDegraded) && len(causes) > 0:
+		inc.merge(probe.StateUp, causes) // new causes, worst state unchanged
+		return inc
+	}
+	return nil
+}
+
+func (m *Monitor) log(round probe.Round, tr *probe.Transition, causes []Cause) {
+	l := m.cfg.Log
+	switch {
+	case round.Verdict == probe.VerdictUnknown:
+		l.Warn("own network check failed: round says nothing about X and is ignored",
+			"control_ok", round.ControlOK(), "failing", len(causes))
+	case tr != nil && tr.Initial:
+		l.Info("initial state established (not announced)", "state", tr.To)
+	case tr != nil:
+		l.Info("state changed", "from", tr.From, "to", tr.To, "failing", len(causes))
+	default:
+		l.Debug("round", "verdict", round.Verdict, "duration", round.Duration, "failing", len(causes))
+	}
+}
+
+// Health is what /healthz reports about probing.
+type Health struct {
+	State       probe.State   `json:"state"`
+	Since       time.Time     `json:"since,omitzero"`
+	LastRound   time.Time     `json:"last_round,omitzero"`
+	LastVerdict probe.Verdict `json:"last_verdict,omitempty"`
+	ControlOK   bool          `json:"control_ok"`
+	// Stale is set when no round has completed within the allowed age.
+	Stale bool `json:"stale"`
+}
+
+// Health reports the probing state; maxAge is how old the last round may be.
+func (m *Monitor) Health(maxAge time.Duration) Health {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := Health{State: m.status.State, Since: m.status.Since, ControlOK: true}
+	ref := m.started
+	if m.last != nil {
+		h.LastRound, h.LastVerdict, h.ControlOK = m.last.Start.Add(m.last.Duration), m.last.Verdict, m.last.ControlOK()
+		if h.LastRound.After(ref) {
+			ref = h.LastRound
+		}
+	}
+	h.Stale = m.cfg.Now().Sub(ref) > maxAge
+	return h
+}

@@ -1,0 +1,218 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// Load returns the tracker state, the open (or last) incident and the last round.
+func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
+	var (
+		saved        bot.Saved
+		since        int64
+		pendingSince int64
+		incID        sql.NullInt64
+		status       probe.Status
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT state, since, pending, streak, pending_since, incident_id FROM state WHERE id = 1`).
+		Scan(&status.State, &since, &status.Pending, &status.Streak, &pendingSince, &incID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		status.State = probe.StateUnknown
+	case err != nil:
+		return saved, fmt.Errorf("load state: %w", err)
+	default:
+		status.Since, status.PendingSince = fromNanos(since), fromNanos(pendingSince)
+	}
+	saved.Status = status
+
+	incQuery := `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents ORDER BY id DESC LIMIT 1`
+	var args []any
+	if incID.Valid {
+		incQuery, args = `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents WHERE id = ?`, []any{incID.Int64}
+	}
+	inc, err := scanIncident(s.db.QueryRowContext(ctx, incQuery, args...))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return saved, fmt.Errorf("load incident: %w", err)
+	}
+	saved.Incident = inc
+
+	var results []byte
+	var r probe.Round
+	var at, dur int64
+	err = s.db.QueryRowContext(ctx, `SELECT at, duration_ns, verdict, results FROM rounds ORDER BY id DESC LIMIT 1`).Scan(&at, &dur, &r.Verdict, &results)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return saved, fmt.Errorf("load last round: %w", err)
+	default:
+		if err := json.Unmarshal(results, &r); err != nil {
+			return saved, fmt.Errorf("decode last round: %w", err)
+		}
+		r.Start, r.Duration = fromNanos(at), time.Duration(dur)
+		saved.LastRound = &r
+	}
+	return saved, nil
+}
+
+func scanIncident(row *sql.Row) (*bot.Incident, error) {
+	var (
+		inc        bot.Incident
+		start, end int64
+		causes     []byte
+	)
+	if err := row.Scan(&inc.ID, &start, &end, &inc.Worst, &causes); err != nil {
+		return nil, err
+	}
+	inc.Start, inc.End = fromNanos(start), fromNanos(end)
+	if err := json.Unmarshal(causes, &inc.Causes); err != nil {
+		return nil, fmt.Errorf("decode incident causes: %w", err)
+	}
+	return &inc, nil
+}
+
+// SaveRound persists one round and everything it changed in one transaction:
+// the round, the tracker status, the incident, and the change with one outbox
+// row per subscription. Either all of it is stored or none.
+func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
+	r := snap.Round
+	results, err := json.Marshal(struct {
+		Targets  []probe.Result `json:"targets"`
+		Controls []probe.Result `json:"controls,omitempty"`
+	}{r.Targets, r.Controls})
+	if err != nil {
+		return fmt.Errorf("encode round: %w", err)
+	}
+	var incID, changeID int64
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rounds (at, verdict, duration_ns, control_ok, results) VALUES (?, ?, ?, ?, ?)`,
+			nanos(r.Start), r.Verdict, int64(r.Duration), r.ControlOK(), results); err != nil {
+			return fmt.Errorf("insert round: %w", err)
+		}
+		col := verdictColumn(r.Verdict)
+		hour := r.Start.UTC().Truncate(time.Hour).Unix()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO uptime_hourly (hour, `+col+`) VALUES (?, 1)
+			ON CONFLICT (hour) DO UPDATE SET `+col+` = `+col+` + 1`, hour); err != nil {
+			return fmt.Errorf("count round: %w", err)
+		}
+		if s.retention > 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM rounds WHERE at < ?`, nanos(r.Start.Add(-s.retention))); err != nil {
+				return fmt.Errorf("prune rounds: %w", err)
+			}
+		}
+		if inc := snap.Incident; inc != nil {
+			causes, err := json.Marshal(nonNil(inc.Causes))
+			if err != nil {
+				return err
+			}
+			var end any
+			if !inc.End.IsZero() {
+				end = nanos(inc.End)
+			}
+			if inc.ID == 0 {
+				res, err := tx.ExecContext(ctx, `INSERT INTO incidents (start_at, end_at, worst, causes) VALUES (?, ?, ?, ?)`,
+					nanos(inc.Start), end, inc.Worst, causes)
+				if err != nil {
+					return fmt.Errorf("insert incident: %w", err)
+				}
+				if incID, err = res.LastInsertId(); err != nil {
+					return err
+				}
+			} else {
+				incID = inc.ID
+				if _, err := tx.ExecContext(ctx, `UPDATE incidents SET end_at = ?, worst = ?, causes = ? WHERE id = ?`,
+					end, inc.Worst, causes, inc.ID); err != nil {
+					return fmt.Errorf("update incident: %w", err)
+				}
+			}
+		}
+		if ch := snap.Change; ch != nil {
+			causes, err := json.Marshal(nonNil(ch.Causes))
+			if err != nil {
+				return err
+			}
+			var chInc any
+			if incID != 0 {
+				chInc = incID
+			}
+			tr := ch.Transition
+			res, err := tx.ExecContext(ctx, `INSERT INTO changes (from_state, to_state, at, began, incident_id, causes) VALUES (?, ?, ?, ?, ?, ?)`,
+				tr.From, tr.To, nanos(tr.At), nanos(tr.Began), chInc, causes)
+			if err != nil {
+				return fmt.Errorf("insert change: %w", err)
+			}
+			if changeID, err = res.LastInsertId(); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
+				SELECT ?, platform, chat_id, lang, ?, ? FROM subscriptions ORDER BY created_at, platform, chat_id`,
+				changeID, nanos(tr.At), nanos(tr.At)); err != nil {
+				return fmt.Errorf("fan out change: %w", err)
+			}
+		}
+		var open any
+		if snap.Incident != nil && snap.Incident.Open() {
+			open = incID
+		}
+		st := snap.Status
+		_, err := tx.ExecContext(ctx, `INSERT INTO state (id, state, since, pending, streak, pending_since, incident_id) VALUES (1, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET state = excluded.state, since = excluded.since, pending = excluded.pending,
+				streak = excluded.streak, pending_since = excluded.pending_since, incident_id = CASE WHEN ? THEN excluded.incident_id ELSE incident_id END`,
+			st.State, nanos(st.Since), st.Pending, st.Streak, nanos(st.PendingSince), open, snap.Incident != nil)
+		if err != nil {
+			return fmt.Errorf("save state: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save round: %w", err)
+	}
+	if snap.Incident != nil {
+		snap.Incident.ID = incID
+	}
+	if snap.Change != nil {
+		snap.Change.ID = changeID
+		if snap.Incident != nil {
+			snap.Change.Incident = *snap.Incident
+		}
+	}
+	return nil
+}
+
+func nonNil(c []bot.Cause) []bot.Cause {
+	if c == nil {
+		return []bot.Cause{}
+	}
+	return c
+}
+
+func verdictColumn(v probe.Verdict) string {
+	switch v {
+	case probe.VerdictUp:
+		return "up"
+	case probe.VerdictDegraded:
+		return "degraded"
+	case probe.VerdictDown:
+		return "down"
+	default:
+		return "unknown"
+	}
+}
+
+// Uptime counts rounds by verdict between two times, from the hourly roll-up.
+func (s *Store) Uptime(ctx context.Context, from, to time.Time) (map[probe.Verdict]int, error) {
+	var up, degraded, down, unknown int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(up),0), COALESCE(SUM(degraded),0), COALESCE(SUM(down),0), COALESCE(SUM(unknown),0)
+		FROM uptime_hourly WHERE hour >= ? AND hour < ?`, from.UTC().Truncate(time.Hour).Unix(), to.Unix()).Scan(&up, &degraded, &down, &unknown)
+	if err != nil {
+		return nil, fmt.Errorf("uptime: %w", err)
+	}
+	return map[probe.Verdict]int{probe.VerdictUp: up, probe.VerdictDegraded: degraded, probe.VerdictDown: down, probe.VerdictUnknown: unknown}, nil
+}
