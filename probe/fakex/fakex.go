@@ -15,11 +15,11 @@ import (
 type Mode int
 
 const (
-	Up       Mode = iota // 200 with a normal body
-	Down503              // 503 Service Unavailable
-	Hang                 // never answers until the client gives up
-	Reset                // accepts and resets the connection
-	WrongBody            // 200 with an error page body
+	Up        Mode = iota // 200 with a normal body
+	Down503               // 503 Service Unavailable
+	Hang                  // never answers until the client gives up
+	Reset                 // accepts and resets the connection
+	WrongBody             // 200 with an error page body
 )
 
 // Server is a fake X. Each path can be given its own mode; others use the default.
