@@ -1,0 +1,168 @@
+package telegram
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
+)
+
+func TestMain(m *testing.M) {
+	// The library's logger is process-global: set once, as main does.
+	SetLibraryLogger(nil)
+	os.Exit(m.Run())
+}
+
+// testToken looks like a real token so the token-shaped redaction is exercised too.
+const testToken = telegramtest.DefaultToken
+
+// logBuffer captures slog output and lets tests wait for a line.
+type logBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newLogBuffer() *logBuffer { return &logBuffer{changed: make(chan struct{})} }
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := l.buf.Write(p)
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return n, err
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitCount waits until substr occurs at least n times in the log.
+func (l *logBuffer) waitCount(ctx context.Context, substr string, n int) bool {
+	for {
+		l.mu.Lock()
+		ok := strings.Count(l.buf.String(), substr) >= n
+		ch := l.changed
+		l.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ch:
+		}
+	}
+}
+
+func (l *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// waitCtx is the bound on every wait in these tests: generous, because the
+// machine is shared, and never a sleep.
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// harness is an adapter wired to a real bot.Service over a real SQLite
+// store, talking to a fake Bot API.
+type harness struct {
+	t     *testing.T
+	fake  *telegramtest.Server
+	store *sqlite.Store
+	svc   *bot.Service
+	a     *Adapter
+	logs  *logBuffer
+	done  chan error
+	stop  context.CancelFunc
+}
+
+var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newHarness starts the fake and the adapter; h, when non-nil, wraps the
+// service as the adapter's handler.
+func newHarness(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler) *harness {
+	t.Helper()
+	fake := telegramtest.Start(t, opts)
+	logs := newLogBuffer()
+	store := openStore(t)
+	svc := bot.NewService(store, store, func() time.Time { return t0 }, logs.logger())
+	var hd Handler = svc
+	if wrap != nil {
+		hd = wrap(svc)
+	}
+	a := New(Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: logs.logger(), PollTimeout: time.Second}, hd)
+	a.minBackoff, a.maxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, fake: fake, store: store, svc: svc, a: a, logs: logs, done: make(chan error, 1), stop: cancel}
+	go func() { h.done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-h.done:
+			if err != nil {
+				t.Errorf("Run returned %v after cancel, want nil", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+		if strings.Contains(logs.String(), fake.Token) {
+			t.Errorf("logs contain the token:\n%s", logs.String())
+		}
+	})
+	return h
+}
+
+// connected waits until Run has identified the bot.
+func (h *harness) connected() {
+	h.t.Helper()
+	if err := h.fake.Wait(waitCtx(h.t), func() bool { return h.a.self.Load() != nil }); err != nil {
+		h.t.Fatalf("adapter never connected: %v\nlogs:\n%s", err, h.logs.String())
+	}
+}
+
+func (h *harness) handled(id int) {
+	h.t.Helper()
+	if err := h.fake.WaitHandled(waitCtx(h.t), id); err != nil {
+		h.t.Fatalf("%v\nlogs:\n%s", err, h.logs.String())
+	}
+}
+
+// subscribed returns the subscriptions by chat id.
+func (h *harness) subscribed() map[string]bot.Subscription {
+	h.t.Helper()
+	subs, err := h.store.Subscriptions(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]bot.Subscription{}
+	for _, s := range subs {
+		out[s.Chat.ID] = s
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// The token travels in the URL path (…/bot<token>/<method>), so every
+// *url.Error the HTTP client returns prints it. The library takes an
+// HTTPClient (a Doer) and builds its requests without a context, so each call
+// gets its own callDoer: it binds the call's context, records the HTTP status
+// the library throws away, and redacts the token from any error. It sits
+// outside *http.Client, which is where the *url.Error carrying the URL is
+// built; a RoundTripper-level wrapper would be too deep to catch it.
+
+// callDoer is the library's HTTP client for exactly one API call.
+type callDoer struct {
+	ctx    context.Context
+	client *http.Client
+	secret bot.Secret
+
+	// Filled by Do: the HTTP status and Retry-After header of the response,
+	// so a non-JSON body (a proxy's 502 page) can still be classified.
+	status     int
+	retryAfter time.Duration
+}
+
+func (d *callDoer) Do(req *http.Request) (*http.Response, error) {
+	resp, err := d.client.Do(req.WithContext(d.ctx))
+	if err != nil {
+		return nil, redactError(d.secret, err)
+	}
+	d.status = resp.StatusCode
+	if s := resp.Header.Get("Retry-After"); s != "" {
+		if n, perr := strconv.Atoi(strings.TrimSpace(s)); perr == nil && n > 0 {
+			d.retryAfter = time.Duration(n) * time.Second
+		}
+	}
+	return resp, nil
+}
+
+// redactError returns err with every occurrence of the token removed from
+// its message. A *url.Error keeps its type (so Timeout and errors.Is on the
+// cause still work) with the URL redacted; a cause whose own text contains
+// the token is replaced by its redacted text, dropping its chain.
+func redactError(secret bot.Secret, err error) error {
+	if err == nil || !containsSecret(secret, err.Error()) {
+		return err
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue == err {
+		inner := ue.Err
+		if inner != nil && containsSecret(secret, inner.Error()) {
+			inner = &redactedError{msg: redactText(secret, inner.Error()), timeout: isTimeout(inner)}
+		}
+		return &url.Error{Op: ue.Op, URL: redactText(secret, ue.URL), Err: inner}
+	}
+	return &redactedError{msg: redactText(secret, err.Error()), timeout: isTimeout(err)}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// redactedError stands in for an error whose text contained the token.
+type redactedError struct {
+	msg     string
+	timeout bool
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Timeout() bool { return e.timeout }
+
+func containsSecret(secret bot.Secret, s string) bool {
+	tok := secret.Reveal()
+	if tok == "" {
+		return false
+	}
+	return strings.Contains(s, tok) || strings.Contains(s, url.PathEscape(tok)) || strings.Contains(s, url.QueryEscape(tok))
+}
+
+func redactText(secret bot.Secret, s string) string {
+	tok := secret.Reveal()
+	if tok == "" {
+		return s
+	}
+	s = secret.Redact(s)
+	s = strings.ReplaceAll(s, url.PathEscape(tok), "[redacted]")
+	return strings.ReplaceAll(s, url.QueryEscape(tok), "[redacted]")
+}
+
+// tokenPattern matches anything shaped like a bot token ("123456:AA…"), so a
+// logger shared by every adapter in the process can redact without knowing
+// which token it is protecting.
+var tokenPattern = regexp.MustCompile(`[0-9]{3,}:[A-Za-z0-9_-]{20,}`)
+
+// RedactTokens removes everything shaped like a Telegram bot token from s.
+func RedactTokens(s string) string { return tokenPattern.ReplaceAllString(s, "[redacted]") }
+
+// libraryLogger is a tgbotapi.BotLogger writing through slog with every
+// token-shaped string removed.
+type libraryLogger struct{ log *slog.Logger }
+
+func (l libraryLogger) Println(v ...any) {
+	l.log.Warn(RedactTokens(strings.TrimSuffix(fmt.Sprintln(v...), "\n")), "platform", string(bot.Telegram), "source", "tgbotapi")
+}
+
+func (l libraryLogger) Printf(format string, v ...any) {
+	l.log.Warn(RedactTokens(strings.TrimSuffix(fmt.Sprintf(format, v...), "\n")), "platform", string(bot.Telegram), "source", "tgbotapi")
+}
+
+// SetLibraryLogger routes the library's package-global logger through log,
+// redacting anything shaped like a token. The library only logs with Debug on
+// or from GetUpdatesChan, neither of which this adapter uses, so this is
+// defence in depth; because the logger is global to the process, call it once
+// from main (before any adapter runs), never per adapter. A nil log discards.
+func SetLibraryLogger(log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	_ = tgbotapi.SetLogger(libraryLogger{log: log}) // fails only for a nil logger
+}

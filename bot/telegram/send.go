@@ -1,0 +1,186 @@
+package telegram
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// callError is a failed Bot API call with what the library drops: the HTTP
+// status, and whether the body was Telegram's JSON at all.
+type callError struct {
+	Method string
+	// Status is the HTTP status, 0 if no response arrived.
+	Status int
+	// api is true when the body was Telegram's {"ok":false,…} JSON.
+	api bool
+	// Code is Telegram's error_code (falls back to Status).
+	Code        int
+	Description string
+	RetryAfter  time.Duration
+	MigrateTo   int64
+	// Err is the underlying error, already redacted.
+	Err error
+}
+
+func (e *callError) Error() string {
+	switch {
+	case e.api:
+		return fmt.Sprintf("telegram %s: %d %s", e.Method, e.Code, e.Description)
+	case e.Status != 0:
+		return fmt.Sprintf("telegram %s: HTTP %d with a body that is not Bot API JSON: %v", e.Method, e.Status, e.Err)
+	default:
+		return fmt.Sprintf("telegram %s: %v", e.Method, e.Err)
+	}
+}
+
+func (e *callError) Unwrap() error { return e.Err }
+
+// call makes one Bot API call through the library with ctx and a deadline,
+// returning the result or a *callError whose text never holds the token.
+func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Params, timeout time.Duration) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d := &callDoer{ctx: ctx, client: a.client, secret: a.token}
+	// A BotAPI per call: the library's requests carry no context, so the
+	// context rides in the Doer. Built by hand, not with NewBotAPI*, which
+	// would call getMe without a context on every construction.
+	api := &tgbotapi.BotAPI{Token: a.token.Reveal(), Client: d}
+	api.SetAPIEndpoint(a.endpoint)
+	resp, err := api.MakeRequest(method, params)
+	if err == nil {
+		return resp.Result, nil
+	}
+	ce := &callError{Method: method, Status: d.status, Code: d.status, RetryAfter: d.retryAfter}
+	var te *tgbotapi.Error
+	if errors.As(err, &te) {
+		ce.api = true
+		if te.Code != 0 {
+			ce.Code = te.Code
+		}
+		ce.Description = te.Message
+		if te.RetryAfter > 0 {
+			ce.RetryAfter = time.Duration(te.RetryAfter) * time.Second
+		}
+		ce.MigrateTo = te.MigrateToChatID
+	}
+	ce.Err = redactError(a.token, err)
+	return nil, ce
+}
+
+// Send delivers m to a chat and returns the sent message's id. Errors are
+// *bot.SendError; see classify for the mapping.
+func (a *Adapter) Send(ctx context.Context, chatID string, m bot.Message) (string, error) {
+	if a.self.Load() == nil {
+		return "", &bot.SendError{Class: bot.Retryable, Err: fmt.Errorf("send to chat %s: %w", chatID, errNotConnected)}
+	}
+	return a.send(ctx, chatID, m, 0)
+}
+
+func (a *Adapter) send(ctx context.Context, chatID string, m bot.Message, threadID int) (string, error) {
+	id, err := strconv.ParseInt(chatID, 10, 64)
+	if err != nil || id == 0 {
+		// Our chat ids come from Telegram updates; this one never will work.
+		return "", &bot.SendError{Class: bot.Permanent, Err: fmt.Errorf("send to chat %s: not a Telegram chat id", chatID)}
+	}
+	res, err := a.call(ctx, "sendMessage", messageParams(id, m, threadID), a.callTimeout)
+	if err != nil {
+		return "", classify(fmt.Errorf("send to chat %s: %w", chatID, err))
+	}
+	var sent struct {
+		MessageID int64 `json:"message_id"`
+	}
+	if err := json.Unmarshal(res, &sent); err != nil || sent.MessageID == 0 {
+		// Telegram said ok: the message is out. Resending would duplicate
+		// it, so report success without an id (a recovery then cannot
+		// reply to it, which is harmless).
+		a.log.Warn("telegram: sendMessage succeeded with an unreadable result", "chat", chatID)
+		return "", nil
+	}
+	return strconv.FormatInt(sent.MessageID, 10), nil
+}
+
+func messageParams(chatID int64, m bot.Message, threadID int) tgbotapi.Params {
+	p := tgbotapi.Params{
+		"chat_id":                  strconv.FormatInt(chatID, 10),
+		"text":                     Render(m),
+		"parse_mode":               tgbotapi.ModeHTML,
+		"disable_web_page_preview": "true",
+	}
+	if m.Silent {
+		p["disable_notification"] = "true"
+	}
+	if r, err := strconv.ParseInt(m.ReplyTo, 10, 64); err == nil && r > 0 {
+		p["reply_to_message_id"] = strconv.FormatInt(r, 10)
+		// The replied-to alert may have been deleted: send anyway.
+		p["allow_sending_without_reply"] = "true"
+	}
+	if threadID > 0 {
+		p["message_thread_id"] = strconv.Itoa(threadID) // forum topic; not in the library's types
+	}
+	return p
+}
+
+// classify maps a failed call to the class delivery acts on:
+//
+//   - 429 → RateLimited, RetryAfter from retry_after (or Retry-After, else 1s).
+//   - 5xx, network errors, timeouts, bodies that are not Bot API JSON → Retryable.
+//   - 400 with migrate_to_chat_id → Migrated, NewChatID set.
+//   - 403 (blocked, kicked, not a member, deactivated user, deleted group,
+//     can't initiate a conversation) and 400 "chat not found" → Permanent:
+//     the subscription ends.
+//   - every other 4xx → Retryable. It is either this message's fault (our
+//     bug: bad entities, too long) or a condition an admin can fix (missing
+//     rights, a closed topic; Telegram even answered "not enough rights" for
+//     every channel for a day in October 2023). Permanent would silently end
+//     a subscription, and bot.ErrorClass has no "drop this message only";
+//     Retryable lets delivery back off and expire the row while the
+//     subscription survives.
+func classify(err error) error {
+	var ce *callError
+	if !errors.As(err, &ce) {
+		return &bot.SendError{Class: bot.Retryable, Err: err}
+	}
+	desc := strings.ToLower(ce.Description)
+	switch {
+	case ce.Code == http.StatusTooManyRequests:
+		wait := ce.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		return &bot.SendError{Class: bot.RateLimited, RetryAfter: wait, Err: err}
+	case ce.MigrateTo != 0:
+		return &bot.SendError{Class: bot.Migrated, NewChatID: strconv.FormatInt(ce.MigrateTo, 10), Err: err}
+	case !ce.api:
+		return &bot.SendError{Class: bot.Retryable, Err: err}
+	case ce.Code == http.StatusForbidden && permanentForbidden(desc):
+		return &bot.SendError{Class: bot.Permanent, Err: err}
+	case ce.Code == http.StatusBadRequest && (strings.Contains(desc, "chat not found") || strings.Contains(desc, "peer_id_invalid")):
+		return &bot.SendError{Class: bot.Permanent, Err: err}
+	default:
+		return &bot.SendError{Class: bot.Retryable, Err: err}
+	}
+}
+
+// permanentForbidden recognises the 403 descriptions that mean the bot can
+// no longer write to the chat at all.
+func permanentForbidden(desc string) bool {
+	for _, s := range []string{
+		"blocked", "kicked", "not a member", "deactivated", "chat was deleted",
+		"can't initiate conversation", "can't send messages to bots", "user is deleted",
+	} {
+		if strings.Contains(desc, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,290 @@
+// Package telegram is the Telegram adapter: it long-polls the Bot API for
+// commands and membership changes, hands commands to the bot service, and
+// delivers alerts (bot.Notifier) with Telegram errors mapped to bot error
+// classes. It is built on github.com/go-telegram-bot-api/telegram-bot-api/v5
+// but uses only its request plumbing, types and errors: the library's
+// constructors, update channel and logger are avoided (see GUIDE.md).
+package telegram
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// DefaultEndpoint is the Bot API URL format: token, then method.
+const DefaultEndpoint = tgbotapi.APIEndpoint
+
+// DefaultPollTimeout is how long one getUpdates call waits for updates.
+const DefaultPollTimeout = 30 * time.Second
+
+// defaultCallTimeout bounds every API call other than the long poll (and is
+// added to the poll timeout for getUpdates).
+const defaultCallTimeout = 30 * time.Second
+
+// ErrUnauthorized means Telegram rejected the token (401, or 404 for a
+// malformed one). Retrying cannot help; Run returns an error wrapping it.
+var ErrUnauthorized = errors.New("telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)")
+
+// errNotConnected is wrapped in the Retryable error Send returns before Run
+// has identified the bot.
+var errNotConnected = errors.New("telegram adapter not connected yet")
+
+// Handler answers commands and records membership changes; *bot.Service
+// satisfies it.
+type Handler interface {
+	Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool)
+	ChatGone(ctx context.Context, chat bot.ChatRef) error
+	ChatMigrated(ctx context.Context, from, to bot.ChatRef) error
+}
+
+var (
+	_ Handler      = (*bot.Service)(nil)
+	_ bot.Notifier = (*Adapter)(nil)
+)
+
+// Config configures an Adapter.
+type Config struct {
+	Token bot.Secret
+	// Endpoint is a format string, token then method, like the library's
+	// APIEndpoint (TELEGRAM_API_ENDPOINT). Empty means DefaultEndpoint.
+	Endpoint string
+	// Client is optional. The adapter works on a copy whose Timeout is
+	// replaced by per-call deadlines (Client.Timeout if set, else 30s, plus
+	// PollTimeout for getUpdates), and every error it returns is redacted.
+	Client *http.Client
+	Log    *slog.Logger
+	// PollTimeout is the long-poll timeout, in whole seconds (at least 1s);
+	// default 30s.
+	PollTimeout time.Duration
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Token.Reveal() == "" {
+		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN is empty"))
+	} else if strings.ContainsAny(c.Token.Reveal(), "/?#% \t\r\n") {
+		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN contains characters a token cannot have"))
+	}
+	if err := validateEndpoint(c.Endpoint); err != nil {
+		errs = append(errs, err)
+	}
+	if c.PollTimeout < 0 {
+		errs = append(errs, errors.New("telegram poll timeout is negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func validateEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	if strings.Count(endpoint, "%s") != 2 || strings.Count(endpoint, "%") != 2 {
+		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q must contain exactly two %%s (token, then method), like %q", endpoint, DefaultEndpoint)
+	}
+	u, err := url.Parse(fmt.Sprintf(endpoint, "TOKEN", "getMe"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q is not an http(s) URL format", endpoint)
+	}
+	return nil
+}
+
+// identity is the bot as getMe describes it.
+type identity struct {
+	ID       int64
+	UserName string
+}
+
+// Adapter is the Telegram adapter. Build it with New, start it with Run
+// (once); Send may be called concurrently from any goroutine.
+type Adapter struct {
+	token       bot.Secret
+	endpoint    string
+	client      *http.Client
+	log         *slog.Logger
+	h           Handler
+	pollTimeout time.Duration
+	callTimeout time.Duration
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
+	// handleTries is how often a failing update (store error) is retried
+	// before it is skipped so it cannot block every later update.
+	handleTries int
+	cfgErr      error
+
+	self atomic.Pointer[identity]
+}
+
+// New builds an adapter. It makes no network call; Run connects.
+func New(cfg Config, h Handler) *Adapter {
+	a := &Adapter{
+		token:       cfg.Token,
+		endpoint:    cfg.Endpoint,
+		log:         cfg.Log,
+		h:           h,
+		pollTimeout: cfg.PollTimeout,
+		callTimeout: defaultCallTimeout,
+		minBackoff:  time.Second,
+		maxBackoff:  time.Minute,
+		handleTries: 3,
+		cfgErr:      cfg.Validate(),
+	}
+	if a.endpoint == "" {
+		a.endpoint = DefaultEndpoint
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.log = a.log.With("platform", string(bot.Telegram))
+	if a.pollTimeout <= 0 {
+		a.pollTimeout = DefaultPollTimeout
+	}
+	a.pollTimeout = max(a.pollTimeout.Round(time.Second), time.Second)
+	var c http.Client
+	if cfg.Client != nil {
+		c = *cfg.Client
+		if c.Timeout > 0 {
+			a.callTimeout = c.Timeout
+		}
+	}
+	c.Timeout = 0 // per-call deadlines instead: a long poll outlasts any short client timeout
+	a.client = &c
+	return a
+}
+
+// Run connects (getMe, retried with backoff while Telegram is unreachable or
+// failing), registers the command menu, then long-polls for updates until ctx
+// ends, when it returns nil. A rejected token returns an error wrapping
+// ErrUnauthorized, at start or later.
+func (a *Adapter) Run(ctx context.Context) error {
+	if a.cfgErr != nil {
+		return fmt.Errorf("telegram: %w", a.cfgErr)
+	}
+	me, err := a.connect(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	a.self.Store(me)
+	a.log.Info("telegram connected", "bot", me.UserName)
+	a.registerCommands(ctx)
+	return a.poll(ctx)
+}
+
+// connect calls getMe until it answers, the token is rejected or ctx ends.
+func (a *Adapter) connect(ctx context.Context) (*identity, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := a.call(ctx, "getMe", nil, a.callTimeout)
+		if err == nil {
+			var u struct {
+				ID       int64  `json:"id"`
+				UserName string `json:"username"`
+			}
+			if err := json.Unmarshal(res, &u); err == nil && u.ID != 0 {
+				return &identity{ID: u.ID, UserName: u.UserName}, nil
+			}
+			err = errors.New("telegram getMe: unexpected result")
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if unauthorized(err) {
+			return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		}
+		wait := a.backoff(attempt, err)
+		a.log.Warn("telegram unreachable; retrying", "err", err, "attempt", attempt, "retry_in", wait.String())
+		if !sleep(ctx, wait) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// unauthorized reports whether err is Telegram rejecting the token: 401, or
+// 404 in Telegram's JSON shape (what api.telegram.org answers for a malformed
+// token). A non-JSON 404 is a wrong endpoint, not a wrong token.
+func unauthorized(err error) bool {
+	var ce *callError
+	if !errors.As(err, &ce) || !ce.api {
+		return false
+	}
+	return ce.Code == http.StatusUnauthorized || ce.Code == http.StatusNotFound
+}
+
+// backoff is the wait before retry number attempt (1-based): what a 429
+// asked for, else exponential from minBackoff to maxBackoff with ±20% jitter.
+func (a *Adapter) backoff(attempt int, err error) time.Duration {
+	var ce *callError
+	if errors.As(err, &ce) && ce.RetryAfter > 0 {
+		return ce.RetryAfter
+	}
+	d := a.minBackoff
+	for i := 1; i < attempt && d < a.maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, a.maxBackoff)
+	if d > 0 {
+		d = d*4/5 + time.Duration(rand.Int64N(int64(d)*2/5+1))
+	}
+	return d
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// menuLanguages are the language codes the command menu is registered for
+// ("" is the default for every other language).
+var menuLanguages = []string{"", "fr"}
+
+// registerCommands publishes the command menu. Failure is logged: the
+// commands work without a menu.
+func (a *Adapter) registerCommands(ctx context.Context) {
+	type command struct {
+		Command     string `json:"command"`
+		Description string `json:"description"`
+	}
+	for _, lang := range menuLanguages {
+		cmds := make([]command, 0, len(bot.CommandNames))
+		for _, name := range bot.CommandNames {
+			desc := bot.CommandDescription(lang, name)
+			if desc == "" {
+				desc = name
+			}
+			cmds = append(cmds, command{Command: name, Description: bot.Truncate(desc, 256)})
+		}
+		if lang != "" && bot.CommandDescription(lang, bot.CommandNames[0]) == bot.CommandDescription("", bot.CommandNames[0]) {
+			continue // no translation: the default menu serves
+		}
+		body, _ := json.Marshal(cmds) // plain strings: cannot fail
+		params := tgbotapi.Params{"commands": string(body)}
+		if lang != "" {
+			params["language_code"] = lang
+		}
+		if _, err := a.call(ctx, "setMyCommands", params, a.callTimeout); err != nil {
+			a.log.Warn("telegram: setMyCommands failed; the command menu may be stale", "err", err, "lang", lang)
+		}
+	}
+}
