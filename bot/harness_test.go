@@ -1,0 +1,201 @@
+package bot_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// t0 lies in the past so tests that run the dispatcher on the real clock find rows due.
+var t0 = time.Date(2026, 1, 30, 9, 0, 0, 0, time.UTC)
+
+// fakeClock is a manual clock shared by the monitor, dispatcher and service.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// script is a probe whose next verdicts are set by the test.
+type script struct {
+	clock   *fakeClock
+	verdict probe.Verdict
+}
+
+func (s *script) Round(ctx context.Context) probe.Round {
+	r := probe.Round{Start: s.clock.Now(), Verdict: s.verdict}
+	switch s.verdict {
+	case probe.VerdictDown:
+		r.Targets = []probe.Result{{Target: "web", Class: probe.ClassTimeout, Detail: "timeout after 10s"}, {Target: "api", Class: probe.ClassStatus, Status: 503, Detail: "HTTP 503"}}
+	case probe.VerdictDegraded:
+		r.Targets = []probe.Result{{Target: "web", Latency: 80 * time.Millisecond}, {Target: "api", Class: probe.ClassStatus, Status: 503, Detail: "HTTP 503"}}
+	case probe.VerdictUnknown:
+		r.Targets = []probe.Result{{Target: "web", Class: probe.ClassConnect, Detail: "network unreachable"}}
+		r.Controls = []probe.Result{{Target: "ctrl", Class: probe.ClassConnect, Detail: "network unreachable"}}
+	default:
+		r.Targets = []probe.Result{{Target: "web", Latency: 80 * time.Millisecond}, {Target: "api", Latency: 120 * time.Millisecond, Status: 401}}
+	}
+	return r
+}
+
+// sent is one message a fake notifier delivered.
+type sent struct {
+	Chat string
+	Msg  bot.Message
+	ID   string
+}
+
+// recorder is a Notifier that records messages and fails on demand.
+type recorder struct {
+	mu    sync.Mutex
+	sent  []sent
+	calls map[string]int
+	// fail returns the error for the n-th call (1-based) to a chat, or nil.
+	fail func(chat string, n int) error
+}
+
+func (r *recorder) Send(ctx context.Context, chat string, m bot.Message) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls == nil {
+		r.calls = map[string]int{}
+	}
+	r.calls[chat]++
+	if r.fail != nil {
+		if err := r.fail(chat, r.calls[chat]); err != nil {
+			return "", err
+		}
+	}
+	id := fmt.Sprintf("%s-%d", chat, len(r.sent)+1)
+	r.sent = append(r.sent, sent{chat, m, id})
+	return id, nil
+}
+
+func (r *recorder) To(chat string) []sent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []sent
+	for _, s := range r.sent {
+		if s.Chat == chat {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *recorder) Calls(chat string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[chat]
+}
+
+// env is a monitor, dispatcher and service on a real SQLite store.
+type env struct {
+	t      *testing.T
+	path   string
+	clock  *fakeClock
+	probe  *script
+	store  *sqlite.Store
+	mon    *bot.Monitor
+	disp   *bot.Dispatcher
+	svc    *bot.Service
+	tg, dc *recorder
+	policy bot.Policy
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{t: t, path: filepath.Join(t.TempDir(), "bot.db"), clock: &fakeClock{t: t0}, tg: &recorder{}, dc: &recorder{}}
+	e.probe = &script{clock: e.clock, verdict: probe.VerdictUp}
+	e.policy = bot.Policy{PerChat: time.Second, Workers: 4, MaxAttempts: 4, MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: time.Minute}
+	e.start()
+	return e
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// start opens the store and builds the service as a fresh process would.
+func (e *env) start() {
+	s, err := sqlite.Open(context.Background(), e.path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.store = s
+	e.t.Cleanup(func() { s.Close() })
+	e.mon = bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: s, Now: e.clock.Now, Log: quiet()})
+	if err := e.mon.Load(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.disp = bot.NewDispatcher(s, []bot.Channel{
+		{Platform: bot.Telegram, Notifier: e.tg, Policy: e.policy},
+		{Platform: bot.Discord, Notifier: e.dc, Policy: e.policy},
+	}, e.clock.Now, quiet(), nil)
+	e.svc = bot.NewService(s, s, e.clock.Now, quiet())
+}
+
+// restart closes the store and starts again on the same file.
+func (e *env) restart() {
+	e.store.Close()
+	e.start()
+}
+
+func (e *env) subscribe(p bot.Platform, ids ...string) {
+	for _, id := range ids {
+		reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: p, ID: id}, Kind: bot.KindPrivate, Name: "subscribe"})
+		if !strings.Contains(reply.Title, "Subscribed") {
+			e.t.Fatalf("subscribe %s: %q", id, reply.Title)
+		}
+	}
+}
+
+// rounds runs one round per verdict, 10 s apart.
+func (e *env) rounds(verdicts ...probe.Verdict) {
+	for _, v := range verdicts {
+		e.probe.verdict = v
+		if err := e.mon.RunRound(context.Background()); err != nil {
+			e.t.Fatal(err)
+		}
+		e.clock.Advance(10 * time.Second)
+	}
+}
+
+func (e *env) flush() {
+	if err := e.disp.Flush(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) outcomes() []sqlite.Outcome {
+	out, err := e.store.Outcomes(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+const (
+	up       = probe.VerdictUp
+	down     = probe.VerdictDown
+	degraded = probe.VerdictDegraded
+	unknown  = probe.VerdictUnknown
+)
