@@ -1,0 +1,185 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
+)
+
+// runAdapter runs a over ctx and returns a channel with Run's result.
+func runAdapter(ctx context.Context, a *Adapter) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	return done
+}
+
+func result(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return")
+		return nil
+	}
+}
+
+func TestRejectedTokenStopsRun(t *testing.T) {
+	tests := []struct {
+		name string
+		fail []telegramtest.Failure
+	}{
+		{"401 on getMe", nil}, // wrong token
+		{"404 on getMe (malformed token)", []telegramtest.Failure{{Code: 404, Description: "Not Found"}}},
+		{"401 after transient failures", []telegramtest.Failure{telegramtest.NonJSON(502), telegramtest.ServerError(500), telegramtest.Unauthorized()}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := telegramtest.Start(t, telegramtest.Options{})
+			token := fake.Token
+			if tc.fail == nil {
+				token = "987654321:AAWrongTokenWrongTokenWrongToken00"
+			} else {
+				fake.FailNext("getMe", tc.fail...)
+			}
+			logs := newLogBuffer()
+			a := New(Config{Token: bot.Secret(token), Endpoint: fake.Endpoint(), Log: logs.logger()}, nil)
+			a.minBackoff = time.Millisecond
+			err := result(t, runAdapter(context.Background(), a))
+			if !errors.Is(err, ErrUnauthorized) {
+				t.Fatalf("Run = %v, want ErrUnauthorized", err)
+			}
+			if strings.Contains(err.Error(), token) || strings.Contains(logs.String(), token) {
+				t.Errorf("token leaked: %v\n%s", err, logs.String())
+			}
+		})
+	}
+}
+
+func TestTokenRevokedWhilePolling(t *testing.T) {
+	fake := telegramtest.Start(t, telegramtest.Options{})
+	a := New(Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), PollTimeout: time.Second}, nil)
+	fake.FailNext("getUpdates", telegramtest.Unauthorized())
+	if err := result(t, runAdapter(context.Background(), a)); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("Run = %v, want ErrUnauthorized", err)
+	}
+}
+
+func TestUnreachableEndpointNeverLeaksToken(t *testing.T) {
+	logs := newLogBuffer()
+	// Port 1 on loopback refuses connections; the URL carries the token.
+	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s", Log: logs.logger()}, nil)
+	a.minBackoff, a.maxBackoff = time.Millisecond, 2*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runAdapter(ctx, a)
+	if !logs.waitCount(waitCtx(t), "telegram unreachable; retrying", 3) {
+		t.Fatalf("no retries logged:\n%s", logs.String())
+	}
+	cancel()
+	if err := result(t, done); err != nil {
+		t.Errorf("Run after cancel = %v, want nil", err)
+	}
+	out := logs.String()
+	if strings.Contains(out, testToken) || strings.Contains(out, url.PathEscape(testToken)) {
+		t.Errorf("token in logs:\n%s", out)
+	}
+	if !strings.Contains(out, "bot[redacted]/getMe") {
+		t.Errorf("want the redacted URL in the log:\n%s", out)
+	}
+	// Send's errors on the same broken endpoint.
+	a.self.Store(&identity{ID: 1})
+	_, err := a.Send(context.Background(), "1", bot.Message{Title: "x"})
+	if err == nil || strings.Contains(err.Error(), testToken) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), testToken) {
+		t.Errorf("Send error leaks or is nil: %v", err)
+	}
+}
+
+func TestBadEndpointErrorIsRedacted(t *testing.T) {
+	// An endpoint that makes http.NewRequest fail inside the library: its
+	// error quotes the URL, token included.
+	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
+	a.endpoint = "http://127.0.0.1:1/\x7fbot%s/%s" // bypasses Validate on purpose
+	a.self.Store(&identity{ID: 1})
+	_, err := a.Send(context.Background(), "1", bot.Message{Title: "x"})
+	if err == nil || strings.Contains(err.Error(), testToken) {
+		t.Fatalf("error %v: want a redacted error", err)
+	}
+}
+
+func TestLibraryLoggerRedacts(t *testing.T) {
+	logs := newLogBuffer()
+	l := libraryLogger{log: logs.logger()}
+	l.Printf("Endpoint: %s", "https://api.telegram.org/bot"+testToken+"/getUpdates")
+	l.Println(errors.New(`Post "https://api.telegram.org/bot` + testToken + `/getUpdates": EOF`))
+	if out := logs.String(); strings.Contains(out, testToken) || strings.Count(out, "[redacted]") != 2 {
+		t.Errorf("library log not redacted:\n%s", out)
+	}
+}
+
+func TestRedactError(t *testing.T) {
+	secret := bot.Secret(testToken)
+	ue := &url.Error{Op: "Post", URL: "https://h/bot" + testToken + "/getMe", Err: context.DeadlineExceeded}
+	err := redactError(secret, ue)
+	var got *url.Error
+	if !errors.As(err, &got) || !errors.Is(err, context.DeadlineExceeded) || !got.Timeout() {
+		t.Errorf("redacted error lost its type or cause: %#v", err)
+	}
+	if strings.Contains(err.Error(), testToken) {
+		t.Errorf("not redacted: %v", err)
+	}
+	inner := &url.Error{Op: "Post", URL: "u", Err: fmt.Errorf("dial bot%s: refused", testToken)}
+	if err := redactError(secret, inner); strings.Contains(err.Error(), testToken) {
+		t.Errorf("inner not redacted: %v", err)
+	}
+	plain := errors.New("no secret here")
+	if redactError(secret, plain) != plain {
+		t.Error("an error without the token should pass unchanged")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string // substrings of the error; nil for valid
+	}{
+		{"valid default endpoint", Config{Token: testToken}, nil},
+		{"valid custom endpoint", Config{Token: testToken, Endpoint: "http://127.0.0.1:8081/bot%s/%s"}, nil},
+		{"everything wrong at once", Config{Endpoint: "https://api.telegram.org/bot%s", PollTimeout: -1},
+			[]string{"TELEGRAM_BOT_TOKEN is empty", "exactly two %s", "negative"}},
+		{"not a URL", Config{Token: testToken, Endpoint: "ftp://x/bot%s/%s"}, []string{"not an http(s) URL"}},
+		{"token with a slash", Config{Token: "1/2"}, []string{"characters a token cannot have"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if (err == nil) != (tc.want == nil) {
+				t.Fatalf("Validate = %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if err != nil && strings.Contains(err.Error(), testToken) {
+				t.Error("token in a config error")
+			}
+		})
+	}
+}
+
+func TestSecretsNeverInSlogAttributes(t *testing.T) {
+	logs := newLogBuffer()
+	slog.New(slog.NewJSONHandler(logs, nil)).Info("cfg", "token", bot.Secret(testToken), "config", Config{Token: testToken})
+	if strings.Contains(logs.String(), testToken) {
+		t.Errorf("token printed: %s", logs.String())
+	}
+}
