@@ -1,0 +1,216 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// Commands are the global slash commands the bot registers: bot.CommandNames
+// with English descriptions and French localizations. subscribe and
+// unsubscribe need MANAGE_CHANNELS by default and exist only in servers
+// (a DM subscription would break as soon as the user shares no server with
+// the bot); status and help also work in a DM with the bot.
+func Commands() []*discordgo.ApplicationCommand {
+	out := make([]*discordgo.ApplicationCommand, 0, len(bot.CommandNames))
+	for _, name := range bot.CommandNames {
+		c := &discordgo.ApplicationCommand{
+			Type:        discordgo.ChatApplicationCommand,
+			Name:        name,
+			Description: bot.Truncate(bot.CommandDescription("en", name), 100),
+			DescriptionLocalizations: &map[discordgo.Locale]string{
+				discordgo.French: bot.Truncate(bot.CommandDescription("fr", name), 100),
+			},
+			Options:          []*discordgo.ApplicationCommandOption{},
+			IntegrationTypes: &[]discordgo.ApplicationIntegrationType{discordgo.ApplicationIntegrationGuildInstall},
+		}
+		if bot.AdminCommand(name) {
+			perms := int64(discordgo.PermissionManageChannels)
+			dm := false
+			c.DefaultMemberPermissions = &perms
+			c.DMPermission = &dm
+			c.Contexts = &[]discordgo.InteractionContextType{discordgo.InteractionContextGuild}
+		} else {
+			dm := true
+			c.DMPermission = &dm
+			c.Contexts = &[]discordgo.InteractionContextType{discordgo.InteractionContextGuild, discordgo.InteractionContextBotDM}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// registerCommands bulk-overwrites the global commands (so re-deploys never
+// duplicate them), retrying with backoff until it works or ctx ends.
+func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, appID string) {
+	cmds := Commands()
+	for attempt := 0; ; attempt++ {
+		_, err := s.ApplicationCommandBulkOverwrite(appID, "", cmds, discordgo.WithContext(ctx))
+		if err == nil {
+			a.log.Info("discord slash commands registered", "count", len(cmds))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wait := a.backoff(attempt)
+		var rl *discordgo.RateLimitError
+		if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
+			wait = rl.RetryAfter
+		}
+		if st := status(err); st >= 400 && st < 500 && st != 429 {
+			a.log.Error("register discord slash commands", "err", err)
+			return // retrying a refused payload or token would not help
+		}
+		a.log.Warn("register discord slash commands; retrying", "err", err, "retry_in", wait)
+		if sleep(ctx, wait) != nil {
+			return
+		}
+	}
+}
+
+// onInteraction answers one interaction: it defers at once (type 5, well
+// within Discord's 3 s), does the work, then edits @original. Subscription
+// changes and unknown commands are deferred ephemeral, status and help
+// visible.
+func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *discordgo.InteractionCreate) {
+	if ic == nil || ic.Interaction == nil || ic.ID == "" || ic.Token == "" {
+		return
+	}
+	i := ic.Interaction
+	lang := interactionLang(i)
+	switch i.Type {
+	case discordgo.InteractionApplicationCommand:
+	case discordgo.InteractionApplicationCommandAutocomplete:
+		a.respond(ctx, s, i, &discordgo.InteractionResponse{
+			Type: discordgo.InteractionApplicationCommandAutocompleteResult,
+			Data: &discordgo.InteractionResponseData{Choices: []*discordgo.ApplicationCommandOptionChoice{}},
+		})
+		return
+	case discordgo.InteractionPing:
+		return // only sent to HTTP interaction endpoints
+	default: // buttons, modals: the bot sends none
+		a.respond(ctx, s, i, &discordgo.InteractionResponse{
+			Type: discordgo.InteractionResponseChannelMessageWithSource,
+			Data: &discordgo.InteractionResponseData{Content: textFor(lang).unknown, Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
+		})
+		return
+	}
+
+	var name string
+	if d, ok := i.Data.(discordgo.ApplicationCommandInteractionData); ok {
+		name = strings.ToLower(strings.TrimSpace(d.Name))
+	}
+	known := slices.Contains(bot.CommandNames, name)
+	private := !known || bot.AdminCommand(name)
+	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
+	if private {
+		deferred.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
+	}
+	if !a.respond(ctx, s, i, deferred) {
+		return
+	}
+
+	m := a.answer(ctx, i, name, known, lang)
+	content, embeds := reply(m)
+	edit := &discordgo.WebhookEdit{Content: &content, AllowedMentions: noMentions()}
+	if embeds == nil {
+		embeds = []*discordgo.MessageEmbed{}
+	}
+	edit.Embeds = &embeds
+	if _, err := s.InteractionResponseEdit(i, edit, discordgo.WithContext(ctx)); err != nil {
+		a.log.Warn("answer discord command", "err", redactInteraction(err, i), "chat", chatID(i), "command", name)
+	}
+}
+
+// respond sends the interaction callback and reports whether it worked.
+func (a *Adapter) respond(ctx context.Context, s *discordgo.Session, i *discordgo.Interaction, r *discordgo.InteractionResponse) bool {
+	if err := s.InteractionRespond(i, r, discordgo.WithContext(ctx)); err != nil {
+		a.log.Warn("acknowledge discord interaction", "err", redactInteraction(err, i), "chat", chatID(i))
+		return false
+	}
+	return true
+}
+
+// answer turns the interaction into a bot.Command and asks the handler. It
+// never panics: a failing handler gives the "something went wrong" answer.
+func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name string, known bool, lang string) (m bot.Message) {
+	t := textFor(lang)
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("panic answering a discord command", "err", fmt.Errorf("panic: %v", p), "command", name, "chat", chatID(i))
+			m = bot.Message{Title: t.failed, Private: true}
+		}
+	}()
+	if i.ChannelID == "" {
+		return bot.Message{Title: t.noChannel, Private: true}
+	}
+	if name == "" {
+		return bot.Message{Title: t.unknown, Private: true}
+	}
+	cmd := bot.Command{
+		Chat: bot.ChatRef{Platform: bot.Discord, ID: i.ChannelID},
+		Kind: bot.KindServer,
+		Name: name,
+		Lang: lang,
+	}
+	if i.GuildID == "" {
+		cmd.Kind = bot.KindPrivate
+		if bot.AdminCommand(name) {
+			return bot.Message{Title: t.serversOnly, Private: true}
+		}
+	} else {
+		cmd.Group = i.GuildID
+		member := i.Member
+		cmd.IsAdmin = func(context.Context) (bool, error) {
+			return member != nil && member.Permissions&adminPermissions != 0, nil
+		}
+		if name == "subscribe" && i.AppPermissions != 0 &&
+			i.AppPermissions&discordgo.PermissionAdministrator == 0 &&
+			i.AppPermissions&neededInChannel != neededInChannel &&
+			member != nil && member.Permissions&adminPermissions != 0 {
+			// Subscribing would only earn a 50013 at the first outage.
+			return bot.Message{Title: t.botLacksPermissions, Private: true}
+		}
+	}
+	m, ok := a.h.Handle(ctx, cmd)
+	if !ok && !known {
+		// The bot stays silent on unknown commands in groups, but an
+		// interaction needs an answer: ask for the private-chat one, which
+		// is the help text headed "I don't know that command".
+		cmd.Kind = bot.KindPrivate
+		m, ok = a.h.Handle(ctx, cmd)
+		m.Private = true
+	}
+	if !ok {
+		return bot.Message{Title: t.unknown, Private: true}
+	}
+	return m
+}
+
+// interactionLang is the invoking user's locale, else the server's.
+func interactionLang(i *discordgo.Interaction) string {
+	if i.Locale != "" {
+		return string(i.Locale)
+	}
+	if i.GuildLocale != nil {
+		return string(*i.GuildLocale)
+	}
+	return ""
+}
+
+func chatID(i *discordgo.Interaction) string {
+	return bot.ChatRef{Platform: bot.Discord, ID: i.ChannelID}.String()
+}
+
+// redactInteraction hides the interaction token (valid 15 minutes) that
+// discordgo's errors carry in URLs.
+func redactInteraction(err error, i *discordgo.Interaction) string {
+	return bot.Secret(i.Token).Redact(err.Error())
+}

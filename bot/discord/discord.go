@@ -1,0 +1,426 @@
+// Package discord is the Discord adapter: a gateway session (discordgo) that
+// answers the bot's slash commands, and a bot.Notifier that posts alerts as
+// embeds, mapping Discord's errors to the bot's error classes.
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// DefaultAPIURL is the base every REST call goes to unless Config.APIURL says otherwise.
+const DefaultAPIURL = "https://discord.com/"
+
+// ErrUnauthorized means Discord refused the bot token (REST 401 or gateway close 4004).
+var ErrUnauthorized = errors.New("discord rejected the bot token (check DISCORD_BOT_TOKEN)")
+
+// errNotReady is returned by Send before the first gateway session is up and after Run ended.
+var errNotReady = errors.New("discord adapter not connected yet")
+
+// Handler answers commands and records membership events; *bot.Service satisfies it.
+type Handler interface {
+	Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool)
+	ChatGone(ctx context.Context, chat bot.ChatRef) error
+	GroupGone(ctx context.Context, p bot.Platform, group string) error
+}
+
+// Config wires an Adapter.
+type Config struct {
+	Token bot.Secret
+	// APIURL replaces https://discord.com/ for every REST call (DISCORD_API_URL);
+	// the gateway URL is discovered from it. Empty means DefaultAPIURL.
+	APIURL string
+	// Client is an optional base HTTP client; its transport, timeout and
+	// redirect policy are kept. Nil means a client with a 20 s timeout.
+	Client *http.Client
+	Log    *slog.Logger
+}
+
+// Adapter connects the bot to Discord. Build it with New, start it with Run.
+type Adapter struct {
+	token  bot.Secret
+	base   *url.URL
+	client *http.Client
+	log    *slog.Logger
+	h      Handler
+
+	running      atomic.Bool
+	sess         atomic.Pointer[discordgo.Session] // non-nil between the first ready and the end of Run
+	appID        atomic.Pointer[string]
+	unauthorized atomic.Bool // a send got 401: stop sending until restart
+	wg           sync.WaitGroup
+
+	// Tunables, unexported so tests in this package can shorten them.
+	minBackoff, maxBackoff time.Duration
+	openTimeout            time.Duration // the gateway handshake up to READY
+	handlerTimeout         time.Duration // the work done for one event or interaction
+}
+
+var _ bot.Notifier = (*Adapter)(nil)
+
+// New builds an adapter. It makes no network call.
+func New(cfg Config, h Handler) *Adapter {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	raw := cfg.APIURL
+	if raw == "" {
+		raw = DefaultAPIURL
+	}
+	base, err := url.Parse(raw)
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		// Validation belongs to config loading (see ValidateAPIURL); fall back loudly.
+		log.Error("invalid DISCORD_API_URL; using the default", "err", err, "platform", bot.Discord)
+		base, _ = url.Parse(DefaultAPIURL)
+	}
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+	}
+	return &Adapter{
+		token:          cfg.Token,
+		base:           base,
+		client:         newHTTPClient(cfg.Client, base),
+		log:            log.With("platform", bot.Discord),
+		h:              h,
+		minBackoff:     time.Second,
+		maxBackoff:     2 * time.Minute,
+		openTimeout:    30 * time.Second,
+		handlerTimeout: 10 * time.Second,
+	}
+}
+
+// ValidateAPIURL checks a DISCORD_API_URL value, for configuration loading.
+func ValidateAPIURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("DISCORD_API_URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("DISCORD_API_URL: want an http(s) URL like %s, got %q", DefaultAPIURL, raw)
+	}
+	return nil
+}
+
+// Run connects to Discord and serves slash commands until ctx ends; it then
+// closes the session and returns nil. It returns an error wrapping
+// ErrUnauthorized when Discord refuses the token, at start or later.
+// Unreachable Discord and 5xx answers are retried with backoff.
+func (a *Adapter) Run(ctx context.Context) error {
+	if !a.running.CompareAndSwap(false, true) {
+		return errors.New("discord: Run called twice")
+	}
+	defer a.running.Store(false)
+
+	disconnected := make(chan struct{}, 1)
+	dialer := &gatewayDialer{}
+	s, err := a.newSession(ctx, dialer, disconnected)
+	if err != nil {
+		return fmt.Errorf("discord: %w", err)
+	}
+
+	me, err := a.login(ctx, s)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := a.openWithRetry(ctx, s, dialer); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	appID := a.applicationID(me)
+	a.sess.Store(s)
+	a.log.Info("discord connected", "bot", me.Username, "application", appID)
+	a.log.Info("invite the bot to a server with this URL", "url", InviteURL(appID))
+
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.registerCommands(ctx, s, appID)
+	}()
+
+	for {
+		select {
+		case <-ctx.Done():
+			a.shutdown(s)
+			return nil
+		case <-disconnected:
+			a.log.Warn("discord gateway disconnected; reconnecting")
+			if err := a.openWithRetry(ctx, s, dialer); err != nil {
+				a.shutdown(s)
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			a.log.Info("discord gateway reconnected")
+		}
+	}
+}
+
+func (a *Adapter) shutdown(s *discordgo.Session) {
+	a.sess.Store(nil)
+	if err := s.Close(); err != nil {
+		a.log.Warn("close discord session", "err", err)
+	}
+	a.wg.Wait()
+}
+
+// newSession builds the discordgo session: our HTTP client, no internal
+// reconnect loop (Run reconnects, honouring ctx), no rate-limit sleeps, no
+// discordgo logging, no state cache, only the GUILDS intent.
+func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconnected chan<- struct{}) (*discordgo.Session, error) {
+	s, err := discordgo.New("Bot " + a.token.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("new session: %w", err)
+	}
+	s.Client = a.client
+	s.Dialer = &websocket.Dialer{
+		NetDialContext:   dialer.dial,
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: 15 * time.Second,
+	}
+	// discordgo's own log lines go to the global standard logger; level -1
+	// silences them for this session without touching discordgo.Logger.
+	// Debug stays off: it prints the authorization header.
+	s.LogLevel = -1
+	s.Debug = false
+	s.StateEnabled = false
+	s.ShouldReconnectOnError = false
+	s.ShouldRetryOnRateLimit = false
+	s.MaxRestRetries = 0
+	// Events run synchronously so READY is seen before Open returns; every
+	// handler that may block hands its work to a goroutine.
+	s.SyncEvents = true
+	s.Identify.Intents = discordgo.IntentsGuilds
+	s.Identify.Compress = false
+
+	s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
+		if r.Application != nil && r.Application.ID != "" {
+			id := r.Application.ID
+			a.appID.Store(&id)
+		}
+		a.log.Debug("discord ready", "guilds", len(r.Guilds))
+	})
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+		select {
+		case disconnected <- struct{}{}:
+		default:
+		}
+	})
+	s.AddHandler(func(s *discordgo.Session, ic *discordgo.InteractionCreate) {
+		a.goHandle(ctx, func(ctx context.Context) { a.onInteraction(ctx, s, ic) })
+	})
+	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildDelete) {
+		if g == nil || g.Guild == nil || g.ID == "" || g.Unavailable {
+			return // an outage of that server, not a removal
+		}
+		id := g.ID
+		a.goHandle(ctx, func(ctx context.Context) {
+			if err := a.h.GroupGone(ctx, bot.Discord, id); err != nil {
+				a.log.Error("end subscriptions of a server that removed the bot", "err", err, "group", id)
+			}
+		})
+	})
+	chatGone := func(ch *discordgo.Channel) {
+		if ch == nil || ch.ID == "" {
+			return
+		}
+		chat := bot.ChatRef{Platform: bot.Discord, ID: ch.ID}
+		a.goHandle(ctx, func(ctx context.Context) {
+			if err := a.h.ChatGone(ctx, chat); err != nil {
+				a.log.Error("end subscription of a deleted channel", "err", err, "chat", chat.String())
+			}
+		})
+	}
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) { chatGone(c.Channel) })
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) { chatGone(c.Channel) })
+	return s, nil
+}
+
+// goHandle runs fn in a goroutine Run waits for, with a context that survives
+// the end of Run's ctx for at most handlerTimeout (so an answer in flight is
+// still delivered at shutdown), and recovers panics.
+func (a *Adapter) goHandle(ctx context.Context, fn func(ctx context.Context)) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("panic in discord event handler", "err", fmt.Errorf("panic: %v", p))
+			}
+		}()
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.handlerTimeout)
+		defer cancel()
+		fn(hctx)
+	}()
+}
+
+// login checks the token with GET users/@me, retrying while Discord is unreachable.
+func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.User, error) {
+	for attempt := 0; ; attempt++ {
+		me, err := s.User("@me", discordgo.WithContext(ctx))
+		if err == nil {
+			return me, nil
+		}
+		if status(err) == http.StatusUnauthorized {
+			return nil, fmt.Errorf("discord: users/@me: %w", ErrUnauthorized)
+		}
+		wait := a.backoff(attempt)
+		var rl *discordgo.RateLimitError
+		if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
+			wait = rl.RetryAfter
+		}
+		a.log.Warn("discord unreachable; retrying", "err", err, "retry_in", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// openWithRetry opens the gateway session, retrying with backoff until it is
+// up, ctx ends or Discord refuses the token.
+func (a *Adapter) openWithRetry(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
+	for attempt := 0; ; attempt++ {
+		err := a.open(ctx, s, d)
+		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			switch ce.Code {
+			case 4004: // authentication failed
+				return fmt.Errorf("discord: gateway: %w", ErrUnauthorized)
+			case 4010, 4011, 4012, 4013, 4014: // invalid shard, sharding required, invalid version, invalid or disallowed intents
+				return fmt.Errorf("discord: gateway refused the session: %w", err)
+			}
+		}
+		wait := a.backoff(attempt)
+		a.log.Warn("discord gateway connection failed; retrying", "err", err, "retry_in", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// open runs discordgo's Open (gateway discovery, dial, HELLO, IDENTIFY or
+// RESUME, READY), which has no context and no read deadline: a watchdog
+// closes the connection when ctx ends or the handshake takes too long.
+func (a *Adapter) open(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Open() }()
+	t := time.NewTimer(a.openTimeout)
+	defer t.Stop()
+	var cause error
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("open gateway: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-t.C:
+		cause = fmt.Errorf("gateway handshake took longer than %s", a.openTimeout)
+	}
+	d.abort()
+	if err := <-done; err == nil {
+		// It made it just in time; we gave up on it anyway.
+		_ = s.Close()
+	}
+	return fmt.Errorf("open gateway: %w", cause)
+}
+
+func (a *Adapter) applicationID(me *discordgo.User) string {
+	if id := a.appID.Load(); id != nil {
+		return *id
+	}
+	return me.ID // bots created since 2019 share their application's id
+}
+
+func (a *Adapter) backoff(attempt int) time.Duration {
+	d := a.minBackoff
+	for i := 0; i < attempt && d < a.maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, a.maxBackoff)
+	return d/2 + rand.N(d/2+1) // jitter: 50–100 %
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Permissions the bot asks for in its invite and needs in a subscribed channel.
+const (
+	invitePermissions = discordgo.PermissionSendMessages | discordgo.PermissionEmbedLinks | discordgo.PermissionReadMessageHistory
+	neededInChannel   = discordgo.PermissionViewChannel | invitePermissions
+	adminPermissions  = discordgo.PermissionManageChannels | discordgo.PermissionAdministrator
+)
+
+// InviteURL is the OAuth2 link that adds the bot to a server with the scopes
+// and permissions it needs.
+func InviteURL(appID string) string {
+	q := url.Values{}
+	q.Set("client_id", appID)
+	q.Set("scope", "bot applications.commands")
+	q.Set("permissions", fmt.Sprint(invitePermissions))
+	return "https://discord.com/oauth2/authorize?" + q.Encode()
+}
+
+// gatewayDialer remembers the last gateway TCP connection so a stuck handshake can be aborted.
+type gatewayDialer struct {
+	mu   sync.Mutex
+	conn interface{ Close() error }
+}
+
+func (d *gatewayDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: 15 * time.Second}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.conn = c
+	d.mu.Unlock()
+	return c, nil
+}
+
+func (d *gatewayDialer) abort() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.conn != nil {
+		_ = d.conn.Close()
+	}
+}

@@ -1,0 +1,114 @@
+package discord
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+)
+
+// discordHost is the host discordgo's Endpoint* URLs point at.
+const discordHost = "discord.com"
+
+// newHTTPClient copies the base client (or makes one) and routes every
+// request for https://discord.com/ to base, without touching discordgo's
+// Endpoint* globals.
+func newHTTPClient(baseClient *http.Client, base *url.URL) *http.Client {
+	c := &http.Client{Timeout: 20 * time.Second}
+	if baseClient != nil {
+		cp := *baseClient
+		c = &cp
+		if c.Timeout == 0 {
+			c.Timeout = 20 * time.Second
+		}
+	}
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = &rewriteTransport{base: base, next: next}
+	return c
+}
+
+// rewriteTransport replaces scheme, host and leading path of https://discord.com/… with base.
+type rewriteTransport struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+func (t *rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != discordHost || (t.base.Scheme == "https" && t.base.Host == discordHost && t.base.Path == "/") {
+		return t.next.RoundTrip(req)
+	}
+	r := req.Clone(req.Context())
+	u := *req.URL
+	u.Scheme = t.base.Scheme
+	u.Host = t.base.Host
+	u.Path = t.base.Path + strings.TrimPrefix(req.URL.Path, "/")
+	if req.URL.RawPath != "" {
+		u.RawPath = t.base.EscapedPath() + strings.TrimPrefix(req.URL.RawPath, "/")
+	}
+	r.URL = &u
+	r.Host = ""
+	return t.next.RoundTrip(r)
+}
+
+// rateInfo is what the rate-limit headers of one response said; discordgo's
+// RateLimitError drops the global flag, so Send reads it through a per-call client.
+type rateInfo struct {
+	limited    bool // the answer was a 429
+	global     bool
+	retryAfter time.Duration
+}
+
+type recordingTransport struct {
+	next http.RoundTripper
+	info *rateInfo
+}
+
+func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		return resp, err
+	}
+	h := resp.Header
+	t.info.limited = true
+	t.info.global = strings.EqualFold(h.Get("X-RateLimit-Global"), "true") || strings.EqualFold(h.Get("X-RateLimit-Scope"), "global")
+	if s, perr := strconv.ParseFloat(h.Get("Retry-After"), 64); perr == nil && s > 0 {
+		t.info.retryAfter = time.Duration(s * float64(time.Second))
+	}
+	return resp, nil
+}
+
+// recordingClient is a copy of c whose transport records rate-limit headers into info.
+func recordingClient(c *http.Client, info *rateInfo) *http.Client {
+	cp := *c
+	cp.Transport = &recordingTransport{next: c.Transport, info: info}
+	return &cp
+}
+
+// status is the HTTP status of a discordgo REST error, 0 if err is not one.
+func status(err error) int {
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.StatusCode
+	}
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) {
+		return http.StatusTooManyRequests
+	}
+	return 0
+}
+
+// code is Discord's JSON error code of a REST error, 0 if none.
+func code(err error) int {
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Message != nil {
+		return re.Message.Code
+	}
+	return 0
+}
