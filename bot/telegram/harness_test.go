@@ -108,10 +108,16 @@ func openStore(t *testing.T) *sqlite.Store {
 // service as the adapter's handler.
 func newHarness(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler) *harness {
 	t.Helper()
+	return newHarnessAt(t, opts, wrap, func() time.Time { return t0 })
+}
+
+// newHarnessAt is newHarness with the service on the given clock.
+func newHarnessAt(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time) *harness {
+	t.Helper()
 	fake := telegramtest.Start(t, opts)
 	logs := newLogBuffer()
 	store := openStore(t)
-	svc := bot.NewService(store, store, func() time.Time { return t0 }, logs.logger())
+	svc := bot.NewService(store, store, now, logs.logger())
 	var hd Handler = svc
 	if wrap != nil {
 		hd = wrap(svc)
