@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -48,7 +49,26 @@ func (d *callDoer) Do(req *http.Request) (*http.Response, error) {
 			d.retryAfter = time.Duration(n) * time.Second
 		}
 	}
+	resp.Body = drainingBody{resp.Body}
 	return resp, nil
+}
+
+// drainingBody reads what the library's JSON decoder left (a trailing
+// newline, an HTML error page) before closing, so the connection is reused.
+type drainingBody struct{ io.ReadCloser }
+
+func (b drainingBody) Close() error {
+	_, _ = io.Copy(io.Discard, io.LimitReader(b.ReadCloser, 64<<10))
+	return b.ReadCloser.Close()
+}
+
+// defaultClient is used when Config.Client is nil. Its transport keeps more
+// idle connections per host than http.DefaultTransport's 2, because delivery
+// sends to the one API host from several workers at once.
+func defaultClient() http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	return http.Client{Transport: t}
 }
 
 // redactError returns err with every occurrence of the token removed from

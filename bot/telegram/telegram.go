@@ -153,7 +153,7 @@ func New(cfg Config, h Handler) *Adapter {
 		a.pollTimeout = DefaultPollTimeout
 	}
 	a.pollTimeout = max(a.pollTimeout.Round(time.Second), time.Second)
-	var c http.Client
+	c := defaultClient()
 	if cfg.Client != nil {
 		c = *cfg.Client
 		if c.Timeout > 0 {

@@ -1,0 +1,265 @@
+package telegramtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type answer struct {
+	OK          bool            `json:"ok"`
+	Result      json.RawMessage `json:"result"`
+	ErrorCode   int             `json:"error_code"`
+	Description string          `json:"description"`
+	Parameters  struct {
+		RetryAfter int   `json:"retry_after"`
+		MigrateTo  int64 `json:"migrate_to_chat_id"`
+	} `json:"parameters"`
+}
+
+func post(t *testing.T, s *Server, method string, form url.Values) (int, answer) {
+	t.Helper()
+	resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, method), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a answer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatalf("%s: body is not JSON: %v", method, err)
+	}
+	return resp.StatusCode, a
+}
+
+func TestBindsLoopbackOnly(t *testing.T) {
+	s := Start(t, Options{})
+	if !strings.HasPrefix(s.URL, "http://127.0.0.1:") {
+		t.Fatalf("URL %s", s.URL)
+	}
+}
+
+func TestParseHTML(t *testing.T) {
+	tests := []struct {
+		in, plain string
+		ok        bool
+	}{
+		{"<b>a</b> &lt;&gt;&amp;&quot;&#39;&#x41;", `a <>&"'A`, true},
+		{"<b>a<i>b</i></b>", "ab", true},
+		{`<a href="https://x.com">x</a>`, "x", true},
+		{"a < b", "", false},
+		{"a > b", "", false},
+		{"a & b", "", false},
+		{"&nbsp;", "", false},
+		{"<b>a</i>", "", false},
+		{"<b>a", "", false},
+		{"<script>x</script>", "", false},
+		{"a\xffb", "", false},
+	}
+	for _, tc := range tests {
+		plain, err := parseHTML(tc.in)
+		if (err == nil) != tc.ok || plain != tc.plain {
+			t.Errorf("parseHTML(%q) = %q, %v; want %q ok=%v", tc.in, plain, err, tc.plain, tc.ok)
+		}
+	}
+}
+
+func TestSendMessageValidatesAndRecords(t *testing.T) {
+	s := Start(t, Options{})
+	tests := []struct {
+		name string
+		form url.Values
+		code int
+		desc string
+	}{
+		{"ok", url.Values{"chat_id": {"5"}, "text": {"<b>hi</b>"}, "parse_mode": {"HTML"}, "disable_notification": {"true"}}, 200, ""},
+		{"bad html", url.Values{"chat_id": {"5"}, "text": {"a<b"}, "parse_mode": {"HTML"}}, 400, "can't parse entities"},
+		{"empty", url.Values{"chat_id": {"5"}, "text": {""}}, 400, "message text is empty"},
+		{"too long", url.Values{"chat_id": {"5"}, "text": {strings.Repeat("😀", 2049)}}, 400, "message is too long"},
+		{"missing reply", url.Values{"chat_id": {"5"}, "text": {"x"}, "reply_to_message_id": {"99"}}, 400, "replied not found"},
+		{"missing reply allowed", url.Values{"chat_id": {"5"}, "text": {"x"}, "reply_to_message_id": {"99"}, "allow_sending_without_reply": {"true"}}, 200, ""},
+		{"bad chat", url.Values{"chat_id": {"@nope"}, "text": {"x"}}, 400, "chat not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, a := post(t, s, "sendMessage", tc.form)
+			if code != tc.code || !strings.Contains(a.Description, tc.desc) || a.OK != (tc.code == 200) {
+				t.Errorf("got %d %+v, want %d %q", code, a, tc.code, tc.desc)
+			}
+		})
+	}
+	got := s.SentTo(5)
+	if len(got) != 2 || got[0].Plain != "hi" || !got[0].Silent || got[0].MessageID != 1 || got[1].MessageID != 2 {
+		t.Errorf("recorded %+v", got)
+	}
+}
+
+func TestMultipartAndJSONBodies(t *testing.T) {
+	s := Start(t, Options{})
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("chat_id", "7")
+	_ = mw.WriteField("text", "multi")
+	mw.Close()
+	resp, err := http.Post(fmt.Sprintf(s.Endpoint(), s.Token, "sendMessage"), mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = http.Post(fmt.Sprintf(s.Endpoint(), s.Token, "sendMessage"), "application/json", strings.NewReader(`{"chat_id":7,"text":"json"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := s.SentTo(7); len(got) != 2 || got[0].Text != "multi" || got[1].Text != "json" {
+		t.Errorf("recorded %+v", got)
+	}
+}
+
+func TestFailuresAndTokenCheck(t *testing.T) {
+	s := Start(t, Options{})
+	if code, a := post(t, s, "getMe", nil); code != 200 || !a.OK {
+		t.Fatalf("getMe %d %+v", code, a)
+	}
+	resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), "1:wrong", "getMe"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("wrong token: %d", resp.StatusCode)
+	}
+	s.FailNext("getme", TooManyRequests(7))
+	if code, a := post(t, s, "getMe", nil); code != 429 || a.Parameters.RetryAfter != 7 {
+		t.Errorf("injected 429: %d %+v", code, a)
+	}
+	s.FailChat(9, MigratedTo(-1009))
+	if code, a := post(t, s, "sendMessage", url.Values{"chat_id": {"9"}, "text": {"x"}}); code != 400 || a.Parameters.MigrateTo != -1009 {
+		t.Errorf("injected migrate: %d %+v", code, a)
+	}
+	s.FailChatAlways(9, Blocked())
+	for range 2 {
+		if code, _ := post(t, s, "sendMessage", url.Values{"chat_id": {"9"}, "text": {"x"}}); code != 403 {
+			t.Errorf("persistent failure: %d", code)
+		}
+	}
+	s.ClearChat(9)
+	if code, _ := post(t, s, "sendMessage", url.Values{"chat_id": {"9"}, "text": {"x"}}); code != 200 {
+		t.Errorf("after clear: %d", code)
+	}
+	s.FailNext("sendMessage", NonJSON(502))
+	resp, err = http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "sendMessage"), url.Values{"chat_id": {"9"}, "text": {"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 502 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("non-JSON failure: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+func TestLongPoll(t *testing.T) {
+	s := Start(t, Options{})
+	// An empty poll with timeout 0 answers at once.
+	if _, a := post(t, s, "getUpdates", url.Values{"timeout": {"0"}}); string(a.Result) != "[]" {
+		t.Fatalf("empty poll: %s", a.Result)
+	}
+	// A waiting poll is answered as soon as an update arrives.
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "getUpdates"), url.Values{"timeout": {"30"}, "allowed_updates": {`["message"]`}})
+		var a answer
+		if err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&a)
+			resp.Body.Close()
+		}
+		done <- a
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Wait(ctx, func() bool { return s.Stats().GetUpdatesCalls == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	s.RemoveBot(-1, "kicked") // my_chat_member: not allowed, never delivered
+	id := s.Private(User{ID: 3}, "/start")
+	var a answer
+	select {
+	case a = <-done:
+	case <-ctx.Done():
+		t.Fatal("long poll not woken")
+	}
+	var ups []struct {
+		UpdateID int `json:"update_id"`
+	}
+	if err := json.Unmarshal(a.Result, &ups); err != nil || len(ups) != 1 || ups[0].UpdateID != id {
+		t.Fatalf("got %s, want only update %d", a.Result, id)
+	}
+	// Confirming with offset drops it.
+	post(t, s, "getUpdates", url.Values{"offset": {fmt.Sprint(id + 1)}, "timeout": {"0"}})
+	if s.Confirmed() != id+1 {
+		t.Errorf("confirmed %d", s.Confirmed())
+	}
+	// Close ends a pending poll.
+	go func() {
+		resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "getUpdates"), url.Values{"timeout": {"30"}})
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- answer{}
+	}()
+	if err := s.Wait(ctx, func() bool { return s.Stats().GetUpdatesCalls == 4 }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("Close left a poll hanging")
+	}
+}
+
+func TestRateLimiterConcurrent(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := Start(t, Options{Limits: Limits{PerSecond: 100, PerChatPerSecond: 1, PerGroupPerMinute: 2}, Now: clock})
+	var wg sync.WaitGroup
+	for g := range 20 {
+		wg.Go(func() {
+			for i := range 10 {
+				chat := g*10 + i + 1
+				for range 2 { // the second one in the same second is over the per-chat limit
+					resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "sendMessage"), url.Values{"chat_id": {fmt.Sprint(chat)}, "text": {"x"}})
+					if err == nil {
+						resp.Body.Close()
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	if st.Sent != 100 || st.RateLimited != 300 || st.SendCalls != 400 {
+		t.Errorf("stats %+v: want 100 sent (overall cap), 300 limited", st)
+	}
+	// Groups: 2 per minute; retry_after runs to the end of the minute.
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	for i, want := range []int{200, 200, 429} {
+		mu.Lock()
+		now = now.Add(time.Second)
+		mu.Unlock()
+		code, a := post(t, s, "sendMessage", url.Values{"chat_id": {"-100"}, "text": {"x"}})
+		if code != want || (want == 429 && a.Parameters.RetryAfter != 60-34) {
+			t.Errorf("group send %d: %d %+v", i, code, a)
+		}
+	}
+}
