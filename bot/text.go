@@ -16,7 +16,7 @@ type catalog struct {
 	titleDown, titleDegraded, titleUp          string
 	titleDownFromDegraded, titleDegradedFromDn string
 	sinceLine                                  string // time, ago
-	outageLine                                 string // duration, from, to
+	outageLine                                 string // worst state, duration, from, to
 	coalescedTitle                             string // duration, from, to
 	statusTitle                                string // state
 	statusSince                                string // state, time, ago
@@ -45,7 +45,7 @@ var english = catalog{
 	titleDownFromDegraded: "🔴 X is now down",
 	titleDegradedFromDn:   "🟠 X is partly back (degraded)",
 	sinceLine:             "Since %s (%s).",
-	outageLine:            "It was not fully up for %s (%s – %s).",
+	outageLine:            "It was %s for %s (%s – %s).",
 	coalescedTitle:        "🟢 X was down for %s, %s – %s, and is back up",
 	statusTitle:           "X is %s",
 	statusSince:           "%s since %s (%s).",
@@ -90,7 +90,7 @@ var french = catalog{
 	titleDownFromDegraded: "🔴 X est maintenant en panne",
 	titleDegradedFromDn:   "🟠 X revient en partie (dégradé)",
 	sinceLine:             "Depuis %s (%s).",
-	outageLine:            "Perturbé pendant %s (%s – %s).",
+	outageLine:            "Il a été %s pendant %s (%s – %s).",
 	coalescedTitle:        "🟢 X a été en panne %s, %s – %s, et est de retour",
 	statusTitle:           "X est %s",
 	statusSince:           "%s depuis %s (%s).",
@@ -155,7 +155,7 @@ func FormatDuration(d time.Duration) string {
 
 func clock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
 
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
 func (c *catalog) since(t, now time.Time) string {
 	d := now.Sub(t)
@@ -205,7 +205,11 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 			return m
 		}
 		m.Title = c.titleUp
-		m.Lines = []string{fmt.Sprintf(c.outageLine, dur, clock(from), clock(to))}
+		worst := inc.Worst
+		if worst.Severity() == 0 {
+			worst = tr.From
+		}
+		m.Lines = []string{fmt.Sprintf(c.outageLine, c.stateName[worst], dur, clock(from), clock(to))}
 	case probe.StateDegraded:
 		m.Severity, m.Silent, m.Title = SeverityDegraded, true, c.titleDegraded
 		if tr.From == probe.StateDown {

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+	"github.com/robfig/cron/v3"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// Defaults of the probe: X's web app, API, static and media CDNs. The API
+// answers 401 without credentials, which still proves it is serving; the
+// media CDN answers 404 for its bare root, which proves the same.
+const (
+	defaultTargets = "web=https://x.com/," +
+		"api=https://api.x.com/2/openapi.json;status=200-299|401|403," +
+		"static=https://abs.twimg.com/favicons/twitter.3.ico," +
+		"media=https://pbs.twimg.com/;status=200-404"
+	defaultControls = "google=https://www.google.com/generate_204," +
+		"cloudflare=https://www.cloudflare.com/cdn-cgi/trace," +
+		"apple=https://www.apple.com/library/test/success.html"
+)
+
+// Config is every setting, read from the environment (and .env).
+type Config struct {
+	ProbeSchedule    string        `env:"PROBE_SCHEDULE" envDefault:"@every 30s"`
+	ProbeTargetsSpec string        `env:"PROBE_TARGETS"` // default: defaultTargets
+	ProbeTimeout     time.Duration `env:"PROBE_TIMEOUT" envDefault:"10s"`
+	ProbeRetryDelay  time.Duration `env:"PROBE_RETRY_DELAY" envDefault:"1s"`
+	ProbeSlow        time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
+	ProbeDownAfter   int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
+	ProbeUpAfter     int           `env:"PROBE_UP_AFTER" envDefault:"2"`
+	DBPath           string        `env:"DB_PATH" envDefault:"data/xstatusbot.db"`
+	DBRoundRetention time.Duration `env:"DB_ROUND_RETENTION" envDefault:"168h"`
+	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	LogLevel         string        `env:"LOG_LEVEL" envDefault:"info"`
+	ConsoleNotifier  string        `env:"CONSOLE_NOTIFIER" envDefault:"auto"`
+	DeliveryMaxAge   time.Duration `env:"DELIVERY_MAX_AGE" envDefault:"6h"`
+	DeliveryAttempts int           `env:"DELIVERY_MAX_ATTEMPTS" envDefault:"8"`
+	DeliveryWorkers  int           `env:"DELIVERY_WORKERS" envDefault:"16"`
+
+	TelegramToken    bot.Secret `env:"TELEGRAM_BOT_TOKEN"`
+	TelegramEndpoint string     `env:"TELEGRAM_API_ENDPOINT" envDefault:"https://api.telegram.org/bot%s/%s"`
+	TelegramRate     float64    `env:"TELEGRAM_RATE_LIMIT" envDefault:"25"`
+	DiscordToken     bot.Secret `env:"DISCORD_BOT_TOKEN"`
+	DiscordAPIURL    string     `env:"DISCORD_API_URL" envDefault:"https://discord.com/"`
+	DiscordRate      float64    `env:"DISCORD_RATE_LIMIT" envDefault:"50"`
+
+	// Derived from the settings above by loadConfig.
+	Targets  []probe.Target `env:"-"`
+	Controls []probe.Target `env:"-"`
+	Schedule cron.Schedule  `env:"-"`
+	Level    slog.Level     `env:"-"`
+}
+
+const controlsKey = "PROBE_CONTROL_TARGETS"
+
+// loadConfig reads the settings through lookup, with the .env file in the
+// working directory as a fallback, and reports every bad setting at once.
+func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, error) {
+	file := map[string]string{}
+	if dotenv != "" {
+		m, err := godotenv.Read(dotenv)
+		switch {
+		case err == nil:
+			file = m
+		case !errors.Is(err, os.ErrNotExist):
+			return Config{}, fmt.Errorf("read %s: %w", dotenv, err)
+		}
+	}
+	get := func(key string) (string, bool) {
+		if v, ok := lookup(key); ok {
+			return v, true
+		}
+		v, ok := file[key]
+		return v, ok
+	}
+	var cfg Config
+	environ := map[string]string{}
+	for _, key := range append(envKeys(), controlsKey) {
+		if v, ok := get(key); ok {
+			environ[key] = v
+		}
+	}
+	var errs []error
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
+		errs = append(errs, namedEnvErrors(err)...)
+	}
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if s, err := bot.ParseSchedule(cfg.ProbeSchedule); err != nil {
+		bad("PROBE_SCHEDULE", "%v (use a 5-field cron spec or a descriptor such as \"@every 30s\")", err)
+	} else {
+		cfg.Schedule = s
+	}
+	if strings.TrimSpace(cfg.ProbeTargetsSpec) == "" {
+		cfg.ProbeTargetsSpec = defaultTargets
+	}
+	var err error
+	if cfg.Targets, err = probe.ParseTargets(cfg.ProbeTargetsSpec); err != nil {
+		bad("PROBE_TARGETS", "%s", oneLine(err))
+	} else if len(cfg.Targets) == 0 {
+		bad("PROBE_TARGETS", "no target given")
+	}
+	controls, set := environ[controlsKey]
+	if !set {
+		controls = defaultControls
+	}
+	if cfg.Controls, err = probe.ParseTargets(controls); err != nil {
+		bad(controlsKey, "%s", oneLine(err))
+	}
+	if cfg.ProbeTimeout < 100*time.Millisecond || cfg.ProbeTimeout > 2*time.Minute {
+		bad("PROBE_TIMEOUT", "%s is out of range 100ms..2m", cfg.ProbeTimeout)
+	}
+	if cfg.ProbeRetryDelay < 0 || cfg.ProbeRetryDelay > time.Minute {
+		bad("PROBE_RETRY_DELAY", "%s is out of range 0..1m", cfg.ProbeRetryDelay)
+	}
+	if cfg.ProbeSlow < 0 {
+		bad("PROBE_SLOW", "must not be negative (0 disables)")
+	}
+	if cfg.ProbeDownAfter < 1 || cfg.ProbeDownAfter > 100 {
+		bad("PROBE_DOWN_AFTER", "%d is out of range 1..100", cfg.ProbeDownAfter)
+	}
+	if cfg.ProbeUpAfter < 1 || cfg.ProbeUpAfter > 100 {
+		bad("PROBE_UP_AFTER", "%d is out of range 1..100", cfg.ProbeUpAfter)
+	}
+	if strings.TrimSpace(cfg.DBPath) == "" {
+		bad("DB_PATH", "must not be empty")
+	}
+	if cfg.DBRoundRetention < time.Hour {
+		bad("DB_ROUND_RETENTION", "%s is shorter than 1h", cfg.DBRoundRetention)
+	}
+	if cfg.HTTPAddr != "off" {
+		if _, _, err := net.SplitHostPort(cfg.HTTPAddr); err != nil {
+			bad("HTTP_ADDR", "%q is not host:port (or \"off\")", cfg.HTTPAddr)
+		}
+	}
+	if err := cfg.Level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", cfg.LogLevel)
+	}
+	switch cfg.ConsoleNotifier {
+	case "auto", "on", "off":
+	default:
+		bad("CONSOLE_NOTIFIER", "%q is not one of auto, on, off", cfg.ConsoleNotifier)
+	}
+	if cfg.DeliveryMaxAge < time.Minute {
+		bad("DELIVERY_MAX_AGE", "%s is shorter than 1m", cfg.DeliveryMaxAge)
+	}
+	if cfg.DeliveryAttempts < 1 {
+		bad("DELIVERY_MAX_ATTEMPTS", "must be at least 1")
+	}
+	if cfg.DeliveryWorkers < 1 || cfg.DeliveryWorkers > 1024 {
+		bad("DELIVERY_WORKERS", "%d is out of range 1..1024", cfg.DeliveryWorkers)
+	}
+	if cfg.TelegramRate <= 0 {
+		bad("TELEGRAM_RATE_LIMIT", "must be above 0 messages per second")
+	}
+	if cfg.DiscordRate <= 0 {
+		bad("DISCORD_RATE_LIMIT", "must be above 0 requests per second")
+	}
+	if cfg.TelegramToken != "" && strings.Count(cfg.TelegramEndpoint, "%s") != 2 {
+		bad("TELEGRAM_API_ENDPOINT", "%q must contain %%s twice: the token, then the method", cfg.TelegramEndpoint)
+	}
+	if cfg.TelegramToken != "" && !strings.Contains(cfg.TelegramToken.Reveal(), ":") {
+		bad("TELEGRAM_BOT_TOKEN", "does not look like a BotFather token (digits:letters)")
+	}
+	if u, err := url.Parse(cfg.DiscordAPIURL); cfg.DiscordToken != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("DISCORD_API_URL", "%q is not an http(s) URL", cfg.DiscordAPIURL)
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// consoleOn says whether alerts are printed to stdout.
+func (c Config) consoleOn() bool {
+	return c.ConsoleNotifier == "on" || (c.ConsoleNotifier == "auto" && c.TelegramToken == "" && c.DiscordToken == "")
+}
+
+// envKeys lists the variables Config reads.
+func envKeys() []string {
+	var keys []string
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ","); k != "" && k != "-" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// namedEnvErrors rewrites the parser's errors to name the variable, not the Go field.
+func namedEnvErrors(err error) []error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return []error{err}
+	}
+	t := reflect.TypeOf(Config{})
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+				out = append(out, fmt.Errorf("%s: cannot parse as %s: %v", key, pe.Type, pe.Err))
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/console"
+	"github.com/xstatusbot/xstatusbot/bot/discord"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/telegram"
+	"github.com/xstatusbot/xstatusbot/bot/web"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// run is main without the process: tests call it with their own environment,
+// streams and context. It returns the exit code.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "demo":
+			return demo(ctx, stdout, stderr)
+		case "help", "-h", "--help":
+			fmt.Fprintln(stdout, "usage: xstatusbot [demo]\nSettings come from the environment and ./.env; see README.md.")
+			return 0
+		default:
+			fmt.Fprintf(stderr, "xstatusbot: unknown command %q (want no argument, or demo)\n", args[0])
+			return 2
+		}
+	}
+	cfg, err := loadConfig(lookup, ".env")
+	if err != nil {
+		fmt.Fprintf(stderr, "xstatusbot: bad configuration, not starting:\n%s\n", indent(err))
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Level}))
+	if err := serve(ctx, cfg, stdout, log); err != nil {
+		log.Error("xstatusbot stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func indent(err error) string {
+	var b []byte
+	for _, line := range bytesLines(err.Error()) {
+		b = append(b, "  - "...)
+		b = append(b, line...)
+		b = append(b, '\n')
+	}
+	return string(b[:max(len(b)-1, 0)])
+}
+
+func bytesLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// serve runs the bot until ctx ends: it is the one place that builds the
+// adapters and wires the service together.
+func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
+	started := time.Now()
+	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := bot.NewMetrics(reg)
+	svc := bot.NewService(store, store, time.Now, log)
+
+	checker := &probe.Checker{
+		Client:     &http.Client{Transport: probe.Transport()},
+		Timeout:    cfg.ProbeTimeout,
+		RetryDelay: cfg.ProbeRetryDelay,
+		Slow:       cfg.ProbeSlow,
+	}
+	var disp *bot.Dispatcher
+	mon := bot.NewMonitor(bot.MonitorConfig{
+		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
+		Tracker: probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
+		Store:   store,
+		Log:     log,
+		Metrics: metrics,
+		Changed: func() { disp.Wake() },
+	})
+	if err := mon.Load(ctx); err != nil {
+		return err
+	}
+
+	policy := func(rate float64) bot.Policy {
+		p := bot.DefaultPolicy(rate)
+		p.MaxAge, p.MaxAttempts, p.Workers = cfg.DeliveryMaxAge, cfg.DeliveryAttempts, cfg.DeliveryWorkers
+		return p
+	}
+	var (
+		channels []bot.Channel
+		runners  []func(context.Context) error
+	)
+	consoleChat := bot.ChatRef{Platform: bot.Console, ID: console.ChatID}
+	if cfg.consoleOn() {
+		p := policy(0)
+		p.PerChat, p.Workers = 0, 1
+		channels = append(channels, bot.Channel{Platform: bot.Console, Notifier: console.New(stdout, time.Now), Policy: p})
+		if _, err := store.Subscribe(ctx, bot.Subscription{Chat: consoleChat, Kind: bot.KindConsole, CreatedAt: time.Now()}); err != nil {
+			return err
+		}
+		log.Info("console notifier on: alerts are printed to stdout")
+	} else if _, err := store.Unsubscribe(ctx, consoleChat); err != nil {
+		return err
+	}
+	if cfg.TelegramToken != "" {
+		tg := telegram.New(telegram.Config{Token: cfg.TelegramToken, Endpoint: cfg.TelegramEndpoint, Log: log.With("platform", "telegram")}, svc)
+		channels = append(channels, bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: policy(cfg.TelegramRate)})
+		runners = append(runners, tg.Run)
+	}
+	if cfg.DiscordToken != "" {
+		dc := discord.New(discord.Config{Token: cfg.DiscordToken, APIURL: cfg.DiscordAPIURL, Log: log.With("platform", "discord")}, svc)
+		p := policy(cfg.DiscordRate)
+		p.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
+		channels = append(channels, bot.Channel{Platform: bot.Discord, Notifier: dc, Policy: p})
+		runners = append(runners, dc.Run)
+	}
+	disp = bot.NewDispatcher(store, channels, time.Now, log, metrics)
+
+	interval := bot.Interval(cfg.Schedule, time.Now())
+	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second
+	if cfg.HTTPAddr != "off" {
+		h := web.Handler(mon, disp, 3*interval, reg)
+		runners = append(runners, func(ctx context.Context) error { return web.Serve(ctx, cfg.HTTPAddr, h, log) })
+	}
+
+	// Any runner failing (a rejected token, a port in use) stops the whole bot.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r(ctx); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); disp.Run(ctx) }()
+
+	log.Info("xstatusbot started", "targets", len(cfg.Targets), "controls", len(cfg.Controls), "schedule", cfg.ProbeSchedule,
+		"db", cfg.DBPath, "startup", time.Since(started).Round(time.Microsecond))
+	first := true
+	bot.RunSchedule(ctx, cfg.Schedule, func() {
+		// A round runs to its end even during shutdown (bounded by grace), so
+		// a stop never records timeouts that were only our own cancellation.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+		defer rcancel()
+		if first {
+			first = false
+			log.Debug("first probe round", "after_start", time.Since(started).Round(time.Microsecond))
+		}
+		if err := mon.RunRound(rctx); err != nil {
+			log.Error("probe round", "err", err)
+		}
+	}, grace, log)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("xstatusbot stopped cleanly")
+	return nil
+}
