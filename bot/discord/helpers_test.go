@@ -129,6 +129,11 @@ type harness struct {
 type harnessOpt struct {
 	fakeOpts []discordtest.Option
 	handler  func(*bot.Service) Handler
+	// store replaces the in-memory store (e.g. the real SQLite one).
+	store interface {
+		bot.SubscriptionStore
+		bot.StateStore
+	}
 }
 
 // startAdapter starts Run and waits until Send works and the gateway is identified.
@@ -137,7 +142,14 @@ func startAdapter(t *testing.T, o harnessOpt) *harness {
 	t.Helper()
 	h := &harness{fake: discordtest.New(t, o.fakeOpts...), store: newMemStore(), logs: &syncBuffer{}}
 	log := newTestLogger(h.logs)
-	svc := bot.NewService(h.store, h.store, time.Now, log)
+	var store interface {
+		bot.SubscriptionStore
+		bot.StateStore
+	} = h.store
+	if o.store != nil {
+		store = o.store
+	}
+	svc := bot.NewService(store, store, time.Now, log)
 	var handler Handler = svc
 	if o.handler != nil {
 		handler = o.handler(svc)
