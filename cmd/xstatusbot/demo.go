@@ -107,4 +107,3 @@ func (w *watch) Write(p []byte) (int, error) {
 	}
 	return w.w.Write(p)
 }
-
