@@ -394,3 +394,24 @@ func TestConflictReportedAndPollingResumes(t *testing.T) {
 		t.Errorf("want two logged poll failures:\n%s", logs)
 	}
 }
+
+func TestUpdateFailingForeverIsSkipped(t *testing.T) {
+	var calls atomic.Int32
+	spy := &spyHandler{gone: func(bot.ChatRef) { calls.Add(1) }}
+	spy.failGone.Store(1000)
+	h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+		spy.Handler = s
+		return spy
+	})
+	h.fake.RemoveBot(groupID, "kicked")
+	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/subscribe"))
+	if calls.Load() != int32(h.a.handleTries) {
+		t.Errorf("ChatGone tried %d times, want %d", calls.Load(), h.a.handleTries)
+	}
+	if _, ok := h.subscribed()[strconv.Itoa(userID)]; !ok {
+		t.Error("the update after the failing one was not handled")
+	}
+	if !strings.Contains(h.logs.String(), "keeps failing; skipping it") {
+		t.Errorf("skip not logged:\n%s", h.logs.String())
+	}
+}

@@ -64,10 +64,9 @@ func (a *Adapter) poll(ctx context.Context) error {
 		}
 		failures = 0
 		confirmed = offset
+		// Every update returned is unconfirmed, so none is skipped by id:
+		// Telegram may restart ids at a random, lower number after a quiet week.
 		for _, u := range updates {
-			if u.UpdateID < offset {
-				continue // already handled
-			}
 			if err := a.handleSafely(ctx, u); err != nil {
 				if ctx.Err() != nil {
 					return nil
