@@ -65,7 +65,8 @@ type Config struct {
 	// replaced by per-call deadlines (Client.Timeout if set, else 30s, plus
 	// PollTimeout for getUpdates), and every error it returns is redacted.
 	Client *http.Client
-	Log    *slog.Logger
+	// Log is used as given: main adds platform=telegram to it.
+	Log *slog.Logger
 	// PollTimeout is the long-poll timeout, in whole seconds (at least 1s);
 	// default 30s.
 	PollTimeout time.Duration
@@ -148,7 +149,6 @@ func New(cfg Config, h Handler) *Adapter {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	a.log = a.log.With("platform", string(bot.Telegram))
 	if a.pollTimeout <= 0 {
 		a.pollTimeout = DefaultPollTimeout
 	}
