@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/probe/fakex"
+)
+
+// syncBuffer is a bytes.Buffer safe for the bot writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond until it holds or the deadline passes; the deadline only
+// bounds a hung test, it measures nothing.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type instance struct {
+	stdout, stderr *syncBuffer
+	addr           string
+	cancel         context.CancelFunc
+	done           chan int
+	once           sync.Once
+}
+
+func start(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	in := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}, addr: freeAddr(t), done: make(chan int, 1)}
+	env["HTTP_ADDR"] = in.addr
+	ctx, cancel := context.WithCancel(context.Background())
+	in.cancel = cancel
+	go func() { in.done <- run(ctx, nil, lookupFrom(env), in.stdout, in.stderr) }()
+	t.Cleanup(func() { in.stop(t) })
+	return in
+}
+
+func (in *instance) stop(t *testing.T) {
+	in.once.Do(func() {
+		in.cancel()
+		select {
+		case code := <-in.done:
+			if code != 0 {
+				t.Errorf("exit code %d; stderr:\n%s", code, in.stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("bot did not stop")
+		}
+	})
+}
+
+func botEnv(t *testing.T, x, ctrl *fakex.Server) map[string]string {
+	return map[string]string{
+		"PROBE_SCHEDULE":        "@every 1s",
+		"PROBE_TARGETS":         "web=" + x.URL() + "/home,api=" + x.URL() + "/2/tweets",
+		"PROBE_CONTROL_TARGETS": "control=" + ctrl.URL() + "/",
+		"PROBE_TIMEOUT":         "300ms",
+		"PROBE_RETRY_DELAY":     "10ms",
+		"DB_PATH":               filepath.Join(t.TempDir(), "bot.db"),
+		"LOG_LEVEL":             "debug",
+	}
+}
+
+func (in *instance) rounds() int { return strings.Count(in.stderr.String(), "msg=round ") }
+
+func TestEndToEndOutageAndRecovery(t *testing.T) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	in := start(t, botEnv(t, x, ctrl))
+	waitFor(t, "initial state", func() bool { return strings.Contains(in.stderr.String(), "initial state established") })
+
+	resp, err := http.Get("http://" + in.addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || health["state"] != "up" {
+		t.Fatalf("healthz %d %v", resp.StatusCode, health)
+	}
+
+	x.Set(fakex.Down503)
+	waitFor(t, "down alert", func() bool { return strings.Contains(in.stdout.String(), "[DOWN]") })
+	x.Set(fakex.Up)
+	waitFor(t, "recovery", func() bool { return strings.Contains(in.stdout.String(), "[UP]") })
+	n := in.rounds()
+	waitFor(t, "three more rounds", func() bool { return in.rounds() >= n+3 })
+
+	out := in.stdout.String()
+	if strings.Count(out, "[DOWN]") != 1 || strings.Count(out, "[UP]") != 1 || strings.Count(out, "[") != 2 {
+		t.Fatalf("want exactly one down and one up alert, got:\n%s", out)
+	}
+	if !strings.Contains(out, "web: HTTP 503") || !strings.Contains(out, "It was down for") {
+		t.Fatalf("alerts lack causes or duration:\n%s", out)
+	}
+	resp, err = http.Get("http://" + in.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`xstatusbot_transitions_total{to="down"} 1`, `xstatusbot_notifications_total{outcome="sent",platform="console"} 2`, `xstatusbot_rounds_total{verdict="down"}`, `xstatusbot_probe_latency_seconds_bucket{target="web"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestEndToEndOwnNetworkDownAnnouncesNothing(t *testing.T) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	in := start(t, botEnv(t, x, ctrl))
+	waitFor(t, "initial state", func() bool { return strings.Contains(in.stderr.String(), "initial state established") })
+	x.Set(fakex.Down503)
+	ctrl.Set(fakex.Down503)
+	waitFor(t, "ignored rounds", func() bool { return strings.Count(in.stderr.String(), "own network check failed") >= 4 })
+	resp, err := http.Get("http://" + in.addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if health["control_ok"] != false || health["status"] != "network" || health["state"] != "up" {
+		t.Fatalf("healthz %v", health)
+	}
+	if out := in.stdout.String(); out != "" {
+		t.Fatalf("announced while the bot's own network was down:\n%s", out)
+	}
+}
+
+func TestRestartAnnouncesNothingTwice(t *testing.T) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	env := botEnv(t, x, ctrl)
+	in := start(t, env)
+	waitFor(t, "initial state", func() bool { return strings.Contains(in.stderr.String(), "initial state established") })
+	x.Set(fakex.Down503)
+	waitFor(t, "down alert", func() bool { return strings.Contains(in.stdout.String(), "[DOWN]") })
+	in.stop(t)
+
+	// X recovers while the bot is stopped.
+	x.Set(fakex.Up)
+	in2 := start(t, env)
+	waitFor(t, "recovery", func() bool { return strings.Contains(in2.stdout.String(), "[UP]") })
+	n := in2.rounds()
+	waitFor(t, "three more rounds", func() bool { return in2.rounds() >= n+3 })
+	if out := in2.stdout.String(); strings.Contains(out, "[DOWN]") || strings.Count(out, "[UP]") != 1 {
+		t.Fatalf("after restart:\n%s", out)
+	}
+	if strings.Contains(in2.stderr.String(), "initial state established") {
+		t.Fatal("restart treated as a first start")
+	}
+}
