@@ -311,6 +311,19 @@ func TestRunUnauthorized(t *testing.T) {
 	}
 }
 
+func TestRunGatewayRefusesToken(t *testing.T) {
+	fake := discordtest.New(t, discordtest.WithGatewayToken("another-token"))
+	a := New(Config{Token: bot.Secret(fake.Token), APIURL: fake.URL}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Run(ctx); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("Run = %v, want ErrUnauthorized from close code 4004", err)
+	}
+	if n := fake.Identifies(); n != 0 {
+		t.Errorf("%d identifies accepted", n)
+	}
+}
+
 func TestRunRetriesUnreachableUntilCancelled(t *testing.T) {
 	fake := discordtest.New(t)
 	url := fake.URL

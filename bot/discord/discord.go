@@ -63,7 +63,12 @@ type Adapter struct {
 	sess         atomic.Pointer[discordgo.Session] // non-nil between the first ready and the end of Run
 	appID        atomic.Pointer[string]
 	unauthorized atomic.Bool // a send got 401: stop sending until restart
-	wg           sync.WaitGroup
+
+	// wg counts event goroutines; stopping (under mu) refuses new ones once
+	// shutdown waits, since discordgo may still deliver an event it had read.
+	mu       sync.Mutex
+	stopping bool
+	wg       sync.WaitGroup
 
 	// Tunables, unexported so tests in this package can shorten them.
 	minBackoff, maxBackoff time.Duration
@@ -129,6 +134,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 		return errors.New("discord: Run called twice")
 	}
 	defer a.running.Store(false)
+	a.mu.Lock()
+	a.stopping = false
+	a.mu.Unlock()
 
 	disconnected := make(chan struct{}, 1)
 	dialer := &gatewayDialer{}
@@ -155,11 +163,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	a.log.Info("discord connected", "bot", me.Username, "application", appID)
 	a.log.Info("invite the bot to a server with this URL", "url", InviteURL(appID))
 
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.registerCommands(ctx, s, appID)
-	}()
+	a.goHandle(ctx, func(context.Context) { a.registerCommands(ctx, s, appID) })
 
 	for {
 		select {
@@ -185,6 +189,9 @@ func (a *Adapter) shutdown(s *discordgo.Session) {
 	if err := s.Close(); err != nil {
 		a.log.Warn("close discord session", "err", err)
 	}
+	a.mu.Lock()
+	a.stopping = true
+	a.mu.Unlock()
 	a.wg.Wait()
 }
 
@@ -264,6 +271,11 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 // the end of Run's ctx for at most handlerTimeout (so an answer in flight is
 // still delivered at shutdown), and recovers panics.
 func (a *Adapter) goHandle(ctx context.Context, fn func(ctx context.Context)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopping {
+		return
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

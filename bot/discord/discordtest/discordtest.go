@@ -41,6 +41,10 @@ type Option func(*Server)
 // WithToken sets the bot token the fake accepts (without the "Bot " prefix).
 func WithToken(token string) Option { return func(s *Server) { s.Token = token } }
 
+// WithGatewayToken makes the gateway accept another token than REST does,
+// so a test can see the gateway refuse IDENTIFY (close code 4004).
+func WithGatewayToken(token string) Option { return func(s *Server) { s.gatewayToken = token } }
+
 // WithGuilds sets the servers listed in READY.
 func WithGuilds(ids ...string) Option { return func(s *Server) { s.guilds = ids } }
 
@@ -70,7 +74,9 @@ type Server struct {
 	upgrader  websocket.Upgrader
 	heartbeat time.Duration
 	guilds    []string
-	limiter   *limiter
+	// gatewayToken is the token IDENTIFY must carry; empty means Token.
+	gatewayToken string
+	limiter      *limiter
 
 	nextID      atomic.Int64
 	requests    atomic.Int64

@@ -92,7 +92,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 				Token string `json:"token"`
 			}
 			_ = json.Unmarshal(p.D, &id)
-			if strings.TrimPrefix(id.Token, "Bot ") != s.Token {
+			if strings.TrimPrefix(id.Token, "Bot ") != s.wantGatewayToken() {
 				c.closeWith(4004, "Authentication failed.")
 				return
 			}
@@ -122,7 +122,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 				Token string `json:"token"`
 			}
 			_ = json.Unmarshal(p.D, &rs)
-			if strings.TrimPrefix(rs.Token, "Bot ") != s.Token {
+			if strings.TrimPrefix(rs.Token, "Bot ") != s.wantGatewayToken() {
 				c.closeWith(4004, "Authentication failed.")
 				return
 			}
@@ -136,6 +136,13 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 		}
 	}
+}
+
+func (s *Server) wantGatewayToken() string {
+	if s.gatewayToken != "" {
+		return s.gatewayToken
+	}
+	return s.Token
 }
 
 // Dispatch sends a gateway event (op 0) to every identified client.
