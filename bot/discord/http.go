@@ -28,7 +28,10 @@ func newHTTPClient(baseClient *http.Client, base *url.URL) *http.Client {
 	}
 	next := c.Transport
 	if next == nil {
-		next = http.DefaultTransport
+		// Delivery sends to one host from many workers: keep their connections.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 32
+		next = t
 	}
 	c.Transport = &rewriteTransport{base: base, next: next}
 	return c
