@@ -54,7 +54,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 		saved, err := s.state.Load(ctx)
 		if err != nil {
 			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
-			return replyText(cmd.Lang, func(c *catalog) string { return c.failed }), true
+			return NoticeMessage(cmd.Lang, NoticeFailed), true
 		}
 		return RenderStatus(cmd.Lang, saved, s.now()), true
 	case "subscribe", "unsubscribe":
@@ -71,7 +71,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 }
 
 func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {
-	failed := func(c *catalog) string { return c.failed }
+	failed := func(c *catalog) string { return c.notices[NoticeFailed] }
 	if cmd.Kind == KindGroup || cmd.Kind == KindServer {
 		admin := false
 		if cmd.IsAdmin != nil {

@@ -29,11 +29,24 @@ type catalog struct {
 	help                                       []string
 	subscribed, alreadySubscribed              string
 	unsubscribed, notSubscribed                string
-	adminOnly, failed, unknownCommand          string
+	adminOnly, unknownCommand                  string
 	commandDescriptions                        map[string]string
 	ago                                        string
 	justNow                                    string
+	notices                                    map[Notice]string
 }
+
+// Notice is a short answer an adapter gives on its own, when a command never
+// reaches the service (Discord interactions without a channel, say).
+type Notice int
+
+const (
+	NoticeUnknownCommand Notice = iota
+	NoticeFailed
+	NoticeNoChannel
+	NoticeServersOnly
+	NoticeBotLacksPermissions
+)
 
 var english = catalog{
 	stateName: map[probe.State]string{
@@ -67,7 +80,6 @@ var english = catalog{
 	unsubscribed:      "Unsubscribed: no more alerts here.",
 	notSubscribed:     "This chat is not subscribed; nothing changed.",
 	adminOnly:         "Sorry, only an admin of this chat can change its alerts.",
-	failed:            "Something went wrong on my side; please try again in a minute.",
 	unknownCommand:    "I don't know that command.",
 	commandDescriptions: map[string]string{
 		"subscribe":   "Get an alert here when X goes down and when it is back",
@@ -78,6 +90,13 @@ var english = catalog{
 	},
 	ago:     "%s ago",
 	justNow: "just now",
+	notices: map[Notice]string{
+		NoticeUnknownCommand:      "I don't know that command. Try /help.",
+		NoticeFailed:              "Something went wrong on my side; please try again in a minute.",
+		NoticeNoChannel:           "Discord did not tell me which channel this is; please try again.",
+		NoticeServersOnly:         "This command works in a server channel, not in direct messages.",
+		NoticeBotLacksPermissions: "I can't post alerts in this channel yet: give me View Channel, Send Messages, Embed Links and Read Message History here, then run /subscribe again.",
+	},
 }
 
 var french = catalog{
@@ -112,7 +131,6 @@ var french = catalog{
 	unsubscribed:      "Désabonné : plus d'alertes ici.",
 	notSubscribed:     "Ce chat n'est pas abonné ; rien n'a changé.",
 	adminOnly:         "Désolé, seul un admin de ce chat peut changer ses alertes.",
-	failed:            "Un problème de mon côté ; réessayez dans une minute.",
 	unknownCommand:    "Je ne connais pas cette commande.",
 	commandDescriptions: map[string]string{
 		"subscribe":   "Recevoir ici une alerte quand X tombe en panne et quand il revient",
@@ -123,6 +141,13 @@ var french = catalog{
 	},
 	ago:     "il y a %s",
 	justNow: "à l'instant",
+	notices: map[Notice]string{
+		NoticeUnknownCommand:      "Je ne connais pas cette commande. Essayez /help.",
+		NoticeFailed:              "Un problème de mon côté ; réessayez dans une minute.",
+		NoticeNoChannel:           "Discord ne m'a pas dit de quel salon il s'agit ; réessayez.",
+		NoticeServersOnly:         "Cette commande s'utilise dans un salon de serveur, pas en message privé.",
+		NoticeBotLacksPermissions: "Je ne peux pas encore publier d'alertes dans ce salon : donnez-moi Voir le salon, Envoyer des messages, Intégrer des liens et Voir les anciens messages ici, puis relancez /subscribe.",
+	},
 }
 
 // catalogFor picks the catalog of a language tag ("fr", "fr-FR"); English by default.
@@ -292,4 +317,12 @@ func replyText(lang string, pick func(*catalog) string) Message {
 func HelpMessage(lang string) Message {
 	c := catalogFor(lang)
 	return Message{Title: c.help[0], Lines: c.help[1:]}
+}
+
+// NoticeText is the text of a notice in a language.
+func NoticeText(lang string, n Notice) string { return catalogFor(lang).notices[n] }
+
+// NoticeMessage is a notice as a private reply.
+func NoticeMessage(lang string, n Notice) Message {
+	return Message{Title: NoticeText(lang, n), Private: true}
 }

@@ -98,7 +98,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 	default: // buttons, modals: the bot sends none
 		a.respond(ctx, s, i, &discordgo.InteractionResponse{
 			Type: discordgo.InteractionResponseChannelMessageWithSource,
-			Data: &discordgo.InteractionResponseData{Content: textFor(lang).unknown, Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
+			Data: &discordgo.InteractionResponseData{Content: bot.NoticeText(lang, bot.NoticeUnknownCommand), Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
 		})
 		return
 	}
@@ -141,18 +141,17 @@ func (a *Adapter) respond(ctx context.Context, s *discordgo.Session, i *discordg
 // answer turns the interaction into a bot.Command and asks the handler. It
 // never panics: a failing handler gives the "something went wrong" answer.
 func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name string, known bool, lang string) (m bot.Message) {
-	t := textFor(lang)
 	defer func() {
 		if p := recover(); p != nil {
 			a.log.Error("panic answering a discord command", "err", fmt.Errorf("panic: %v", p), "command", name, "chat", chatID(i))
-			m = bot.Message{Title: t.failed, Private: true}
+			m = bot.NoticeMessage(lang, bot.NoticeFailed)
 		}
 	}()
 	if i.ChannelID == "" {
-		return bot.Message{Title: t.noChannel, Private: true}
+		return bot.NoticeMessage(lang, bot.NoticeNoChannel)
 	}
 	if name == "" {
-		return bot.Message{Title: t.unknown, Private: true}
+		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
 	}
 	cmd := bot.Command{
 		Chat: bot.ChatRef{Platform: bot.Discord, ID: i.ChannelID},
@@ -163,7 +162,7 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name str
 	if i.GuildID == "" {
 		cmd.Kind = bot.KindPrivate
 		if bot.AdminCommand(name) {
-			return bot.Message{Title: t.serversOnly, Private: true}
+			return bot.NoticeMessage(lang, bot.NoticeServersOnly)
 		}
 	} else {
 		cmd.Group = i.GuildID
@@ -176,7 +175,7 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name str
 			i.AppPermissions&neededInChannel != neededInChannel &&
 			member != nil && member.Permissions&adminPermissions != 0 {
 			// Subscribing would only earn a 50013 at the first outage.
-			return bot.Message{Title: t.botLacksPermissions, Private: true}
+			return bot.NoticeMessage(lang, bot.NoticeBotLacksPermissions)
 		}
 	}
 	m, ok := a.h.Handle(ctx, cmd)
@@ -189,7 +188,7 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name str
 		m.Private = true
 	}
 	if !ok {
-		return bot.Message{Title: t.unknown, Private: true}
+		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
 	}
 	return m
 }

@@ -45,8 +45,8 @@ func saveDown(t *testing.T, s *sqlite.Store, at time.Time) *bot.Snapshot {
 	snap := &bot.Snapshot{
 		Round:    downRound(at),
 		Status:   probe.Status{State: probe.StateDown, Since: at},
-		Incident: &bot.Incident{Start: tr.Began, Worst: probe.StateDown, Causes: []bot.Cause{{"api", "HTTP 503"}}},
-		Change:   &bot.Change{Transition: tr, Causes: []bot.Cause{{"api", "HTTP 503"}}},
+		Incident: &bot.Incident{Start: tr.Began, Worst: probe.StateDown, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}},
+		Change:   &bot.Change{Transition: tr, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}},
 	}
 	if err := s.SaveRound(context.Background(), snap); err != nil {
 		t.Fatal(err)

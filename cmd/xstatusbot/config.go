@@ -16,6 +16,8 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/discord"
+	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -170,8 +172,10 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if cfg.DiscordRate <= 0 {
 		bad("DISCORD_RATE_LIMIT", "must be above 0 requests per second")
 	}
-	if cfg.TelegramToken != "" && strings.Count(cfg.TelegramEndpoint, "%s") != 2 {
-		bad("TELEGRAM_API_ENDPOINT", "%q must contain %%s twice: the token, then the method", cfg.TelegramEndpoint)
+	if cfg.TelegramToken != "" {
+		if err := cfg.telegram().Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if cfg.TelegramToken != "" && !strings.Contains(cfg.TelegramToken.Reveal(), ":") {
 		bad("TELEGRAM_BOT_TOKEN", "does not look like a BotFather token (digits:letters)")
@@ -180,6 +184,16 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 		bad("DISCORD_API_URL", "%q is not an http(s) URL", cfg.DiscordAPIURL)
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// telegram is the Telegram adapter's configuration (without a logger).
+func (c Config) telegram() telegram.Config {
+	return telegram.Config{Token: c.TelegramToken, Endpoint: c.TelegramEndpoint}
+}
+
+// discord is the Discord adapter's configuration (without a logger).
+func (c Config) discord() discord.Config {
+	return discord.Config{Token: c.DiscordToken, APIURL: c.DiscordAPIURL}
 }
 
 // consoleOn says whether alerts are printed to stdout.

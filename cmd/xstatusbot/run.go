@@ -128,12 +128,17 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		return err
 	}
 	if cfg.TelegramToken != "" {
-		tg := telegram.New(telegram.Config{Token: cfg.TelegramToken, Endpoint: cfg.TelegramEndpoint, Log: log.With("platform", "telegram")}, svc)
+		telegram.SetLibraryLogger(log.With("platform", "telegram"))
+		tc := cfg.telegram()
+		tc.Log = log.With("platform", "telegram")
+		tg := telegram.New(tc, svc)
 		channels = append(channels, bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: policy(cfg.TelegramRate)})
 		runners = append(runners, tg.Run)
 	}
 	if cfg.DiscordToken != "" {
-		dc := discord.New(discord.Config{Token: cfg.DiscordToken, APIURL: cfg.DiscordAPIURL, Log: log.With("platform", "discord")}, svc)
+		dcfg := cfg.discord()
+		dcfg.Log = log // the adapter adds platform=discord itself
+		dc := discord.New(dcfg, svc)
 		p := policy(cfg.DiscordRate)
 		p.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
 		channels = append(channels, bot.Channel{Platform: bot.Discord, Notifier: dc, Policy: p})
