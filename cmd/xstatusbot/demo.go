@@ -49,7 +49,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
-	out := &watch{w: stdout, word: []byte("[UP]"), seen: make(chan struct{})}
+	out := &watch{w: stdout, words: map[string]chan struct{}{"[DOWN]": make(chan struct{}), "[UP]": make(chan struct{})}, fired: map[string]bool{}}
 	say := func(format string, args ...any) {
 		out.mu.Lock()
 		defer out.mu.Unlock()
@@ -65,7 +65,8 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 			{5 * time.Second, fakex.Down503, "taking fake X down (HTTP 503 everywhere)"},
 			{12 * time.Second, fakex.Up, "bringing fake X back"},
 		}
-		for _, s := range steps {
+		var changed [2]time.Time
+		for i, s := range steps {
 			select {
 			case <-ctx.Done():
 				return
@@ -73,11 +74,21 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 			}
 			say(s.what)
 			x.Set(s.mode)
+			changed[i] = time.Now()
+			if i == 0 {
+				go func() {
+					select {
+					case <-out.words["[DOWN]"]:
+						say("outage detected and announced %s after fake X went down", time.Since(changed[0]).Round(time.Millisecond))
+					case <-ctx.Done():
+					}
+				}()
+			}
 		}
 		select {
-		case <-out.seen:
-			time.Sleep(500 * time.Millisecond)
-			say("recovery announced; demo over")
+		case <-out.words["[UP]"]:
+			say("recovery announced %s after fake X came back", time.Since(changed[1]).Round(time.Millisecond))
+			say("demo over")
 		case <-ctx.Done():
 		}
 		cancel()
@@ -90,20 +101,22 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// watch passes writes through and closes seen once word has been written.
+// watch passes writes through and closes a word's channel the first time the word is written.
 type watch struct {
-	mu   sync.Mutex
-	w    io.Writer
-	word []byte
-	seen chan struct{}
-	once sync.Once
+	mu    sync.Mutex
+	w     io.Writer
+	words map[string]chan struct{} // fixed at creation
+	fired map[string]bool
 }
 
 func (w *watch) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if bytes.Contains(p, w.word) {
-		w.once.Do(func() { close(w.seen) })
+	for word, ch := range w.words {
+		if !w.fired[word] && bytes.Contains(p, []byte(word)) {
+			close(ch)
+			w.fired[word] = true
+		}
 	}
 	return w.w.Write(p)
 }

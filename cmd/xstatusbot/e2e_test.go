@@ -196,3 +196,23 @@ func TestRestartAnnouncesNothingTwice(t *testing.T) {
 		t.Fatal("restart treated as a first start")
 	}
 }
+
+// TestDemo runs the newcomer's demo as they would and checks it tells the whole story.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo takes about 20 seconds")
+	}
+	var stdout, stderr syncBuffer
+	if code := run(context.Background(), []string{"demo"}, lookupFrom(nil), &stdout, &stderr); code != 0 {
+		t.Fatalf("demo exit code %d\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"taking fake X down", "[DOWN] 🔴 X is down", "web: HTTP 503", "outage detected and announced", "[UP] 🟢 X is back up", "It was down for", "demo over"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "[DOWN]") != 1 || strings.Count(out, "[UP]") != 1 {
+		t.Errorf("want one down and one up alert:\n%s", out)
+	}
+}

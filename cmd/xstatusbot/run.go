@@ -179,7 +179,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		defer rcancel()
 		if first {
 			first = false
-			log.Debug("first probe round", "after_start", time.Since(started).Round(time.Microsecond))
+			log.Info("first probe round starting", "after_start", time.Since(started).Round(time.Microsecond))
 		}
 		if err := mon.RunRound(rctx); err != nil {
 			log.Error("probe round", "err", err)
