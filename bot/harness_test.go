@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -19,27 +20,9 @@ import (
 // t0 lies in the past so tests that run the dispatcher on the real clock find rows due.
 var t0 = time.Date(2026, 1, 30, 9, 0, 0, 0, time.UTC)
 
-// fakeClock is a manual clock shared by the monitor, dispatcher and service.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // script is a probe whose next verdicts are set by the test.
 type script struct {
-	clock   *fakeClock
+	clock   *bottest.Clock
 	verdict probe.Verdict
 }
 
@@ -114,7 +97,7 @@ func (r *recorder) Calls(chat string) int {
 type env struct {
 	t      *testing.T
 	path   string
-	clock  *fakeClock
+	clock  *bottest.Clock
 	probe  *script
 	store  *sqlite.Store
 	mon    *bot.Monitor
@@ -125,7 +108,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{t: t, path: filepath.Join(t.TempDir(), "bot.db"), clock: &fakeClock{t: t0}, tg: &recorder{}, dc: &recorder{}}
+	e := &env{t: t, path: filepath.Join(t.TempDir(), "bot.db"), clock: bottest.NewClock(t0), tg: &recorder{}, dc: &recorder{}}
 	e.probe = &script{clock: e.clock, verdict: probe.VerdictUp}
 	e.policy = bot.Policy{PerChat: time.Second, Workers: 4, MaxAttempts: 4, MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: time.Minute}
 	e.start()

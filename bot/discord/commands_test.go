@@ -10,6 +10,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -295,7 +296,7 @@ func TestMembershipEvents(t *testing.T) {
 
 func TestRunUnauthorized(t *testing.T) {
 	fake := discordtest.New(t)
-	logs := &syncBuffer{}
+	logs := &bottest.Buffer{}
 	a := New(Config{Token: "wrong-token-value", APIURL: fake.URL, Log: newTestLogger(logs)}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -328,7 +329,7 @@ func TestRunRetriesUnreachableUntilCancelled(t *testing.T) {
 	fake := discordtest.New(t)
 	url := fake.URL
 	fake.Close() // nothing listens there any more
-	logs := &syncBuffer{}
+	logs := &bottest.Buffer{}
 	a := New(Config{Token: bot.Secret(discordtest.DefaultToken), APIURL: url, Log: newTestLogger(logs)}, nil)
 	a.minBackoff, a.maxBackoff = 5*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())

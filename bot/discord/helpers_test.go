@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
 
@@ -96,24 +96,6 @@ func (m *memStore) sub(channelID string) (bot.Subscription, bool) {
 	return s, ok
 }
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -123,7 +105,7 @@ type harness struct {
 	fake  *discordtest.Server
 	a     *Adapter
 	store *memStore
-	logs  *syncBuffer
+	logs  *bottest.Buffer
 }
 
 type harnessOpt struct {
@@ -140,7 +122,7 @@ type harnessOpt struct {
 // Cleanup stops Run, checks it returned nil and that the token never reached the logs.
 func startAdapter(t *testing.T, o harnessOpt) *harness {
 	t.Helper()
-	h := &harness{fake: discordtest.New(t, o.fakeOpts...), store: newMemStore(), logs: &syncBuffer{}}
+	h := &harness{fake: discordtest.New(t, o.fakeOpts...), store: newMemStore(), logs: &bottest.Buffer{}}
 	log := newTestLogger(h.logs)
 	var store interface {
 		bot.SubscriptionStore

@@ -7,33 +7,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
-
-// manualClock drives the monitor and dispatcher; only real HTTP runs on real time.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestEndToEnd: real probe against a fake X, real monitor, SQLite store and
 // dispatcher, this adapter through the real library against the fake Bot
@@ -41,7 +23,7 @@ func (c *manualClock) Advance(d time.Duration) {
 func TestEndToEnd(t *testing.T) {
 	x := fakex.New()
 	t.Cleanup(x.Close)
-	clock := &manualClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := bottest.NewClock(time.Now().UTC().Truncate(time.Second))
 	h := newHarnessAt(t, telegramtest.Options{}, nil, clock.Now)
 	f := h.fake
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))

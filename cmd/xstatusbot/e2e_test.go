@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,26 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
-
-// syncBuffer is a bytes.Buffer safe for the bot writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor polls cond until it holds or the deadline passes; the deadline only
 // bounds a hung test, it measures nothing.
@@ -57,7 +39,7 @@ func freeAddr(t *testing.T) string {
 }
 
 type instance struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *bottest.Buffer
 	addr           string
 	cancel         context.CancelFunc
 	done           chan int
@@ -66,7 +48,7 @@ type instance struct {
 
 func start(t *testing.T, env map[string]string) *instance {
 	t.Helper()
-	in := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}, addr: freeAddr(t), done: make(chan int, 1)}
+	in := &instance{stdout: &bottest.Buffer{}, stderr: &bottest.Buffer{}, addr: freeAddr(t), done: make(chan int, 1)}
 	env["HTTP_ADDR"] = in.addr
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
@@ -202,7 +184,7 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo takes about 20 seconds")
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr bottest.Buffer
 	if code := run(context.Background(), []string{"demo"}, lookupFrom(nil), &stdout, &stderr); code != 0 {
 		t.Fatalf("demo exit code %d\n%s", code, stderr.String())
 	}
