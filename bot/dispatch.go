@@ -367,6 +367,7 @@ func (p Policy) backoff(attempt int) time.Duration {
 func (d *Dispatcher) report(ctx context.Context, c *channel) {
 	t := time.NewTicker(d.ProgressEvery)
 	defer t.Stop()
+	lastPending := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -388,9 +389,11 @@ func (d *Dispatcher) report(ctx context.Context, c *channel) {
 			}
 		}
 		c.mu.Unlock()
-		if sent > 0 || b.Pending > 0 {
+		// Quiet while nothing moves: rows waiting out a long backoff are in the metrics.
+		if sent > 0 || b.Pending != lastPending {
 			d.log.Info("delivery progress", "platform", c.Platform, "sent", sent, "pending", b.Pending)
 		}
+		lastPending = b.Pending
 	}
 }
 

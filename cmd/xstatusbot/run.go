@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -145,6 +146,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		runners = append(runners, dc.Run)
 	}
 	disp = bot.NewDispatcher(store, channels, time.Now, log, metrics)
+	if backlog, err := store.Backlog(ctx); err == nil {
+		for p, b := range backlog {
+			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {
+				log.Warn("alerts are waiting for a platform that is not configured; they are sent once it is",
+					"platform", p, "pending", b.Pending)
+			}
+		}
+	}
 
 	interval := bot.Interval(cfg.Schedule, time.Now())
 	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second
