@@ -83,6 +83,21 @@ func botEnv(t *testing.T, x, ctrl *fakex.Server) map[string]string {
 	}
 }
 
+// health fetches /healthz.
+func (in *instance) health(t *testing.T) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get("http://" + in.addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatalf("healthz is not JSON: %v", err)
+	}
+	return resp.StatusCode, h
+}
+
 func (in *instance) rounds() int { return strings.Count(in.stderr.String(), "msg=round ") }
 
 func TestEndToEndOutageAndRecovery(t *testing.T) {
@@ -92,15 +107,8 @@ func TestEndToEndOutageAndRecovery(t *testing.T) {
 	in := start(t, botEnv(t, x, ctrl))
 	waitFor(t, "initial state", func() bool { return strings.Contains(in.stderr.String(), "initial state established") })
 
-	resp, err := http.Get("http://" + in.addr + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var health map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&health)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || health["state"] != "up" {
-		t.Fatalf("healthz %d %v", resp.StatusCode, health)
+	if code, health := in.health(t); code != 200 || health["state"] != "up" {
+		t.Fatalf("healthz %d %v", code, health)
 	}
 
 	x.Set(fakex.Down503)
@@ -117,7 +125,7 @@ func TestEndToEndOutageAndRecovery(t *testing.T) {
 	if !strings.Contains(out, "web: HTTP 503") || !strings.Contains(out, "It was down for") {
 		t.Fatalf("alerts lack causes or duration:\n%s", out)
 	}
-	resp, err = http.Get("http://" + in.addr + "/metrics")
+	resp, err := http.Get("http://" + in.addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,14 +147,7 @@ func TestEndToEndOwnNetworkDownAnnouncesNothing(t *testing.T) {
 	x.Set(fakex.Down503)
 	ctrl.Set(fakex.Down503)
 	waitFor(t, "ignored rounds", func() bool { return strings.Count(in.stderr.String(), "own network check failed") >= 4 })
-	resp, err := http.Get("http://" + in.addr + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var health map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&health)
-	resp.Body.Close()
-	if health["control_ok"] != false || health["status"] != "network" || health["state"] != "up" {
+	if _, health := in.health(t); health["control_ok"] != false || health["status"] != "network" || health["state"] != "up" {
 		t.Fatalf("healthz %v", health)
 	}
 	if out := in.stdout.String(); out != "" {
