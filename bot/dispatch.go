@@ -70,6 +70,7 @@ type channel struct {
 	busy     map[string]bool
 	lastSent map[string]time.Time
 	paused   time.Time // a global rate limit holds every send until then
+	retries  []time.Time // when rescheduled rows fall due, so an idle loop wakes for them
 	sent     int       // messages sent since the last progress line
 }
 
@@ -132,7 +133,7 @@ func (d *Dispatcher) loop(ctx context.Context, c *channel) {
 		select {
 		case <-ctx.Done():
 		case <-c.wake:
-		case <-time.After(d.PollEvery):
+		case <-time.After(c.idle(d.now(), d.PollEvery)):
 		}
 	}
 }
@@ -242,7 +243,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 		return
 	}
 	if wait := c.holdUntil(chat.ID).Sub(now); wait > 0 {
-		d.reschedule(rec, live[0], now.Add(wait), live[0].Attempts, "waiting for the platform's rate limit")
+		d.reschedule(rec, c, live[0], now.Add(wait), live[0].Attempts, "waiting for the platform's rate limit")
 		return
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
@@ -280,7 +281,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 	case RateLimited:
 		after := max(se.RetryAfter, time.Second)
 		c.hold(chat.ID, sentAt.Add(after), se.Global)
-		d.reschedule(rec, head, sentAt.Add(after), head.Attempts, reason)
+		d.reschedule(rec, c, head, sentAt.Add(after), head.Attempts, reason)
 		d.metrics.send(c.Platform, "rate_limited", took)
 		d.log.Warn("rate limited", "platform", c.Platform, "chat", chat.ID, "retry_after", after, "global", se.Global)
 	case Permanent:
@@ -295,7 +296,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 		to := ChatRef{Platform: c.Platform, ID: se.NewChatID}
 		if err := d.store.MigrateChat(rec, chat, to); err != nil {
 			d.log.Error("migrate chat", "err", err, "platform", c.Platform, "chat", chat.ID)
-			d.reschedule(rec, head, sentAt.Add(c.Policy.BackoffMin), head.Attempts+1, reason)
+			d.reschedule(rec, c, head, sentAt.Add(c.Policy.BackoffMin), head.Attempts+1, reason)
 			return
 		}
 		d.metrics.send(c.Platform, "migrated", took)
@@ -312,7 +313,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 			d.log.Error("notification expired after retries", "platform", c.Platform, "chat", chat.ID, "attempts", attempts, "err", reason)
 			return
 		}
-		d.reschedule(rec, head, sentAt.Add(c.Policy.backoff(attempts)), attempts, reason)
+		d.reschedule(rec, c, head, sentAt.Add(c.Policy.backoff(attempts)), attempts, reason)
 		d.metrics.send(c.Platform, "retry", took)
 		d.log.Warn("send failed; will retry", "platform", c.Platform, "chat", chat.ID, "attempt", attempts, "err", reason)
 	}
@@ -324,10 +325,32 @@ func (d *Dispatcher) finish(ctx context.Context, c *channel, ids []int64, st Del
 	}
 }
 
-func (d *Dispatcher) reschedule(ctx context.Context, r Delivery, next time.Time, attempts int, reason string) {
+func (d *Dispatcher) reschedule(ctx context.Context, c *channel, r Delivery, next time.Time, attempts int, reason string) {
 	if err := d.store.Retry(ctx, r.ID, next, attempts, reason); err != nil {
 		d.log.Error("reschedule delivery", "err", err, "platform", r.Chat.Platform, "chat", r.Chat.ID)
 	}
+	c.mu.Lock()
+	c.retries = append(c.retries, next)
+	c.mu.Unlock()
+}
+
+// idle is how long the loop may sleep when nothing is due: until the next
+// rescheduled row falls due, at most poll (rows may also come from elsewhere).
+func (c *channel) idle(now time.Time, poll time.Duration) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	wait := poll
+	kept := c.retries[:0]
+	for _, t := range c.retries {
+		if d := t.Sub(now); d > 0 {
+			kept = append(kept, t)
+			wait = min(wait, d)
+		} else {
+			wait = 0 // fell due since the last look: look once more
+		}
+	}
+	c.retries = kept
+	return wait
 }
 
 // holdUntil is the earliest time a chat may be sent to again.

@@ -297,3 +297,40 @@ func TestCrashMidFanOutDeliversRestOnce(t *testing.T) {
 		t.Fatalf("the crash did not split the fan-out: %d before, %d after", len(crash.sent), len(e.tg.sent))
 	}
 }
+
+// TestIdleLoopWakesWhenARetryFallsDue: a chat rate-limited for a second is
+// sent as soon as that second is over, by a loop that would otherwise sleep
+// for an hour, and exactly once.
+func TestIdleLoopWakesWhenARetryFallsDue(t *testing.T) {
+	e := newEnv(t)
+	e.tg.fail = func(chat string, n int) error {
+		if n == 1 {
+			return rateLimited(time.Second)
+		}
+		return nil
+	}
+	e.subscribe(bot.Telegram, "1")
+	e.outage()
+	e.policy.MaxAge = 0 // rows carry the manual clock's old times; this dispatcher runs on the real one
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: e.tg, Policy: e.policy}}, time.Now, quiet(), nil)
+	d.PollEvery = time.Hour // only the retry time can wake the loop
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitUntil(t, func() bool { return len(e.tg.To("1")) == 1 })
+	if n := e.tg.Calls("1"); n != 2 {
+		t.Fatalf("%d calls, want 2", n)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

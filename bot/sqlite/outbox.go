@@ -12,11 +12,13 @@ import (
 )
 
 // Due returns every pending row of up to limit chats of a platform whose
-// oldest pending row is due, oldest first, skipping busy chats.
+// oldest pending row is due, skipping busy chats. Chats come in the order of
+// their oldest row, so a chat that waited out a rate limit gets its place in
+// the fan-out back instead of going to the end of it.
 func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit int, busy map[string]bool) ([]bot.Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.chat_id FROM outbox o
 		JOIN (SELECT MIN(id) AS head FROM outbox WHERE platform = ? AND status = 'pending' GROUP BY chat_id) h ON o.id = h.head
-		WHERE o.next_at <= ? ORDER BY o.next_at, o.id LIMIT ?`, p, nanos(now), limit+len(busy))
+		WHERE o.next_at <= ? ORDER BY o.id LIMIT ?`, p, nanos(now), limit+len(busy))
 	if err != nil {
 		return nil, fmt.Errorf("due chats: %w", err)
 	}
