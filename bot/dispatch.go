@@ -69,9 +69,9 @@ type channel struct {
 	mu       sync.Mutex
 	busy     map[string]bool
 	lastSent map[string]time.Time
-	paused   time.Time // a global rate limit holds every send until then
+	paused   time.Time   // a global rate limit holds every send until then
 	retries  []time.Time // when rescheduled rows fall due, so an idle loop wakes for them
-	sent     int       // messages sent since the last progress line
+	sent     int         // messages sent since the last progress line
 }
 
 // NewDispatcher builds a dispatcher over the given platforms.
