@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		return err
 	}
 	if cfg.TelegramToken != "" {
-		telegram.SetLibraryLogger(log.With("platform", "telegram"))
+		telegram.SetLibraryLogger(log) // it tags its lines platform=telegram itself
 		tc := cfg.telegram()
 		tc.Log = log.With("platform", "telegram")
 		tg := telegram.New(tc, svc)
