@@ -114,10 +114,11 @@ func (c *channel) signal() {
 func (d *Dispatcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, c := range d.channels {
-		wg.Add(2)
+		wg.Add(1)
 		go func() { defer wg.Done(); d.loop(ctx, c) }()
-		go func() { defer wg.Done(); d.report(ctx, c) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); d.report(ctx) }()
 	wg.Wait()
 }
 
@@ -261,11 +262,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 		c.mu.Unlock()
 		last := live[len(live)-1]
 		if len(live) > 1 {
-			ids := make([]int64, 0, len(live)-1)
-			for _, r := range live[:len(live)-1] {
-				ids = append(ids, r.ID)
-			}
-			d.finish(rec, c, ids, StatusCoalesced, id, fmt.Sprintf("coalesced into outbox row %d", last.ID), sentAt)
+			d.finish(rec, c, idsOf(live[:len(live)-1]), StatusCoalesced, id, fmt.Sprintf("coalesced into outbox row %d", last.ID), sentAt)
 		}
 		d.finish(rec, c, []int64{last.ID}, StatusSent, id, "", sentAt)
 		d.metrics.send(c.Platform, "sent", took)
@@ -285,11 +282,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 		d.metrics.send(c.Platform, "rate_limited", took)
 		d.log.Warn("rate limited", "platform", c.Platform, "chat", chat.ID, "retry_after", after, "global", se.Global)
 	case Permanent:
-		ids := make([]int64, 0, len(live))
-		for _, r := range live {
-			ids = append(ids, r.ID)
-		}
-		d.finish(rec, c, ids, StatusGone, "", reason, sentAt)
+		d.finish(rec, c, idsOf(live), StatusGone, "", reason, sentAt)
 		d.metrics.send(c.Platform, "gone", took)
 		d.log.Warn("chat refuses the bot: subscription ended", "platform", c.Platform, "chat", chat.ID, "err", reason)
 	case Migrated:
@@ -304,11 +297,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 	default:
 		attempts := head.Attempts + 1
 		if c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
-			ids := make([]int64, 0, len(live))
-			for _, r := range live {
-				ids = append(ids, r.ID)
-			}
-			d.finish(rec, c, ids, StatusExpired, "", fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), sentAt)
+			d.finish(rec, c, idsOf(live), StatusExpired, "", fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), sentAt)
 			d.metrics.send(c.Platform, "expired", took)
 			d.log.Error("notification expired after retries", "platform", c.Platform, "chat", chat.ID, "attempts", attempts, "err", reason)
 			return
@@ -317,6 +306,14 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 		d.metrics.send(c.Platform, "retry", took)
 		d.log.Warn("send failed; will retry", "platform", c.Platform, "chat", chat.ID, "attempt", attempts, "err", reason)
 	}
+}
+
+func idsOf(rows []Delivery) []int64 {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 func (d *Dispatcher) finish(ctx context.Context, c *channel, ids []int64, st DeliveryStatus, msgID, reason string, at time.Time) {
@@ -386,11 +383,12 @@ func (p Policy) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// report logs fan-out progress and refreshes the backlog metrics.
-func (d *Dispatcher) report(ctx context.Context, c *channel) {
+// report logs fan-out progress and refreshes the backlog metrics of every
+// platform, from one backlog query per tick.
+func (d *Dispatcher) report(ctx context.Context) {
 	t := time.NewTicker(d.ProgressEvery)
 	defer t.Stop()
-	lastPending := 0
+	lastPending := make(map[Platform]int, len(d.channels))
 	for {
 		select {
 		case <-ctx.Done():
@@ -401,23 +399,33 @@ func (d *Dispatcher) report(ctx context.Context, c *channel) {
 		if err != nil {
 			continue
 		}
-		b := backlog[c.Platform]
-		d.metrics.backlog(c.Platform, b, d.now())
-		c.mu.Lock()
-		sent := c.sent
-		c.sent = 0
-		for chat, at := range c.lastSent {
-			if d.now().Sub(at) > time.Minute {
-				delete(c.lastSent, chat)
+		now := d.now()
+		for _, c := range d.channels {
+			b := backlog[c.Platform]
+			d.metrics.backlog(c.Platform, b, now)
+			sent := c.takeSent(now)
+			// Quiet while nothing moves: rows waiting out a long backoff are in the metrics.
+			if sent > 0 || b.Pending != lastPending[c.Platform] {
+				d.log.Info("delivery progress", "platform", c.Platform, "sent", sent, "pending", b.Pending)
 			}
+			lastPending[c.Platform] = b.Pending
 		}
-		c.mu.Unlock()
-		// Quiet while nothing moves: rows waiting out a long backoff are in the metrics.
-		if sent > 0 || b.Pending != lastPending {
-			d.log.Info("delivery progress", "platform", c.Platform, "sent", sent, "pending", b.Pending)
-		}
-		lastPending = b.Pending
 	}
+}
+
+// takeSent returns the messages sent since the last call and forgets
+// per-chat send times too old to hold anything back.
+func (c *channel) takeSent(now time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sent := c.sent
+	c.sent = 0
+	for chat, at := range c.lastSent {
+		if now.Sub(at) > max(time.Minute, c.Policy.PerChat) {
+			delete(c.lastSent, chat)
+		}
+	}
+	return sent
 }
 
 // Backlog reports the undelivered rows per platform.

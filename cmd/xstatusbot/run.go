@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,26 +52,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	return 0
 }
 
+// indent lists the lines of a joined error as bullet points.
 func indent(err error) string {
-	var b []byte
-	for _, line := range bytesLines(err.Error()) {
-		b = append(b, "  - "...)
-		b = append(b, line...)
-		b = append(b, '\n')
-	}
-	return string(b[:max(len(b)-1, 0)])
-}
-
-func bytesLines(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
+	return "  - " + strings.ReplaceAll(err.Error(), "\n", "\n  - ")
 }
 
 // serve runs the bot until ctx ends: it is the one place that builds the
