@@ -63,10 +63,12 @@ func (m *Metrics) observeRound(r probe.Round) {
 		return
 	}
 	m.rounds.WithLabelValues(string(r.Verdict)).Inc()
-	for _, t := range append(append([]probe.Result{}, r.Targets...), r.Controls...) {
-		m.latency.WithLabelValues(t.Target).Observe(t.Latency.Seconds())
-		if !t.OK() {
-			m.failures.WithLabelValues(t.Target, string(t.Class)).Inc()
+	for _, results := range [][]probe.Result{r.Targets, r.Controls} {
+		for _, t := range results {
+			m.latency.WithLabelValues(t.Target).Observe(t.Latency.Seconds())
+			if !t.OK() {
+				m.failures.WithLabelValues(t.Target, string(t.Class)).Inc()
+			}
 		}
 	}
 }

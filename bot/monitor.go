@@ -86,10 +86,11 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 		return err
 	}
 	m.status, m.last = next, &round
-	if inc != nil && inc.Open() {
-		m.incident = inc
-	} else if inc != nil {
+	if inc != nil { // opened, updated or closed this round
 		m.incident = nil
+		if inc.Open() {
+			m.incident = inc
+		}
 	}
 	m.log(round, tr, causes)
 	m.cfg.Metrics.setState(next.State)

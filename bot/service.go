@@ -71,18 +71,18 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 }
 
 func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {
-	failed := func(c *catalog) string { return c.notices[NoticeFailed] }
+	c := catalogFor(cmd.Lang)
 	if cmd.Kind == KindGroup || cmd.Kind == KindServer {
 		admin := false
 		if cmd.IsAdmin != nil {
 			var err error
 			if admin, err = cmd.IsAdmin(ctx); err != nil {
 				s.log.Warn("check admin", "err", err, "chat", cmd.Chat.String())
-				return replyText(cmd.Lang, failed)
+				return NoticeMessage(cmd.Lang, NoticeFailed)
 			}
 		}
 		if !admin {
-			return replyText(cmd.Lang, func(c *catalog) string { return c.adminOnly })
+			return private(c.adminOnly)
 		}
 	}
 	if subscribe {
@@ -91,24 +91,24 @@ func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe
 		})
 		if err != nil {
 			s.log.Error("subscribe", "err", err, "chat", cmd.Chat.String())
-			return replyText(cmd.Lang, failed)
+			return NoticeMessage(cmd.Lang, NoticeFailed)
 		}
 		if !created {
-			return replyText(cmd.Lang, func(c *catalog) string { return c.alreadySubscribed })
+			return private(c.alreadySubscribed)
 		}
 		s.log.Info("subscribed", "chat", cmd.Chat.String(), "kind", cmd.Kind)
-		return replyText(cmd.Lang, func(c *catalog) string { return c.subscribed })
+		return private(c.subscribed)
 	}
 	removed, err := s.subs.Unsubscribe(ctx, cmd.Chat)
 	if err != nil {
 		s.log.Error("unsubscribe", "err", err, "chat", cmd.Chat.String())
-		return replyText(cmd.Lang, failed)
+		return NoticeMessage(cmd.Lang, NoticeFailed)
 	}
 	if !removed {
-		return replyText(cmd.Lang, func(c *catalog) string { return c.notSubscribed })
+		return private(c.notSubscribed)
 	}
 	s.log.Info("unsubscribed", "chat", cmd.Chat.String())
-	return replyText(cmd.Lang, func(c *catalog) string { return c.unsubscribed })
+	return private(c.unsubscribed)
 }
 
 // ChatGone ends the subscription of a chat that removed, kicked or blocked the bot.

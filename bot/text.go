@@ -309,9 +309,8 @@ func RenderStatus(lang string, s Saved, now time.Time) Message {
 	return m
 }
 
-func replyText(lang string, pick func(*catalog) string) Message {
-	return Message{Title: pick(catalogFor(lang)), Private: true}
-}
+// private is a one-line answer only its asker needs to see.
+func private(text string) Message { return Message{Title: text, Private: true} }
 
 // HelpMessage is the answer to /start and /help.
 func HelpMessage(lang string) Message {
@@ -323,6 +322,4 @@ func HelpMessage(lang string) Message {
 func NoticeText(lang string, n Notice) string { return catalogFor(lang).notices[n] }
 
 // NoticeMessage is a notice as a private reply.
-func NoticeMessage(lang string, n Notice) Message {
-	return Message{Title: NoticeText(lang, n), Private: true}
-}
+func NoticeMessage(lang string, n Notice) Message { return private(NoticeText(lang, n)) }
