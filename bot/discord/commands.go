@@ -117,7 +117,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 		return
 	}
 
-	m := a.answer(ctx, i, name, known, lang)
+	m := a.answer(ctx, i, name, lang)
 	content, embeds := reply(m)
 	edit := &discordgo.WebhookEdit{Content: &content, AllowedMentions: noMentions()}
 	if embeds == nil {
@@ -140,7 +140,7 @@ func (a *Adapter) respond(ctx context.Context, s *discordgo.Session, i *discordg
 
 // answer turns the interaction into a bot.Command and asks the handler. It
 // never panics: a failing handler gives the "something went wrong" answer.
-func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name string, known bool, lang string) (m bot.Message) {
+func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, lang string) (m bot.Message) {
 	defer func() {
 		if p := recover(); p != nil {
 			a.log.Error("panic answering a discord command", "err", fmt.Errorf("panic: %v", p), "command", name, "chat", chatID(i))
@@ -179,15 +179,9 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name str
 		}
 	}
 	m, ok := a.h.Handle(ctx, cmd)
-	if !ok && !known {
-		// The bot stays silent on unknown commands in groups, but an
-		// interaction needs an answer: ask for the private-chat one, which
-		// is the help text headed "I don't know that command".
-		cmd.Kind = bot.KindPrivate
-		m, ok = a.h.Handle(ctx, cmd)
-		m.Private = true
-	}
 	if !ok {
+		// The bot stays silent on unknown commands in groups, but an
+		// interaction needs an answer.
 		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
 	}
 	return m
