@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Policy is how fast and how persistently one platform is sent to.
@@ -39,6 +37,11 @@ type Channel struct {
 	Platform Platform
 	Notifier Notifier
 	Policy   Policy
+	// Gate is the platform's sending budget, shared with the adapter's command
+	// replies; nil builds one from Policy.
+	Gate *Gate
+	// State reports how the adapter sees its platform; nil means always ready.
+	State func() PlatformState
 }
 
 // DeliveryStore is what delivery needs from persistence.
@@ -52,7 +55,7 @@ type DeliveryStore interface {
 type Dispatcher struct {
 	store    DeliveryStore
 	channels []*channel
-	now      func() time.Time
+	clock    Clock
 	log      *slog.Logger
 	metrics  *Metrics
 	// ProgressEvery is how often a fan-out in progress is logged.
@@ -63,38 +66,35 @@ type Dispatcher struct {
 
 type channel struct {
 	Channel
-	limiter *rate.Limiter
-	wake    chan struct{}
+	wake chan struct{}
 
-	mu       sync.Mutex
-	busy     map[string]bool
-	lastSent map[string]time.Time
-	paused   time.Time   // a global rate limit holds every send until then
-	retries  []time.Time // when rescheduled rows fall due, so an idle loop wakes for them
-	sent     int         // messages sent since the last progress line
+	mu      sync.Mutex
+	busy    map[string]bool
+	retries []time.Time // when rescheduled rows fall due, so an idle loop wakes for them
+	sent    int         // messages sent since the last progress line
 }
 
 // NewDispatcher builds a dispatcher over the given platforms.
-func NewDispatcher(store DeliveryStore, chans []Channel, now func() time.Time, log *slog.Logger, m *Metrics) *Dispatcher {
-	if now == nil {
-		now = time.Now
+func NewDispatcher(store DeliveryStore, chans []Channel, clock Clock, log *slog.Logger, m *Metrics) *Dispatcher {
+	if clock == nil {
+		clock = SystemClock{}
 	}
-	d := &Dispatcher{store: store, now: now, log: log, metrics: m, ProgressEvery: 5 * time.Second, PollEvery: time.Second}
+	d := &Dispatcher{store: store, clock: clock, log: log, metrics: m, ProgressEvery: 5 * time.Second, PollEvery: time.Second}
 	for _, c := range chans {
 		p := c.Policy
 		if p.Workers < 1 {
 			p.Workers = 1
 		}
-		lim := rate.NewLimiter(rate.Inf, 1)
-		if p.Rate > 0 {
-			lim = rate.NewLimiter(rate.Limit(p.Rate), 1)
-		}
 		c.Policy = p
-		d.channels = append(d.channels, &channel{Channel: c, limiter: lim, wake: make(chan struct{}, 1),
-			busy: map[string]bool{}, lastSent: map[string]time.Time{}})
+		if c.Gate == nil {
+			c.Gate = NewGate(p, clock)
+		}
+		d.channels = append(d.channels, &channel{Channel: c, wake: make(chan struct{}, 1), busy: map[string]bool{}})
 	}
 	return d
 }
+
+func (d *Dispatcher) now() time.Time { return d.clock.Now() }
 
 // Wake tells every platform loop that new rows may be due.
 func (d *Dispatcher) Wake() {
@@ -134,7 +134,7 @@ func (d *Dispatcher) loop(ctx context.Context, c *channel) {
 		select {
 		case <-ctx.Done():
 		case <-c.wake:
-		case <-time.After(c.idle(d.now(), d.PollEvery)):
+		case <-d.clock.After(c.idle(d.now(), d.PollEvery)):
 		}
 	}
 }
@@ -243,11 +243,11 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 	if len(live) == 0 {
 		return
 	}
-	if wait := c.holdUntil(chat.ID).Sub(now); wait > 0 {
+	if wait := c.Gate.HoldUntil(chat.ID).Sub(now); wait > 0 {
 		d.reschedule(rec, c, live[0], now.Add(wait), live[0].Attempts, "waiting for the platform's rate limit")
 		return
 	}
-	if err := c.limiter.Wait(ctx); err != nil {
+	if err := c.Gate.Take(ctx); err != nil {
 		return // shutting down; the row stays pending
 	}
 	msg := RenderAlert(live[0].Lang, live, d.now())
@@ -256,8 +256,8 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 	took := time.Since(begin)
 	sentAt := d.now()
 	if err == nil {
+		c.Gate.Sent(chat.ID, sentAt)
 		c.mu.Lock()
-		c.lastSent[chat.ID] = sentAt
 		c.sent++
 		c.mu.Unlock()
 		last := live[len(live)-1]
@@ -277,7 +277,7 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 	switch se.Class {
 	case RateLimited:
 		after := max(se.RetryAfter, time.Second)
-		c.hold(chat.ID, sentAt.Add(after), se.Global)
+		c.Gate.Limit(chat.ID, sentAt.Add(after), se.Global)
 		d.reschedule(rec, c, head, sentAt.Add(after), head.Attempts, reason)
 		d.metrics.send(c.Platform, "rate_limited", took)
 		d.log.Warn("rate limited", "platform", c.Platform, "chat", chat.ID, "retry_after", after, "global", se.Global)
@@ -350,30 +350,6 @@ func (c *channel) idle(now time.Time, poll time.Duration) time.Duration {
 	return wait
 }
 
-// holdUntil is the earliest time a chat may be sent to again.
-func (c *channel) holdUntil(chat string) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.paused
-	if last, ok := c.lastSent[chat]; ok && last.Add(c.Policy.PerChat).After(t) {
-		t = last.Add(c.Policy.PerChat)
-	}
-	return t
-}
-
-func (c *channel) hold(chat string, until time.Time, global bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if global {
-		if until.After(c.paused) {
-			c.paused = until
-		}
-		return
-	}
-	// Pretend a message went out so the per-chat gap covers the wait.
-	c.lastSent[chat] = until.Add(-c.Policy.PerChat)
-}
-
 func (p Policy) backoff(attempt int) time.Duration {
 	d := p.BackoffMin << min(attempt-1, 20)
 	if d > p.BackoffMax || d <= 0 {
@@ -416,15 +392,11 @@ func (d *Dispatcher) report(ctx context.Context) {
 // takeSent returns the messages sent since the last call and forgets
 // per-chat send times too old to hold anything back.
 func (c *channel) takeSent(now time.Time) int {
+	c.Gate.Forget(now, time.Minute)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sent := c.sent
 	c.sent = 0
-	for chat, at := range c.lastSent {
-		if now.Sub(at) > max(time.Minute, c.Policy.PerChat) {
-			delete(c.lastSent, chat)
-		}
-	}
 	return sent
 }
 

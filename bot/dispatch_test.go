@@ -206,7 +206,7 @@ func TestOrderingPerChatUnderConcurrency(t *testing.T) {
 		chats[i] = fmt.Sprint(i)
 	}
 	e.subscribe(bot.Telegram, chats...)
-	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: oc, Policy: e.policy}}, time.Now, quiet(), nil)
+	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: oc, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
 	e.disp.PollEvery = 5 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -276,7 +276,7 @@ func TestCrashMidFanOutDeliversRestOnce(t *testing.T) {
 
 	crash := &crashingNotifier{after: 25}
 	crash.crash = func() { e.store.Close() }
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: crash, Policy: e.policy}}, e.clock.Now, quiet(), nil)
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: crash, Policy: e.policy}}, e.clock, quiet(), nil)
 	_ = d.Flush(context.Background()) // fails once the store is gone
 
 	e.restart()
@@ -312,7 +312,7 @@ func TestIdleLoopWakesWhenARetryFallsDue(t *testing.T) {
 	e.subscribe(bot.Telegram, "1")
 	e.outage()
 	e.policy.MaxAge = 0 // rows carry the manual clock's old times; this dispatcher runs on the real one
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: e.tg, Policy: e.policy}}, time.Now, quiet(), nil)
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: e.tg, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
 	d.PollEvery = time.Hour // only the retry time can wake the loop
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

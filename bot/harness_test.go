@@ -132,7 +132,7 @@ func (e *env) start() {
 	e.disp = bot.NewDispatcher(s, []bot.Channel{
 		{Platform: bot.Telegram, Notifier: e.tg, Policy: e.policy},
 		{Platform: bot.Discord, Notifier: e.dc, Policy: e.policy},
-	}, e.clock.Now, quiet(), nil)
+	}, e.clock, quiet(), nil)
 	e.svc = bot.NewService(s, s, e.clock.Now, quiet())
 }
 

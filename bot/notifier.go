@@ -18,7 +18,8 @@ type Notifier interface {
 type ErrorClass int
 
 const (
-	// Retryable: 5xx, network errors. Retry with backoff.
+	// Retryable: this chat or this message failed for a reason that may pass
+	// (an odd 4xx, a chat-specific 5xx). Retry with backoff, bounded attempts.
 	Retryable ErrorClass = iota
 	// RateLimited: wait RetryAfter, then retry.
 	RateLimited
@@ -26,6 +27,10 @@ const (
 	Permanent
 	// Migrated: the chat has a new id (Telegram group → supergroup); re-key and resend.
 	Migrated
+	// Unavailable: the platform as a whole does not answer (network errors,
+	// 5xx, not connected yet, token revoked). Delivery pauses the platform and
+	// probes it; the row keeps its attempts and expires only by age.
+	Unavailable
 )
 
 func (c ErrorClass) String() string {
@@ -36,6 +41,8 @@ func (c ErrorClass) String() string {
 		return "permanent"
 	case Migrated:
 		return "migrated"
+	case Unavailable:
+		return "unavailable"
 	default:
 		return "retryable"
 	}

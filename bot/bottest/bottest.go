@@ -8,14 +8,23 @@ import (
 	"time"
 )
 
-// Clock is a manual clock: it stands still until Advance moves it.
+// Clock is a manual clock: it stands still until Advance moves it. Its
+// timers (After) fire when Advance reaches them, so code that waits on the
+// clock is driven by the test, never by real time.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	waiters []waiter
+	changed chan struct{} // closed and replaced whenever waiters change
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
 }
 
 // NewClock returns a clock showing t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+func NewClock(t time.Time) *Clock { return &Clock{t: t, changed: make(chan struct{})} }
 
 // Now returns the clock's time; pass the method value where a func() time.Time is wanted.
 func (c *Clock) Now() time.Time {
@@ -24,11 +33,77 @@ func (c *Clock) Now() time.Time {
 	return c.t
 }
 
-// Advance moves the clock forward by d.
+// Advance moves the clock forward by d and fires the timers it reaches.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.t) {
+			kept = append(kept, w)
+		} else {
+			w.ch <- c.t
+		}
+	}
+	clear(c.waiters[len(kept):])
+	c.waiters = kept
+	c.notify()
+}
+
+// After returns a channel that receives the clock's time once Advance has
+// moved it by d or more. A d of zero or less fires at once.
+func (c *Clock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.t
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{at: c.t.Add(d), ch: ch})
+	c.notify()
+	return ch
+}
+
+func (c *Clock) notify() {
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+		return
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Waiters is how many timers are pending.
+func (c *Clock) Waiters() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// Next is the time of the earliest pending timer, and false if there is none.
+func (c *Clock) Next() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var next time.Time
+	for _, w := range c.waiters {
+		if next.IsZero() || w.at.Before(next) {
+			next = w.at
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// Changed returns a channel closed the next time a timer is added or fired,
+// so a test can wait for the code under test to block on the clock.
+func (c *Clock) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	return c.changed
 }
 
 // Buffer is a bytes.Buffer that many goroutines may write while a test reads.

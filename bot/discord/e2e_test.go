@@ -61,7 +61,7 @@ func TestEndToEnd(t *testing.T) {
 	disp := bot.NewDispatcher(store, []bot.Channel{{
 		Platform: bot.Discord, Notifier: h.a,
 		Policy: bot.Policy{Workers: 4, MaxAttempts: 5, MaxAge: time.Hour, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
-	}}, time.Now, log, nil)
+	}}, bot.SystemClock{}, log, nil)
 	disp.PollEvery = 20 * time.Millisecond
 	mon := bot.NewMonitor(bot.MonitorConfig{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },

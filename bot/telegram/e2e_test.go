@@ -72,7 +72,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	policy := bot.Policy{PerChat: time.Second, Workers: 4, MaxAttempts: 5, MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: time.Minute}
-	disp := bot.NewDispatcher(h.store, []bot.Channel{{Platform: bot.Telegram, Notifier: h.a, Policy: policy}}, clock.Now, quiet, nil)
+	disp := bot.NewDispatcher(h.store, []bot.Channel{{Platform: bot.Telegram, Notifier: h.a, Policy: policy}}, clock, quiet, nil)
 	rounds := func(m fakex.Mode, n int) {
 		t.Helper()
 		x.Set(m)

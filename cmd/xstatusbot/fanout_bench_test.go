@@ -154,7 +154,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	disp := bot.NewDispatcher(store, []bot.Channel{
 		{Platform: bot.Telegram, Notifier: tg, Policy: policy(cfg.tgRate)},
 		{Platform: bot.Discord, Notifier: dc, Policy: dcPolicy},
-	}, time.Now, log, metrics)
+	}, bot.SystemClock{}, log, metrics)
 
 	prober := &benchProbe{verdict: probe.VerdictUp}
 	mon := bot.NewMonitor(bot.MonitorConfig{

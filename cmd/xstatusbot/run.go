@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		channels = append(channels, bot.Channel{Platform: bot.Discord, Notifier: dc, Policy: p})
 		runners = append(runners, dc.Run)
 	}
-	disp = bot.NewDispatcher(store, channels, time.Now, log, metrics)
+	disp = bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
 			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {

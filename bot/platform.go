@@ -1,0 +1,22 @@
+package bot
+
+// PlatformState is how an adapter sees its platform, for /healthz and
+// /metrics.
+type PlatformState string
+
+const (
+	// PlatformConnecting: the adapter has not reached the platform yet.
+	PlatformConnecting PlatformState = "connecting"
+	// PlatformReady: the platform answers.
+	PlatformReady PlatformState = "ready"
+	// PlatformUnavailable: the platform does not answer (network, 5xx); sends
+	// are paused and probed.
+	PlatformUnavailable PlatformState = "unavailable"
+	// PlatformUnauthorized: the platform refused the token while running. The
+	// adapter makes no more calls; alerts wait (until DELIVERY_MAX_AGE) for a
+	// restart with a valid token.
+	PlatformUnauthorized PlatformState = "unauthorized"
+)
+
+// PlatformStates lists every state, for metrics.
+var PlatformStates = []PlatformState{PlatformConnecting, PlatformReady, PlatformUnavailable, PlatformUnauthorized}
