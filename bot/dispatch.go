@@ -18,18 +18,38 @@ type Policy struct {
 	PerChat time.Duration
 	// Workers is how many sends may be in flight at once (one per chat at most).
 	Workers int
-	// MaxAttempts bounds retries of retryable errors before a row expires.
+	// MaxAttempts bounds retries of retryable (chat-specific) errors before a
+	// row expires. Unavailable (platform-wide) errors never spend attempts.
 	MaxAttempts int
 	// MaxAge expires a notification that could not be delivered for this long.
 	MaxAge time.Duration
 	// BackoffMin and BackoffMax bound the exponential backoff between retries.
 	BackoffMin, BackoffMax time.Duration
+	// ProbeMin and ProbeMax bound the wait between two probe sends to a
+	// paused (unavailable) platform: it doubles from ProbeMin to ProbeMax.
+	ProbeMin, ProbeMax time.Duration
+	// PauseAfter is how many platform failures in a row, with no answer in
+	// between, pause the platform.
+	PauseAfter int
 }
+
+// Defaults of the circuit breaker. A probe every 4 s at most costs nothing to
+// a platform that is down, and puts the backlog back in motion within about
+// 5 s of its return, whatever the length of the outage.
+const (
+	DefaultProbeMin   = time.Second
+	DefaultProbeMax   = 4 * time.Second
+	DefaultPauseAfter = 3
+	// DefaultShutdownGrace bounds how long sends in flight may finish after
+	// the dispatcher is told to stop.
+	DefaultShutdownGrace = 10 * time.Second
+)
 
 // DefaultPolicy returns sane defaults for a platform sending at ratePerSec.
 func DefaultPolicy(ratePerSec float64) Policy {
 	return Policy{Rate: ratePerSec, PerChat: time.Second, Workers: 16, MaxAttempts: 8,
-		MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: 5 * time.Minute}
+		MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: 5 * time.Minute,
+		ProbeMin: DefaultProbeMin, ProbeMax: DefaultProbeMax, PauseAfter: DefaultPauseAfter}
 }
 
 // Channel is one platform's notifier and its policy.
@@ -52,6 +72,13 @@ type DeliveryStore interface {
 
 // Dispatcher drains the outbox: one loop per platform, chats in parallel,
 // each chat's rows strictly in order.
+//
+// Three promises shape it. A platform that does not answer is paused and
+// probed, not spent: its rows keep their attempts and wait (until MaxAge).
+// A message the platform accepted is never sent again by this process, even
+// when the store cannot record it: the outcome waits in memory and is
+// written as soon as the store takes it. A stop lets the sends in flight
+// finish (within ShutdownGrace) and records them before Run returns.
 type Dispatcher struct {
 	store    DeliveryStore
 	channels []*channel
@@ -62,6 +89,9 @@ type Dispatcher struct {
 	ProgressEvery time.Duration
 	// PollEvery bounds how long a loop sleeps before looking for due rows again.
 	PollEvery time.Duration
+	// ShutdownGrace bounds how long sends in flight may finish once Run's
+	// context ends; their outcomes are recorded after that.
+	ShutdownGrace time.Duration
 }
 
 type channel struct {
@@ -72,6 +102,33 @@ type channel struct {
 	busy    map[string]bool
 	retries []time.Time // when rescheduled rows fall due, so an idle loop wakes for them
 	sent    int         // messages sent since the last progress line
+
+	// Circuit breaker: paused while the platform does not answer.
+	failures  int       // platform failures in a row
+	paused    bool      // sends stopped; one probe at a time
+	pausedAt  time.Time // start of the pause
+	probeAt   time.Time // next probe send
+	probes    int       // probes made in this pause
+	probed    map[string]bool
+	lastState PlatformState
+
+	// Outcomes decided but not yet written, by chat: the chat is not sent to
+	// again until they are written.
+	unrecorded map[string][]outcome
+	storeErr   error     // the store error of the current episode, nil when healthy
+	storeWait  time.Time // no store work before this time during an episode
+	storeFails int
+}
+
+// outcome is one write to the outbox: finishing rows, or rescheduling one.
+type outcome struct {
+	ids      []int64
+	status   DeliveryStatus // empty for a reschedule
+	msgID    string
+	reason   string
+	at       time.Time
+	next     time.Time // reschedule only
+	attempts int       // reschedule only
 }
 
 // NewDispatcher builds a dispatcher over the given platforms.
@@ -79,17 +136,26 @@ func NewDispatcher(store DeliveryStore, chans []Channel, clock Clock, log *slog.
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	d := &Dispatcher{store: store, clock: clock, log: log, metrics: m, ProgressEvery: 5 * time.Second, PollEvery: time.Second}
+	d := &Dispatcher{store: store, clock: clock, log: log, metrics: m, ProgressEvery: 5 * time.Second,
+		PollEvery: time.Second, ShutdownGrace: DefaultShutdownGrace}
 	for _, c := range chans {
 		p := c.Policy
-		if p.Workers < 1 {
-			p.Workers = 1
+		p.Workers = max(p.Workers, 1)
+		if p.ProbeMin <= 0 {
+			p.ProbeMin = DefaultProbeMin
+		}
+		if p.ProbeMax < p.ProbeMin {
+			p.ProbeMax = max(DefaultProbeMax, p.ProbeMin)
+		}
+		if p.PauseAfter <= 0 {
+			p.PauseAfter = DefaultPauseAfter
 		}
 		c.Policy = p
 		if c.Gate == nil {
 			c.Gate = NewGate(p, clock)
 		}
-		d.channels = append(d.channels, &channel{Channel: c, wake: make(chan struct{}, 1), busy: map[string]bool{}})
+		d.channels = append(d.channels, &channel{Channel: c, wake: make(chan struct{}, 1), busy: map[string]bool{},
+			unrecorded: map[string][]outcome{}, probed: map[string]bool{}})
 	}
 	return d
 }
@@ -110,56 +176,139 @@ func (c *channel) signal() {
 	}
 }
 
-// Run delivers until ctx ends, then waits for sends in flight.
+// Run delivers until ctx ends. Sends in flight then get ShutdownGrace to
+// finish, on a context the stop does not cancel; their outcomes are recorded
+// before Run returns.
 func (d *Dispatcher) Run(ctx context.Context) {
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-stopped:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-stopped:
+		case <-d.clock.After(d.ShutdownGrace):
+			d.log.Warn("sends still in flight after the shutdown grace; cancelling them", "grace", d.ShutdownGrace)
+			cancelSends()
+		}
+	}()
 	var wg sync.WaitGroup
 	for _, c := range d.channels {
 		wg.Add(1)
-		go func() { defer wg.Done(); d.loop(ctx, c) }()
+		go func() { defer wg.Done(); d.loop(ctx, sendCtx, c) }()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); d.report(ctx) }()
 	wg.Wait()
+	d.recordAtExit(ctx)
 }
 
-func (d *Dispatcher) loop(ctx context.Context, c *channel) {
+// recordAtExit writes outcomes still held in memory, once more, briefly.
+func (d *Dispatcher) recordAtExit(ctx context.Context) {
+	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, c := range d.channels {
+		c.mu.Lock()
+		c.storeWait = time.Time{}
+		c.mu.Unlock()
+		d.recordHeld(rec, c)
+		if n := c.heldCount(); n > 0 {
+			d.log.Error("stopping with delivery outcomes the store did not take; those chats may get their last alert again after restart",
+				"platform", c.Platform, "count", n)
+		}
+	}
+}
+
+func (d *Dispatcher) loop(ctx, sendCtx context.Context, c *channel) {
 	sem := make(chan struct{}, c.Policy.Workers)
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	for ctx.Err() == nil {
-		started := d.startDue(ctx, c, sem, &inflight)
+		now := d.now()
+		if wait := c.storeBlocked(now); wait > 0 {
+			d.sleep(ctx, c, wait)
+			continue
+		}
+		if !d.recordHeld(ctx, c) {
+			continue
+		}
+		if probeAt, paused := c.pauseState(); paused {
+			if wait := probeAt.Sub(now); wait > 0 {
+				d.sleep(ctx, c, wait)
+				continue
+			}
+			inflight.Wait() // a probe is one send, alone
+			if !d.probe(ctx, sendCtx, c) {
+				d.sleep(ctx, c, d.PollEvery)
+			}
+			continue
+		}
+		started, err := d.startDue(ctx, sendCtx, c, sem, &inflight)
+		if err != nil {
+			d.storeFailed(c, err)
+			continue
+		}
 		if started > 0 {
 			continue
 		}
-		select {
-		case <-ctx.Done():
-		case <-c.wake:
-		case <-d.clock.After(c.idle(d.now(), d.PollEvery)):
-		}
+		d.sleep(ctx, c, c.idle(d.now(), d.PollEvery))
 	}
 }
 
-// startDue starts a worker for each due chat that is not busy and returns how many it started.
-func (d *Dispatcher) startDue(ctx context.Context, c *channel, sem chan struct{}, inflight *sync.WaitGroup) int {
+// sleep waits d, a wake-up or the end of ctx.
+func (d *Dispatcher) sleep(ctx context.Context, c *channel, wait time.Duration) {
+	if wait <= 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-c.wake:
+	case <-d.clock.After(wait):
+	}
+}
+
+// busySet is a copy of the chats not to start: in flight, or with outcomes
+// waiting to be recorded.
+func (c *channel) busySet(extra map[string]bool) map[string]bool {
 	c.mu.Lock()
-	busy := make(map[string]bool, len(c.busy))
+	defer c.mu.Unlock()
+	busy := make(map[string]bool, len(c.busy)+len(c.unrecorded)+len(extra))
 	for k := range c.busy {
 		busy[k] = true
 	}
-	c.mu.Unlock()
-	rows, err := d.store.Due(ctx, c.Platform, d.now(), 4*c.Policy.Workers, busy)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Error("read outbox", "err", err, "platform", c.Platform)
-		}
-		return 0
+	for k := range c.unrecorded {
+		busy[k] = true
 	}
+	for k := range extra {
+		busy[k] = true
+	}
+	return busy
+}
+
+// startDue starts a worker for each due chat that is not busy and returns how many it started.
+func (d *Dispatcher) startDue(ctx, sendCtx context.Context, c *channel, sem chan struct{}, inflight *sync.WaitGroup) (int, error) {
+	rows, err := d.store.Due(ctx, c.Platform, d.now(), 4*c.Policy.Workers, c.busySet(nil))
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil
+		}
+		return 0, err
+	}
+	d.storeOK(c)
 	started := 0
 	for _, chat := range groupByChat(rows) {
+		if _, paused := c.pauseState(); paused {
+			break
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			return started
+			return started, nil
 		}
 		id := chat[0].Chat.ID
 		c.mu.Lock()
@@ -176,10 +325,41 @@ func (d *Dispatcher) startDue(ctx context.Context, c *channel, sem chan struct{}
 				inflight.Done()
 				c.signal()
 			}()
-			d.deliver(ctx, c, chat)
+			d.deliver(ctx, sendCtx, c, chat)
 		}()
 	}
-	return started
+	return started, nil
+}
+
+// probe sends to one due chat of a paused platform, a different chat each
+// time within a pause so that one broken chat cannot keep the platform
+// paused. It reports whether there was anything to probe with.
+func (d *Dispatcher) probe(ctx, sendCtx context.Context, c *channel) bool {
+	c.mu.Lock()
+	probed := c.probed
+	c.mu.Unlock()
+	rows, err := d.store.Due(ctx, c.Platform, d.now(), 1, c.busySet(probed))
+	if err != nil {
+		if ctx.Err() == nil {
+			d.storeFailed(c, err)
+		}
+		return true
+	}
+	d.storeOK(c)
+	if len(rows) == 0 {
+		c.mu.Lock()
+		again := len(c.probed) > 0
+		c.probed = map[string]bool{}
+		c.mu.Unlock()
+		return again // every due chat was tried in this pause: start over
+	}
+	chat := groupByChat(rows)[0]
+	c.mu.Lock()
+	c.probed[chat[0].Chat.ID] = true
+	c.probes++
+	c.mu.Unlock()
+	d.deliver(ctx, sendCtx, c, chat)
+	return true
 }
 
 func groupByChat(rows []Delivery) [][]Delivery {
@@ -196,11 +376,22 @@ func groupByChat(rows []Delivery) [][]Delivery {
 }
 
 // Flush delivers, one chat after the other, every row that is due now, until
-// none is left. Tests and tools use it to drive delivery without goroutines.
+// none is left or the platform pauses. Tests and tools use it to drive
+// delivery without goroutines.
 func (d *Dispatcher) Flush(ctx context.Context) error {
 	for _, c := range d.channels {
+		d.recordHeld(ctx, c)
 		for {
-			rows, err := d.store.Due(ctx, c.Platform, d.now(), 64, nil)
+			if _, paused := c.pauseState(); paused {
+				if !d.probe(ctx, ctx, c) {
+					break
+				}
+				if _, still := c.pauseState(); still {
+					break
+				}
+				continue
+			}
+			rows, err := d.store.Due(ctx, c.Platform, d.now(), 64, c.busySet(nil))
 			if err != nil {
 				return err
 			}
@@ -208,7 +399,7 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 				break
 			}
 			for _, chat := range groupByChat(rows) {
-				d.deliver(ctx, c, chat)
+				d.deliver(ctx, ctx, c, chat)
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -218,15 +409,11 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	return nil
 }
 
-// deliver sends one chat's pending rows as one message and records the outcome.
-func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
+// deliver sends one chat's pending rows as one message and records the
+// outcome. ctx ending stops it before the send; sendCtx bounds the send.
+func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []Delivery) {
 	chat := rows[0].Chat
 	now := d.now()
-	// Recording an outcome must not be cut short by shutdown: a sent message
-	// left pending would be sent again after restart.
-	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-
 	var live []Delivery
 	var stale []int64
 	for _, r := range rows {
@@ -237,59 +424,75 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 		}
 	}
 	if len(stale) > 0 {
-		d.finish(rec, c, stale, StatusExpired, "", "undelivered for longer than "+c.Policy.MaxAge.String(), now)
+		d.record(ctx, c, chat.ID, outcome{ids: stale, status: StatusExpired, reason: "undelivered for longer than " + c.Policy.MaxAge.String(), at: now})
+		d.metrics.send(c.Platform, "expired", 0)
 		d.log.Warn("notifications expired", "platform", c.Platform, "chat", chat.ID, "count", len(stale))
 	}
 	if len(live) == 0 {
 		return
 	}
+	head := live[0]
 	if wait := c.Gate.HoldUntil(chat.ID).Sub(now); wait > 0 {
-		d.reschedule(rec, c, live[0], now.Add(wait), live[0].Attempts, "waiting for the platform's rate limit")
+		d.reschedule(ctx, c, head, now.Add(wait), head.Attempts, "waiting for the platform's rate limit")
 		return
 	}
 	if err := c.Gate.Take(ctx); err != nil {
-		return // shutting down; the row stays pending
+		return // stopping before the send; the row stays pending
 	}
 	msg := RenderAlert(live[0].Lang, live, d.now())
 	begin := time.Now()
-	id, err := c.Notifier.Send(ctx, chat.ID, msg)
+	id, err := c.Notifier.Send(sendCtx, chat.ID, msg)
 	took := time.Since(begin)
 	sentAt := d.now()
 	if err == nil {
 		c.Gate.Sent(chat.ID, sentAt)
+		d.answered(c, sentAt)
 		c.mu.Lock()
 		c.sent++
 		c.mu.Unlock()
 		last := live[len(live)-1]
 		if len(live) > 1 {
-			d.finish(rec, c, idsOf(live[:len(live)-1]), StatusCoalesced, id, fmt.Sprintf("coalesced into outbox row %d", last.ID), sentAt)
+			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live[:len(live)-1]), status: StatusCoalesced, msgID: id,
+				reason: fmt.Sprintf("coalesced into outbox row %d", last.ID), at: sentAt})
 		}
-		d.finish(rec, c, []int64{last.ID}, StatusSent, id, "", sentAt)
+		d.record(ctx, c, chat.ID, outcome{ids: []int64{last.ID}, status: StatusSent, msgID: id, at: sentAt})
 		d.metrics.send(c.Platform, "sent", took)
 		return
 	}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return // shutdown interrupted the send; it is retried after restart
+	if sendCtx.Err() != nil && errors.Is(err, sendCtx.Err()) {
+		return // the shutdown grace ran out during the send; it is retried after restart
 	}
-	head := live[0]
 	se := ClassOf(err)
 	reason := Truncate(err.Error(), 500)
+	if se.Class == Unavailable {
+		d.metrics.send(c.Platform, "unavailable", took)
+		if d.unavailable(c, sentAt, reason) {
+			return // paused: the row keeps its place and its attempts
+		}
+		// Not (yet) judged a platform outage: retry this chat later, without
+		// spending an attempt.
+		d.reschedule(ctx, c, head, sentAt.Add(c.Policy.backoff(head.Attempts+1)), head.Attempts, reason)
+		return
+	}
+	d.answered(c, sentAt)
 	switch se.Class {
 	case RateLimited:
 		after := max(se.RetryAfter, time.Second)
 		c.Gate.Limit(chat.ID, sentAt.Add(after), se.Global)
-		d.reschedule(rec, c, head, sentAt.Add(after), head.Attempts, reason)
+		d.reschedule(ctx, c, head, sentAt.Add(after), head.Attempts, reason)
 		d.metrics.send(c.Platform, "rate_limited", took)
 		d.log.Warn("rate limited", "platform", c.Platform, "chat", chat.ID, "retry_after", after, "global", se.Global)
 	case Permanent:
-		d.finish(rec, c, idsOf(live), StatusGone, "", reason, sentAt)
+		d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusGone, reason: reason, at: sentAt})
 		d.metrics.send(c.Platform, "gone", took)
 		d.log.Warn("chat refuses the bot: subscription ended", "platform", c.Platform, "chat", chat.ID, "err", reason)
 	case Migrated:
 		to := ChatRef{Platform: c.Platform, ID: se.NewChatID}
+		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
 		if err := d.store.MigrateChat(rec, chat, to); err != nil {
 			d.log.Error("migrate chat", "err", err, "platform", c.Platform, "chat", chat.ID)
-			d.reschedule(rec, c, head, sentAt.Add(c.Policy.BackoffMin), head.Attempts+1, reason)
+			d.reschedule(ctx, c, head, sentAt.Add(c.Policy.BackoffMin), head.Attempts+1, reason)
 			return
 		}
 		d.metrics.send(c.Platform, "migrated", took)
@@ -297,15 +500,59 @@ func (d *Dispatcher) deliver(ctx context.Context, c *channel, rows []Delivery) {
 	default:
 		attempts := head.Attempts + 1
 		if c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
-			d.finish(rec, c, idsOf(live), StatusExpired, "", fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), sentAt)
+			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusExpired,
+				reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), at: sentAt})
 			d.metrics.send(c.Platform, "expired", took)
 			d.log.Error("notification expired after retries", "platform", c.Platform, "chat", chat.ID, "attempts", attempts, "err", reason)
 			return
 		}
-		d.reschedule(rec, c, head, sentAt.Add(c.Policy.backoff(attempts)), attempts, reason)
+		d.reschedule(ctx, c, head, sentAt.Add(c.Policy.backoff(attempts)), attempts, reason)
 		d.metrics.send(c.Platform, "retry", took)
 		d.log.Warn("send failed; will retry", "platform", c.Platform, "chat", chat.ID, "attempt", attempts, "err", reason)
 	}
+}
+
+// answered notes that the platform answered a send: a pause ends at once.
+func (d *Dispatcher) answered(c *channel, now time.Time) {
+	c.mu.Lock()
+	c.failures = 0
+	wasPaused, since, probes := c.paused, c.pausedAt, c.probes
+	c.paused, c.probes = false, 0
+	c.probed = map[string]bool{}
+	c.mu.Unlock()
+	if wasPaused {
+		d.log.Info("platform answers again; delivery resumes", "platform", c.Platform,
+			"paused_for", now.Sub(since).Round(time.Millisecond), "probes", probes)
+		c.signal()
+	}
+}
+
+// unavailable notes a platform failure and reports whether the platform is
+// now paused (the failed row then stays as it is).
+func (d *Dispatcher) unavailable(c *channel, now time.Time, reason string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failures++
+	if c.paused {
+		wait := c.Policy.ProbeMin << min(c.probes, 16)
+		c.probeAt = now.Add(min(wait, c.Policy.ProbeMax))
+		return true
+	}
+	if c.failures < c.Policy.PauseAfter {
+		return false
+	}
+	c.paused, c.pausedAt, c.probes = true, now, 0
+	c.probeAt = now.Add(c.Policy.ProbeMin)
+	d.log.Warn("platform unavailable: delivery paused, alerts wait without spending attempts; probing until it answers",
+		"platform", c.Platform, "err", reason, "probe_every_max", c.Policy.ProbeMax)
+	return true
+}
+
+// pauseState reports whether the platform is paused and when to probe next.
+func (c *channel) pauseState() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.probeAt, c.paused
 }
 
 func idsOf(rows []Delivery) []int64 {
@@ -316,19 +563,135 @@ func idsOf(rows []Delivery) []int64 {
 	return ids
 }
 
-func (d *Dispatcher) finish(ctx context.Context, c *channel, ids []int64, st DeliveryStatus, msgID, reason string, at time.Time) {
-	if err := d.store.Finish(ctx, ids, st, msgID, reason, at); err != nil {
-		d.log.Error("record delivery outcome", "err", err, "platform", c.Platform, "status", st)
+// record writes an outcome, or keeps it in memory when the store refuses:
+// the chat is then left alone until recordHeld gets it written.
+func (d *Dispatcher) record(ctx context.Context, c *channel, chat string, o outcome) {
+	c.mu.Lock()
+	held := len(c.unrecorded[chat]) > 0
+	if held {
+		c.unrecorded[chat] = append(c.unrecorded[chat], o)
+	}
+	c.mu.Unlock()
+	if held {
+		return // keep the order of a chat's outcomes
+	}
+	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := d.write(rec, o); err != nil {
+		c.mu.Lock()
+		c.unrecorded[chat] = append(c.unrecorded[chat], o)
+		c.mu.Unlock()
+		d.storeFailed(c, err)
 	}
 }
 
-func (d *Dispatcher) reschedule(ctx context.Context, c *channel, r Delivery, next time.Time, attempts int, reason string) {
-	if err := d.store.Retry(ctx, r.ID, next, attempts, reason); err != nil {
-		d.log.Error("reschedule delivery", "err", err, "platform", r.Chat.Platform, "chat", r.Chat.ID)
+func (d *Dispatcher) write(ctx context.Context, o outcome) error {
+	if o.status == "" {
+		return d.store.Retry(ctx, o.ids[0], o.next, o.attempts, o.reason)
 	}
+	return d.store.Finish(ctx, o.ids, o.status, o.msgID, o.reason, o.at)
+}
+
+func (d *Dispatcher) reschedule(ctx context.Context, c *channel, r Delivery, next time.Time, attempts int, reason string) {
+	d.record(ctx, c, r.Chat.ID, outcome{ids: []int64{r.ID}, next: next, attempts: attempts, reason: reason})
 	c.mu.Lock()
 	c.retries = append(c.retries, next)
 	c.mu.Unlock()
+}
+
+// recordHeld writes the outcomes held in memory; it reports whether none is
+// left. It does nothing while a store episode's backoff runs.
+func (d *Dispatcher) recordHeld(ctx context.Context, c *channel) bool {
+	c.mu.Lock()
+	if len(c.unrecorded) == 0 {
+		c.mu.Unlock()
+		return true
+	}
+	if d.now().Before(c.storeWait) {
+		c.mu.Unlock()
+		return false
+	}
+	held := c.unrecorded
+	c.unrecorded = map[string][]outcome{}
+	c.mu.Unlock()
+	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var failed error
+	for chat, outs := range held {
+		for i, o := range outs {
+			if failed == nil {
+				failed = d.write(rec, o)
+			}
+			if failed != nil {
+				c.mu.Lock()
+				c.unrecorded[chat] = append(c.unrecorded[chat], outs[i:]...)
+				c.mu.Unlock()
+				break
+			}
+		}
+	}
+	if failed != nil {
+		d.storeFailed(c, failed)
+		return false
+	}
+	d.storeOK(c)
+	return true
+}
+
+func (c *channel) heldCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, outs := range c.unrecorded {
+		n += len(outs)
+	}
+	return n
+}
+
+// storeFailed starts or extends a store episode: delivery of this platform
+// backs off (1 s doubling to 30 s) and the episode is logged once.
+func (d *Dispatcher) storeFailed(c *channel, err error) {
+	c.mu.Lock()
+	first := c.storeErr == nil
+	c.storeErr = err
+	c.storeFails++
+	wait := min(time.Second<<min(c.storeFails-1, 5), 30*time.Second)
+	c.storeWait = d.now().Add(wait)
+	held := 0
+	for _, outs := range c.unrecorded {
+		held += len(outs)
+	}
+	c.mu.Unlock()
+	if first {
+		d.log.Error("store failing: delivery backs off; sent messages are kept in memory until recorded, never sent again",
+			"platform", c.Platform, "err", err, "held", held)
+	}
+}
+
+// storeOK ends a store episode, once nothing is held in memory any more.
+func (d *Dispatcher) storeOK(c *channel) {
+	c.mu.Lock()
+	if len(c.unrecorded) > 0 {
+		c.mu.Unlock()
+		return
+	}
+	episode := c.storeErr != nil
+	c.storeErr, c.storeFails, c.storeWait = nil, 0, time.Time{}
+	c.mu.Unlock()
+	if episode {
+		d.log.Info("store recovered: delivery resumes", "platform", c.Platform)
+		c.signal()
+	}
+}
+
+// storeBlocked is how long a store episode's backoff still holds the loop.
+func (c *channel) storeBlocked(now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.storeErr == nil {
+		return 0
+	}
+	return c.storeWait.Sub(now)
 }
 
 // idle is how long the loop may sleep when nothing is due: until the next
@@ -359,17 +722,67 @@ func (p Policy) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// report logs fan-out progress and refreshes the backlog metrics of every
-// platform, from one backlog query per tick.
+// PlatformHealth is what /healthz shows of one platform.
+type PlatformHealth struct {
+	State PlatformState `json:"state"`
+	// PausedSince is set while delivery is paused because the platform does not answer.
+	PausedSince time.Time `json:"paused_since,omitzero"`
+	// Unrecorded counts outcomes the store has not taken yet.
+	Unrecorded int `json:"unrecorded,omitempty"`
+	// StoreError is the store error of an ongoing episode.
+	StoreError string `json:"store_error,omitempty"`
+}
+
+// Platforms reports the health of every platform.
+func (d *Dispatcher) Platforms() map[Platform]PlatformHealth {
+	out := make(map[Platform]PlatformHealth, len(d.channels))
+	for _, c := range d.channels {
+		out[c.Platform] = c.health()
+	}
+	return out
+}
+
+func (c *channel) health() PlatformHealth {
+	h := PlatformHealth{State: PlatformReady}
+	if c.State != nil {
+		h.State = c.State()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.paused {
+		h.PausedSince = c.pausedAt
+		if h.State == PlatformReady {
+			h.State = PlatformUnavailable
+		}
+	}
+	for _, outs := range c.unrecorded {
+		h.Unrecorded += len(outs)
+	}
+	if c.storeErr != nil {
+		h.StoreError = c.storeErr.Error()
+	}
+	return h
+}
+
+// report logs fan-out progress and refreshes the backlog and platform
+// metrics, from one backlog query per tick.
 func (d *Dispatcher) report(ctx context.Context) {
-	t := time.NewTicker(d.ProgressEvery)
-	defer t.Stop()
 	lastPending := make(map[Platform]int, len(d.channels))
 	for {
+		for _, c := range d.channels {
+			h := c.health()
+			d.metrics.platform(c.Platform, h)
+			if h.State != c.lastState {
+				if c.lastState != "" || h.State != PlatformReady {
+					d.log.Info("platform state", "platform", c.Platform, "state", h.State)
+				}
+				c.lastState = h.State
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-d.clock.After(d.ProgressEvery):
 		}
 		backlog, err := d.store.Backlog(ctx)
 		if err != nil {

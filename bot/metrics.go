@@ -19,6 +19,8 @@ type Metrics struct {
 	sendLatency *prometheus.HistogramVec
 	depth       *prometheus.GaugeVec
 	oldest      *prometheus.GaugeVec
+	platState   *prometheus.GaugeVec
+	unrecorded  *prometheus.GaugeVec
 }
 
 // NewMetrics registers the collectors with reg.
@@ -41,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "xstatusbot_transitions_total", Help: "Announced state changes by new state.",
 		}, []string{"to"}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, rate_limited, gone, expired, migrated).",
+			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, unavailable, rate_limited, gone, expired, migrated).",
 		}, []string{"platform", "outcome"}),
 		sendLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "xstatusbot_send_latency_seconds", Help: "Duration of one send call to a platform.",
@@ -54,7 +56,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "xstatusbot_outbox_oldest_age_seconds", Help: "Age of the oldest undelivered notification by platform.",
 		}, []string{"platform"}),
 	}
-	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest)
+	m.platState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "xstatusbot_platform_state", Help: "1 for each platform's current state (connecting, ready, unavailable, unauthorized), 0 for the others.",
+	}, []string{"platform", "state"})
+	m.unrecorded = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "xstatusbot_outbox_unrecorded", Help: "Delivery outcomes held in memory because the store refused them.",
+	}, []string{"platform"})
+	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest,
+		m.platState, m.unrecorded)
 	return m
 }
 
@@ -111,4 +120,18 @@ func (m *Metrics) backlog(p Platform, b Backlog, now time.Time) {
 		age = now.Sub(b.Oldest).Seconds()
 	}
 	m.oldest.WithLabelValues(string(p)).Set(age)
+}
+
+func (m *Metrics) platform(p Platform, h PlatformHealth) {
+	if m == nil {
+		return
+	}
+	for _, st := range PlatformStates {
+		v := 0.0
+		if st == h.State {
+			v = 1
+		}
+		m.platState.WithLabelValues(string(p), string(st)).Set(v)
+	}
+	m.unrecorded.WithLabelValues(string(p)).Set(float64(h.Unrecorded))
 }

@@ -71,3 +71,10 @@ func ClassOf(err error) *SendError {
 	}
 	return &SendError{Class: Retryable, Err: err}
 }
+
+// NotifierFunc is a function that is a Notifier.
+type NotifierFunc func(ctx context.Context, chatID string, m Message) (string, error)
+
+func (f NotifierFunc) Send(ctx context.Context, chatID string, m Message) (string, error) {
+	return f(ctx, chatID, m)
+}

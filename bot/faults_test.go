@@ -1,0 +1,280 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
+)
+
+var errPlatformDown = &bot.SendError{Class: bot.Unavailable, Err: errors.New("dial tcp 127.0.0.1:443: connect: connection refused")}
+
+// platform is a Notifier standing for a chat service that can be taken down
+// (every call fails as unreachable) and made slow (a send blocks until
+// released, and counts as delivered even if the caller gave up, as real
+// services do once they have the request).
+type platform struct {
+	clock *bottest.Clock
+
+	mu      sync.Mutex
+	down    bool
+	calls   int
+	callsAt []time.Time
+	got     map[string][]bot.Message
+	hold    chan struct{} // non-nil: sends block until it is closed
+	held    chan struct{} // receives once per send that is blocked
+}
+
+func newPlatform(clock *bottest.Clock) *platform {
+	return &platform{clock: clock, got: map[string][]bot.Message{}, held: make(chan struct{}, 1024)}
+}
+
+func (p *platform) Send(ctx context.Context, chat string, m bot.Message) (string, error) {
+	p.mu.Lock()
+	p.calls++
+	p.callsAt = append(p.callsAt, p.clock.Now())
+	down, hold := p.down, p.hold
+	p.mu.Unlock()
+	if down {
+		return "", errPlatformDown
+	}
+	if hold != nil {
+		p.held <- struct{}{}
+		<-hold
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got[chat] = append(p.got[chat], m)
+	if err := ctx.Err(); err != nil {
+		return "", err // delivered, but the caller hung up before the answer
+	}
+	return fmt.Sprintf("%s-%d", chat, len(p.got[chat])), nil
+}
+
+func (p *platform) setDown(v bool) { p.mu.Lock(); p.down = v; p.mu.Unlock() }
+
+func (p *platform) count(chat string) int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.got[chat]) }
+
+func (p *platform) total() (calls, delivered int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ms := range p.got {
+		delivered += len(ms)
+	}
+	return p.calls, delivered
+}
+
+// loop runs a dispatcher's real loop on the env's manual clock.
+type loop struct {
+	t      *testing.T
+	clock  *bottest.Clock
+	disp   *bot.Dispatcher
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (e *env) runLoop(chans ...bot.Channel) *loop {
+	d := bot.NewDispatcher(e.store, chans, e.clock, quiet(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &loop{t: e.t, clock: e.clock, disp: d, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(l.done); d.Run(ctx) }()
+	e.t.Cleanup(l.stop)
+	return l
+}
+
+func (l *loop) stop() {
+	l.cancel()
+	<-l.done
+}
+
+// idle waits until the loop and the progress reporter both wait on the clock.
+func (l *loop) idle() {
+	l.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for l.clock.Waiters() < 2 {
+		if time.Now().After(deadline) {
+			l.t.Fatal("the dispatcher never went idle")
+		}
+		select {
+		case <-l.clock.Changed():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// advance moves the clock by d in steps of at most step, letting the loop
+// work between steps.
+func (l *loop) advance(d, step time.Duration) {
+	for d > 0 {
+		l.idle()
+		s := min(d, step)
+		l.clock.Advance(s)
+		d -= s
+	}
+	l.idle()
+}
+
+// until advances the clock in steps until cond holds, and returns the clock
+// time it took.
+func (l *loop) until(max, step time.Duration, cond func() bool) time.Duration {
+	l.t.Helper()
+	var took time.Duration
+	for !cond() {
+		if took >= max {
+			l.t.Fatalf("condition not met within %s of clock time", max)
+		}
+		l.advance(step, step)
+		took += step
+	}
+	return took
+}
+
+// TestPlatformDownForMinutesLosesNothing: a platform unreachable for three
+// minutes while X goes down: no alert expires (attempts are not spent), the
+// paused platform gets a few probes, not a flood, and the backlog flows
+// within 5 s of its return, once per chat.
+func TestPlatformDownForMinutesLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	tg := newPlatform(e.clock)
+	tg.setDown(true)
+	chats := []string{"1", "2", "3", "4", "5"}
+	e.subscribe(bot.Telegram, chats...)
+	e.outage()
+	l := e.runLoop(bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: e.policy})
+	l.advance(3*time.Minute, time.Second)
+
+	calls, delivered := tg.total()
+	if delivered != 0 {
+		t.Fatalf("delivered %d while the platform was down", delivered)
+	}
+	// Three failures pause it, then one probe every 1, 2, then 4 s at most.
+	if calls > 3+180/4+3 {
+		t.Fatalf("%d calls to a platform down for 3 minutes, want a probe every 4 s at most", calls)
+	}
+	if h := l.disp.Platforms()[bot.Telegram]; h.State != bot.PlatformUnavailable || h.PausedSince.IsZero() {
+		t.Fatalf("platform health %+v, want unavailable and paused", h)
+	}
+	for _, o := range e.outcomes() {
+		if o.Status != bot.StatusPending || o.Attempts >= e.policy.MaxAttempts {
+			t.Fatalf("row %+v: the outage spent its attempts", o)
+		}
+	}
+
+	tg.setDown(false)
+	first := l.until(10*time.Second, 100*time.Millisecond, func() bool { _, n := tg.total(); return n > 0 })
+	if first > 5*time.Second {
+		t.Fatalf("first alert %s after the platform came back, want within 5 s", first)
+	}
+	l.until(time.Minute, 100*time.Millisecond, func() bool { _, n := tg.total(); return n == len(chats) })
+	l.advance(time.Minute, time.Second)
+	for _, c := range chats {
+		if n := tg.count(c); n != 1 {
+			t.Fatalf("chat %s got %d alerts, want 1", c, n)
+		}
+	}
+	if h := l.disp.Platforms()[bot.Telegram]; h.State != bot.PlatformReady {
+		t.Fatalf("platform health %+v after recovery, want ready", h)
+	}
+}
+
+// TestOneBrokenChatDoesNotPauseThePlatform: a chat whose sends always fail
+// as unavailable, among healthy ones, is retried on its own backoff while
+// the others are delivered.
+func TestOneBrokenChatDoesNotPauseThePlatform(t *testing.T) {
+	e := newEnv(t)
+	e.tg.fail = func(chat string, _ int) error {
+		if chat == "broken" {
+			return errPlatformDown
+		}
+		return nil
+	}
+	e.subscribe(bot.Telegram, "broken", "a", "b", "c", "d")
+	e.outage()
+	for range 5 {
+		e.flush()
+		e.clock.Advance(2 * time.Minute)
+	}
+	for _, c := range []string{"a", "b", "c", "d"} {
+		if n := len(e.tg.To(c)); n != 1 {
+			t.Fatalf("healthy chat %s got %d, want 1", c, n)
+		}
+	}
+	if n := e.tg.Calls("broken"); n < 2 {
+		t.Fatalf("broken chat tried %d times, want retries", n)
+	}
+}
+
+// TestSigtermMidSendFinishesAndRecords: the stop comes while a send is in
+// flight on a slow platform: the send completes (the stop does not cancel
+// it), its outcome is recorded, and a restart sends nothing again.
+func TestSigtermMidSendFinishesAndRecords(t *testing.T) {
+	e := newEnv(t)
+	tg := newPlatform(e.clock)
+	tg.hold = make(chan struct{})
+	e.subscribe(bot.Telegram, "1")
+	e.outage()
+	l := e.runLoop(bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: e.policy})
+	select {
+	case <-tg.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no send started")
+	}
+	l.cancel() // SIGTERM
+	close(tg.hold) // the platform answers after the stop
+	select {
+	case <-l.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("dispatcher did not stop")
+	}
+	if n := tg.count("1"); n != 1 {
+		t.Fatalf("got %d, want 1", n)
+	}
+	out := e.outcomes()
+	if len(out) != 1 || out[0].Status != bot.StatusSent {
+		t.Fatalf("outcome %+v, want sent", out)
+	}
+	e.restart()
+	tg.hold = nil
+	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
+	e.flush()
+	if n := tg.count("1"); n != 1 {
+		t.Fatalf("after restart chat got %d, want still 1", n)
+	}
+}
+
+// TestShutdownGraceBoundsAStuckSend: a send that never returns is cancelled
+// once the grace is over, and the row stays pending for the next run.
+func TestShutdownGraceBoundsAStuckSend(t *testing.T) {
+	e := newEnv(t)
+	stuck := bot.NotifierFunc(func(ctx context.Context, chat string, m bot.Message) (string, error) {
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	e.subscribe(bot.Telegram, "1")
+	e.outage()
+	l := e.runLoop(bot.Channel{Platform: bot.Telegram, Notifier: stuck, Policy: e.policy})
+	l.idle()
+	l.cancel()
+	// The grace runs on the manual clock: the send stays until it passes.
+	l.idle()
+	select {
+	case <-l.done:
+		t.Fatal("stopped before the grace was over")
+	case <-time.After(50 * time.Millisecond):
+	}
+	l.clock.Advance(bot.DefaultShutdownGrace)
+	select {
+	case <-l.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stuck send held the stop past the grace")
+	}
+	out := e.outcomes()
+	if len(out) != 1 || out[0].Status != bot.StatusPending || out[0].Attempts != 0 {
+		t.Fatalf("outcome %+v, want pending with no attempt spent", out)
+	}
+}
