@@ -224,7 +224,7 @@ func TestSigtermMidSendFinishesAndRecords(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no send started")
 	}
-	l.cancel() // SIGTERM
+	l.cancel()     // SIGTERM
 	close(tg.hold) // the platform answers after the stop
 	select {
 	case <-l.done:

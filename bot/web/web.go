@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,28 +25,36 @@ type Monitor interface {
 	Health(maxAge time.Duration) bot.Health
 }
 
-// Backlog reports undelivered notifications.
-type Backlog interface {
+// Delivery reports undelivered notifications and how each platform fares.
+type Delivery interface {
 	Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
+	Platforms() map[bot.Platform]bot.PlatformHealth
 }
 
 // Health is the /healthz document.
 type Health struct {
 	bot.Health
-	Status  string                       `json:"status"`
-	Outbox  map[bot.Platform]bot.Backlog `json:"outbox,omitempty"`
-	Problem string                       `json:"problem,omitempty"`
+	Status    string                              `json:"status"`
+	Outbox    map[bot.Platform]bot.Backlog        `json:"outbox,omitempty"`
+	Platforms map[bot.Platform]bot.PlatformHealth `json:"platforms,omitempty"`
+	Problem   string                              `json:"problem,omitempty"`
 }
 
 // Handler serves /healthz and /metrics. maxAge is how old the last round may
 // be before the service reports itself unhealthy (three probe intervals).
-func Handler(m Monitor, b Backlog, maxAge time.Duration, g prometheus.Gatherer) http.Handler {
+//
+// A platform that is unavailable or refuses the token, or a store that
+// refuses writes, shows as status "platform" or "store" with 200: the bot
+// still probes and keeps the alerts, and a restart would not help.
+func Handler(m Monitor, b Delivery, maxAge time.Duration, g prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := Health{Health: m.Health(maxAge), Status: "ok"}
 		code := http.StatusOK
 		backlog, err := b.Backlog(r.Context())
+		h.Platforms = b.Platforms()
+		platformProblem, storeProblem := platformProblems(h.Platforms)
 		switch {
 		case h.Stale:
 			code, h.Status, h.Problem = http.StatusServiceUnavailable, "stale", fmt.Sprintf("no probe round completed in the last %s", maxAge)
@@ -53,6 +63,10 @@ func Handler(m Monitor, b Backlog, maxAge time.Duration, g prometheus.Gatherer) 
 		case !h.ControlOK:
 			// Still alive: the bot is fine, its network is not. Say so loudly.
 			h.Status, h.Problem = "network", "control targets fail: the bot's own network is broken, X's state is not being judged"
+		case storeProblem != "":
+			h.Status, h.Problem = "store", storeProblem
+		case platformProblem != "":
+			h.Status, h.Problem = "platform", platformProblem
 		}
 		h.Outbox = backlog
 		w.Header().Set("Content-Type", "application/json")
@@ -60,6 +74,32 @@ func Handler(m Monitor, b Backlog, maxAge time.Duration, g prometheus.Gatherer) 
 		_ = json.NewEncoder(w).Encode(h)
 	})
 	return mux
+}
+
+// platformProblems sums up the platforms that are not ready and the store
+// errors delivery met, in platform order.
+func platformProblems(ps map[bot.Platform]bot.PlatformHealth) (platform, store string) {
+	names := make([]string, 0, len(ps))
+	for p := range ps {
+		names = append(names, string(p))
+	}
+	sort.Strings(names)
+	var plat, st []string
+	for _, n := range names {
+		h := ps[bot.Platform(n)]
+		switch h.State {
+		case bot.PlatformReady, bot.PlatformConnecting:
+		default:
+			plat = append(plat, n+" "+string(h.State))
+		}
+		if h.StoreError != "" {
+			st = append(st, fmt.Sprintf("%s: the store refuses delivery outcomes (%d held in memory): %s", n, h.Unrecorded, h.StoreError))
+		}
+	}
+	if len(plat) > 0 {
+		platform = "alerts wait in the outbox: " + strings.Join(plat, ", ")
+	}
+	return platform, strings.Join(st, "; ")
 }
 
 // Serve listens on addr until ctx ends, then shuts down gracefully.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,24 +20,39 @@ type monitor struct{ h bot.Health }
 
 func (m monitor) Health(time.Duration) bot.Health { return m.h }
 
-type backlog map[bot.Platform]bot.Backlog
+type delivery struct {
+	backlog   map[bot.Platform]bot.Backlog
+	platforms map[bot.Platform]bot.PlatformHealth
+}
 
-func (b backlog) Backlog(context.Context) (map[bot.Platform]bot.Backlog, error) { return b, nil }
+func (d delivery) Backlog(context.Context) (map[bot.Platform]bot.Backlog, error) {
+	return d.backlog, nil
+}
+func (d delivery) Platforms() map[bot.Platform]bot.PlatformHealth { return d.platforms }
 
 func TestHealthz(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		health bot.Health
-		code   int
-		status string
+		name      string
+		health    bot.Health
+		platforms map[bot.Platform]bot.PlatformHealth
+		code      int
+		status    string
+		problem   string
 	}{
-		{"fresh", bot.Health{State: probe.StateUp, ControlOK: true, LastVerdict: probe.VerdictUp}, 200, "ok"},
-		{"stale", bot.Health{State: probe.StateUp, ControlOK: true, Stale: true}, 503, "stale"},
-		{"own network broken", bot.Health{State: probe.StateUp, ControlOK: false, LastVerdict: probe.VerdictUnknown}, 200, "network"},
+		{"fresh", bot.Health{State: probe.StateUp, ControlOK: true, LastVerdict: probe.VerdictUp}, nil, 200, "ok", ""},
+		{"stale", bot.Health{State: probe.StateUp, ControlOK: true, Stale: true}, nil, 503, "stale", "no probe round"},
+		{"own network broken", bot.Health{State: probe.StateUp, ControlOK: false, LastVerdict: probe.VerdictUnknown}, nil, 200, "network", "control targets fail"},
+		{"token revoked", bot.Health{State: probe.StateUp, ControlOK: true}, map[bot.Platform]bot.PlatformHealth{
+			bot.Telegram: {State: bot.PlatformUnauthorized}, bot.Discord: {State: bot.PlatformReady},
+		}, 200, "platform", "telegram unauthorized"},
+		{"store refuses writes", bot.Health{State: probe.StateUp, ControlOK: true}, map[bot.Platform]bot.PlatformHealth{
+			bot.Telegram: {State: bot.PlatformReady, Unrecorded: 2, StoreError: "database is locked"},
+		}, 200, "store", "2 held in memory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			srv := httptest.NewServer(web.Handler(monitor{tt.health}, backlog{bot.Telegram: {Pending: 3}}, time.Minute, reg))
+			d := delivery{backlog: map[bot.Platform]bot.Backlog{bot.Telegram: {Pending: 3}}, platforms: tt.platforms}
+			srv := httptest.NewServer(web.Handler(monitor{tt.health}, d, time.Minute, reg))
 			defer srv.Close()
 			resp, err := http.Get(srv.URL + "/healthz")
 			if err != nil {
@@ -47,7 +63,8 @@ func TestHealthz(t *testing.T) {
 			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 				t.Fatal(err)
 			}
-			if resp.StatusCode != tt.code || got.Status != tt.status || got.Outbox[bot.Telegram].Pending != 3 {
+			if resp.StatusCode != tt.code || got.Status != tt.status || got.Outbox[bot.Telegram].Pending != 3 ||
+				!strings.Contains(got.Problem, tt.problem) || len(got.Platforms) != len(tt.platforms) {
 				t.Fatalf("%d %+v", resp.StatusCode, got)
 			}
 		})
