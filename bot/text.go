@@ -37,7 +37,7 @@ type catalog struct {
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never
-// reaches the service (Discord interactions without a channel, say).
+// reaches the service (an interaction without a chat, say).
 type Notice int
 
 const (
@@ -93,7 +93,7 @@ var english = catalog{
 	notices: map[Notice]string{
 		NoticeUnknownCommand:      "I don't know that command. Try /help.",
 		NoticeFailed:              "Something went wrong on my side; please try again in a minute.",
-		NoticeNoChannel:           "Discord did not tell me which channel this is; please try again.",
+		NoticeNoChannel:           "I could not tell which chat this is; please try again.",
 		NoticeServersOnly:         "This command works in a server channel, not in direct messages.",
 		NoticeBotLacksPermissions: "I can't post alerts in this channel yet: give me View Channel, Send Messages, Embed Links and Read Message History here, then run /subscribe again.",
 	},
@@ -144,7 +144,7 @@ var french = catalog{
 	notices: map[Notice]string{
 		NoticeUnknownCommand:      "Je ne connais pas cette commande. Essayez /help.",
 		NoticeFailed:              "Un problème de mon côté ; réessayez dans une minute.",
-		NoticeNoChannel:           "Discord ne m'a pas dit de quel salon il s'agit ; réessayez.",
+		NoticeNoChannel:           "Je n'ai pas pu savoir de quelle discussion il s'agit ; réessayez.",
 		NoticeServersOnly:         "Cette commande s'utilise dans un salon de serveur, pas en message privé.",
 		NoticeBotLacksPermissions: "Je ne peux pas encore publier d'alertes dans ce salon : donnez-moi Voir le salon, Envoyer des messages, Intégrer des liens et Voir les anciens messages ici, puis relancez /subscribe.",
 	},

@@ -1,0 +1,102 @@
+package bot
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Adapter is one chat platform as the program sees it. It is the adapter's
+// settings struct: main fills it from the environment (caarlos0/env tags on
+// its fields), asks it whether it is on and whether its settings are right,
+// and builds it. Adding a platform is one package and one line in main's
+// list of adapters; bot names no platform.
+type Adapter interface {
+	// Platform is the name the adapter's chats are stored under.
+	Platform() Platform
+	// Enabled says whether the settings turn the adapter on (a token is set).
+	Enabled() bool
+	// Validate reports every wrong setting at once, each naming its variable
+	// and never echoing a secret.
+	Validate() error
+	// Build makes the adapter's parts. It makes no network call: Plugin.Run
+	// connects.
+	Build(deps Deps) (*Plugin, error)
+}
+
+// Fallback is implemented by an adapter that is on only when no other
+// adapter is (the console, in its "auto" mode).
+type Fallback interface {
+	Fallback() bool
+}
+
+// FixedChats is implemented by an adapter whose chats come from its
+// configuration rather than from people subscribing (the console, outgoing
+// webhooks): they are subscribed at start, and the platform's other
+// subscriptions end, also when the adapter is off.
+type FixedChats interface {
+	FixedChats() []Subscription
+}
+
+// CommandHandler answers commands and records membership changes;
+// *Service is the one the program uses.
+type CommandHandler interface {
+	Handle(ctx context.Context, cmd Command) (Message, bool)
+	ChatGone(ctx context.Context, chat ChatRef) error
+	GroupGone(ctx context.Context, p Platform, group string) error
+	ChatMigrated(ctx context.Context, from, to ChatRef) error
+}
+
+var _ CommandHandler = (*Service)(nil)
+
+// Deps is what the program hands an adapter to build it.
+type Deps struct {
+	Handler CommandHandler
+	// Log is tagged with the adapter's platform.
+	Log      *slog.Logger
+	Clock    Clock
+	Delivery DeliverySettings
+	// Metrics registers the adapter's own collectors, if any.
+	Metrics prometheus.Registerer
+	// Stdout is the program's standard output (the console writes alerts there).
+	Stdout io.Writer
+}
+
+// DeliverySettings are the delivery settings shared by every platform.
+type DeliverySettings struct {
+	MaxAge      time.Duration
+	MaxAttempts int
+	Workers     int
+}
+
+// Policy is DefaultPolicy(rate) with the shared delivery settings applied.
+func (s DeliverySettings) Policy(rate float64) Policy {
+	p := DefaultPolicy(rate)
+	if s.MaxAge > 0 {
+		p.MaxAge = s.MaxAge
+	}
+	if s.MaxAttempts > 0 {
+		p.MaxAttempts = s.MaxAttempts
+	}
+	if s.Workers > 0 {
+		p.Workers = s.Workers
+	}
+	return p
+}
+
+// Plugin is a built adapter: what the bot needs of it.
+type Plugin struct {
+	Notifier Notifier
+	Policy   Policy
+	// Gate is the platform's sending budget when the adapter shares it with
+	// its own command replies; nil makes delivery build one from Policy.
+	Gate *Gate
+	// Run connects and serves commands until ctx ends (nil: nothing to run).
+	// An error stops the program: only a token refused at start should.
+	Run func(ctx context.Context) error
+	// State reports how the adapter sees its platform (nil: always ready).
+	State func() PlatformState
+}
