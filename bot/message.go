@@ -3,6 +3,8 @@ package bot
 import (
 	"strings"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/probe"
 )
 
 // Severity tells adapters how to style a message (colour, icon, sound).
@@ -37,6 +39,22 @@ type Message struct {
 	// Private asks that only the person who ran the command sees the answer
 	// (Discord ephemeral); adapters without the notion ignore it.
 	Private bool
+	// Event is the alert as data, for adapters that send data rather than
+	// text (JSON webhooks); nil for command answers.
+	Event *Event
+}
+
+// Event is the machine-readable side of an alert.
+type Event struct {
+	State    probe.State `json:"state"`
+	Previous probe.State `json:"previous_state"`
+	// At is when the change was confirmed; Began when the failing (or the
+	// healthy) rounds that led to it began.
+	At    time.Time `json:"at"`
+	Began time.Time `json:"began"`
+	// Causes are the failing components at the time of the change.
+	Causes   []Cause   `json:"causes"`
+	Incident *Incident `json:"-"`
 }
 
 // PlainText renders m as plain text: the console's format and a fallback.

@@ -207,6 +207,8 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 	ch := last.Change
 	tr := ch.Transition
 	m := Message{Time: tr.At, ReplyTo: last.ReplyTo}
+	inc := ch.Incident
+	m.Event = &Event{State: tr.To, Previous: rows[0].Change.Transition.From, At: tr.At, Began: tr.Began, Causes: ch.Causes, Incident: &inc}
 	switch tr.To {
 	case probe.StateUp:
 		m.Severity = SeverityUp
