@@ -37,6 +37,7 @@ type receiver struct {
 type request struct {
 	Path, RawQuery, ContentType string
 	Body                        []byte
+	Failed                      bool // answered with a non-2xx fault or not at all
 }
 
 // fault is one answer the receiver gives instead of a success.
@@ -86,13 +87,13 @@ func (r *receiver) setHang(on bool) {
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
-	r.requests = append(r.requests, request{Path: req.URL.Path, RawQuery: req.URL.RawQuery, ContentType: req.Header.Get("Content-Type"), Body: body})
 	hang := r.hang
 	var f *fault
-	if len(r.faults) > 0 {
+	if len(r.faults) > 0 && !hang {
 		f = &r.faults[0]
 		r.faults = r.faults[1:]
 	}
+	r.requests = append(r.requests, request{Path: req.URL.Path, RawQuery: req.URL.RawQuery, ContentType: req.Header.Get("Content-Type"), Body: body, Failed: hang || (f != nil && f.status >= 300)})
 	r.nextID++
 	id := r.nextID
 	r.mu.Unlock()
@@ -125,6 +126,19 @@ func (r *receiver) all() []request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]request(nil), r.requests...)
+}
+
+// delivered returns the bodies of the requests answered with success.
+func (r *receiver) delivered() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out [][]byte
+	for _, q := range r.requests {
+		if !q.Failed {
+			out = append(out, q.Body)
+		}
+	}
+	return out
 }
 
 // closedURL is a URL on 127.0.0.1 where nothing listens: connection refused.
