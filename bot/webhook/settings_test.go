@@ -1,10 +1,13 @@
 package webhook
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caarlos0/env/v11"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 )
@@ -127,4 +130,15 @@ func TestSubscriptionsAndPolicy(t *testing.T) {
 	if want := bot.DefaultPolicy(0); p.MaxAttempts != want.MaxAttempts || p.MaxAge != want.MaxAge {
 		t.Errorf("policy %+v strays from the default %+v", p, want)
 	}
+}
+
+func TestSettingsFromEnvironment(t *testing.T) {
+	var s Settings
+	if err := env.ParseWithOptions(&s, env.Options{Environment: map[string]string{"WEBHOOK_URLS": "json=https://example.com/" + secretMark}}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Rate != 5 || s.URLs.Reveal() != "json=https://example.com/"+secretMark || !s.Enabled() {
+		t.Errorf("parsed %v, rate %v", s.URLs.Reveal(), s.Rate)
+	}
+	assertNoSecret(t, "the settings printed", fmt.Sprintf("%v %+v", s, s))
 }
