@@ -1,0 +1,170 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/probe"
+	"github.com/xstatusbot/xstatusbot/probe/fakex"
+)
+
+// TestEndToEnd: fake X goes down and comes back; a monitor, the SQLite
+// store, the real dispatcher and this adapter deliver to one receiver of
+// each kind plus a json receiver that answers 500 twice first. Each gets
+// exactly one down alert and one recovery.
+func TestEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	x := fakex.New()
+	defer x.Close()
+	targets := []probe.Target{{Name: "web", URL: x.URL() + "/"}, {Name: "api", URL: x.URL() + "/api"}}
+	checker := &probe.Checker{Client: &http.Client{}, Timeout: time.Second, RetryDelay: 10 * time.Millisecond}
+
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+
+	slack, discord, plain, flaky := newReceiver(t, KindSlack), newReceiver(t, KindDiscord), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
+	receivers := map[string]*receiver{"slack": slack, "discord": discord, "json": plain, "flaky json": flaky}
+	settings := Settings{Rate: 20, URLs: bot.Secret(strings.Join([]string{
+		"slack=" + slack.URL(), "discord=" + discord.URL(), plain.URL(), "json=" + flaky.URL(),
+	}, ","))}
+	logs := &bottest.Buffer{}
+	log := textLogger(logs)
+	n, err := New(settings, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range settings.Subscriptions() {
+		sub.CreatedAt = time.Now()
+		if _, err := store.Subscribe(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	policy := settings.Policy()
+	policy.BackoffMin, policy.BackoffMax = 20*time.Millisecond, 100*time.Millisecond
+	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, bot.SystemClock{}, log, nil)
+	mon := bot.NewMonitor(bot.MonitorConfig{
+		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
+		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},
+		Store:   store, Log: log, Changed: disp.Wake,
+	})
+	if err := mon.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithCancel(ctx)
+	ddone := make(chan struct{})
+	go func() { defer close(ddone); disp.Run(dctx) }()
+	defer func() { dcancel(); <-ddone }()
+
+	rounds := func(k int) {
+		t.Helper()
+		for range k {
+			if err := mon.RunRound(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// settled waits until every receiver has want messages and nothing is
+	// left in the outbox, after which no further send can happen.
+	settled := func(want int) {
+		t.Helper()
+		eventually(t, "every receiver served and the outbox empty", func() bool {
+			for _, r := range receivers {
+				if len(r.delivered()) < want {
+					return false
+				}
+			}
+			b, err := store.Backlog(ctx)
+			return err == nil && b[Platform].Pending == 0
+		})
+		for name, r := range receivers {
+			if got := len(r.delivered()); got != want {
+				t.Errorf("%s receiver has %d messages, want %d", name, got, want)
+			}
+		}
+	}
+
+	rounds(2) // the first state, up, is not announced
+	flaky.fail(2, fault{status: 500, body: "<html>oops</html>"})
+
+	x.Set(fakex.Down503)
+	rounds(2)
+	settled(1)
+	if got := len(flaky.all()); got != 3 {
+		t.Errorf("flaky receiver got %d requests, want 3 (500, 500, 200)", got)
+	}
+
+	x.Set(fakex.Up)
+	rounds(2)
+	settled(2)
+
+	for name, r := range receivers {
+		msgs := r.delivered()
+		if len(msgs) != 2 {
+			continue
+		}
+		for i, want := range []string{"down", "up"} {
+			if got := stateIn(t, name, msgs[i]); got != want {
+				t.Errorf("%s message %d announces %q, want %q", name, i+1, got, want)
+			}
+		}
+	}
+	subs, err := store.Subscriptions(ctx)
+	if err != nil || len(subs) != 4 {
+		t.Errorf("subscriptions after the run: %d, %v; want all 4 kept", len(subs), err)
+	}
+	if !strings.Contains(logs.String(), "send failed; will retry") {
+		t.Errorf("the 500s were not logged:\n%s", logs)
+	}
+	assertNoSecret(t, "the logs", logs.String())
+}
+
+// stateIn reads which state a delivered payload announces.
+func stateIn(t *testing.T, kind string, body []byte) string {
+	t.Helper()
+	switch kind {
+	case "slack":
+		var m struct{ Text string }
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case strings.Contains(m.Text, "X is down"):
+			return "down"
+		case strings.Contains(m.Text, "X is back up"):
+			return "up"
+		}
+		return m.Text
+	case "discord":
+		var m discordMessage
+		if err := json.Unmarshal(body, &m); err != nil || len(m.Embeds) != 1 {
+			t.Fatalf("discord payload %s: %v", body, err)
+		}
+		switch m.Embeds[0].Color {
+		case colorDown:
+			return "down"
+		case colorUp:
+			return "up"
+		}
+		return m.Embeds[0].Title
+	default:
+		var d Document
+		if err := json.Unmarshal(body, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.State
+	}
+}

@@ -1,0 +1,274 @@
+package webhook
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// Slack's limits, in characters.
+const (
+	maxSlackText             = 40000 // message text
+	maxSlackHeader           = 150   // header block
+	maxSlackSection          = 3000  // section text
+	maxSlackField            = 2000  // one section field
+	maxSlackFieldsPerSection = 10    // fields per section
+	maxSlackBlocks           = 50    // blocks per message
+)
+
+// Discord's embed limits, in characters (the same as the bot's, see bot/discord/embed.go).
+const (
+	discordTitle       = 256
+	discordDescription = 4096
+	discordFields      = 25
+	discordFieldName   = 256
+	discordFieldValue  = 1024
+	discordEmbedTotal  = 6000
+	// discordSuppressNotifications is the message flag for a silent message.
+	discordSuppressNotifications = 1 << 12
+)
+
+// Embed colours per severity, the bot's own (bot/discord).
+const (
+	colorDown     = 0xED4245
+	colorDegraded = 0xE67E22
+	colorUp       = 0x57F287
+	colorInfo     = 0x99AAB5
+)
+
+// stateOf names the state a message announces.
+func stateOf(s bot.Severity) string {
+	switch s {
+	case bot.SeverityDown:
+		return "down"
+	case bot.SeverityDegraded:
+		return "degraded"
+	case bot.SeverityUp:
+		return "up"
+	default:
+		return "info"
+	}
+}
+
+// ---- Slack ----
+
+type slackMessage struct {
+	Text   string       `json:"text"`
+	Blocks []slackBlock `json:"blocks,omitempty"`
+}
+
+type slackBlock struct {
+	Type     string         `json:"type"`
+	Text     *slackTextObj  `json:"text,omitempty"`
+	Fields   []slackTextObj `json:"fields,omitempty"`
+	Elements []slackTextObj `json:"elements,omitempty"`
+}
+
+type slackTextObj struct {
+	Type  string `json:"type"` // plain_text or mrkdwn
+	Text  string `json:"text"`
+	Emoji bool   `json:"emoji,omitempty"`
+}
+
+// renderSlack formats m as mrkdwn text (what notifications and old clients
+// show) plus blocks: a header, the lines, the fields, the time.
+func renderSlack(m bot.Message) slackMessage {
+	var b strings.Builder
+	if m.Title != "" {
+		b.WriteString("*" + slackEscape(m.Title) + "*")
+	}
+	for _, l := range m.Lines {
+		b.WriteString("\n" + slackEscape(l))
+	}
+	for _, f := range m.Fields {
+		b.WriteString("\n• *" + slackEscape(f.Name) + "*: " + slackEscape(f.Value))
+	}
+	msg := slackMessage{Text: cutEscaped(strings.TrimPrefix(b.String(), "\n"), maxSlackText)}
+	if msg.Text == "" {
+		msg.Text = "…" // Slack refuses an empty message
+	}
+
+	if m.Title != "" {
+		msg.Blocks = append(msg.Blocks, slackBlock{Type: "header",
+			Text: &slackTextObj{Type: "plain_text", Text: bot.Truncate(m.Title, maxSlackHeader), Emoji: true}})
+	}
+	if len(m.Lines) > 0 {
+		var lines []string
+		for _, l := range m.Lines {
+			lines = append(lines, slackEscape(l))
+		}
+		msg.Blocks = append(msg.Blocks, slackBlock{Type: "section",
+			Text: &slackTextObj{Type: "mrkdwn", Text: cutEscaped(strings.Join(lines, "\n"), maxSlackSection)}})
+	}
+	for i := 0; i < len(m.Fields) && len(msg.Blocks) < maxSlackBlocks-1; i += maxSlackFieldsPerSection {
+		sec := slackBlock{Type: "section"}
+		for _, f := range m.Fields[i:min(i+maxSlackFieldsPerSection, len(m.Fields))] {
+			text := "*" + slackEscape(f.Name) + "*\n" + slackEscape(f.Value)
+			sec.Fields = append(sec.Fields, slackTextObj{Type: "mrkdwn", Text: cutEscaped(text, maxSlackField)})
+		}
+		msg.Blocks = append(msg.Blocks, sec)
+	}
+	if !m.Time.IsZero() {
+		// Slack shows <!date^…> in the reader's time zone; the text after | is the fallback.
+		ts := fmt.Sprintf("<!date^%d^{date_short_pretty} {time_secs}|%s>", m.Time.Unix(), m.Time.UTC().Format("2006-01-02 15:04:05 UTC"))
+		msg.Blocks = append(msg.Blocks, slackBlock{Type: "context", Elements: []slackTextObj{{Type: "mrkdwn", Text: ts}}})
+	}
+	return msg
+}
+
+// slackEscape escapes the three characters Slack treats as markup.
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+func slackEscape(s string) string { return slackEscaper.Replace(strings.ToValidUTF8(s, "\uFFFD")) }
+
+// cutEscaped shortens escaped text to n runes, marking the cut with "…" and
+// never leaving half an entity (&am…) behind.
+func cutEscaped(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	body := strings.TrimSuffix(bot.Truncate(s, n), "…")
+	if i := strings.LastIndexByte(body, '&'); i >= 0 && !strings.Contains(body[i:], ";") {
+		body = body[:i]
+	}
+	return body + "…"
+}
+
+// ---- Discord ----
+
+type discordMessage struct {
+	Embeds          []discordEmbed  `json:"embeds"`
+	AllowedMentions allowedMentions `json:"allowed_mentions"`
+	Flags           int             `json:"flags,omitempty"`
+}
+
+// allowedMentions with an empty parse list stops our text from pinging anyone.
+type allowedMentions struct {
+	Parse []string `json:"parse"`
+}
+
+type discordEmbed struct {
+	Title       string         `json:"title,omitempty"`
+	Description string         `json:"description,omitempty"`
+	Color       int            `json:"color"`
+	Timestamp   string         `json:"timestamp,omitempty"`
+	Fields      []discordField `json:"fields,omitempty"`
+}
+
+type discordField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// renderDiscord formats m as one embed within Discord's limits: title, then
+// the lines as the description, then as many fields as fit.
+func renderDiscord(m bot.Message) discordMessage {
+	e := discordEmbed{Color: colorOf(m.Severity)}
+	if !m.Time.IsZero() {
+		e.Timestamp = m.Time.UTC().Format(time.RFC3339)
+	}
+	budget := discordEmbedTotal
+	e.Title = bot.Truncate(m.Title, discordTitle)
+	budget -= runes(e.Title)
+	e.Description = bot.Truncate(strings.Join(m.Lines, "\n"), min(discordDescription, budget))
+	budget -= runes(e.Description)
+	for _, f := range m.Fields {
+		if len(e.Fields) == discordFields {
+			break
+		}
+		name := bot.Truncate(nonBlank(f.Name), discordFieldName)
+		room := min(discordFieldValue, budget-runes(name))
+		if room < 16 { // too little left for a useful value
+			break
+		}
+		value := bot.Truncate(nonBlank(f.Value), room)
+		e.Fields = append(e.Fields, discordField{Name: name, Value: value})
+		budget -= runes(name) + runes(value)
+	}
+	msg := discordMessage{Embeds: []discordEmbed{e}, AllowedMentions: allowedMentions{Parse: []string{}}}
+	if m.Silent {
+		msg.Flags = discordSuppressNotifications
+	}
+	return msg
+}
+
+func colorOf(s bot.Severity) int {
+	switch s {
+	case bot.SeverityDown:
+		return colorDown
+	case bot.SeverityDegraded:
+		return colorDegraded
+	case bot.SeverityUp:
+		return colorUp
+	default:
+		return colorInfo
+	}
+}
+
+// nonBlank stands in a zero-width space for an empty text, which Discord rejects.
+func nonBlank(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "\u200b"
+	}
+	return s
+}
+
+func runes(s string) int { return utf8.RuneCountInString(s) }
+
+// ---- JSON ----
+
+// Document is the body a json webhook receives; README documents it.
+type Document struct {
+	// Version changes only when a field changes meaning or goes away.
+	Version int `json:"version"`
+	// State is what the message announces: up, degraded, down (info for anything else).
+	State string `json:"state"`
+	// PreviousState is null until bot.Message carries it.
+	PreviousState *string     `json:"previous_state"`
+	Title         string      `json:"title"`
+	Lines         []string    `json:"lines"`
+	Components    []Component `json:"components"`
+	// Since is when the announced state began (RFC 3339, UTC), null if unknown.
+	Since *time.Time `json:"since"`
+	// Incident is null until bot.Message carries the incident's times.
+	Incident *Incident `json:"incident"`
+	Silent   bool      `json:"silent"`
+}
+
+// Component is a failing component and its cause.
+type Component struct {
+	Name  string `json:"name"`
+	Cause string `json:"cause"`
+}
+
+// Incident is the outage a message belongs to.
+type Incident struct {
+	Start           time.Time  `json:"start"`
+	End             *time.Time `json:"end"`
+	DurationSeconds float64    `json:"duration_seconds"`
+}
+
+// DocumentVersion is the version of Document this package writes.
+const DocumentVersion = 1
+
+func renderJSON(m bot.Message) Document {
+	d := Document{
+		Version:    DocumentVersion,
+		State:      stateOf(m.Severity),
+		Title:      m.Title,
+		Lines:      append([]string{}, m.Lines...),
+		Components: make([]Component, 0, len(m.Fields)),
+		Silent:     m.Silent,
+	}
+	for _, f := range m.Fields {
+		d.Components = append(d.Components, Component{Name: f.Name, Cause: f.Value})
+	}
+	if !m.Time.IsZero() {
+		t := m.Time.UTC()
+		d.Since = &t
+	}
+	return d
+}
