@@ -122,6 +122,21 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// The json document carries the change as data: the previous state and
+	// the incident, open in the down alert and closed in the recovery.
+	if msgs := plain.delivered(); len(msgs) == 2 {
+		var down, up Document
+		if json.Unmarshal(msgs[0], &down) != nil || json.Unmarshal(msgs[1], &up) != nil {
+			t.Fatalf("json documents: %s / %s", msgs[0], msgs[1])
+		}
+		if down.PreviousState == nil || *down.PreviousState != "up" || down.Incident == nil || down.Incident.End != nil {
+			t.Errorf("down document: previous %v, incident %+v; want up and an open incident", down.PreviousState, down.Incident)
+		}
+		if up.PreviousState == nil || *up.PreviousState != "down" || up.Incident == nil || up.Incident.End == nil ||
+			up.Incident.DurationSeconds <= 0 || !up.Incident.Start.Equal(down.Incident.Start) {
+			t.Errorf("recovery document: previous %v, incident %+v; want down and the closed incident", up.PreviousState, up.Incident)
+		}
+	}
 	subs, err := store.Subscriptions(ctx)
 	if err != nil || len(subs) != 4 {
 		t.Errorf("subscriptions after the run: %d, %v; want all 4 kept", len(subs), err)

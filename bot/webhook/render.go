@@ -226,14 +226,14 @@ type Document struct {
 	Version int `json:"version"`
 	// State is what the message announces: up, degraded, down (info for anything else).
 	State string `json:"state"`
-	// PreviousState is null until bot.Message carries it.
+	// PreviousState is the state before this change; null for command answers.
 	PreviousState *string     `json:"previous_state"`
 	Title         string      `json:"title"`
 	Lines         []string    `json:"lines"`
 	Components    []Component `json:"components"`
 	// Since is when the announced state began (RFC 3339, UTC), null if unknown.
 	Since *time.Time `json:"since"`
-	// Incident is null until bot.Message carries the incident's times.
+	// Incident is the outage this change opens, updates or closes; null if none.
 	Incident *Incident `json:"incident"`
 	Silent   bool      `json:"silent"`
 }
@@ -269,6 +269,30 @@ func renderJSON(m bot.Message) Document {
 	if !m.Time.IsZero() {
 		t := m.Time.UTC()
 		d.Since = &t
+	}
+	ev := m.Event
+	if ev == nil {
+		return d
+	}
+	prev := string(ev.Previous)
+	d.PreviousState = &prev
+	if !ev.Began.IsZero() {
+		t := ev.Began.UTC()
+		d.Since = &t
+	}
+	if inc := ev.Incident; inc != nil && !inc.Start.IsZero() {
+		out := &Incident{Start: inc.Start.UTC()}
+		end := ev.At
+		if !inc.End.IsZero() {
+			e := inc.End.UTC()
+			out.End, end = &e, e
+		}
+		out.DurationSeconds = end.Sub(inc.Start).Seconds()
+		d.Incident = out
+		if d.Since == nil || ev.State != "up" {
+			t := inc.Start.UTC()
+			d.Since = &t
+		}
 	}
 	return d
 }
