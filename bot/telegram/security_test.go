@@ -64,15 +64,6 @@ func TestRejectedTokenStopsRun(t *testing.T) {
 	}
 }
 
-func TestTokenRevokedWhilePolling(t *testing.T) {
-	fake := telegramtest.Start(t, telegramtest.Options{})
-	a := New(Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), PollTimeout: time.Second}, nil)
-	fake.FailNext("getUpdates", telegramtest.Unauthorized())
-	if err := result(t, runAdapter(context.Background(), a)); !errors.Is(err, ErrUnauthorized) {
-		t.Fatalf("Run = %v, want ErrUnauthorized", err)
-	}
-}
-
 func TestUnreachableEndpointNeverLeaksToken(t *testing.T) {
 	logs := newLogBuffer()
 	// Port 1 on loopback refuses connections; the URL carries the token.
