@@ -3,7 +3,6 @@ package telegram
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -261,6 +260,6 @@ func BenchmarkBurst(b *testing.B) {
 		b.ReportMetric(float64(len(fake.Chats())), "answered/2000")
 		b.ReportMetric(took.Seconds(), "s-to-all-answered")
 		b.ReportMetric(float64(st.RateLimited), "429s")
-		b.Log(fmt.Sprintf("answered %d/2000 in %s, %d answers refused with 429", len(fake.Chats()), took.Round(time.Millisecond), st.RateLimited))
+		b.Logf("answered %d/2000 in %s, %d answers refused with 429", len(fake.Chats()), took.Round(time.Millisecond), st.RateLimited)
 	}
 }
