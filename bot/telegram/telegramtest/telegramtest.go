@@ -6,7 +6,10 @@
 // limit and allowed_updates), sendMessage (validates HTML and the 4096
 // limit, records every message), getChatMember, setMyCommands, deleteWebhook
 // and getWebhookInfo; failures can be injected per method or per chat, and an
-// optional rate limiter answers 429 like Telegram's flood control.
+// optional rate limiter answers 429 like Telegram's flood control. Outages
+// are switches on the server: Down/Up (connections refused, same address
+// after), FailAlways (e.g. a proxy's HTML 502 on every call), RevokeToken
+// (401 on every call).
 //
 // All methods are safe for concurrent use.
 package telegramtest
