@@ -278,6 +278,9 @@ func TestDownRefusesConnectionsThenUpServesAgain(t *testing.T) {
 	if err := s.Up(); err != nil {
 		t.Fatal(err)
 	}
+	// Down cut the connection kept alive by the first call; a POST on it
+	// would fail with EOF instead of dialling again.
+	http.DefaultClient.CloseIdleConnections()
 	if code, _ := post(t, s, "getMe", nil); code != 200 {
 		t.Fatalf("getMe after up: %d", code)
 	}
