@@ -114,6 +114,12 @@ func newHarness(t *testing.T, opts telegramtest.Options, wrap func(Handler) Hand
 // newHarnessAt is newHarness with the service on the given clock.
 func newHarnessAt(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time) *harness {
 	t.Helper()
+	return newHarnessWith(t, opts, wrap, now, nil)
+}
+
+// newHarnessWith is newHarnessAt with setup applied to the adapter before Run.
+func newHarnessWith(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter)) *harness {
+	t.Helper()
 	fake := telegramtest.Start(t, opts)
 	logs := newLogBuffer()
 	store := openStore(t)
@@ -124,6 +130,9 @@ func newHarnessAt(t *testing.T, opts telegramtest.Options, wrap func(Handler) Ha
 	}
 	a := New(Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: logs.logger(), PollTimeout: time.Second}, hd)
 	a.minBackoff, a.maxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	if setup != nil {
+		setup(a)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, fake: fake, store: store, svc: svc, a: a, logs: logs, done: make(chan error, 1), stop: cancel}
 	go func() { h.done <- a.Run(ctx) }()
@@ -152,10 +161,17 @@ func (h *harness) connected() {
 	}
 }
 
+// handled waits until update id is handled and every answer queued so far
+// has gone out (or failed for good).
 func (h *harness) handled(id int) {
 	h.t.Helper()
-	if err := h.fake.WaitHandled(waitCtx(h.t), id); err != nil {
+	ctx := waitCtx(h.t)
+	if err := h.fake.WaitHandled(ctx, id); err != nil {
 		h.t.Fatalf("%v\nlogs:\n%s", err, h.logs.String())
+	}
+	h.a.replies.wait(ctx)
+	if ctx.Err() != nil {
+		h.t.Fatalf("%d answers still queued\nlogs:\n%s", h.a.replies.len(), h.logs.String())
 	}
 }
 

@@ -25,28 +25,35 @@ type update struct {
 	threadID int // message_thread_id of a forum-topic message
 }
 
-// poll long-polls getUpdates until ctx ends. The offset moves past an update
-// only once it is handled, so a crash or a store failure means it comes back.
-func (a *Adapter) poll(ctx context.Context) error {
+// poll long-polls getUpdates until ctx ends or the token is found revoked.
+// The offset moves past an update only once it is handled, so a crash or a
+// store failure means it comes back.
+func (a *Adapter) poll(ctx context.Context) {
 	var (
 		offset    int // next update id wanted
 		confirmed int // offset Telegram has been told about
 		failures  int
 		stuckID   int
 		stuckTry  int
+		woken     bool // this failure streak already cut a backoff short
 	)
 	defer func() { a.confirm(ctx, offset, confirmed) }()
+	// A revoked token abandons the long poll in flight too.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(a.revoked, cancel)()
 	for {
-		if ctx.Err() != nil {
-			return nil
+		if pctx.Err() != nil {
+			return
 		}
-		updates, err := a.getUpdates(ctx, offset)
+		updates, err := a.getUpdates(pctx, offset)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if pctx.Err() != nil {
+				return
 			}
 			if unauthorized(err) {
-				return fmt.Errorf("%w: %v", ErrUnauthorized, err)
+				a.tokenRevoked(err)
+				return
 			}
 			failures++
 			wait := a.backoff(failures, err)
@@ -57,19 +64,35 @@ func (a *Adapter) poll(ctx context.Context) error {
 			} else {
 				a.log.Warn("telegram: getUpdates failed; retrying", "err", err, "attempt", failures, "retry_in", wait.String())
 			}
-			if !sleep(ctx, wait) {
-				return nil
+			// Another call (a delivery send) finding Telegram back cuts the
+			// wait short, once per streak: if getUpdates alone keeps failing
+			// while sends pass, the loop must not retry at the send rate.
+			wake := a.wake
+			if woken {
+				wake = nil
+			}
+			select {
+			case <-pctx.Done():
+				return
+			case <-a.clock.After(wait):
+			case <-wake:
+				woken = true
+				a.log.Info("telegram answers again; polling at once")
 			}
 			continue
 		}
-		failures = 0
+		failures, woken = 0, false
+		select {
+		case <-a.wake: // stale: the loop is not sleeping
+		default:
+		}
 		confirmed = offset
 		// Every update returned is unconfirmed, so none is skipped by id:
 		// Telegram may restart ids at a random, lower number after a quiet week.
 		for _, u := range updates {
-			if err := a.handleSafely(ctx, u); err != nil {
-				if ctx.Err() != nil {
-					return nil
+			if err := a.handleSafely(pctx, u); err != nil {
+				if pctx.Err() != nil {
+					return
 				}
 				if u.UpdateID != stuckID {
 					stuckID, stuckTry = u.UpdateID, 0
@@ -78,8 +101,8 @@ func (a *Adapter) poll(ctx context.Context) error {
 				if stuckTry < a.handleTries {
 					wait := a.backoff(stuckTry, err)
 					a.log.Warn("telegram: handling an update failed; will retry it", "err", err, "update", u.UpdateID, "retry_in", wait.String())
-					if !sleep(ctx, wait) {
-						return nil
+					if !a.sleep(pctx, wait) {
+						return
 					}
 					break // refetch from this update on
 				}
@@ -221,11 +244,10 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 	if replyTo != 0 {
 		reply.ReplyTo = strconv.Itoa(replyTo)
 	}
-	if _, err := a.send(ctx, cmd.Chat.ID, reply, u.threadID); err != nil {
-		// The command itself was handled; a lost answer is not worth
-		// replaying it. A kicked bot learns it through my_chat_member.
-		a.log.Warn("telegram: could not answer a command", "err", err, "chat", cmd.Chat.String(), "command", name)
-	}
+	// The command is handled (its store effects done) here, in update
+	// order; its answer is queued, so a rate-limited answer does not hold up
+	// the next updates.
+	a.queueReply(cmd.Chat.ID, name, reply, u.threadID)
 	return nil
 }
 

@@ -64,15 +64,6 @@ func TestRejectedTokenStopsRun(t *testing.T) {
 	}
 }
 
-func TestTokenRevokedWhilePolling(t *testing.T) {
-	fake := telegramtest.Start(t, telegramtest.Options{})
-	a := New(Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), PollTimeout: time.Second}, nil)
-	fake.FailNext("getUpdates", telegramtest.Unauthorized())
-	if err := result(t, runAdapter(context.Background(), a)); !errors.Is(err, ErrUnauthorized) {
-		t.Fatalf("Run = %v, want ErrUnauthorized", err)
-	}
-}
-
 func TestUnreachableEndpointNeverLeaksToken(t *testing.T) {
 	logs := newLogBuffer()
 	// Port 1 on loopback refuses connections; the URL carries the token.
@@ -181,5 +172,54 @@ func TestSecretsNeverInSlogAttributes(t *testing.T) {
 	slog.New(slog.NewJSONHandler(logs, nil)).Info("cfg", "token", bot.Secret(testToken), "config", Config{Token: testToken})
 	if strings.Contains(logs.String(), testToken) {
 		t.Errorf("token printed: %s", logs.String())
+	}
+}
+
+// TestFaultsNeverLogToken walks the adapter through every fault the fake can
+// throw (an HTML 502 on every call, refused connections, an answer that
+// cannot be delivered within the reply window, a token revoked at runtime)
+// and checks no log line holds the token, in plain or URL-escaped form; the
+// undeliverable answer is logged once, with its chat.
+func TestFaultsNeverLogToken(t *testing.T) {
+	gate := bot.NewGate(bot.Policy{}, nil)
+	gate.ReplyWindow = time.Second
+	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) { a.replier = gate })
+	ctx := waitCtx(t)
+	h.connected()
+
+	h.fake.FailChatAlways(userID, telegramtest.NonJSON(502))
+	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/status"))
+	h.fake.ClearChat(userID)
+	if n := strings.Count(h.logs.String(), "could not answer a command"); n != 1 {
+		t.Errorf("%d lines about the lost answer, want 1:\n%s", n, h.logs.String())
+	}
+	if !strings.Contains(h.logs.String(), fmt.Sprintf("chat=%d", userID)) {
+		t.Errorf("the lost answer's line lacks its chat:\n%s", h.logs.String())
+	}
+
+	h.fake.FailAlways("", telegramtest.NonJSON(502))
+	if !h.logs.waitCount(ctx, "HTTP 502 with a body that is not Bot API JSON", 2) {
+		t.Fatalf("no 502 logged:\n%s", h.logs.String())
+	}
+	h.fake.ClearAlways()
+	h.fake.Down()
+	if !h.logs.waitCount(ctx, "connection refused", 2) {
+		t.Fatalf("no refused connection logged:\n%s", h.logs.String())
+	}
+	if err := h.fake.Up(); err != nil {
+		t.Fatal(err)
+	}
+	h.fake.RevokeToken()
+	if !h.logs.waitCount(ctx, "the bot token was revoked", 1) {
+		t.Fatalf("revocation not logged:\n%s", h.logs.String())
+	}
+	out := h.logs.String()
+	for _, form := range []string{h.fake.Token, url.PathEscape(h.fake.Token), url.QueryEscape(h.fake.Token)} {
+		if strings.Contains(out, form) {
+			t.Fatalf("token in logs:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "bot[redacted]/getUpdates") {
+		t.Errorf("want the redacted URL in the log:\n%s", out)
 	}
 }

@@ -47,7 +47,16 @@ func (e *callError) Unwrap() error { return e.Err }
 
 // call makes one Bot API call through the library with ctx and a deadline,
 // returning the result or a *callError whose text never holds the token.
+//
+// It also keeps the adapter's state: a success means Telegram answers, a
+// network error, a timeout, a 5xx or a body that is not Bot API JSON that it
+// does not, and a 401 after the bot has started that the token was revoked;
+// from then on no call is made.
 func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Params, timeout time.Duration) (json.RawMessage, error) {
+	if a.State() == bot.PlatformUnauthorized {
+		return nil, fmt.Errorf("telegram %s: not called: %w", method, ErrUnauthorized)
+	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d := &callDoer{ctx: ctx, client: a.client, secret: a.token}
@@ -58,6 +67,7 @@ func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Param
 	api.SetAPIEndpoint(a.endpoint)
 	resp, err := api.MakeRequest(method, params)
 	if err == nil {
+		a.answered(method)
 		return resp.Result, nil
 	}
 	ce := &callError{Method: method, Status: d.status, Code: d.status, RetryAfter: d.retryAfter}
@@ -74,14 +84,32 @@ func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Param
 		ce.MigrateTo = te.MigrateToChatID
 	}
 	ce.Err = redactError(a.token, err)
+	switch {
+	case parent.Err() != nil:
+		// Our caller gave up: says nothing about Telegram.
+	case unauthorized(ce) && a.self.Load() != nil:
+		a.tokenRevoked(ce)
+	case platformDown(ce):
+		a.unavailable()
+	}
 	return nil, ce
+}
+
+// platformDown reports whether a failed call means Telegram as a whole does
+// not answer: no response, a 5xx, or a body that is not Bot API JSON (a
+// proxy's page). A 429 is a rate limit, not an outage, even as HTML.
+func platformDown(ce *callError) bool {
+	if ce.Code == http.StatusTooManyRequests {
+		return false
+	}
+	return !ce.api || ce.Code >= 500
 }
 
 // Send delivers m to a chat and returns the sent message's id. Errors are
 // *bot.SendError; see classify for the mapping.
 func (a *Adapter) Send(ctx context.Context, chatID string, m bot.Message) (string, error) {
 	if a.self.Load() == nil {
-		return "", &bot.SendError{Class: bot.Retryable, Err: fmt.Errorf("send to chat %s: %w", chatID, errNotConnected)}
+		return "", &bot.SendError{Class: bot.Unavailable, Err: fmt.Errorf("send to chat %s: %w", chatID, errNotConnected)}
 	}
 	return a.send(ctx, chatID, m, 0)
 }
@@ -133,7 +161,10 @@ func messageParams(chatID int64, m bot.Message, threadID int) tgbotapi.Params {
 // classify maps a failed call to the class delivery acts on:
 //
 //   - 429 → RateLimited, RetryAfter from retry_after (or Retry-After, else 1s).
-//   - 5xx, network errors, timeouts, bodies that are not Bot API JSON → Retryable.
+//   - 5xx, network errors, timeouts, bodies that are not Bot API JSON →
+//     Unavailable: Telegram as a whole is failing, not this chat.
+//   - 401 (the token was revoked; the adapter has stopped calling the API) →
+//     Unavailable wrapping ErrUnauthorized: the rows wait for a restart.
 //   - 400 with migrate_to_chat_id → Migrated, NewChatID set.
 //   - 403 (blocked, kicked, not a member, deactivated user, deleted group,
 //     can't initiate a conversation) and 400 "chat not found" → Permanent:
@@ -146,12 +177,17 @@ func messageParams(chatID int64, m bot.Message, threadID int) tgbotapi.Params {
 //     Retryable lets delivery back off and expire the row while the
 //     subscription survives.
 func classify(err error) error {
+	if errors.Is(err, ErrUnauthorized) {
+		return &bot.SendError{Class: bot.Unavailable, Err: err}
+	}
 	var ce *callError
 	if !errors.As(err, &ce) {
 		return &bot.SendError{Class: bot.Retryable, Err: err}
 	}
 	desc := strings.ToLower(ce.Description)
 	switch {
+	case unauthorized(ce):
+		return &bot.SendError{Class: bot.Unavailable, Err: fmt.Errorf("%w (%w)", err, ErrUnauthorized)}
 	case ce.Code == http.StatusTooManyRequests:
 		wait := ce.RetryAfter
 		if wait <= 0 {
@@ -160,8 +196,8 @@ func classify(err error) error {
 		return &bot.SendError{Class: bot.RateLimited, RetryAfter: wait, Err: err}
 	case ce.MigrateTo != 0:
 		return &bot.SendError{Class: bot.Migrated, NewChatID: strconv.FormatInt(ce.MigrateTo, 10), Err: err}
-	case !ce.api:
-		return &bot.SendError{Class: bot.Retryable, Err: err}
+	case platformDown(ce):
+		return &bot.SendError{Class: bot.Unavailable, Err: err}
 	case ce.Code == http.StatusForbidden && permanentForbidden(desc):
 		return &bot.SendError{Class: bot.Permanent, Err: err}
 	case ce.Code == http.StatusBadRequest && (strings.Contains(desc, "chat not found") || strings.Contains(desc, "peer_id_invalid")):

@@ -28,14 +28,16 @@ func TestSendErrorClasses(t *testing.T) {
 		{"403 deactivated", telegramtest.Failure{Code: 403, Description: "Forbidden: user is deactivated"}, bot.Permanent, 0, ""},
 		{"400 chat not found", telegramtest.ChatNotFound(), bot.Permanent, 0, ""},
 		{"400 migrated", telegramtest.MigratedTo(-1009999), bot.Migrated, 0, "-1009999"},
-		{"502 JSON", telegramtest.ServerError(502), bot.Retryable, 0, ""},
-		{"500 JSON", telegramtest.ServerError(500), bot.Retryable, 0, ""},
-		{"502 non-JSON", telegramtest.NonJSON(502), bot.Retryable, 0, ""},
-		{"403 non-JSON from a proxy", telegramtest.NonJSON(403), bot.Retryable, 0, ""},
+		// Telegram as a whole failing: the platform is unavailable, not the chat.
+		{"502 JSON", telegramtest.ServerError(502), bot.Unavailable, 0, ""},
+		{"500 JSON", telegramtest.ServerError(500), bot.Unavailable, 0, ""},
+		{"502 non-JSON", telegramtest.NonJSON(502), bot.Unavailable, 0, ""},
+		{"403 non-JSON from a proxy", telegramtest.NonJSON(403), bot.Unavailable, 0, ""},
 		// Other 400s are this message's or a fixable rights problem, not a gone chat.
 		{"400 bad entities", telegramtest.BadRequest("can't parse entities: unclosed tag"), bot.Retryable, 0, ""},
 		{"400 not enough rights", telegramtest.BadRequest("not enough rights to send text messages to the chat"), bot.Retryable, 0, ""},
-		{"401", telegramtest.Unauthorized(), bot.Retryable, 0, ""},
+		{"409 conflict", telegramtest.Conflict(), bot.Retryable, 0, ""},
+		// 401 switches the adapter off: see TestTokenRevokedAtRuntime.
 	}
 	h := newHarness(t, telegramtest.Options{}, nil)
 	h.connected()
@@ -90,11 +92,14 @@ func TestSendOptions(t *testing.T) {
 	}
 }
 
-func TestSendBeforeConnectedIsRetryable(t *testing.T) {
+func TestSendBeforeConnectedIsUnavailable(t *testing.T) {
 	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
 	_, err := a.Send(context.Background(), "42", bot.Message{Title: "x"})
-	if se := bot.ClassOf(err); se.Class != bot.Retryable || !errors.Is(err, errNotConnected) {
-		t.Fatalf("got %v, want Retryable not-connected", err)
+	if se := bot.ClassOf(err); se.Class != bot.Unavailable || !errors.Is(err, errNotConnected) {
+		t.Fatalf("got %v, want Unavailable not-connected", err)
+	}
+	if st := a.State(); st != bot.PlatformConnecting {
+		t.Errorf("state %s, want connecting", st)
 	}
 }
 
@@ -108,13 +113,13 @@ func TestSendBadChatIDIsPermanent(t *testing.T) {
 	}
 }
 
-func TestSendNetworkErrorIsRetryableAndRedacted(t *testing.T) {
+func TestSendNetworkErrorIsUnavailableAndRedacted(t *testing.T) {
 	// Port 1 on loopback refuses connections: a network error with the token in its URL.
 	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
 	a.self.Store(&identity{ID: 1, UserName: "b"})
 	_, err := a.Send(context.Background(), "42", bot.Message{Title: "x"})
-	if bot.ClassOf(err).Class != bot.Retryable {
-		t.Fatalf("got %v, want Retryable", err)
+	if bot.ClassOf(err).Class != bot.Unavailable {
+		t.Fatalf("got %v, want Unavailable", err)
 	}
 	msg := err.Error()
 	if strings.Contains(msg, testToken) || !strings.Contains(msg, "127.0.0.1:1/bot[redacted]/sendMessage") {

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,12 +36,25 @@ const DefaultPollTimeout = 30 * time.Second
 const defaultCallTimeout = 30 * time.Second
 
 // ErrUnauthorized means Telegram rejected the token (401, or 404 for a
-// malformed one). Retrying cannot help; Run returns an error wrapping it.
+// malformed one). Retrying cannot help. At start Run returns an error
+// wrapping it; later (a token revoked while running) the adapter stops
+// calling the API and Send returns bot.Unavailable errors wrapping it.
 var ErrUnauthorized = errors.New("telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)")
 
-// errNotConnected is wrapped in the Retryable error Send returns before Run
+// errNotConnected is wrapped in the Unavailable error Send returns before Run
 // has identified the bot.
 var errNotConnected = errors.New("telegram adapter not connected yet")
+
+// maxBackoff caps the wait between getMe and getUpdates retries, so polling
+// resumes within 30 s of Telegram's return even when nothing else calls it.
+const maxBackoff = 30 * time.Second
+
+// replyDrain is how long answers already queued get to go out when Run's
+// context ends.
+const replyDrain = 5 * time.Second
+
+// replyWorkers bounds how many chats' answers are being sent at once.
+const replyWorkers = 32
 
 // Handler answers commands and records membership changes; *bot.Service
 // satisfies it.
@@ -70,6 +84,10 @@ type Config struct {
 	// PollTimeout is the long-poll timeout, in whole seconds (at least 1s);
 	// default 30s.
 	PollTimeout time.Duration
+	// Replier sends command answers within the platform's sending budget;
+	// main passes the *bot.Gate the dispatcher uses, so answers go ahead of
+	// alert fan-out. Nil: a gate of its own at 25 messages/s, 1/s per chat.
+	Replier Replier
 }
 
 // Validate reports every problem of the configuration at once.
@@ -125,8 +143,23 @@ type Adapter struct {
 	// before it is skipped so it cannot block every later update.
 	handleTries int
 	cfgErr      error
+	clock       bot.Clock
+	replier     Replier
+	replies     *replyQueue
+	replyDrain  time.Duration
 
 	self atomic.Pointer[identity]
+
+	mu    sync.Mutex
+	state bot.PlatformState
+	// wake gets a token when a call finds Telegram answering after it was
+	// unavailable, so a poll loop sleeping in backoff retries at once.
+	wake chan struct{}
+	// revoked ends when the token is found revoked: the poll in flight is
+	// abandoned and no call is made any more.
+	revoked     context.Context
+	revoke      context.CancelFunc
+	pollStopped chan struct{} // closed when the poll loop has returned
 }
 
 // New builds an adapter. It makes no network call; Run connects.
@@ -139,9 +172,20 @@ func New(cfg Config, h Handler) *Adapter {
 		pollTimeout: cfg.PollTimeout,
 		callTimeout: defaultCallTimeout,
 		minBackoff:  time.Second,
-		maxBackoff:  time.Minute,
+		maxBackoff:  maxBackoff,
 		handleTries: 3,
 		cfgErr:      cfg.Validate(),
+		clock:       bot.SystemClock{},
+		replier:     cfg.Replier,
+		replies:     newReplyQueue(),
+		replyDrain:  replyDrain,
+		state:       bot.PlatformConnecting,
+		wake:        make(chan struct{}, 1),
+		pollStopped: make(chan struct{}),
+	}
+	a.revoked, a.revoke = context.WithCancel(context.Background())
+	if a.replier == nil {
+		a.replier = bot.NewGate(bot.Policy{Rate: 25, PerChat: time.Second}, nil)
 	}
 	if a.endpoint == "" {
 		a.endpoint = DefaultEndpoint
@@ -167,8 +211,11 @@ func New(cfg Config, h Handler) *Adapter {
 
 // Run connects (getMe, retried with backoff while Telegram is unreachable or
 // failing), registers the command menu, then long-polls for updates until ctx
-// ends, when it returns nil. A rejected token returns an error wrapping
-// ErrUnauthorized, at start or later.
+// ends, when it returns nil. A token rejected at start returns an error
+// wrapping ErrUnauthorized. A token revoked later stops polling and every
+// call, but not Run: the process and the other platforms go on, and Run
+// returns nil when ctx ends. Command answers still queued then get
+// replyDrain to go out.
 func (a *Adapter) Run(ctx context.Context) error {
 	if a.cfgErr != nil {
 		return fmt.Errorf("telegram: %w", a.cfgErr)
@@ -182,8 +229,72 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	a.self.Store(me)
 	a.log.Info("telegram connected", "bot", me.UserName)
+	// Answers outlive ctx by replyDrain, so their context is not ctx.
+	rctx, stopReplies := context.WithCancel(context.WithoutCancel(ctx))
+	workers := a.replies.start(rctx, replyWorkers)
 	a.registerCommands(ctx)
-	return a.poll(ctx)
+	a.poll(ctx)
+	close(a.pollStopped)
+	<-ctx.Done() // after a revoked token: idle until shutdown
+
+	dctx, cancel := context.WithTimeout(rctx, a.replyDrain)
+	a.replies.wait(dctx)
+	cancel()
+	stopReplies()
+	workers.Wait()
+	if n := a.replies.len(); n > 0 {
+		a.log.Warn("telegram: shutting down with command answers unsent", "unsent", n)
+	}
+	return nil
+}
+
+// State is how the adapter sees Telegram, for /healthz and /metrics.
+func (a *Adapter) State() bot.PlatformState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state
+}
+
+// answered records that Telegram answered a call. A return from
+// unavailability wakes the poll loop, unless the call was the poll itself.
+func (a *Adapter) answered(method string) {
+	a.mu.Lock()
+	prev := a.state
+	if prev != bot.PlatformUnauthorized {
+		a.state = bot.PlatformReady
+	}
+	a.mu.Unlock()
+	if prev == bot.PlatformUnavailable && method != "getUpdates" {
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// unavailable records that Telegram as a whole did not answer. Before the
+// first success the state stays connecting.
+func (a *Adapter) unavailable() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state == bot.PlatformReady {
+		a.state = bot.PlatformUnavailable
+	}
+}
+
+// tokenRevoked switches the adapter off after Telegram refused the token of
+// a running bot: one error line, no call any more, polling abandoned.
+func (a *Adapter) tokenRevoked(err error) {
+	a.mu.Lock()
+	prev := a.state
+	a.state = bot.PlatformUnauthorized
+	a.mu.Unlock()
+	if prev == bot.PlatformUnauthorized {
+		return
+	}
+	a.revoke()
+	a.log.Error("telegram: the bot token was revoked; Telegram is switched off until a restart with a valid TELEGRAM_BOT_TOKEN (alerts wait in the outbox)",
+		"err", err, "state", string(bot.PlatformUnauthorized))
 }
 
 // connect calls getMe until it answers, the token is rejected or ctx ends.
@@ -208,7 +319,7 @@ func (a *Adapter) connect(ctx context.Context) (*identity, error) {
 		}
 		wait := a.backoff(attempt, err)
 		a.log.Warn("telegram unreachable; retrying", "err", err, "attempt", attempt, "retry_in", wait.String())
-		if !sleep(ctx, wait) {
+		if !a.sleep(ctx, wait) {
 			return nil, ctx.Err()
 		}
 	}
@@ -216,8 +327,12 @@ func (a *Adapter) connect(ctx context.Context) (*identity, error) {
 
 // unauthorized reports whether err is Telegram rejecting the token: 401, or
 // 404 in Telegram's JSON shape (what api.telegram.org answers for a malformed
-// token). A non-JSON 404 is a wrong endpoint, not a wrong token.
+// token), or a call refused because the token was found revoked. A non-JSON
+// 404 is a wrong endpoint, not a wrong token.
 func unauthorized(err error) bool {
+	if errors.Is(err, ErrUnauthorized) {
+		return true
+	}
 	var ce *callError
 	if !errors.As(err, &ce) || !ce.api {
 		return false
@@ -240,17 +355,16 @@ func (a *Adapter) backoff(attempt int, err error) time.Duration {
 	if d > 0 {
 		d = d*4/5 + time.Duration(rand.Int64N(int64(d)*2/5+1))
 	}
-	return d
+	return min(d, a.maxBackoff)
 }
 
-// sleep waits d or until ctx ends; it reports whether the wait completed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// sleep waits d on the adapter's clock or until ctx ends; it reports whether
+// the wait completed.
+func (a *Adapter) sleep(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-a.clock.After(d):
 		return true
 	}
 }

@@ -6,7 +6,10 @@
 // limit and allowed_updates), sendMessage (validates HTML and the 4096
 // limit, records every message), getChatMember, setMyCommands, deleteWebhook
 // and getWebhookInfo; failures can be injected per method or per chat, and an
-// optional rate limiter answers 429 like Telegram's flood control.
+// optional rate limiter answers 429 like Telegram's flood control. Outages
+// are switches on the server: Down/Up (connections refused, same address
+// after), FailAlways (e.g. a proxy's HTML 502 on every call), RevokeToken
+// (401 on every call).
 //
 // All methods are safe for concurrent use.
 package telegramtest
@@ -126,6 +129,9 @@ type Stats struct {
 	Failed          int64 // other error answers to sendMessage
 	GetUpdatesCalls int64
 	GetChatMember   int64
+	// Requests counts every request that reached the handler, any method,
+	// failed or not.
+	Requests int64
 }
 
 // Failure is an error answer. Code is both the HTTP status and error_code.
@@ -183,6 +189,7 @@ type Server struct {
 	Bot   User
 
 	srv       *httptest.Server
+	ln        *switchListener
 	closed    chan struct{}
 	closeOnce sync.Once
 	now       func() time.Time
@@ -205,10 +212,12 @@ type Server struct {
 	chatAlways map[int64]Failure
 	migrated   map[int64]int64
 	commands   map[string][]BotCommand
+	always     map[string]Failure // method ("" for all) → failure until ClearAlways
+	revoked    bool
 
 	rl rateLimiter
 
-	sendCalls, sentN, rateLimited, failed, polls, memberCalls atomic.Int64
+	sendCalls, sentN, rateLimited, failed, polls, memberCalls, requests atomic.Int64
 }
 
 // NewServer starts a fake on 127.0.0.1. Close it when done.
@@ -230,6 +239,7 @@ func NewServer(opts Options) *Server {
 		chatAlways: map[int64]Failure{},
 		migrated:   map[int64]int64{},
 		commands:   map[string][]BotCommand{},
+		always:     map[string]Failure{},
 		rl:         rateLimiter{chats: map[int64]*chatWindow{}},
 	}
 	if s.Token == "" {
@@ -250,7 +260,8 @@ func NewServer(opts Options) *Server {
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	_ = s.srv.Listener.Close()
-	s.srv.Listener = l
+	s.ln = newSwitchListener(l)
+	s.srv.Listener = s.ln
 	s.srv.Start()
 	s.URL = s.srv.URL
 	return s
@@ -382,6 +393,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		SendCalls: s.sendCalls.Load(), Sent: s.sentN.Load(), RateLimited: s.rateLimited.Load(),
 		Failed: s.failed.Load(), GetUpdatesCalls: s.polls.Load(), GetChatMember: s.memberCalls.Load(),
+		Requests: s.requests.Load(),
 	}
 }
 
@@ -415,6 +427,43 @@ func (s *Server) FailChatAlways(chatID int64, f Failure) {
 	defer s.mu.Unlock()
 	s.chatAlways[chatID] = f
 }
+
+// FailAlways makes every call of a method (any case; "" for every method)
+// answer f until ClearAlways, e.g. NonJSON(502) for a proxy in front of a
+// Bot API that is down. A per-method failure wins over the "" one.
+func (s *Server) FailAlways(method string, f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.always[strings.ToLower(method)] = f
+	s.notifyLocked() // pending long polls answer it at once
+}
+
+// ClearAlways removes every failure set with FailAlways.
+func (s *Server) ClearAlways() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.always)
+}
+
+// RevokeToken makes every later call answer 401 Unauthorized, as Telegram
+// does once BotFather revoked the token; pending long polls answer it too.
+func (s *Server) RevokeToken() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked = true
+	s.notifyLocked()
+}
+
+// Down makes the server unreachable: the listening socket is closed (new
+// connections are refused) and open connections, long polls included, are
+// cut. Up brings it back on the same address.
+func (s *Server) Down() {
+	s.ln.down()
+	s.srv.CloseClientConnections()
+}
+
+// Up reopens the listening socket Down closed, on the same address.
+func (s *Server) Up() error { return s.ln.up() }
 
 // ClearChat removes the failures set for a chat.
 func (s *Server) ClearChat(chatID int64) {
@@ -612,9 +661,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, Failure{Code: 404, Description: "Not Found"})
 		return
 	}
+	s.requests.Add(1)
 	token, method := rest[:i], strings.ToLower(rest[i+1:])
-	if token != s.Token {
+	s.mu.Lock()
+	revoked := s.revoked
+	always, failAlways := s.always[method]
+	if !failAlways {
+		always, failAlways = s.always[""]
+	}
+	s.mu.Unlock()
+	if token != s.Token || revoked {
 		writeFailure(w, Unauthorized())
+		return
+	}
+	if failAlways {
+		if method == "sendmessage" {
+			s.sendCalls.Add(1)
+			s.countFailure(always)
+		}
+		writeFailure(w, always)
 		return
 	}
 	p, err := params(r)
@@ -810,6 +875,18 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 		case <-ch:
 		}
 		s.mu.Lock()
+		f, failing := s.always["getupdates"]
+		if !failing {
+			f, failing = s.always[""]
+		}
+		if s.revoked {
+			f, failing = Unauthorized(), true
+		}
+		if failing {
+			s.mu.Unlock()
+			writeFailure(w, f)
+			return
+		}
 	}
 }
 

@@ -263,3 +263,76 @@ func TestRateLimiterConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestDownRefusesConnectionsThenUpServesAgain(t *testing.T) {
+	s := Start(t, Options{})
+	if code, _ := post(t, s, "getMe", nil); code != 200 {
+		t.Fatalf("getMe before down: %d", code)
+	}
+	s.Down()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	_, err := client.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "getMe"), nil)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("getMe while down: %v, want connection refused", err)
+	}
+	if err := s.Up(); err != nil {
+		t.Fatal(err)
+	}
+	// Down cut the connection kept alive by the first call; a POST on it
+	// would fail with EOF instead of dialling again.
+	http.DefaultClient.CloseIdleConnections()
+	if code, _ := post(t, s, "getMe", nil); code != 200 {
+		t.Fatalf("getMe after up: %d", code)
+	}
+}
+
+func TestFailAlwaysAndRevokeToken(t *testing.T) {
+	s := Start(t, Options{})
+	s.FailAlways("", NonJSON(502))
+	for range 2 {
+		resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "getMe"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 502 || resp.Header.Get("Content-Type") != "text/html" {
+			t.Fatalf("getMe: %d %s, want an HTML 502", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	s.ClearAlways()
+	if code, _ := post(t, s, "getMe", nil); code != 200 {
+		t.Fatalf("getMe after ClearAlways: %d", code)
+	}
+
+	// A long poll in progress answers 401 as soon as the token is revoked.
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "getUpdates"), url.Values{"timeout": {"30"}})
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Wait(ctx, func() bool { return s.Stats().GetUpdatesCalls == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	s.RevokeToken()
+	select {
+	case code := <-done:
+		if code != 401 {
+			t.Errorf("pending getUpdates answered %d, want 401", code)
+		}
+	case <-ctx.Done():
+		t.Fatal("pending getUpdates did not end")
+	}
+	if code, a := post(t, s, "sendMessage", url.Values{"chat_id": {"1"}, "text": {"x"}}); code != 401 || a.ErrorCode != 401 {
+		t.Errorf("sendMessage after revoke: %d %+v", code, a)
+	}
+	if got := s.Stats().Requests; got != 5 {
+		t.Errorf("Requests = %d, want 5", got)
+	}
+}

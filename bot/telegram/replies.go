@@ -1,0 +1,148 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// Replier sends one command answer within the platform's sending budget:
+// ahead of alert fan-out, with the per-chat gap, honouring retry_after and
+// retrying for a bounded window. *bot.Gate satisfies it.
+type Replier interface {
+	Reply(ctx context.Context, chat string, send func(ctx context.Context) error) error
+}
+
+var _ Replier = (*bot.Gate)(nil)
+
+// queueReply queues the answer to a command handled by the poll loop.
+func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID int) {
+	a.replies.add(chat, func(ctx context.Context) {
+		err := a.replier.Reply(ctx, chat, func(ctx context.Context) error {
+			_, err := a.send(ctx, chat, reply, threadID)
+			if errors.Is(err, ErrUnauthorized) {
+				// The adapter is off until a restart: retrying cannot help.
+				return &bot.SendError{Class: bot.Permanent, Err: err}
+			}
+			return err
+		})
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrUnauthorized):
+			// Logged once, when the token was found revoked.
+		case ctx.Err() != nil:
+			// Shutdown: Run counts what was left.
+		default:
+			// The command itself was handled; a lost answer is not worth
+			// replaying it. A kicked bot learns it through my_chat_member.
+			a.log.Warn("telegram: could not answer a command", "err", err, "chat", chat, "command", command)
+		}
+	})
+}
+
+// replyQueue holds command answers: first in, first out per chat, one
+// answer per chat at a time, chats served in the order they arrived (a
+// chat with more answers waits behind the others after each one), at most
+// as many chats at once as there are workers.
+type replyQueue struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending map[string][]func(context.Context) // a chat is here while queued or served
+	ready   []string                           // chats waiting for a worker
+	n       int                                // answers not finished
+	idle    chan struct{}                      // closed while n is 0
+	stopped bool
+}
+
+func newReplyQueue() *replyQueue {
+	q := &replyQueue{pending: map[string][]func(context.Context){}, idle: make(chan struct{})}
+	q.cond = sync.NewCond(&q.mu)
+	close(q.idle)
+	return q
+}
+
+func (q *replyQueue) add(chat string, send func(context.Context)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		q.idle = make(chan struct{})
+	}
+	q.n++
+	if _, queued := q.pending[chat]; !queued {
+		q.ready = append(q.ready, chat)
+		q.cond.Signal()
+	}
+	q.pending[chat] = append(q.pending[chat], send)
+}
+
+// start runs workers until ctx ends; answers still queued then stay unsent.
+func (q *replyQueue) start(ctx context.Context, workers int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.stopped = true
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q.work(ctx)
+		}()
+	}
+	return &wg
+}
+
+func (q *replyQueue) work(ctx context.Context) {
+	for {
+		q.mu.Lock()
+		for len(q.ready) == 0 && !q.stopped {
+			q.cond.Wait()
+		}
+		if q.stopped {
+			q.mu.Unlock()
+			return
+		}
+		chat := q.ready[0]
+		q.ready = q.ready[1:]
+		send := q.pending[chat][0]
+		q.mu.Unlock()
+
+		send(ctx)
+
+		q.mu.Lock()
+		if rest := q.pending[chat][1:]; len(rest) > 0 {
+			q.pending[chat] = rest
+			q.ready = append(q.ready, chat)
+			q.cond.Signal()
+		} else {
+			delete(q.pending, chat)
+		}
+		q.n--
+		if q.n == 0 {
+			close(q.idle)
+		}
+		q.mu.Unlock()
+	}
+}
+
+// wait blocks until every queued answer is finished or ctx ends.
+func (q *replyQueue) wait(ctx context.Context) {
+	q.mu.Lock()
+	idle := q.idle
+	q.mu.Unlock()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
+}
+
+// len is the number of answers not finished.
+func (q *replyQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
