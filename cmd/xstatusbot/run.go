@@ -116,8 +116,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		telegram.SetLibraryLogger(log) // it tags its lines platform=telegram itself
 		tc := cfg.telegram()
 		tc.Log = log.With("platform", "telegram")
+		p := policy(cfg.TelegramRate)
+		gate := bot.NewGate(p, bot.SystemClock{}) // command answers and alerts share Telegram's budget
+		tc.Replier = gate
 		tg := telegram.New(tc, svc)
-		channels = append(channels, bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: policy(cfg.TelegramRate)})
+		channels = append(channels, bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: p, Gate: gate, State: tg.State})
 		runners = append(runners, tg.Run)
 	}
 	if cfg.DiscordToken != "" {
