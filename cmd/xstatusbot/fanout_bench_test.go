@@ -115,7 +115,11 @@ type fanOutResult struct {
 	tg429, dc429        int64
 	tgCalls, dcRequests int64
 	rssMB               float64
+	statusAnswer        time.Duration // from /status sent during the fan-out to its answer
 }
+
+// statusUser asks /status in the middle of the fan-out.
+const statusUser = 777
 
 func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -142,17 +146,19 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	// Wiring as in serve (run.go), minus the web server and the schedule.
 	metrics := bot.NewMetrics(prometheus.NewRegistry())
 	svc := bot.NewService(store, store, time.Now, log)
-	tg := telegram.New(telegram.Config{Token: bot.Secret(tgFake.Token), Endpoint: tgFake.Endpoint(), Log: log}, svc)
-	dc := discord.New(discord.Config{Token: bot.Secret(dcFake.Token), APIURL: dcFake.URL, Log: log}, svc)
 	policy := func(rate float64) bot.Policy {
 		p := bot.DefaultPolicy(rate)
 		p.Workers = cfg.workers
 		return p
 	}
+	tgPolicy := policy(cfg.tgRate)
+	tgGate := bot.NewGate(tgPolicy, bot.SystemClock{}) // shared with command answers, as in run.go
+	tg := telegram.New(telegram.Config{Token: bot.Secret(tgFake.Token), Endpoint: tgFake.Endpoint(), Log: log, Replier: tgGate}, svc)
+	dc := discord.New(discord.Config{Token: bot.Secret(dcFake.Token), APIURL: dcFake.URL, Log: log}, svc)
 	dcPolicy := policy(cfg.dcRate)
 	dcPolicy.PerChat = 0 // as in run.go: discordgo keeps Discord's per-route buckets
 	disp := bot.NewDispatcher(store, []bot.Channel{
-		{Platform: bot.Telegram, Notifier: tg, Policy: policy(cfg.tgRate)},
+		{Platform: bot.Telegram, Notifier: tg, Policy: tgPolicy, Gate: tgGate},
 		{Platform: bot.Discord, Notifier: dc, Policy: dcPolicy},
 	}, bot.SystemClock{}, log, metrics)
 
@@ -222,10 +228,19 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 
 	// Wait until every row is delivered and recorded. No deadline: only a
 	// stall (no progress for a minute) fails, since a hang is a bug, not a time.
+	// A quarter into the Telegram leg, someone asks /status: its answer goes
+	// ahead of the fan-out rows.
 	wantTG, wantDC := int64(len(tgIDs)), len(dcIDs)
+	var statusAsked time.Time
 	progress, lastChange := int64(-1), time.Now()
 	for {
 		tgN := tgFake.Stats().Sent - tgBase.Sent
+		if statusAsked.IsZero() && wantTG > 0 && tgN >= wantTG/4 {
+			statusAsked = time.Now()
+			tgFake.Private(telegramtest.User{ID: statusUser}, "/status")
+		} else if !statusAsked.IsZero() {
+			tgN -= int64(len(tgFake.SentTo(statusUser)))
+		}
 		dcN := int64(0)
 		for _, n := range dcFake.MessageCounts() {
 			dcN += int64(n)
@@ -259,6 +274,10 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	perTG := map[string]int{}
 	first, last := time.Time{}, time.Time{}
 	for _, m := range tgFake.Sent() {
+		if m.ChatID == statusUser {
+			res.statusAnswer = sinceOrZero(statusAsked, m.At)
+			continue
+		}
 		perTG[strconv.FormatInt(m.ChatID, 10)]++
 		first, last = earliest(first, m.At), latest(last, m.At)
 		res.tgSent++
@@ -378,14 +397,15 @@ func (r fanOutResult) report(b *testing.B, cfg fanOutSettings) {
 	b.ReportMetric(float64(r.tg429), "tg-429s")
 	b.ReportMetric(float64(r.dc429), "dc-429s")
 	b.ReportMetric(r.rssMB, "peak-RSS-MB")
+	b.ReportMetric(r.statusAnswer.Seconds(), "status-answer-s")
 	b.Logf("fan-out of one transition: %d Telegram chats + %d Discord channels delivered in %.2fs (round saved in %s); "+
 		"telegram %.1f msgs/s of %g configured (%.3f, fake limit %d/s, %d 429s, %d calls, span %.2f–%.2fs); "+
 		"discord %.1f msgs/s of %g configured (%.3f, fake limit %d/s, %d 429s, %d requests, span %.2f–%.2fs); "+
-		"lost %d, duplicated %d; workers %d; peak RSS %.0f MB (whole test process)",
+		"lost %d, duplicated %d; workers %d; peak RSS %.0f MB (whole test process); /status during the fan-out answered in %s",
 		r.tgSent, r.dcSent, r.total.Seconds(), r.save.Round(time.Millisecond),
 		tgRate, cfg.tgRate, tgRate/cfg.tgRate, cfg.tgLimit, r.tg429, r.tgCalls, r.tgFirst.Seconds(), r.tgLast.Seconds(),
 		dcRate, cfg.dcRate, dcRate/cfg.dcRate, cfg.dcLimit, r.dc429, r.dcRequests, r.dcFirst.Seconds(), r.dcLast.Seconds(),
-		r.lost, r.dup, cfg.workers, r.rssMB)
+		r.lost, r.dup, cfg.workers, r.rssMB, r.statusAnswer.Round(time.Millisecond))
 }
 
 // benchProbe is the probe func: a round with the verdict set by the benchmark.
