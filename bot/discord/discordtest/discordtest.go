@@ -427,6 +427,11 @@ func (s *Server) WaitConnected(ctx context.Context) error {
 	})
 }
 
+// WaitGatewayIdle blocks until no gateway connection is open.
+func (s *Server) WaitGatewayIdle(ctx context.Context) error {
+	return s.waitFor(ctx, func() bool { return len(s.conns) == 0 })
+}
+
 // WaitOverwrites blocks until at least n command overwrites were received.
 func (s *Server) WaitOverwrites(ctx context.Context, n int) error {
 	return s.waitFor(ctx, func() bool { return len(s.overwrites) >= n })
