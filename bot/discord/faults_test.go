@@ -40,11 +40,11 @@ func TestHeaderless429IsGlobalWithExponentialPause(t *testing.T) {
 			t.Fatalf("429 #%d: %+v (%v), want RateLimited, global, retry after %v", k+1, se, err, want)
 		}
 		if k == 0 {
-			// Another send answered during that pause (a concurrent worker)
-			// shares it instead of doubling it.
+			// A send during that pause shares it, without a request.
+			before := h.fake.Requests()
 			se, _ := send(t, h, "300000000000000002")
-			if se == nil || !se.Global || se.RetryAfter != want {
-				t.Fatalf("concurrent 429: %+v, want global, %v", se, want)
+			if se == nil || !se.Global || se.RetryAfter != want || h.fake.Requests() != before {
+				t.Fatalf("send during the pause: %+v after %d requests, want global, %v, none", se, h.fake.Requests()-before, want)
 			}
 		}
 		clock.Advance(want)

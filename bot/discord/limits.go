@@ -25,6 +25,9 @@ const (
 	headerlessMax = time.Minute
 )
 
+// errPaused is returned by Send during the pause after a headerless 429.
+var errPaused = errors.New("paused after a 429 without rate-limit headers (Cloudflare)")
+
 // errTooManyInvalid is returned by Send while the invalid-request count is at the limit.
 var errTooManyInvalid = errors.New("too many invalid requests to Discord in the last 10 minutes; sends paused to avoid an IP ban")
 
@@ -121,6 +124,13 @@ func (p *headerlessPause) limited(now time.Time, retryAfter time.Duration) time.
 	}
 	p.until = now.Add(wait)
 	return wait
+}
+
+// remaining is how much of the current pause is left at now.
+func (p *headerlessPause) remaining(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(p.until.Sub(now), 0)
 }
 
 // ok records a successful send: the next headerless 429 starts again from headerlessMin.

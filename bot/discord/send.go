@@ -26,7 +26,8 @@ const (
 //     internal retry is off for this call.
 //   - 429 without any X-RateLimit-* header (Cloudflare's HTML page):
 //     RateLimited and Global, for Retry-After or else a pause of 1 s doubling
-//     with each such 429 up to 1 min, back to 1 s after a success.
+//     with each such 429 up to 1 min, back to 1 s after a success. During
+//     that pause Send returns the same without calling Discord.
 //   - 10003 Unknown Channel, 50001 Missing Access, 50013 Missing Permissions,
 //     50007, any other 403 or 404: Permanent. Discord bans IPs that keep
 //     making such requests, so the subscription must end at once.
@@ -54,6 +55,12 @@ func (a *Adapter) Send(ctx context.Context, channelID string, m bot.Message) (st
 	}
 	if a.tooManyInvalid() {
 		return fail(bot.Unavailable, errTooManyInvalid)
+	}
+	if wait := a.headerless.remaining(a.clock.Now()); wait > 0 {
+		// Whatever the caller's gate does, no request goes out during the
+		// pause: each one would count towards the IP ban.
+		return "", &bot.SendError{Class: bot.RateLimited, Global: true, RetryAfter: wait,
+			Err: fmt.Errorf("discord: send to channel %s: %w", channelID, errPaused)}
 	}
 	data := &discordgo.MessageSend{
 		Embeds:          []*discordgo.MessageEmbed{renderEmbed(m)},

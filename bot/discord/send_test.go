@@ -38,10 +38,11 @@ func TestSendErrorClasses(t *testing.T) {
 		{name: "502 html", channel: "300000000000000012", fail: ptr(discordtest.HTMLError(http.StatusBadGateway)), wantClass: bot.Unavailable, attempts: 1},
 		{name: "50007 cannot message user", channel: "300000000000000013", fail: &discordtest.Failure{Status: http.StatusForbidden, Code: 50007, Message: "Cannot send messages to this user"}, wantClass: bot.Permanent, attempts: 1},
 		{name: "403 without code", channel: "300000000000000014", fail: &discordtest.Failure{Status: http.StatusForbidden, Message: "403: Forbidden"}, wantClass: bot.Permanent, attempts: 1},
-		{name: "429 html with retry-after is global", channel: "300000000000000015", fail: ptr(discordtest.Cloudflare429(3 * time.Second)), wantClass: bot.RateLimited, retryAfter: 3 * time.Second, global: true, attempts: 1},
 		{name: "404 without code", channel: "300000000000000009", fail: &discordtest.Failure{Status: http.StatusNotFound, Message: "404: Not Found"}, wantClass: bot.Permanent, attempts: 1},
 		{name: "400 invalid form body", channel: "300000000000000010", fail: &discordtest.Failure{Status: http.StatusBadRequest, Code: 50035, Message: "Invalid Form Body"}, wantClass: bot.Retryable, attempts: 1},
 		{name: "not a channel id", channel: "general", wantClass: bot.Permanent, attempts: 0},
+		// Last: it pauses every later send for 3 s.
+		{name: "429 html with retry-after is global", channel: "300000000000000015", fail: ptr(discordtest.Cloudflare429(3 * time.Second)), wantClass: bot.RateLimited, retryAfter: 3 * time.Second, global: true, attempts: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
