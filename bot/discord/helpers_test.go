@@ -122,7 +122,8 @@ type harnessOpt struct {
 	}
 }
 
-// startAdapter starts Run and waits until Send works and the gateway is identified.
+// startAdapter starts Run and waits until Send works, the gateway is
+// identified and the commands are registered.
 // Cleanup stops Run, checks it returned nil and that the token never reached the logs.
 func startAdapter(t *testing.T, o harnessOpt) *harness {
 	t.Helper()
@@ -165,6 +166,11 @@ func startAdapter(t *testing.T, o harnessOpt) *harness {
 	defer wcancel()
 	if err := h.fake.WaitConnected(wctx); err != nil {
 		t.Fatalf("gateway never identified: %v\nlogs:\n%s", err, h.logs)
+	}
+	// The commands are registered in the background; wait for them so no
+	// test counts that call among its own.
+	if err := h.fake.WaitOverwrites(wctx, 1); err != nil {
+		t.Fatalf("commands never registered: %v\nlogs:\n%s", err, h.logs)
 	}
 	for h.a.sess.Load() == nil {
 		select {
