@@ -134,15 +134,14 @@ func New(cfg Config, h Handler) *Adapter {
 // State is how the adapter sees Discord: connecting until the first
 // session, ready, unavailable while the gateway or REST calls fail, and
 // unauthorized once the token was revoked.
-func (a *Adapter) State() bot.PlatformState { return *a.state.Load() }
-
-// setState records a new state; unauthorized is final.
-func (a *Adapter) setState(st bot.PlatformState) {
+func (a *Adapter) State() bot.PlatformState {
 	if a.unauthorized.Load() {
-		st = bot.PlatformUnauthorized
+		return bot.PlatformUnauthorized // final, whatever a racing setState stored
 	}
-	a.state.Store(&st)
+	return *a.state.Load()
 }
+
+func (a *Adapter) setState(st bot.PlatformState) { a.state.Store(&st) }
 
 // InvalidRequests is the number of answers Discord counts towards its IP
 // ban (401, 403, 429) in the last InvalidRequestWindow.
@@ -163,7 +162,6 @@ func (a *Adapter) revoke(cause error) {
 	if !a.unauthorized.CompareAndSwap(false, true) {
 		return
 	}
-	a.setState(bot.PlatformUnauthorized)
 	a.log.Error("discord rejected the bot token while running; no more calls to Discord until restart (check DISCORD_BOT_TOKEN)",
 		"err", cause, "state", bot.PlatformUnauthorized)
 	close(a.revoked)
