@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -64,7 +65,10 @@ func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, ap
 		if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
 			wait = rl.RetryAfter
 		}
-		if st := status(err); st >= 400 && st < 500 && st != 429 {
+		if st := status(err); st == http.StatusUnauthorized {
+			a.revoke(err)
+			return
+		} else if st >= 400 && st < 500 && st != http.StatusTooManyRequests {
 			a.log.Error("register discord slash commands", "err", err)
 			return // retrying a refused payload or token would not help
 		}
@@ -131,6 +135,9 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 
 // respond sends the interaction callback and reports whether it worked.
 func (a *Adapter) respond(ctx context.Context, s *discordgo.Session, i *discordgo.Interaction, r *discordgo.InteractionResponse) bool {
+	if a.unauthorized.Load() {
+		return false // no more calls to Discord once it refused the token
+	}
 	if err := s.InteractionRespond(i, r, discordgo.WithContext(ctx)); err != nil {
 		a.log.Warn("acknowledge discord interaction", "err", redactInteraction(err, i), "chat", chatID(i))
 		return false

@@ -336,8 +336,11 @@ func TestRunRetriesUnreachableUntilCancelled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	eventually(t, "several retries logged", func() bool { return strings.Count(logs.String(), "retrying") >= 3 })
-	if _, err := a.Send(ctx, "300000000000000001", bot.Message{Title: "x"}); bot.ClassOf(err).Class != bot.Retryable {
-		t.Errorf("Send before ready = %v, want Retryable", err)
+	if _, err := a.Send(ctx, "300000000000000001", bot.Message{Title: "x"}); bot.ClassOf(err).Class != bot.Unavailable {
+		t.Errorf("Send before ready = %v, want Unavailable (Discord's failure, not the channel's)", err)
+	}
+	if st := a.State(); st != bot.PlatformConnecting {
+		t.Errorf("state %q while Discord was never reached, want connecting", st)
 	}
 	cancel()
 	select {

@@ -49,6 +49,9 @@ type Config struct {
 	// redirect policy are kept. Nil means a client with a 20 s timeout.
 	Client *http.Client
 	Log    *slog.Logger
+	// Clock times the invalid-request window and the pauses after 429s
+	// without rate-limit headers; nil means bot.SystemClock{}.
+	Clock bot.Clock
 }
 
 // Adapter connects the bot to Discord. Build it with New, start it with Run.
@@ -58,11 +61,19 @@ type Adapter struct {
 	client *http.Client
 	log    *slog.Logger
 	h      Handler
+	clock  bot.Clock
 
 	running      atomic.Bool
 	sess         atomic.Pointer[discordgo.Session] // non-nil between the first ready and the end of Run
 	appID        atomic.Pointer[string]
-	unauthorized atomic.Bool // a send got 401: stop sending until restart
+	state        atomic.Pointer[bot.PlatformState]
+	unauthorized atomic.Bool   // the token was revoked while running: no more calls until restart
+	revoked      chan struct{} // closed when unauthorized is set
+
+	invalid      window // 401, 403 and 429 answers, towards Discord's IP ban
+	invalidLimit int
+	overLimit    atomic.Bool // sends are paused by the invalid-request limit (logged once per episode)
+	headerless   headerlessPause
 
 	// wg counts event goroutines; stopping (under mu) refuses new ones once
 	// shutdown waits, since discordgo may still deliver an event it had read.
@@ -97,17 +108,63 @@ func New(cfg Config, h Handler) *Adapter {
 	if !strings.HasSuffix(base.Path, "/") {
 		base.Path += "/"
 	}
-	return &Adapter{
+	clock := cfg.Clock
+	if clock == nil {
+		clock = bot.SystemClock{}
+	}
+	a := &Adapter{
 		token:          cfg.Token,
 		base:           base,
-		client:         newHTTPClient(cfg.Client, base),
 		log:            log.With("platform", bot.Discord),
 		h:              h,
+		clock:          clock,
+		revoked:        make(chan struct{}),
+		invalid:        window{span: InvalidRequestWindow},
+		invalidLimit:   InvalidRequestLimit,
 		minBackoff:     time.Second,
-		maxBackoff:     2 * time.Minute,
+		maxBackoff:     30 * time.Second,
 		openTimeout:    30 * time.Second,
 		handlerTimeout: 10 * time.Second,
 	}
+	a.client = newHTTPClient(cfg.Client, base, a.observe)
+	a.setState(bot.PlatformConnecting)
+	return a
+}
+
+// State is how the adapter sees Discord: connecting until the first
+// session, ready, unavailable while the gateway or REST calls fail, and
+// unauthorized once the token was revoked.
+func (a *Adapter) State() bot.PlatformState {
+	if a.unauthorized.Load() {
+		return bot.PlatformUnauthorized // final, whatever a racing setState stored
+	}
+	return *a.state.Load()
+}
+
+func (a *Adapter) setState(st bot.PlatformState) { a.state.Store(&st) }
+
+// InvalidRequests is the number of answers Discord counts towards its IP
+// ban (401, 403, 429) in the last InvalidRequestWindow.
+func (a *Adapter) InvalidRequests() int { return a.invalid.count(a.clock.Now()) }
+
+// observe sees every REST answer.
+func (a *Adapter) observe(resp *http.Response) {
+	if countsAsInvalid(resp) {
+		a.invalid.add(a.clock.Now())
+	}
+}
+
+// revoke stops every call to Discord after it refused the token while
+// running: one error line, state unauthorized, Run closes the gateway
+// session and waits for its end. The bot goes on; alerts wait for a restart
+// with a valid token.
+func (a *Adapter) revoke(cause error) {
+	if !a.unauthorized.CompareAndSwap(false, true) {
+		return
+	}
+	a.log.Error("discord rejected the bot token while running; no more calls to Discord until restart (check DISCORD_BOT_TOKEN)",
+		"err", cause, "state", bot.PlatformUnauthorized)
+	close(a.revoked)
 }
 
 // ValidateAPIURL checks a DISCORD_API_URL value, for configuration loading.
@@ -127,8 +184,11 @@ func ValidateAPIURL(raw string) error {
 
 // Run connects to Discord and serves slash commands until ctx ends; it then
 // closes the session and returns nil. It returns an error wrapping
-// ErrUnauthorized when Discord refuses the token, at start or later.
-// Unreachable Discord and 5xx answers are retried with backoff.
+// ErrUnauthorized when Discord refuses the token at start. A token revoked
+// later (a 401, a gateway close 4004) stops every call to Discord and leaves
+// the state unauthorized, but Run goes on until ctx ends, so the rest of the
+// bot keeps working. Unreachable Discord and 5xx answers are retried with
+// backoff (1 s doubling to 30 s).
 func (a *Adapter) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("discord: Run called twice")
@@ -160,6 +220,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	appID := a.applicationID(me)
 	a.sess.Store(s)
+	a.setState(bot.PlatformReady)
 	a.log.Info("discord connected", "bot", me.Username, "application", appID)
 	a.log.Info("invite the bot to a server with this URL", "url", InviteURL(appID))
 
@@ -170,16 +231,34 @@ func (a *Adapter) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			a.shutdown(s)
 			return nil
+		case <-a.revoked:
+			// Only a restart with a new token helps; the rest of the bot goes on.
+			if err := s.Close(); err != nil {
+				a.log.Warn("close discord session", "err", err)
+			}
+			<-ctx.Done()
+			a.shutdown(s)
+			return nil
 		case <-disconnected:
-			a.log.Warn("discord gateway disconnected; reconnecting")
-			if err := a.openWithRetry(ctx, s, dialer); err != nil {
+			if a.unauthorized.Load() {
+				continue // the revoked case closes the session
+			}
+			a.setState(bot.PlatformUnavailable)
+			a.log.Warn("discord gateway disconnected; reconnecting", "state", bot.PlatformUnavailable)
+			err := a.openWithRetry(ctx, s, dialer)
+			switch {
+			case err == nil:
+				a.setState(bot.PlatformReady)
+				a.log.Info("discord gateway reconnected", "state", bot.PlatformReady)
+			case ctx.Err() != nil:
 				a.shutdown(s)
-				if ctx.Err() != nil {
-					return nil
-				}
+				return nil
+			case errors.Is(err, ErrUnauthorized):
+				a.revoke(err) // the next turn stops
+			default:
+				a.shutdown(s)
 				return err
 			}
-			a.log.Info("discord gateway reconnected")
 		}
 	}
 }
@@ -316,6 +395,9 @@ func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.U
 // up, ctx ends or Discord refuses the token.
 func (a *Adapter) openWithRetry(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
 	for attempt := 0; ; attempt++ {
+		if a.unauthorized.Load() {
+			return fmt.Errorf("discord: gateway: %w", ErrUnauthorized)
+		}
 		err := a.open(ctx, s, d)
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			return nil

@@ -106,11 +106,15 @@ type harness struct {
 	a     *Adapter
 	store *memStore
 	logs  *bottest.Buffer
+	// ended is closed when Run returns.
+	ended chan struct{}
 }
 
 type harnessOpt struct {
 	fakeOpts []discordtest.Option
 	handler  func(*bot.Service) Handler
+	// clock is the adapter's clock; nil means real time.
+	clock bot.Clock
 	// store replaces the in-memory store (e.g. the real SQLite one).
 	store interface {
 		bot.SubscriptionStore
@@ -118,11 +122,12 @@ type harnessOpt struct {
 	}
 }
 
-// startAdapter starts Run and waits until Send works and the gateway is identified.
+// startAdapter starts Run and waits until Send works, the gateway is
+// identified and the commands are registered.
 // Cleanup stops Run, checks it returned nil and that the token never reached the logs.
 func startAdapter(t *testing.T, o harnessOpt) *harness {
 	t.Helper()
-	h := &harness{fake: discordtest.New(t, o.fakeOpts...), store: newMemStore(), logs: &bottest.Buffer{}}
+	h := &harness{fake: discordtest.New(t, o.fakeOpts...), store: newMemStore(), logs: &bottest.Buffer{}, ended: make(chan struct{})}
 	log := newTestLogger(h.logs)
 	var store interface {
 		bot.SubscriptionStore
@@ -136,12 +141,12 @@ func startAdapter(t *testing.T, o harnessOpt) *harness {
 	if o.handler != nil {
 		handler = o.handler(svc)
 	}
-	h.a = New(Config{Token: bot.Secret(h.fake.Token), APIURL: h.fake.URL, Log: log}, handler)
+	h.a = New(Config{Token: bot.Secret(h.fake.Token), APIURL: h.fake.URL, Log: log, Clock: o.clock}, handler)
 	h.a.minBackoff, h.a.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- h.a.Run(ctx) }()
+	go func() { defer close(h.ended); done <- h.a.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -161,6 +166,11 @@ func startAdapter(t *testing.T, o harnessOpt) *harness {
 	defer wcancel()
 	if err := h.fake.WaitConnected(wctx); err != nil {
 		t.Fatalf("gateway never identified: %v\nlogs:\n%s", err, h.logs)
+	}
+	// The commands are registered in the background; wait for them so no
+	// test counts that call among its own.
+	if err := h.fake.WaitOverwrites(wctx, 1); err != nil {
+		t.Fatalf("commands never registered: %v\nlogs:\n%s", err, h.logs)
 	}
 	for h.a.sess.Load() == nil {
 		select {

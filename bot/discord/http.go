@@ -16,8 +16,8 @@ const discordHost = "discord.com"
 
 // newHTTPClient copies the base client (or makes one) and routes every
 // request for https://discord.com/ to base, without touching discordgo's
-// Endpoint* globals.
-func newHTTPClient(baseClient *http.Client, base *url.URL) *http.Client {
+// Endpoint* globals. observe sees every answer (to count invalid requests).
+func newHTTPClient(baseClient *http.Client, base *url.URL, observe func(*http.Response)) *http.Client {
 	c := &http.Client{Timeout: 20 * time.Second}
 	if baseClient != nil {
 		cp := *baseClient
@@ -33,8 +33,22 @@ func newHTTPClient(baseClient *http.Client, base *url.URL) *http.Client {
 		t.MaxIdleConnsPerHost = 32
 		next = t
 	}
-	c.Transport = &rewriteTransport{base: base, next: next}
+	c.Transport = &observingTransport{next: &rewriteTransport{base: base, next: next}, observe: observe}
 	return c
+}
+
+// observingTransport shows every answer to observe before the caller reads it.
+type observingTransport struct {
+	next    http.RoundTripper
+	observe func(*http.Response)
+}
+
+func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && t.observe != nil {
+		t.observe(resp)
+	}
+	return resp, err
 }
 
 // rewriteTransport replaces scheme, host and leading path of https://discord.com/… with base.
@@ -60,11 +74,15 @@ func (t *rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.next.RoundTrip(r)
 }
 
-// rateInfo is what the rate-limit headers of one response said; discordgo's
-// RateLimitError drops the global flag, so Send reads it through a per-call client.
+// rateInfo is what one answer said: its status (discordgo turns a 502 into
+// a plain error) and its rate-limit headers (discordgo's RateLimitError
+// drops the global flag, and a 429 without JSON body comes back as a bare
+// JSON syntax error). Send reads it through a per-call client.
 type rateInfo struct {
+	status     int  // 0: no answer (network error, timeout)
 	limited    bool // the answer was a 429
 	global     bool
+	headerless bool // a 429 without any X-RateLimit-* header (Cloudflare's)
 	retryAfter time.Duration
 }
 
@@ -75,11 +93,16 @@ type recordingTransport struct {
 
 func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+	if err != nil {
+		return resp, err
+	}
+	t.info.status = resp.StatusCode
+	if resp.StatusCode != http.StatusTooManyRequests {
 		return resp, err
 	}
 	h := resp.Header
 	t.info.limited = true
+	t.info.headerless = !hasRateLimitHeaders(h)
 	t.info.global = strings.EqualFold(h.Get("X-RateLimit-Global"), "true") || strings.EqualFold(h.Get("X-RateLimit-Scope"), "global")
 	if s, perr := strconv.ParseFloat(h.Get("Retry-After"), 64); perr == nil && s > 0 {
 		t.info.retryAfter = time.Duration(s * float64(time.Second))

@@ -32,11 +32,17 @@ func TestSendErrorClasses(t *testing.T) {
 		{name: "50001 missing access", channel: "300000000000000004", fail: ptr(discordtest.MissingAccess()), wantClass: bot.Permanent, attempts: 1},
 		{name: "10003 unknown channel", channel: "300000000000000005", fail: ptr(discordtest.UnknownChannel()), wantClass: bot.Permanent, attempts: 1},
 		{name: "50013 missing permissions", channel: "300000000000000006", fail: ptr(discordtest.MissingPermissions()), wantClass: bot.Permanent, attempts: 1},
-		{name: "500", channel: "300000000000000007", fail: ptr(discordtest.ServerError()), wantClass: bot.Retryable, attempts: 1},
-		{name: "502 not retried inside discordgo", channel: "300000000000000008", fail: &discordtest.Failure{Status: http.StatusBadGateway, Message: "bad gateway"}, wantClass: bot.Retryable, attempts: 1},
+		{name: "500", channel: "300000000000000007", fail: ptr(discordtest.ServerError()), wantClass: bot.Unavailable, attempts: 1},
+		{name: "502 not retried inside discordgo", channel: "300000000000000008", fail: &discordtest.Failure{Status: http.StatusBadGateway, Message: "bad gateway"}, wantClass: bot.Unavailable, attempts: 1},
+		{name: "503 html", channel: "300000000000000011", fail: ptr(discordtest.HTMLError(http.StatusServiceUnavailable)), wantClass: bot.Unavailable, attempts: 1},
+		{name: "502 html", channel: "300000000000000012", fail: ptr(discordtest.HTMLError(http.StatusBadGateway)), wantClass: bot.Unavailable, attempts: 1},
+		{name: "50007 cannot message user", channel: "300000000000000013", fail: &discordtest.Failure{Status: http.StatusForbidden, Code: 50007, Message: "Cannot send messages to this user"}, wantClass: bot.Permanent, attempts: 1},
+		{name: "403 without code", channel: "300000000000000014", fail: &discordtest.Failure{Status: http.StatusForbidden, Message: "403: Forbidden"}, wantClass: bot.Permanent, attempts: 1},
 		{name: "404 without code", channel: "300000000000000009", fail: &discordtest.Failure{Status: http.StatusNotFound, Message: "404: Not Found"}, wantClass: bot.Permanent, attempts: 1},
 		{name: "400 invalid form body", channel: "300000000000000010", fail: &discordtest.Failure{Status: http.StatusBadRequest, Code: 50035, Message: "Invalid Form Body"}, wantClass: bot.Retryable, attempts: 1},
 		{name: "not a channel id", channel: "general", wantClass: bot.Permanent, attempts: 0},
+		// Last: it pauses every later send for 3 s.
+		{name: "429 html with retry-after is global", channel: "300000000000000015", fail: ptr(discordtest.Cloudflare429(3 * time.Second)), wantClass: bot.RateLimited, retryAfter: 3 * time.Second, global: true, attempts: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,26 +86,14 @@ func TestSendErrorClasses(t *testing.T) {
 	}
 }
 
-func TestSendUnauthorizedStopsSending(t *testing.T) {
-	h := startAdapter(t, harnessOpt{})
-	ctx := context.Background()
-	h.fake.FailChannel("300000000000000001", discordtest.Unauthorized(), 1)
-	_, err := h.a.Send(ctx, "300000000000000001", bot.Message{Title: "x"})
-	if se := bot.ClassOf(err); se.Class != bot.Retryable {
-		t.Fatalf("401: class %v, want Retryable (not the channel's fault)", se.Class)
-	}
-	before := h.fake.Requests()
-	_, err = h.a.Send(ctx, "300000000000000002", bot.Message{Title: "x"})
-	if !errors.Is(err, ErrUnauthorized) || h.fake.Requests() != before {
-		t.Errorf("after a 401: err %v, %d new requests; want ErrUnauthorized and none", err, h.fake.Requests()-before)
-	}
-}
-
 func TestSendBeforeRun(t *testing.T) {
 	a := New(Config{Token: "t", APIURL: "http://127.0.0.1:1/"}, nil)
 	_, err := a.Send(context.Background(), "300000000000000001", bot.Message{Title: "x"})
-	if se := bot.ClassOf(err); se.Class != bot.Retryable || !errors.Is(err, errNotReady) {
-		t.Errorf("Send before Run = %v, want Retryable not-ready", err)
+	if se := bot.ClassOf(err); se.Class != bot.Unavailable || !errors.Is(err, errNotReady) {
+		t.Errorf("Send before Run = %v, want Unavailable not-ready", err)
+	}
+	if st := a.State(); st != bot.PlatformConnecting {
+		t.Errorf("state %q, want connecting", st)
 	}
 }
 

@@ -81,6 +81,11 @@ type Server struct {
 	nextID      atomic.Int64
 	requests    atomic.Int64
 	rateLimited atomic.Int64
+	// Platform-wide faults (FailAll, RevokeToken, Refuse).
+	failAll         atomic.Pointer[Failure]
+	revoked         atomic.Bool
+	refusing        atomic.Bool
+	gatewayConnects atomic.Int64
 
 	mu           sync.Mutex
 	changed      chan struct{} // closed and replaced on every recorded event
@@ -342,7 +347,7 @@ func (i *Interaction) clone() Interaction {
 
 // ---- accessors ----
 
-// Requests is the number of REST requests received.
+// Requests is the number of REST requests received, refused ones included.
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
 // RateLimitedCount is the number of 429 answers sent (injected or enforced).
@@ -422,6 +427,11 @@ func (s *Server) WaitConnected(ctx context.Context) error {
 	})
 }
 
+// WaitGatewayIdle blocks until no gateway connection is open.
+func (s *Server) WaitGatewayIdle(ctx context.Context) error {
+	return s.waitFor(ctx, func() bool { return len(s.conns) == 0 })
+}
+
 // WaitOverwrites blocks until at least n command overwrites were received.
 func (s *Server) WaitOverwrites(ctx context.Context, n int) error {
 	return s.waitFor(ctx, func() bool { return len(s.overwrites) >= n })
@@ -462,6 +472,22 @@ type Failure struct {
 	// RetryAfter and Global apply to 429s.
 	RetryAfter time.Duration
 	Global     bool
+	// HTML answers an HTML page instead of Discord's JSON, as Cloudflare and
+	// load balancers in front of Discord do: a 429 then carries no
+	// X-RateLimit-* header, and Retry-After only when RetryAfter > 0.
+	HTML bool
+}
+
+// Cloudflare429 is the 429 Cloudflare answers in front of Discord (an IP
+// ban, a global limit): an HTML page without X-RateLimit-* headers, with
+// Retry-After only when retryAfter > 0.
+func Cloudflare429(retryAfter time.Duration) Failure {
+	return Failure{Status: http.StatusTooManyRequests, RetryAfter: retryAfter, HTML: true}
+}
+
+// HTMLError is a status (typically 5xx) with an HTML body and no JSON code.
+func HTMLError(status int) Failure {
+	return Failure{Status: status, HTML: true}
 }
 
 // RateLimited is a 429 with retry_after, and X-RateLimit-Global when global.
@@ -511,6 +537,61 @@ func (s *Server) ClearChannel(channelID string) {
 	c.fail, c.failTimes = nil, 0
 }
 
+// FailAll makes every REST request (any route, interaction callbacks
+// included) answer f, until Recover. The websocket gateway is not affected.
+func (s *Server) FailAll(f Failure) { s.failAll.Store(&f) }
+
+// Recover ends FailAll and Refuse.
+func (s *Server) Recover() {
+	s.failAll.Store(nil)
+	s.refusing.Store(false)
+}
+
+// RevokeToken revokes the bot token, as a reset in the developer portal
+// does: from now on every REST call with it gets 401, the open gateway
+// connections are closed with code 4004, and IDENTIFY or RESUME with it is
+// refused with 4004.
+func (s *Server) RevokeToken() {
+	s.revoked.Store(true)
+	s.mu.Lock()
+	conns := make([]*gwConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(4004, "Authentication failed.")
+	}
+}
+
+// Refuse resets every connection, REST and gateway, until Recover, and drops
+// the open gateway connections: Discord unreachable.
+func (s *Server) Refuse() {
+	s.refusing.Store(true)
+	s.DropConnections()
+}
+
+// GatewayConnects is the number of websocket connections attempted on the
+// gateway, refused ones included.
+func (s *Server) GatewayConnects() int64 { return s.gatewayConnects.Load() }
+
+// reset closes the request's connection at once (RST where possible), so the
+// client sees a network error, not an HTTP answer.
+func reset(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
 // FailNext makes the next message POST (to any channel) fail with f; calls queue up.
 func (s *Server) FailNext(f Failure) {
 	s.mu.Lock()
@@ -545,11 +626,27 @@ func (s *Server) routes() http.Handler {
 		writeError(w, Failure{Status: http.StatusNotFound, Message: "404: Not Found"})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/gateway") {
+		gateway := strings.HasPrefix(r.URL.Path, "/gateway")
+		if gateway {
+			s.gatewayConnects.Add(1)
+		} else {
+			s.requests.Add(1)
+		}
+		if s.refusing.Load() {
+			reset(w)
+			return
+		}
+		if gateway {
 			mux.ServeHTTP(w, r)
 			return
 		}
-		s.requests.Add(1)
+		if f := s.failAll.Load(); f != nil {
+			if f.Status == http.StatusTooManyRequests {
+				s.rateLimited.Add(1)
+			}
+			writeError(w, *f)
+			return
+		}
 		callback := strings.HasPrefix(r.URL.Path, "/api/v9/interactions/")
 		if s.limiter != nil && !callback {
 			if ok, wait := s.limiter.take(time.Now()); !ok {
@@ -560,7 +657,7 @@ func (s *Server) routes() http.Handler {
 		}
 		// Interaction callbacks and webhooks are authorized by their token.
 		public := callback || strings.HasPrefix(r.URL.Path, "/api/v9/webhooks/") || strings.HasPrefix(r.URL.Path, "/api/v9/gateway")
-		if !public && r.Header.Get("Authorization") != "Bot "+s.Token {
+		if !public && (r.Header.Get("Authorization") != "Bot "+s.Token || s.revoked.Load()) {
 			writeError(w, Unauthorized())
 			return
 		}
@@ -575,6 +672,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, f Failure) {
+	if f.HTML {
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds()))))
+		}
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.WriteHeader(f.Status)
+		_, _ = fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><title>Error %d</title></head><body><h1>%d %s</h1><p>cloudflare</p></body></html>\n",
+			f.Status, f.Status, http.StatusText(f.Status))
+		return
+	}
 	if f.Status == http.StatusTooManyRequests {
 		secs := f.RetryAfter.Seconds()
 		h := w.Header()

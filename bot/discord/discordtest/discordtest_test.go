@@ -97,6 +97,7 @@ func TestGlobalRateLimit(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	codes := map[int]int{}
+	start := time.Now()
 	for k := range 60 {
 		wg.Add(1)
 		go func() {
@@ -115,10 +116,69 @@ func TestGlobalRateLimit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if codes[200] < 20 || codes[200] > 25 || codes[429] < 35 {
-		t.Errorf("status counts %v, want about 20 accepted and the rest 429", codes)
+	// The bucket refills while the requests arrive, slowly on a loaded
+	// machine: bound the accepted ones by the burst plus the refill.
+	most := 20 + int(20*time.Since(start).Seconds()) + 1
+	if codes[200] < 20 || codes[200] > most || codes[200]+codes[429] != 60 {
+		t.Errorf("status counts %v, want 20 to %d accepted and the rest 429", codes, most)
 	}
 	if n := s.RateLimitedCount(); n != int64(codes[429]) {
 		t.Errorf("RateLimitedCount %d, want %d", n, codes[429])
+	}
+}
+
+func TestPlatformFaults(t *testing.T) {
+	s := discordtest.New(t)
+	embed := map[string]any{"embeds": []map[string]any{{"title": "t"}}}
+	tests := []struct {
+		name       string
+		fault      func()
+		wantStatus int
+		wantNoJSON bool
+		wantHeader map[string]string // "" means absent
+	}{
+		{name: "cloudflare 429 without retry-after", fault: func() { s.FailAll(discordtest.Cloudflare429(0)) }, wantStatus: 429, wantNoJSON: true,
+			wantHeader: map[string]string{"Retry-After": "", "X-RateLimit-Global": "", "X-RateLimit-Scope": "", "X-RateLimit-Remaining": ""}},
+		{name: "cloudflare 429 with retry-after", fault: func() { s.FailAll(discordtest.Cloudflare429(3 * time.Second)) }, wantStatus: 429, wantNoJSON: true,
+			wantHeader: map[string]string{"Retry-After": "3", "X-RateLimit-Global": "", "X-RateLimit-Reset-After": ""}},
+		{name: "502 html", fault: func() { s.FailAll(discordtest.HTMLError(http.StatusBadGateway)) }, wantStatus: 502, wantNoJSON: true},
+		{name: "recovered", fault: s.Recover, wantStatus: 200},
+		{name: "token revoked", fault: s.RevokeToken, wantStatus: 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fault()
+			resp, body := post(t, s, "api/v9/channels/1/messages", s.Token, embed)
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.wantStatus)
+			}
+			if tc.wantNoJSON && json.Valid(body) {
+				t.Errorf("body %q is JSON, want an HTML page", body)
+			}
+			for k, v := range tc.wantHeader {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+		})
+	}
+}
+
+func TestRefuse(t *testing.T) {
+	s := discordtest.New(t)
+	s.Refuse()
+	resp, err := http.Get(s.URL + "api/v9/gateway")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("refusing fake answered %d, want a network error", resp.StatusCode)
+	}
+	s.Recover()
+	resp, err = http.Get(s.URL + "api/v9/gateway")
+	if err != nil {
+		t.Fatalf("after Recover: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || s.Requests() != 2 {
+		t.Errorf("status %d after %d requests, want 200 after 2", resp.StatusCode, s.Requests())
 	}
 }

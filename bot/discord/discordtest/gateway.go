@@ -92,7 +92,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 				Token string `json:"token"`
 			}
 			_ = json.Unmarshal(p.D, &id)
-			if strings.TrimPrefix(id.Token, "Bot ") != s.wantGatewayToken() {
+			if !s.tokenOK(id.Token) {
 				c.closeWith(4004, "Authentication failed.")
 				return
 			}
@@ -122,7 +122,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 				Token string `json:"token"`
 			}
 			_ = json.Unmarshal(p.D, &rs)
-			if strings.TrimPrefix(rs.Token, "Bot ") != s.wantGatewayToken() {
+			if !s.tokenOK(rs.Token) {
 				c.closeWith(4004, "Authentication failed.")
 				return
 			}
@@ -136,6 +136,11 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 		}
 	}
+}
+
+// tokenOK reports whether IDENTIFY or RESUME carries the token the gateway accepts.
+func (s *Server) tokenOK(token string) bool {
+	return !s.revoked.Load() && strings.TrimPrefix(token, "Bot ") == s.wantGatewayToken()
 }
 
 func (s *Server) wantGatewayToken() string {
