@@ -129,7 +129,14 @@ func (g *Gate) Take(ctx context.Context) error {
 			}
 			continue
 		}
-		return g.wait(ctx)
+		if err := g.wait(ctx); err != nil {
+			return err
+		}
+		// A global limit may have come while this send waited for its turn.
+		if g.Paused().After(g.clock.Now()) {
+			continue
+		}
+		return nil
 	}
 }
 

@@ -106,7 +106,7 @@ func TestSlashCommands(t *testing.T) {
 		{
 			name:      "no channel",
 			spec:      discordtest.InteractionSpec{Name: "subscribe", GuildID: guild, Permissions: discordgo.PermissionManageChannels},
-			ephemeral: true, deferred: true, contains: "which channel",
+			ephemeral: true, deferred: true, contains: "which chat",
 		},
 		{
 			name:      "button press",

@@ -129,8 +129,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		dc := discord.New(dcfg, svc)
 		p := policy(cfg.DiscordRate)
 		p.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
-		channels = append(channels, bot.Channel{Platform: bot.Discord, Notifier: dc, Policy: p})
+		channels = append(channels, bot.Channel{Platform: bot.Discord, Notifier: dc, Policy: p, State: dc.State})
 		runners = append(runners, dc.Run)
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "xstatusbot_discord_invalid_requests",
+			Help: "Answers Discord counts towards its IP ban (401, 403, 429) in the last 10 minutes.",
+		}, func() float64 { return float64(dc.InvalidRequests()) }))
 	}
 	disp = bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
 	if backlog, err := store.Backlog(ctx); err == nil {
