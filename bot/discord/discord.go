@@ -48,7 +48,8 @@ type Config struct {
 	// Client is an optional base HTTP client; its transport, timeout and
 	// redirect policy are kept. Nil means a client with a 20 s timeout.
 	Client *http.Client
-	Log    *slog.Logger
+	// Log is used as given: main tags it with platform=discord.
+	Log *slog.Logger
 	// Clock times the invalid-request window and the pauses after 429s
 	// without rate-limit headers; nil means bot.SystemClock{}.
 	Clock bot.Clock
@@ -102,7 +103,7 @@ func New(cfg Config, h Handler) *Adapter {
 	base, err := url.Parse(raw)
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		// Validation belongs to config loading (see ValidateAPIURL); fall back loudly.
-		log.Error("invalid DISCORD_API_URL; using the default", "err", err, "platform", bot.Discord)
+		log.Error("invalid DISCORD_API_URL; using the default", "err", err)
 		base, _ = url.Parse(DefaultAPIURL)
 	}
 	if !strings.HasSuffix(base.Path, "/") {
@@ -115,7 +116,7 @@ func New(cfg Config, h Handler) *Adapter {
 	a := &Adapter{
 		token:          cfg.Token,
 		base:           base,
-		log:            log.With("platform", bot.Discord),
+		log:            log,
 		h:              h,
 		clock:          clock,
 		revoked:        make(chan struct{}),

@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	}
 	if cfg.DiscordToken != "" {
 		dcfg := cfg.discord()
-		dcfg.Log = log // the adapter adds platform=discord itself
+		dcfg.Log = log.With("platform", "discord")
 		dc := discord.New(dcfg, svc)
 		p := policy(cfg.DiscordRate)
 		p.PerChat = 0 // discordgo keeps Discord's per-route buckets itself

@@ -1,0 +1,50 @@
+package console
+
+import (
+	"fmt"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// Platform is the name of the console's one chat.
+const Platform = bot.Console
+
+// Kind is the console's chat kind.
+const Kind = bot.KindConsole
+
+// Settings are the console adapter's settings.
+type Settings struct {
+	// Mode is auto (on when no other adapter is), on or off.
+	Mode string `env:"CONSOLE_NOTIFIER" envDefault:"auto"`
+}
+
+var (
+	_ bot.Adapter    = (*Settings)(nil)
+	_ bot.Fallback   = (*Settings)(nil)
+	_ bot.FixedChats = (*Settings)(nil)
+)
+
+func (s *Settings) Platform() bot.Platform { return Platform }
+func (s *Settings) Enabled() bool          { return s.Mode == "on" || s.Mode == "auto" }
+func (s *Settings) Fallback() bool         { return s.Mode == "auto" }
+
+func (s *Settings) Validate() error {
+	switch s.Mode {
+	case "auto", "on", "off":
+		return nil
+	}
+	return fmt.Errorf("CONSOLE_NOTIFIER: %q is not one of auto, on, off", s.Mode)
+}
+
+// FixedChats is the one console chat: standard output.
+func (s *Settings) FixedChats() []bot.Subscription {
+	return []bot.Subscription{{Chat: bot.ChatRef{Platform: Platform, ID: ChatID}, Kind: Kind}}
+}
+
+// Build makes the notifier writing to the program's standard output.
+func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
+	p := deps.Delivery.Policy(0)
+	p.PerChat, p.Workers = 0, 1
+	deps.Log.Info("console notifier on: alerts are printed to stdout")
+	return &bot.Plugin{Notifier: New(deps.Stdout, deps.Clock.Now), Policy: p}, nil
+}

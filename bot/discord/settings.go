@@ -1,0 +1,55 @@
+package discord
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// Platform is the name Discord channels are stored under.
+const Platform = bot.Discord
+
+// Settings are the adapter's settings, read from the environment by main.
+type Settings struct {
+	Token  bot.Secret `env:"DISCORD_BOT_TOKEN"`
+	APIURL string     `env:"DISCORD_API_URL" envDefault:"https://discord.com/"`
+	Rate   float64    `env:"DISCORD_RATE_LIMIT" envDefault:"50"`
+}
+
+var _ bot.Adapter = (*Settings)(nil)
+
+func (s *Settings) Platform() bot.Platform { return Platform }
+
+// Enabled: a token turns the adapter on.
+func (s *Settings) Enabled() bool { return s.Token != "" }
+
+// Validate reports every wrong setting, naming its variable.
+func (s *Settings) Validate() error {
+	var errs []error
+	if s.Rate <= 0 {
+		errs = append(errs, errors.New("DISCORD_RATE_LIMIT: must be above 0 requests per second"))
+	}
+	if err := ValidateAPIURL(s.APIURL); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Build makes the adapter and registers its invalid-request gauge.
+func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
+	a := New(Config{Token: s.Token, APIURL: s.APIURL, Log: deps.Log, Clock: deps.Clock}, deps.Handler)
+	policy := deps.Delivery.Policy(s.Rate)
+	policy.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
+	if deps.Metrics != nil {
+		err := deps.Metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "xstatusbot_discord_invalid_requests",
+			Help: "Answers Discord counts towards its IP ban (401, 403, 429) in the last 10 minutes.",
+		}, func() float64 { return float64(a.InvalidRequests()) }))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &bot.Plugin{Notifier: a, Policy: policy, Run: a.Run, State: a.State}, nil
+}

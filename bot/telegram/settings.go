@@ -1,0 +1,54 @@
+package telegram
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// Platform is the name Telegram chats are stored under.
+const Platform = bot.Telegram
+
+// Settings are the adapter's settings, read from the environment by main.
+type Settings struct {
+	Token    bot.Secret `env:"TELEGRAM_BOT_TOKEN"`
+	Endpoint string     `env:"TELEGRAM_API_ENDPOINT" envDefault:"https://api.telegram.org/bot%s/%s"`
+	Rate     float64    `env:"TELEGRAM_RATE_LIMIT" envDefault:"25"`
+}
+
+var _ bot.Adapter = (*Settings)(nil)
+
+func (s *Settings) Platform() bot.Platform { return Platform }
+
+// Enabled: a token turns the adapter on.
+func (s *Settings) Enabled() bool { return s.Token != "" }
+
+// Validate reports every wrong setting, naming its variable.
+func (s *Settings) Validate() error {
+	var errs []error
+	if s.Rate <= 0 {
+		errs = append(errs, errors.New("TELEGRAM_RATE_LIMIT: must be above 0 messages per second"))
+	}
+	if err := s.config().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if tok := s.Token.Reveal(); tok != "" && !strings.Contains(tok, ":") {
+		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN: does not look like a BotFather token (digits:letters)"))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Settings) config() Config { return Config{Token: s.Token, Endpoint: s.Endpoint} }
+
+// Build makes the adapter. Command answers and alerts share one gate, so
+// TELEGRAM_RATE_LIMIT bounds both and answers go first.
+func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
+	SetLibraryLogger(deps.Log) // the library's logger is process-wide; there is one Telegram adapter
+	policy := deps.Delivery.Policy(s.Rate)
+	gate := bot.NewGate(policy, deps.Clock)
+	cfg := s.config()
+	cfg.Log, cfg.Replier = deps.Log, gate
+	a := New(cfg, deps.Handler)
+	return &bot.Plugin{Notifier: a, Policy: policy, Gate: gate, Run: a.Run, State: a.State}, nil
+}

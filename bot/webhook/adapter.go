@@ -1,0 +1,31 @@
+package webhook
+
+import "github.com/xstatusbot/xstatusbot/bot"
+
+var (
+	_ bot.Adapter    = (*Settings)(nil)
+	_ bot.FixedChats = (*Settings)(nil)
+)
+
+func (s *Settings) Platform() bot.Platform { return Platform }
+
+// FixedChats are the configured webhooks: one subscription per entry.
+func (s *Settings) FixedChats() []bot.Subscription {
+	if !s.Enabled() {
+		return nil
+	}
+	return s.Subscriptions()
+}
+
+// Build makes the notifier. Each URL is its own chat, held to
+// WEBHOOK_RATE_LIMIT messages per second.
+func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
+	n, err := New(*s, nil, deps.Log)
+	if err != nil {
+		return nil, err
+	}
+	p := s.Policy()
+	d := deps.Delivery.Policy(0)
+	p.MaxAge, p.MaxAttempts, p.Workers = d.MaxAge, d.MaxAttempts, d.Workers
+	return &bot.Plugin{Notifier: n, Policy: p}, nil
+}
