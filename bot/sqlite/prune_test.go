@@ -13,7 +13,7 @@ import (
 )
 
 // upRound saves a round without a change; it is what triggers pruning.
-func upRound(t *testing.T, s *sqlite.Store, at time.Time) {
+func upRound(t testing.TB, s *sqlite.Store, at time.Time) {
 	t.Helper()
 	snap := &bot.Snapshot{Round: probe.Round{Start: at, Verdict: probe.VerdictUp}, Status: probe.Status{State: probe.StateUp, Since: at}}
 	if err := s.SaveRound(context.Background(), snap); err != nil {

@@ -39,7 +39,7 @@ func downRound(at time.Time) probe.Round {
 }
 
 // saveDown saves a round with an up→down change and returns it.
-func saveDown(t *testing.T, s *sqlite.Store, at time.Time) *bot.Snapshot {
+func saveDown(t testing.TB, s *sqlite.Store, at time.Time) *bot.Snapshot {
 	t.Helper()
 	tr := probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at.Add(-time.Second)}
 	snap := &bot.Snapshot{
