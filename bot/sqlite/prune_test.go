@@ -2,6 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -231,5 +234,51 @@ func TestOutboxRetentionZeroKeepsEverything(t *testing.T) {
 	upRound(t, s, t0.Add(365*24*time.Hour))
 	if n := len(mustOutcomes(t, s)); n != 1 {
 		t.Fatalf("%d rows left, want the one kept", n)
+	}
+}
+
+// Rows coalesced by a chat migration before version 2 had no finished_at;
+// the migration gives them their creation time so they are pruned too.
+func TestMigrationTwoBackfillsFinishedAt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bot.db")
+	ctx := context.Background()
+	v1, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+		string(v1),
+		`INSERT INTO schema_migrations VALUES (1, 0)`,
+		fmt.Sprintf(`INSERT INTO changes (id, from_state, to_state, at, began) VALUES (1, 'up', 'down', %d, %d)`, t0.UnixNano(), t0.UnixNano()),
+		fmt.Sprintf(`INSERT INTO outbox (change_id, platform, chat_id, status, reason, next_at, created_at) VALUES (1, 'telegram', '-100', 'coalesced', 'migrated', %d, %d)`, t0.UnixNano(), t0.UnixNano()),
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("build a version 1 database: %v", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := sqlite.Open(ctx, path, sqlite.WithOutboxRetention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("schema version %d, %v; want 2", v, err)
+	}
+	upRound(t, s, t0.Add(30*time.Minute))
+	if n := len(mustOutcomes(t, s)); n != 1 {
+		t.Fatalf("pruned within the retention: %d rows", n)
+	}
+	upRound(t, s, t0.Add(2*time.Hour))
+	if out := mustOutcomes(t, s); len(out) != 0 {
+		t.Fatalf("coalesced row from version 1 never pruned: %+v", out)
 	}
 }
