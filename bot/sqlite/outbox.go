@@ -27,14 +27,14 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, fmt.Errorf("due chats: %w", err)
 		}
 		if !busy[id] && len(chats) < limit {
 			chats = append(chats, id)
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("due chats: %w", err)
 	}
 	if len(chats) == 0 {
 		return nil, nil
@@ -66,7 +66,7 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 		if err := rs.Scan(&d.ID, &d.Chat.ID, &d.Lang, &d.Attempts, &created, &next,
 			&ch.ID, &ch.Transition.From, &ch.Transition.To, &at, &began, &changeCauses,
 			&ch.Incident.ID, &start, &end, &ch.Incident.Worst, &incCauses, &d.ReplyTo); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("due rows: %w", err)
 		}
 		d.CreatedAt, d.NextAt, ch.Transition.At, ch.Transition.Began = fromNanos(created), fromNanos(next), fromNanos(at), fromNanos(began)
 		ch.Incident.Start, ch.Incident.End = fromNanos(start), fromNanos(end)
@@ -78,7 +78,10 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 		}
 		out = append(out, d)
 	}
-	return out, rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("due rows: %w", err)
+	}
+	return out, nil
 }
 
 // Finish records the final status of rows. Gone also ends the chat's
@@ -95,14 +98,14 @@ func (s *Store) Finish(ctx context.Context, ids []int64, status bot.DeliveryStat
 		in := "(?" + strings.Repeat(",?", len(ids)-1) + ")"
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, message_id = ?, reason = ?, finished_at = ?
 			WHERE status = 'pending' AND id IN `+in, args...); err != nil {
-			return err
+			return fmt.Errorf("update rows: %w", err)
 		}
 		if status != bot.StatusGone {
 			return nil
 		}
 		var chat bot.ChatRef
 		if err := tx.QueryRowContext(ctx, `SELECT platform, chat_id FROM outbox WHERE id = ?`, ids[0]).Scan(&chat.Platform, &chat.ID); err != nil {
-			return err
+			return fmt.Errorf("find the gone chat: %w", err)
 		}
 		_, err := endSubscription(ctx, tx, chat, reason, at)
 		return err
@@ -135,12 +138,15 @@ func (s *Store) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, erro
 		var b bot.Backlog
 		var oldest int64
 		if err := rows.Scan(&p, &b.Pending, &oldest); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("outbox backlog: %w", err)
 		}
 		b.Oldest = fromNanos(oldest)
 		out[p] = b
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("outbox backlog: %w", err)
+	}
+	return out, nil
 }
 
 // Outcome is one outbox row as finished, for tests and tools.
@@ -165,9 +171,12 @@ func (s *Store) Outcomes(ctx context.Context) ([]Outcome, error) {
 	for rows.Next() {
 		var o Outcome
 		if err := rows.Scan(&o.ID, &o.ChangeID, &o.Chat.Platform, &o.Chat.ID, &o.Status, &o.MessageID, &o.Attempts, &o.Reason); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list outbox: %w", err)
 		}
 		out = append(out, o)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return out, nil
 }

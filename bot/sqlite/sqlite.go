@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -30,8 +31,14 @@ var _ bot.Store = (*Store)(nil)
 
 // Store implements bot.Store.
 type Store struct {
-	db        *sql.DB
-	retention time.Duration
+	db              *sql.DB
+	retention       time.Duration
+	outboxRetention time.Duration
+	busyTimeout     time.Duration
+
+	mu         sync.Mutex
+	lastPrune  time.Time // round time of the last outbox pruning
+	pruneAgain bool      // the last pruning hit its batch size
 }
 
 // Option configures a Store.
@@ -41,6 +48,16 @@ type Option func(*Store)
 // hourly uptime counts are kept for good.
 func WithRetention(d time.Duration) Option { return func(s *Store) { s.retention = d } }
 
+// WithOutboxRetention sets how long finished outbox rows (sent, gone,
+// expired, coalesced) and changes left without rows are kept (default 30
+// days; 0 keeps them for good). Pending rows and incidents are never pruned,
+// nor the sent rows an unfinished incident still replies to.
+func WithOutboxRetention(d time.Duration) Option { return func(s *Store) { s.outboxRetention = d } }
+
+// WithBusyTimeout sets how long a statement waits for another connection's
+// write lock before failing with SQLITE_BUSY (default 5 s).
+func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busyTimeout = d } }
+
 // Open opens (creating it and its folder if needed) the database at path and
 // applies pending migrations.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
@@ -49,8 +66,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("create database folder: %w", err)
 		}
 	}
+	s := &Store{retention: 7 * 24 * time.Hour, outboxRetention: 30 * 24 * time.Hour, busyTimeout: 5 * time.Second}
+	for _, o := range opts {
+		o(s)
+	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	busy := fmt.Sprintf("busy_timeout(%d)", s.busyTimeout.Milliseconds())
+	for _, p := range []string{"journal_mode(WAL)", busy, "foreign_keys(1)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -59,10 +81,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	// One connection: SQLite has one writer anyway, and this rules out SQLITE_BUSY between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, retention: 7 * 24 * time.Hour}
-	for _, o := range opts {
-		o(s)
-	}
+	s.db = db
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
@@ -71,18 +90,28 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
+}
 
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return err
+		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
-		return err
+		return fmt.Errorf("list migrations: %w", err)
 	}
 	sort.Strings(names)
 	for _, name := range names {
@@ -92,7 +121,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		body, err := migrations.ReadFile(name)
 		if err != nil {
-			return err
+			return fmt.Errorf("read migration %s: %w", name, err)
 		}
 		err = s.tx(ctx, func(tx *sql.Tx) error {
 			var n int
@@ -115,19 +144,24 @@ func (s *Store) migrate(ctx context.Context) error {
 // SchemaVersion returns the highest applied migration.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
-	return int(v.Int64), err
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return int(v.Int64), nil
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 func nanos(t time.Time) int64 {

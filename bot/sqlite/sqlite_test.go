@@ -39,7 +39,7 @@ func downRound(at time.Time) probe.Round {
 }
 
 // saveDown saves a round with an up→down change and returns it.
-func saveDown(t *testing.T, s *sqlite.Store, at time.Time) *bot.Snapshot {
+func saveDown(t testing.TB, s *sqlite.Store, at time.Time) *bot.Snapshot {
 	t.Helper()
 	tr := probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at.Add(-time.Second)}
 	snap := &bot.Snapshot{
@@ -58,14 +58,14 @@ func TestMigrationsFromEmptyAndReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "bot.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != 1 {
-		t.Fatalf("schema version %d, %v; want 1", v, err)
+	if err != nil || v != 2 {
+		t.Fatalf("schema version %d, %v; want 2", v, err)
 	}
 	subscribe(t, s, chat(bot.Telegram, "1"))
 	s.Close()
 
 	s2 := open(t, path)
-	if v, _ := s2.SchemaVersion(context.Background()); v != 1 {
+	if v, _ := s2.SchemaVersion(context.Background()); v != 2 {
 		t.Fatalf("schema version after reopen %d", v)
 	}
 	subs, err := s2.Subscriptions(context.Background())

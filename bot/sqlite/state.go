@@ -90,7 +90,11 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("encode round: %w", err)
 	}
-	var incID, changeID int64
+	var (
+		incID, changeID int64
+		prune           = s.outboxPruneDue(r.Start)
+		pruneFull       bool
+	)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rounds (at, verdict, duration_ns, control_ok, results) VALUES (?, ?, ?, ?, ?)`,
 			nanos(r.Start), r.Verdict, int64(r.Duration), r.ControlOK(), results); err != nil {
@@ -107,10 +111,16 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 				return fmt.Errorf("prune rounds: %w", err)
 			}
 		}
+		if prune {
+			var err error
+			if pruneFull, err = pruneOutbox(ctx, tx, r.Start.Add(-s.outboxRetention)); err != nil {
+				return err
+			}
+		}
 		if inc := snap.Incident; inc != nil {
 			causes, err := json.Marshal(nonNil(inc.Causes))
 			if err != nil {
-				return err
+				return fmt.Errorf("encode incident causes: %w", err)
 			}
 			var end any
 			if !inc.End.IsZero() {
@@ -123,7 +133,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 					return fmt.Errorf("insert incident: %w", err)
 				}
 				if incID, err = res.LastInsertId(); err != nil {
-					return err
+					return fmt.Errorf("insert incident: %w", err)
 				}
 			} else {
 				incID = inc.ID
@@ -136,7 +146,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		if ch := snap.Change; ch != nil {
 			causes, err := json.Marshal(nonNil(ch.Causes))
 			if err != nil {
-				return err
+				return fmt.Errorf("encode change causes: %w", err)
 			}
 			var chInc any
 			if incID != 0 {
@@ -149,7 +159,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 				return fmt.Errorf("insert change: %w", err)
 			}
 			if changeID, err = res.LastInsertId(); err != nil {
-				return err
+				return fmt.Errorf("insert change: %w", err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
 				SELECT ?, platform, chat_id, lang, ?, ? FROM subscriptions ORDER BY created_at, platform, chat_id`,
@@ -173,6 +183,9 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 	})
 	if err != nil {
 		return fmt.Errorf("save round: %w", err)
+	}
+	if prune {
+		s.outboxPruned(r.Start, pruneFull)
 	}
 	if snap.Incident != nil {
 		snap.Incident.ID = incID
@@ -220,6 +233,8 @@ func (s *Store) Uptime(ctx context.Context, from, to time.Time) (map[probe.Verdi
 // RoundCount is how many raw rounds are kept.
 func (s *Store) RoundCount(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM rounds`).Scan(&n)
-	return n, err
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM rounds`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count rounds: %w", err)
+	}
+	return n, nil
 }

@@ -18,7 +18,10 @@ func (s *Store) Subscribe(ctx context.Context, sub bot.Subscription) (bool, erro
 		return false, fmt.Errorf("subscribe %s: %w", sub.Chat, err)
 	}
 	n, err := res.RowsAffected()
-	return n > 0, err
+	if err != nil {
+		return false, fmt.Errorf("subscribe %s: %w", sub.Chat, err)
+	}
+	return n > 0, nil
 }
 
 // Unsubscribe ends a chat's subscription; its undelivered alerts are dropped.
@@ -38,15 +41,17 @@ func (s *Store) Unsubscribe(ctx context.Context, chat bot.ChatRef) (bool, error)
 func endSubscription(ctx context.Context, tx *sql.Tx, chat bot.ChatRef, reason string, at time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE platform = ? AND chat_id = ?`, chat.Platform, chat.ID)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("delete subscription: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("delete subscription: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = ?, reason = ?, finished_at = ?
-		WHERE platform = ? AND chat_id = ? AND status = 'pending'`, bot.StatusGone, reason, nanos(at), chat.Platform, chat.ID)
-	return n > 0, err
+	if _, err = tx.ExecContext(ctx, `UPDATE outbox SET status = ?, reason = ?, finished_at = ?
+		WHERE platform = ? AND chat_id = ? AND status = 'pending'`, bot.StatusGone, reason, nanos(at), chat.Platform, chat.ID); err != nil {
+		return false, fmt.Errorf("drop pending alerts: %w", err)
+	}
+	return n > 0, nil
 }
 
 // UnsubscribeGroup ends every subscription of a group (a Discord server).
@@ -58,19 +63,19 @@ func (s *Store) UnsubscribeGroup(ctx context.Context, p bot.Platform, group stri
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT chat_id FROM subscriptions WHERE platform = ? AND grp = ?`, p, group)
 		if err != nil {
-			return err
+			return fmt.Errorf("list the group's chats: %w", err)
 		}
 		var chats []string
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return err
+				return fmt.Errorf("list the group's chats: %w", err)
 			}
 			chats = append(chats, id)
 		}
 		if err := rows.Close(); err != nil {
-			return err
+			return fmt.Errorf("list the group's chats: %w", err)
 		}
 		for _, id := range chats {
 			if _, err := endSubscription(ctx, tx, bot.ChatRef{Platform: p, ID: id}, "removed from server", time.Now()); err != nil {
@@ -88,6 +93,7 @@ func (s *Store) UnsubscribeGroup(ctx context.Context, p bot.Platform, group stri
 
 // MigrateChat moves a subscription and its pending alerts to a new chat id.
 func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
+	now := nanos(time.Now())
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// If the new id is subscribed already, the old subscription just ends.
 		if _, err := tx.ExecContext(ctx, `UPDATE OR IGNORE subscriptions SET platform = ?, chat_id = ? WHERE platform = ? AND chat_id = ?`,
@@ -102,8 +108,8 @@ func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
 			return err
 		}
 		// Rows left behind duplicate a row the new id already has.
-		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, reason = 'migrated' WHERE platform = ? AND chat_id = ? AND status = 'pending'`,
-			bot.StatusCoalesced, from.Platform, from.ID)
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, reason = 'migrated', finished_at = ? WHERE platform = ? AND chat_id = ? AND status = 'pending'`,
+			bot.StatusCoalesced, now, from.Platform, from.ID)
 		return err
 	})
 	if err != nil {
@@ -124,10 +130,13 @@ func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
 		var sub bot.Subscription
 		var created int64
 		if err := rows.Scan(&sub.Chat.Platform, &sub.Chat.ID, &sub.Kind, &sub.Group, &sub.Lang, &created); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list subscriptions: %w", err)
 		}
 		sub.CreatedAt = fromNanos(created)
 		out = append(out, sub)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list subscriptions: %w", err)
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,21 +37,23 @@ const (
 
 // Config is every setting, read from the environment (and .env).
 type Config struct {
-	ProbeSchedule    string        `env:"PROBE_SCHEDULE" envDefault:"@every 30s"`
-	ProbeTargetsSpec string        `env:"PROBE_TARGETS"` // default: defaultTargets
-	ProbeTimeout     time.Duration `env:"PROBE_TIMEOUT" envDefault:"10s"`
-	ProbeRetryDelay  time.Duration `env:"PROBE_RETRY_DELAY" envDefault:"1s"`
-	ProbeSlow        time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
-	ProbeDownAfter   int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
-	ProbeUpAfter     int           `env:"PROBE_UP_AFTER" envDefault:"2"`
-	DBPath           string        `env:"DB_PATH" envDefault:"data/xstatusbot.db"`
-	DBRoundRetention time.Duration `env:"DB_ROUND_RETENTION" envDefault:"168h"`
-	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
-	LogLevel         string        `env:"LOG_LEVEL" envDefault:"info"`
-	ConsoleNotifier  string        `env:"CONSOLE_NOTIFIER" envDefault:"auto"`
-	DeliveryMaxAge   time.Duration `env:"DELIVERY_MAX_AGE" envDefault:"6h"`
-	DeliveryAttempts int           `env:"DELIVERY_MAX_ATTEMPTS" envDefault:"8"`
-	DeliveryWorkers  int           `env:"DELIVERY_WORKERS" envDefault:"16"`
+	ProbeSchedule         string        `env:"PROBE_SCHEDULE" envDefault:"@every 30s"`
+	ProbeTargetsSpec      string        `env:"PROBE_TARGETS"` // default: defaultTargets
+	ProbeTimeout          time.Duration `env:"PROBE_TIMEOUT" envDefault:"10s"`
+	ProbeRetryDelay       time.Duration `env:"PROBE_RETRY_DELAY" envDefault:"1s"`
+	ProbeSlow             time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
+	ProbeDownAfter        int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
+	ProbeUpAfter          int           `env:"PROBE_UP_AFTER" envDefault:"2"`
+	DBPath                string        `env:"DB_PATH" envDefault:"data/xstatusbot.db"`
+	DBRoundRetention      time.Duration `env:"DB_ROUND_RETENTION" envDefault:"168h"`
+	DBOutboxRetention     time.Duration `env:"DB_OUTBOX_RETENTION" envDefault:"720h"`
+	HTTPAddr              string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	LogLevel              string        `env:"LOG_LEVEL" envDefault:"info"`
+	ConsoleNotifier       string        `env:"CONSOLE_NOTIFIER" envDefault:"auto"`
+	DeliveryMaxAge        time.Duration `env:"DELIVERY_MAX_AGE" envDefault:"6h"`
+	DeliveryAttempts      int           `env:"DELIVERY_MAX_ATTEMPTS" envDefault:"8"`
+	DeliveryWorkers       int           `env:"DELIVERY_WORKERS" envDefault:"16"`
+	DeliveryShutdownGrace time.Duration `env:"DELIVERY_SHUTDOWN_GRACE" envDefault:"10s"`
 
 	TelegramToken    bot.Secret `env:"TELEGRAM_BOT_TOKEN"`
 	TelegramEndpoint string     `env:"TELEGRAM_API_ENDPOINT" envDefault:"https://api.telegram.org/bot%s/%s"`
@@ -73,10 +76,12 @@ const controlsKey = "PROBE_CONTROL_TARGETS"
 func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, error) {
 	file := map[string]string{}
 	if dotenv != "" {
-		m, err := godotenv.Read(dotenv)
+		src, err := os.ReadFile(dotenv)
 		switch {
 		case err == nil:
-			file = m
+			if file, err = parseDotenv(src); err != nil {
+				return Config{}, fmt.Errorf("read %s: %w", dotenv, err)
+			}
 		case !errors.Is(err, os.ErrNotExist):
 			return Config{}, fmt.Errorf("read %s: %w", dotenv, err)
 		}
@@ -144,6 +149,9 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if cfg.DBRoundRetention < time.Hour {
 		bad("DB_ROUND_RETENTION", "%s is shorter than 1h", cfg.DBRoundRetention)
 	}
+	if cfg.DBOutboxRetention < time.Hour {
+		bad("DB_OUTBOX_RETENTION", "%s is shorter than 1h", cfg.DBOutboxRetention)
+	}
 	if cfg.HTTPAddr != "off" {
 		if _, _, err := net.SplitHostPort(cfg.HTTPAddr); err != nil {
 			bad("HTTP_ADDR", "%q is not host:port (or \"off\")", cfg.HTTPAddr)
@@ -165,6 +173,9 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	}
 	if cfg.DeliveryWorkers < 1 || cfg.DeliveryWorkers > 1024 {
 		bad("DELIVERY_WORKERS", "%d is out of range 1..1024", cfg.DeliveryWorkers)
+	}
+	if cfg.DeliveryShutdownGrace < time.Second || cfg.DeliveryShutdownGrace > 5*time.Minute {
+		bad("DELIVERY_SHUTDOWN_GRACE", "%s is out of range 1s..5m", cfg.DeliveryShutdownGrace)
 	}
 	if cfg.TelegramRate <= 0 {
 		bad("TELEGRAM_RATE_LIMIT", "must be above 0 messages per second")
@@ -233,6 +244,34 @@ func namedEnvErrors(err error) []error {
 		out = append(out, e)
 	}
 	return out
+}
+
+// parseDotenv parses a .env file. The library's errors quote the rest of the
+// file (tokens included), so on failure it reports only the line of the bad
+// statement: the line after the longest prefix of whole lines that parses.
+// Trying every prefix rather than reading the error's text keeps working when
+// a quoted value spans lines.
+func parseDotenv(src []byte) (map[string]string, error) {
+	m, err := godotenv.UnmarshalBytes(src)
+	if err == nil {
+		return m, nil
+	}
+	lines := bytes.SplitAfter(src, []byte("\n"))
+	line := 1
+	for k := len(lines) - 1; k > 0; k-- {
+		if _, err := godotenv.UnmarshalBytes(bytes.Join(lines[:k], nil)); err == nil {
+			line = k + 1
+			break
+		}
+	}
+	what := "malformed"
+	switch msg := err.Error(); {
+	case strings.HasPrefix(msg, "unterminated quoted value"):
+		what = "quoted value never closed"
+	case strings.HasPrefix(msg, "unexpected character"):
+		what = "not a NAME=value line"
+	}
+	return nil, fmt.Errorf("line %d: %s (value not shown)", line, what)
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,9 @@ func TestDefaultsAreValid(t *testing.T) {
 	}
 	if !cfg.consoleOn() || cfg.ProbeTimeout != 10*time.Second || cfg.ProbeDownAfter != 2 || cfg.TelegramRate != 25 {
 		t.Fatalf("defaults %+v", cfg)
+	}
+	if cfg.DeliveryShutdownGrace != 10*time.Second || cfg.DBOutboxRetention != 720*time.Hour {
+		t.Fatalf("grace %s, outbox retention %s", cfg.DeliveryShutdownGrace, cfg.DBOutboxRetention)
 	}
 }
 
@@ -47,15 +51,17 @@ func TestDotEnvIsReadAndRealEnvWins(t *testing.T) {
 
 func TestBadConfigurationNamesEverySetting(t *testing.T) {
 	env := map[string]string{
-		"PROBE_SCHEDULE":      "every thirty seconds",
-		"PROBE_TARGETS":       "ftp://x.com",
-		"PROBE_TIMEOUT":       "soon",
-		"PROBE_DOWN_AFTER":    "0",
-		"LOG_LEVEL":           "loud",
-		"HTTP_ADDR":           "8080",
-		"CONSOLE_NOTIFIER":    "maybe",
-		"TELEGRAM_BOT_TOKEN":  "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-		"TELEGRAM_RATE_LIMIT": "-1",
+		"PROBE_SCHEDULE":          "every thirty seconds",
+		"PROBE_TARGETS":           "ftp://x.com",
+		"PROBE_TIMEOUT":           "soon",
+		"PROBE_DOWN_AFTER":        "0",
+		"LOG_LEVEL":               "loud",
+		"HTTP_ADDR":               "8080",
+		"CONSOLE_NOTIFIER":        "maybe",
+		"TELEGRAM_BOT_TOKEN":      "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+		"TELEGRAM_RATE_LIMIT":     "-1",
+		"DB_OUTBOX_RETENTION":     "30m",
+		"DELIVERY_SHUTDOWN_GRACE": "10m",
 	}
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), nil, lookupFrom(env), &stdout, &stderr)
@@ -63,7 +69,7 @@ func TestBadConfigurationNamesEverySetting(t *testing.T) {
 		t.Fatalf("exit code %d, want 2", code)
 	}
 	msg := stderr.String()
-	for _, key := range []string{"PROBE_SCHEDULE", "PROBE_TARGETS", "PROBE_TIMEOUT", "PROBE_DOWN_AFTER", "LOG_LEVEL", "HTTP_ADDR", "CONSOLE_NOTIFIER", "TELEGRAM_RATE_LIMIT"} {
+	for _, key := range []string{"PROBE_SCHEDULE", "PROBE_TARGETS", "PROBE_TIMEOUT", "PROBE_DOWN_AFTER", "LOG_LEVEL", "HTTP_ADDR", "CONSOLE_NOTIFIER", "TELEGRAM_RATE_LIMIT", "DB_OUTBOX_RETENTION", "DELIVERY_SHUTDOWN_GRACE"} {
 		if !strings.Contains(msg, key+":") {
 			t.Errorf("message does not name %s:\n%s", key, msg)
 		}
@@ -80,5 +86,98 @@ func TestUnknownSubcommand(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"frobnicate"}, lookupFrom(nil), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "unknown command") {
 		t.Fatalf("code %d, stderr %q", code, stderr.String())
+	}
+}
+
+// The dotenv library quotes the rest of the file in its errors; a malformed
+// line must be reported by file and line number alone.
+func TestMalformedDotEnvNamesTheLineNotTheContent(t *testing.T) {
+	// Every line carries a marker word that must not reach the error.
+	const token = "123456:AAHsecretTOKENvalue"
+	cases := []struct {
+		name, body string
+		line       int
+	}{
+		{"bad line after the token", "# settings kiwi\nPROBE_DOWN_AFTER=3\nTELEGRAM_BOT_TOKEN=" + token + "\nLOG_LEVEL=info\n\nbad line mango\nHTTP_ADDR=off\n", 6},
+		{"quote never closed", "LOG_LEVEL=info\nDISCORD_BOT_TOKEN=\"guava\nTELEGRAM_BOT_TOKEN=" + token + "\n", 2},
+		{"bad line after a multi-line value", "PROBE_TARGETS=\"web=https://papaya.example/\n\"\nTELEGRAM_BOT_TOKEN=" + token + "\n{\"json\": \"melon\"}\n", 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), ".env")
+			if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := loadConfig(lookupFrom(nil), path)
+			if err == nil {
+				t.Fatal("malformed .env accepted")
+			}
+			want := fmt.Sprintf("read %s: line %d: ", path, tc.line)
+			if !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "(value not shown)") {
+				t.Errorf("error %q, want it to start with %q", err, want)
+			}
+			for _, secret := range []string{token, "AAHsecret", "kiwi", "mango", "guava", "papaya", "melon", "json"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows file content %q: %v", secret, err)
+				}
+			}
+		})
+	}
+}
+
+// run prints the configuration error on stderr: check all of it, with the
+// file where the bot reads it, the working directory.
+func TestRunWithMalformedDotEnvShowsNoContent(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const token = "123456:AAHsecretTOKENvalue"
+	body := "TELEGRAM_BOT_TOKEN=" + token + "\nexport PROBE_UP_AFTER=3\n[mango]\nLOG_LEVEL=info\n"
+	if err := os.WriteFile(".env", []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Should the file ever parse, the bot must not start for real: a
+	// cancelled context, no HTTP server, nothing probed outside 127.0.0.1.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	safe := lookupFrom(map[string]string{"HTTP_ADDR": "off", "PROBE_TARGETS": "http://127.0.0.1:1/", "PROBE_CONTROL_TARGETS": "", "DB_PATH": "bot.db"})
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, nil, safe, &stdout, &stderr)
+	if code != 2 {
+		t.Fatalf("exit code %d, want 2; stderr:\n%s", code, stderr.String())
+	}
+	out := stdout.String() + stderr.String()
+	if !strings.Contains(out, "read .env: line 3: ") {
+		t.Errorf("output does not name .env line 3:\n%s", out)
+	}
+	for _, secret := range []string{token, "AAHsecret", "mango", "PROBE_UP_AFTER", "TELEGRAM_BOT_TOKEN"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("output shows file content %q:\n%s", secret, out)
+		}
+	}
+}
+
+func TestDurationSettingsBounds(t *testing.T) {
+	cases := []struct {
+		key, value string
+		ok         bool
+	}{
+		{"DELIVERY_SHUTDOWN_GRACE", "1s", true},
+		{"DELIVERY_SHUTDOWN_GRACE", "5m", true},
+		{"DELIVERY_SHUTDOWN_GRACE", "999ms", false},
+		{"DELIVERY_SHUTDOWN_GRACE", "5m1s", false},
+		{"DELIVERY_SHUTDOWN_GRACE", "ten seconds", false},
+		{"DB_OUTBOX_RETENTION", "1h", true},
+		{"DB_OUTBOX_RETENTION", "59m", false},
+		{"DB_OUTBOX_RETENTION", "-1h", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			_, err := loadConfig(lookupFrom(map[string]string{tc.key: tc.value}), "")
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.key+":")) {
+				t.Fatalf("error %v, want one naming %s", err, tc.key)
+			}
+		})
 	}
 }
