@@ -61,7 +61,8 @@ func indent(err error) string {
 // adapters and wires the service together.
 func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
 	started := time.Now()
-	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention))
+	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention),
+		sqlite.WithOutboxRetention(cfg.DBOutboxRetention))
 	if err != nil {
 		return err
 	}
@@ -137,6 +138,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		}, func() float64 { return float64(dc.InvalidRequests()) }))
 	}
 	disp = bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
+	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
 			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {
