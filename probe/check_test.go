@@ -143,3 +143,19 @@ func TestRoundControlFailureIsUnknown(t *testing.T) {
 		t.Fatalf("verdict with control up = %s, want down", v)
 	}
 }
+
+// TestLongHeaderLinesWithSmallBuffers: the transport's small read buffer
+// still reads header lines many times its size (X sends long CSP headers).
+func TestLongHeaderLinesWithSmallBuffers(t *testing.T) {
+	csp := strings.Repeat("script-src https://abs.twimg.com; ", 400) // about 14 KB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		_, _ = w.Write([]byte("react-root"))
+	}))
+	defer srv.Close()
+	c := checker(10 * time.Second)
+	c.Client = &http.Client{Transport: probe.Transport()}
+	if r := c.Check(context.Background(), probe.Target{Name: "web", URL: srv.URL, BodyContains: "react-root"}); !r.OK() {
+		t.Fatalf("result = %+v, want healthy", r)
+	}
+}

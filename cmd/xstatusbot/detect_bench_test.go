@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
@@ -201,4 +204,98 @@ func (r detectRun) report(b *testing.B) {
 	b.ReportMetric(float64(r.rounds), "rounds")
 	b.Logf("detect %v", r.detect)
 	b.Logf("recover %v", r.recover)
+}
+
+// BenchmarkMemory is issue 9's memory figure: the stripped real binary probes
+// 4 targets and 1 control on a fake X on 127.0.0.1 every second, with 10,000
+// Telegram subscriptions in its database (no token: they are only stored),
+// for BENCH_MEMORY_SECONDS (default 60); then VmRSS and VmHWM of the process
+// are read from /proc. Target: at most 20 MB. The binary is built as
+// `CGO_ENABLED=0 go build -trimpath -ldflags="-s -w"`.
+//
+//	go test -run '^$' -bench Memory -benchtime 1x ./cmd/xstatusbot
+func BenchmarkMemory(b *testing.B) {
+	b.StopTimer()
+	secs := 60
+	if v, err := strconv.Atoi(os.Getenv("BENCH_MEMORY_SECONDS")); err == nil && v > 0 {
+		secs = v
+	}
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "xstatusbot")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	// Static, as the project has no cgo: a cgo-enabled build links libc
+	// dynamically for the net package's resolver, about 1.4 MB more resident.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	db := filepath.Join(dir, "bot.db")
+	seedSubscriptions(b, db, 10000)
+	for i := 0; i < b.N; i++ {
+		rss, hwm := runMemory(b, bin, db, time.Duration(secs)*time.Second)
+		b.ReportMetric(rss, "VmRSS-MB")
+		b.ReportMetric(hwm, "VmHWM-MB")
+	}
+}
+
+func seedSubscriptions(b *testing.B, path string, n int) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	for i := range n {
+		sub := bot.Subscription{Chat: bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(100000 + i)}, Kind: bot.KindPrivate, CreatedAt: time.Now()}
+		if _, err := store.Subscribe(ctx, sub); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func runMemory(b *testing.B, bin, db string, d time.Duration) (rss, hwm float64) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	u := x.URL()
+	cmd := exec.Command(bin)
+	cmd.Dir = b.TempDir()
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"PROBE_SCHEDULE=@every 1s",
+		"PROBE_TARGETS=" + u + "/home," + u + "/2/tweets," + u + "/static," + u + "/media",
+		"PROBE_CONTROL_TARGETS=" + ctrl.URL() + "/",
+		"HTTP_ADDR=off",
+		"DB_PATH=" + db,
+	}
+	logs := &bottest.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM) // our own child, by its PID
+		_ = cmd.Wait()
+	}()
+	awaitBench(b, "the first round", func() bool { return ctrl.Hits() >= 1 })
+	time.Sleep(d) // the figure is defined after this much probing
+	if ctrl.Hits() < int(d/time.Second)/2 {
+		b.Fatalf("only %d rounds in %s; logs:\n%s", ctrl.Hits(), d, logs.String())
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "VmRSS":
+			rss = kb / 1024
+		case "VmHWM":
+			hwm = kb / 1024
+		}
+	}
+	b.Logf("%d rounds; %s", ctrl.Hits(), logs.String()[:min(len(logs.String()), 2000)])
+	return rss, hwm
 }
