@@ -53,30 +53,70 @@ const DefaultUserAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KH
 // maxBody bounds how much of a body is read for the body check.
 const maxBody = 256 << 10
 
+// Clock is the time source of a round's retry wait; bot.SystemClock fits it,
+// and tests give a manual clock.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 // Checker runs the checks of one round.
 type Checker struct {
 	Client *http.Client
-	// Timeout bounds each request; a failed target gets one retry with its own timeout.
+	// Timeout bounds each request; a failed target gets one retry (see Round).
 	Timeout time.Duration
 	// RetryDelay is the pause before the one retry of a failed target.
 	RetryDelay time.Duration
+	// Interval is the schedule's interval; when set, retries are fitted into it
+	// so a round never runs into the next tick (see Round). Zero leaves retries unbounded.
+	Interval time.Duration
 	// Slow is the latency above which a healthy answer marks the round degraded (0 disables).
 	Slow      time.Duration
 	UserAgent string
-	// Now is the clock; nil means time.Now.
+	// Clock times the retry wait and the round; nil means real time.
+	Clock Clock
+	// Now, when set and Clock is not, only stamps rounds; waits stay on real time.
 	Now func() time.Time
 }
 
-func (c *Checker) now() time.Time {
-	if c.Now != nil {
-		return c.Now()
+func (c *Checker) clock() Clock {
+	switch {
+	case c.Clock != nil:
+		return c.Clock
+	case c.Now != nil:
+		return stampClock(c.Now)
+	default:
+		return systemClock{}
 	}
-	return time.Now()
 }
 
+type stampClock func() time.Time
+
+func (f stampClock) Now() time.Time                       { return f() }
+func (stampClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 // Round checks every target and control concurrently and reduces the results to a verdict.
+//
+// A failed target is tried once more, so one lost packet or reset connection
+// is not a failing round, but the retry never stretches the round past 90% of
+// Interval: a skipped tick would delay detection by a whole round. A reset,
+// refused or cut connection is retried at once; any other failure after
+// min(RetryDelay, Interval/10). The retry's timeout is cut to the room left
+// before that 90% mark, and when less than min(Timeout, Interval/10) is left
+// there is no retry and the failure stands (the state machine still needs
+// PROBE_DOWN_AFTER failing rounds).
 func (c *Checker) Round(ctx context.Context, targets, controls []Target) Round {
-	start := c.now()
+	clk := c.clock()
+	start := clk.Now()
+	var end time.Time
+	if c.Interval > 0 {
+		end = start.Add(c.Interval * 9 / 10)
+	}
 	all := append(append([]Target{}, targets...), controls...)
 	results := make([]Result, len(all))
 	var wg sync.WaitGroup
@@ -84,13 +124,13 @@ func (c *Checker) Round(ctx context.Context, targets, controls []Target) Round {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = c.checkWithRetry(ctx, t)
+			results[i] = c.checkWithRetry(ctx, t, end)
 		}()
 	}
 	wg.Wait()
 	r := Round{
 		Start:    start,
-		Duration: c.now().Sub(start),
+		Duration: clk.Now().Sub(start),
 		Targets:  results[:len(targets)],
 		Controls: results[len(targets):],
 	}
@@ -98,29 +138,63 @@ func (c *Checker) Round(ctx context.Context, targets, controls []Target) Round {
 	return r
 }
 
-func (c *Checker) checkWithRetry(ctx context.Context, t Target) Result {
-	r := c.Check(ctx, t)
+// checkWithRetry checks t and retries a failure once, within end when it is set.
+func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time) Result {
+	r, cut := c.check(ctx, t, c.Timeout)
 	if r.OK() || ctx.Err() != nil {
 		return r
 	}
-	// A single lost packet or reset is not an outage: try once more.
-	select {
-	case <-ctx.Done():
-		return r
-	case <-time.After(c.RetryDelay):
+	delay := c.RetryDelay
+	switch {
+	case cut:
+		delay = 0 // a dropped connection is the very case the retry is for; waiting buys nothing
+	case c.Interval > 0:
+		delay = min(delay, c.Interval/10)
 	}
-	return c.Check(ctx, t)
+	clk := c.clock()
+	minRoom := min(c.Timeout, c.Interval/10)
+	if !end.IsZero() && end.Sub(clk.Now().Add(delay)) < minRoom {
+		return r
+	}
+	if delay > 0 {
+		select {
+		case <-ctx.Done():
+			return r
+		case <-clk.After(delay):
+		}
+	}
+	timeout := c.Timeout
+	if !end.IsZero() {
+		room := end.Sub(clk.Now())
+		if room < minRoom {
+			return r
+		}
+		timeout = min(timeout, room)
+	}
+	again, _ := c.check(ctx, t, timeout)
+	if again.Class == ClassTimeout && timeout < c.Timeout {
+		// Cut short by the round's own bound: the first failure is the better cause.
+		return r
+	}
+	return again
 }
 
 // Check performs one request against t and classifies the outcome.
 func (c *Checker) Check(ctx context.Context, t Target) Result {
-	res := Result{Target: t.Name}
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	r, _ := c.check(ctx, t, c.Timeout)
+	return r
+}
+
+// check is Check with its own timeout; cut reports a connection that was
+// reset, refused or closed mid-answer.
+func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration) (res Result, cut bool) {
+	res.Target = t.Name
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
 	if err != nil {
 		res.Class, res.Detail = ClassConnect, "bad request: "+err.Error()
-		return res
+		return res, cut
 	}
 	ua := c.UserAgent
 	if ua == "" {
@@ -132,8 +206,8 @@ func (c *Checker) Check(ctx context.Context, t Target) Result {
 	resp, err := c.Client.Do(req)
 	if err != nil {
 		res.Latency = time.Since(begin)
-		res.Class, res.Detail = classify(err, c.Timeout)
-		return res
+		res.Class, res.Detail, cut = classify(err, timeout)
+		return res, cut
 	}
 	defer resp.Body.Close()
 	res.Status = resp.StatusCode
@@ -146,7 +220,7 @@ func (c *Checker) Check(ctx context.Context, t Target) Result {
 	res.Latency = time.Since(begin)
 	switch {
 	case err != nil:
-		res.Class, res.Detail = classify(err, c.Timeout)
+		res.Class, res.Detail, cut = classify(err, timeout)
 	case !t.Accepts(resp.StatusCode):
 		res.Class, res.Detail = ClassStatus, fmt.Sprintf("HTTP %d", resp.StatusCode)
 	case t.BodyContains != "" && !bytes.Contains(body, []byte(t.BodyContains)):
@@ -154,11 +228,12 @@ func (c *Checker) Check(ctx context.Context, t Target) Result {
 	case c.Slow > 0 && res.Latency > c.Slow:
 		res.Slow = true
 	}
-	return res
+	return res, cut
 }
 
-// classify maps a transport error to a failure class and a short cause.
-func classify(err error, timeout time.Duration) (Class, string) {
+// classify maps a transport error to a failure class and a short cause, and
+// reports whether the connection was reset, refused or cut.
+func classify(err error, timeout time.Duration) (class Class, detail string, cut bool) {
 	var (
 		dnsErr   *net.DNSError
 		netErr   net.Error
@@ -172,23 +247,23 @@ func classify(err error, timeout time.Duration) (Class, string) {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &netErr) && netErr.Timeout():
-		return ClassTimeout, fmt.Sprintf("timeout after %s", timeout)
+		return ClassTimeout, fmt.Sprintf("timeout after %s", timeout), false
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsNotFound {
-			return ClassDNS, "DNS: host not found"
+			return ClassDNS, "DNS: host not found", false
 		}
-		return ClassDNS, "DNS: " + dnsErr.Err
+		return ClassDNS, "DNS: " + dnsErr.Err, false
 	case errors.As(err, &certErr), errors.As(err, &unknownA), errors.As(err, &hostErr),
 		errors.As(err, &invalid), errors.As(err, &recErr), errors.As(err, &alertErr):
-		return ClassTLS, "TLS: " + tlsCause(err)
+		return ClassTLS, "TLS: " + tlsCause(err), false
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ClassConnect, "connection refused"
+		return ClassConnect, "connection refused", true
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return ClassConnect, "connection reset"
+		return ClassConnect, "connection reset", true
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return ClassConnect, "network unreachable"
+		return ClassConnect, "network unreachable", false
 	default:
-		return ClassConnect, "connection failed"
+		return ClassConnect, "connection failed", false
 	}
 }
 

@@ -16,6 +16,11 @@ func Transport() *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 0, // the request context bounds the whole check
 		DisableKeepAlives:     true,
-		ForceAttemptHTTP2:     true,
+		// Every round dials afresh, so each request pays for its connection's
+		// buffers (4 KiB each way by default): small ones cut what a round leaves
+		// to the garbage collector. Longer header lines still read correctly.
+		ReadBufferSize:    1 << 10,
+		WriteBufferSize:   1 << 10,
+		ForceAttemptHTTP2: true,
 	}
 }

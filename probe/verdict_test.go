@@ -68,3 +68,35 @@ func TestParseTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTargetsDerivesDistinctNames(t *testing.T) {
+	tests := []struct {
+		spec string
+		want []string
+	}{
+		{"http://h/a,http://h/b", []string{"h/a", "h/b"}},
+		{"http://h/, http://h/a/, http://other:8080/x", []string{"h", "h/a", "other"}},
+		{"http://h/a,http://h/a?lang=fr", []string{"h/a", "h/a-2"}},
+		{"h=http://x/, http://h/", []string{"h", "h-2"}},
+		{"h=http://x/, http://h/a", []string{"h", "h/a"}},
+		{"h-2=http://x/, h=http://y/, http://h/", []string{"h-2", "h", "h-3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			ts, err := ParseTargets(tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, tg := range ts {
+				got = append(got, tg.Name)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("names = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if _, err := ParseTargets("a=http://h/a, a=http://h/b"); err == nil || !strings.Contains(err.Error(), `duplicate target name "a"`) {
+		t.Fatalf("explicit duplicate names: err = %v, want a duplicate name error", err)
+	}
+}

@@ -16,7 +16,9 @@ import (
 
 // demo runs the real bot against a fake X on 127.0.0.1 that goes down after
 // a few seconds and comes back, so a newcomer sees both console alerts in
-// about half a minute, with no network and no token.
+// about half a minute, with no network and no token. Every probe setting
+// but the schedule is the default, so the latencies it prints are the ones a
+// deployment at @every 1s gets.
 func demo(ctx context.Context, stdout, stderr io.Writer) int {
 	x := fakex.New()
 	defer x.Close()
@@ -34,8 +36,6 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 			"PROBE_SCHEDULE":        "@every 1s",
 			"PROBE_TARGETS":         "web=" + x.URL() + "/home,api=" + x.URL() + "/2/tweets;status=200-299|401",
 			"PROBE_CONTROL_TARGETS": "control=" + ctrl.URL() + "/",
-			"PROBE_TIMEOUT":         "500ms",
-			"PROBE_RETRY_DELAY":     "100ms",
 			"DB_PATH":               filepath.Join(dir, "demo.db"),
 			"HTTP_ADDR":             "off",
 			"LOG_LEVEL":             "warn",

@@ -77,6 +77,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Client:     &http.Client{Transport: probe.Transport()},
 		Timeout:    cfg.ProbeTimeout,
 		RetryDelay: cfg.ProbeRetryDelay,
+		Interval:   bot.Interval(cfg.Schedule, time.Now()), // retries fit in it: no tick is skipped
 		Slow:       cfg.ProbeSlow,
 	}
 	var disp *bot.Dispatcher

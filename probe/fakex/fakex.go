@@ -30,6 +30,7 @@ type Server struct {
 	mode    Mode
 	paths   map[string]Mode
 	delay   time.Duration
+	held    chan struct{} // non-nil while SetHold(true): closed to let requests go on
 	hits    int
 	stop    chan struct{}
 	stopped bool
@@ -84,6 +85,21 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.delay = d
 }
 
+// SetHold(true) makes every request wait, after it is counted in Hits and
+// before it is answered, until SetHold(false); a test can then act while a
+// probe is known to be in the middle of its request.
+func (s *Server) SetHold(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case on && s.held == nil:
+		s.held = make(chan struct{})
+	case !on && s.held != nil:
+		close(s.held)
+		s.held = nil
+	}
+}
+
 // Hits counts the requests served.
 func (s *Server) Hits() int {
 	s.mu.Lock()
@@ -98,8 +114,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		mode = s.mode
 	}
-	delay := s.delay
+	delay, held := s.delay, s.held
 	s.mu.Unlock()
+	if held != nil {
+		select {
+		case <-held:
+		case <-r.Context().Done():
+			return
+		case <-s.stop:
+			return
+		}
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
