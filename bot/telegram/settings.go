@@ -30,8 +30,12 @@ func (s *Settings) Validate() error {
 	if s.Rate <= 0 {
 		errs = append(errs, errors.New("TELEGRAM_RATE_LIMIT: must be above 0 messages per second"))
 	}
-	if err := s.config().Validate(); err != nil {
-		errs = append(errs, err)
+	check := validateEndpoint(s.Endpoint)
+	if s.Enabled() {
+		check = s.config().Validate() // the endpoint and the token
+	}
+	if check != nil {
+		errs = append(errs, check)
 	}
 	if tok := s.Token.Reveal(); tok != "" && !strings.Contains(tok, ":") {
 		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN: does not look like a BotFather token (digits:letters)"))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -17,8 +16,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/discord"
-	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -49,18 +46,14 @@ type Config struct {
 	DBOutboxRetention     time.Duration `env:"DB_OUTBOX_RETENTION" envDefault:"720h"`
 	HTTPAddr              string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	LogLevel              string        `env:"LOG_LEVEL" envDefault:"info"`
-	ConsoleNotifier       string        `env:"CONSOLE_NOTIFIER" envDefault:"auto"`
 	DeliveryMaxAge        time.Duration `env:"DELIVERY_MAX_AGE" envDefault:"6h"`
 	DeliveryAttempts      int           `env:"DELIVERY_MAX_ATTEMPTS" envDefault:"8"`
 	DeliveryWorkers       int           `env:"DELIVERY_WORKERS" envDefault:"16"`
 	DeliveryShutdownGrace time.Duration `env:"DELIVERY_SHUTDOWN_GRACE" envDefault:"10s"`
 
-	TelegramToken    bot.Secret `env:"TELEGRAM_BOT_TOKEN"`
-	TelegramEndpoint string     `env:"TELEGRAM_API_ENDPOINT" envDefault:"https://api.telegram.org/bot%s/%s"`
-	TelegramRate     float64    `env:"TELEGRAM_RATE_LIMIT" envDefault:"25"`
-	DiscordToken     bot.Secret `env:"DISCORD_BOT_TOKEN"`
-	DiscordAPIURL    string     `env:"DISCORD_API_URL" envDefault:"https://discord.com/"`
-	DiscordRate      float64    `env:"DISCORD_RATE_LIMIT" envDefault:"50"`
+	// Adapters are every chat platform with its own settings, read from the
+	// same environment; Enabled picks those that are on.
+	Adapters []bot.Adapter `env:"-"`
 
 	// Derived from the settings above by loadConfig.
 	Targets  []probe.Target `env:"-"`
@@ -93,16 +86,18 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 		v, ok := file[key]
 		return v, ok
 	}
-	var cfg Config
+	cfg := Config{Adapters: adapters()}
 	environ := map[string]string{}
-	for _, key := range append(envKeys(), controlsKey) {
+	for _, key := range append(envKeys(cfg.Adapters), controlsKey) {
 		if v, ok := get(key); ok {
 			environ[key] = v
 		}
 	}
 	var errs []error
-	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
-		errs = append(errs, namedEnvErrors(err)...)
+	for _, target := range append([]any{&cfg}, anys(cfg.Adapters)...) {
+		if err := env.ParseWithOptions(target, env.Options{Environment: environ}); err != nil {
+			errs = append(errs, namedEnvErrors(target, err)...)
+		}
 	}
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -160,11 +155,6 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if err := cfg.Level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", cfg.LogLevel)
 	}
-	switch cfg.ConsoleNotifier {
-	case "auto", "on", "off":
-	default:
-		bad("CONSOLE_NOTIFIER", "%q is not one of auto, on, off", cfg.ConsoleNotifier)
-	}
 	if cfg.DeliveryMaxAge < time.Minute {
 		bad("DELIVERY_MAX_AGE", "%s is shorter than 1m", cfg.DeliveryMaxAge)
 	}
@@ -177,45 +167,46 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if cfg.DeliveryShutdownGrace < time.Second || cfg.DeliveryShutdownGrace > 5*time.Minute {
 		bad("DELIVERY_SHUTDOWN_GRACE", "%s is out of range 1s..5m", cfg.DeliveryShutdownGrace)
 	}
-	if cfg.TelegramRate <= 0 {
-		bad("TELEGRAM_RATE_LIMIT", "must be above 0 messages per second")
-	}
-	if cfg.DiscordRate <= 0 {
-		bad("DISCORD_RATE_LIMIT", "must be above 0 requests per second")
-	}
-	if cfg.TelegramToken != "" {
-		if err := cfg.telegram().Validate(); err != nil {
+	for _, a := range cfg.Adapters {
+		if err := a.Validate(); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if cfg.TelegramToken != "" && !strings.Contains(cfg.TelegramToken.Reveal(), ":") {
-		bad("TELEGRAM_BOT_TOKEN", "does not look like a BotFather token (digits:letters)")
-	}
-	if u, err := url.Parse(cfg.DiscordAPIURL); cfg.DiscordToken != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-		bad("DISCORD_API_URL", "%q is not an http(s) URL", cfg.DiscordAPIURL)
 	}
 	return cfg, errors.Join(errs...)
 }
 
-// telegram is the Telegram adapter's configuration (without a logger).
-func (c Config) telegram() telegram.Config {
-	return telegram.Config{Token: c.TelegramToken, Endpoint: c.TelegramEndpoint}
+// Enabled lists the adapters that are on. An adapter that is a fallback
+// (the console in its auto mode) is on only when no other adapter is.
+func (c Config) Enabled() []bot.Adapter {
+	var on, fallbacks []bot.Adapter
+	for _, a := range c.Adapters {
+		if !a.Enabled() {
+			continue
+		}
+		if f, ok := a.(bot.Fallback); ok && f.Fallback() {
+			fallbacks = append(fallbacks, a)
+			continue
+		}
+		on = append(on, a)
+	}
+	if len(on) == 0 {
+		return fallbacks
+	}
+	return on
 }
 
-// discord is the Discord adapter's configuration (without a logger).
-func (c Config) discord() discord.Config {
-	return discord.Config{Token: c.DiscordToken, APIURL: c.DiscordAPIURL}
+// envKeys lists the variables Config and the adapters read.
+func envKeys(adapters []bot.Adapter) []string {
+	keys := structKeys(Config{})
+	for _, a := range adapters {
+		keys = append(keys, structKeys(a)...)
+	}
+	return keys
 }
 
-// consoleOn says whether alerts are printed to stdout.
-func (c Config) consoleOn() bool {
-	return c.ConsoleNotifier == "on" || (c.ConsoleNotifier == "auto" && c.TelegramToken == "" && c.DiscordToken == "")
-}
-
-// envKeys lists the variables Config reads.
-func envKeys() []string {
+func structKeys(v any) []string {
+	t := reflect.Indirect(reflect.ValueOf(v)).Type()
 	var keys []string
-	t := reflect.TypeOf(Config{})
 	for i := range t.NumField() {
 		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ","); k != "" && k != "-" {
 			keys = append(keys, k)
@@ -224,13 +215,21 @@ func envKeys() []string {
 	return keys
 }
 
+func anys(as []bot.Adapter) []any {
+	out := make([]any, len(as))
+	for i, a := range as {
+		out[i] = a
+	}
+	return out
+}
+
 // namedEnvErrors rewrites the parser's errors to name the variable, not the Go field.
-func namedEnvErrors(err error) []error {
+func namedEnvErrors(target any, err error) []error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return []error{err}
 	}
-	t := reflect.TypeOf(Config{})
+	t := reflect.Indirect(reflect.ValueOf(target)).Type()
 	var out []error
 	for _, e := range agg.Errors {
 		var pe env.ParseError

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 func lookupFrom(m map[string]string) func(string) (string, bool) {
@@ -23,11 +25,42 @@ func TestDefaultsAreValid(t *testing.T) {
 	if len(cfg.Targets) != 4 || len(cfg.Controls) != 3 || cfg.HTTPAddr != "127.0.0.1:8080" || cfg.DBPath != "data/xstatusbot.db" {
 		t.Fatalf("defaults %+v", cfg)
 	}
-	if !cfg.consoleOn() || cfg.ProbeTimeout != 10*time.Second || cfg.ProbeDownAfter != 2 || cfg.TelegramRate != 25 {
-		t.Fatalf("defaults %+v", cfg)
+	if on := platforms(cfg.Enabled()); on != "console" || cfg.ProbeTimeout != 10*time.Second || cfg.ProbeDownAfter != 2 {
+		t.Fatalf("defaults %+v, adapters on: %s", cfg, on)
 	}
 	if cfg.DeliveryShutdownGrace != 10*time.Second || cfg.DBOutboxRetention != 720*time.Hour {
 		t.Fatalf("grace %s, outbox retention %s", cfg.DeliveryShutdownGrace, cfg.DBOutboxRetention)
+	}
+}
+
+func platforms(as []bot.Adapter) string {
+	var names []string
+	for _, a := range as {
+		names = append(names, string(a.Platform()))
+	}
+	return strings.Join(names, ",")
+}
+
+// The console is the fallback: on when no chat platform is, unless told.
+func TestAdaptersOnBySettings(t *testing.T) {
+	const tg = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "console"},
+		{map[string]string{"CONSOLE_NOTIFIER": "off"}, ""},
+		{map[string]string{"TELEGRAM_BOT_TOKEN": tg}, "telegram"},
+		{map[string]string{"TELEGRAM_BOT_TOKEN": tg, "CONSOLE_NOTIFIER": "on"}, "console,telegram"},
+		{map[string]string{"TELEGRAM_BOT_TOKEN": tg, "DISCORD_BOT_TOKEN": "discord-token"}, "telegram,discord"},
+	} {
+		cfg, err := loadConfig(lookupFrom(tc.env), "")
+		if err != nil {
+			t.Fatalf("%v: %v", tc.env, err)
+		}
+		if got := platforms(cfg.Enabled()); got != tc.want {
+			t.Errorf("%v: adapters on %q, want %q", tc.env, got, tc.want)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ func TestEnvExampleMatchesConfig(t *testing.T) {
 	}
 	text, _ := os.ReadFile(path)
 	readme, _ := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	for _, key := range append(envKeys(), controlsKey) {
+	for _, key := range append(envKeys(adapters()), controlsKey) {
 		if !strings.Contains(string(text), key+"=") {
 			t.Errorf(".env.example lacks %s", key)
 		}

@@ -16,10 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/console"
-	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
-	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -55,6 +52,48 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 // indent lists the lines of a joined error as bullet points.
 func indent(err error) string {
 	return "  - " + strings.ReplaceAll(err.Error(), "\n", "\n  - ")
+}
+
+// buildAdapters builds every enabled adapter into a delivery channel and
+// its runner, and keeps the configured chats of fixed-chat adapters (console,
+// webhooks) in step with the settings, also for adapters that are off.
+func buildAdapters(ctx context.Context, cfg Config, store bot.FixedStore, deps bot.Deps, log *slog.Logger) ([]bot.Channel, []func(context.Context) error, error) {
+	on := cfg.Enabled()
+	var (
+		channels []bot.Channel
+		runners  []func(context.Context) error
+	)
+	for _, a := range cfg.Adapters {
+		p := a.Platform()
+		enabled := slices.Contains(on, a)
+		if f, ok := a.(bot.FixedChats); ok {
+			var want []bot.Subscription
+			if enabled {
+				want = f.FixedChats()
+			}
+			added, removed, err := bot.SyncFixed(ctx, store, p, want, time.Now())
+			if err != nil {
+				return nil, nil, err
+			}
+			if added+removed > 0 {
+				log.Info("configured chats updated", "platform", p, "added", added, "removed", removed)
+			}
+		}
+		if !enabled {
+			continue
+		}
+		d := deps
+		d.Log = log.With("platform", string(p))
+		plug, err := a.Build(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		channels = append(channels, bot.Channel{Platform: p, Notifier: plug.Notifier, Policy: plug.Policy, Gate: plug.Gate, State: plug.State})
+		if plug.Run != nil {
+			runners = append(runners, plug.Run)
+		}
+	}
+	return channels, runners, nil
 }
 
 // serve runs the bot until ctx ends: it is the one place that builds the
@@ -93,50 +132,15 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		return err
 	}
 
-	policy := func(rate float64) bot.Policy {
-		p := bot.DefaultPolicy(rate)
-		p.MaxAge, p.MaxAttempts, p.Workers = cfg.DeliveryMaxAge, cfg.DeliveryAttempts, cfg.DeliveryWorkers
-		return p
-	}
-	var (
-		channels []bot.Channel
-		runners  []func(context.Context) error
-	)
-	consoleChat := bot.ChatRef{Platform: bot.Console, ID: console.ChatID}
-	if cfg.consoleOn() {
-		p := policy(0)
-		p.PerChat, p.Workers = 0, 1
-		channels = append(channels, bot.Channel{Platform: bot.Console, Notifier: console.New(stdout, time.Now), Policy: p})
-		if _, err := store.Subscribe(ctx, bot.Subscription{Chat: consoleChat, Kind: bot.KindConsole, CreatedAt: time.Now()}); err != nil {
-			return err
-		}
-		log.Info("console notifier on: alerts are printed to stdout")
-	} else if _, err := store.Unsubscribe(ctx, consoleChat); err != nil {
+	channels, runners, err := buildAdapters(ctx, cfg, store, bot.Deps{
+		Handler:  svc,
+		Clock:    bot.SystemClock{},
+		Delivery: bot.DeliverySettings{MaxAge: cfg.DeliveryMaxAge, MaxAttempts: cfg.DeliveryAttempts, Workers: cfg.DeliveryWorkers},
+		Metrics:  reg,
+		Stdout:   stdout,
+	}, log)
+	if err != nil {
 		return err
-	}
-	if cfg.TelegramToken != "" {
-		telegram.SetLibraryLogger(log) // it tags its lines platform=telegram itself
-		tc := cfg.telegram()
-		tc.Log = log.With("platform", "telegram")
-		p := policy(cfg.TelegramRate)
-		gate := bot.NewGate(p, bot.SystemClock{}) // command answers and alerts share Telegram's budget
-		tc.Replier = gate
-		tg := telegram.New(tc, svc)
-		channels = append(channels, bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: p, Gate: gate, State: tg.State})
-		runners = append(runners, tg.Run)
-	}
-	if cfg.DiscordToken != "" {
-		dcfg := cfg.discord()
-		dcfg.Log = log.With("platform", "discord")
-		dc := discord.New(dcfg, svc)
-		p := policy(cfg.DiscordRate)
-		p.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
-		channels = append(channels, bot.Channel{Platform: bot.Discord, Notifier: dc, Policy: p, State: dc.State})
-		runners = append(runners, dc.Run)
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "xstatusbot_discord_invalid_requests",
-			Help: "Answers Discord counts towards its IP ban (401, 403, 429) in the last 10 minutes.",
-		}, func() float64 { return float64(dc.InvalidRequests()) }))
 	}
 	disp = bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace

@@ -1,0 +1,18 @@
+package main
+
+import (
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/console"
+	"github.com/xstatusbot/xstatusbot/bot/discord"
+	"github.com/xstatusbot/xstatusbot/bot/telegram"
+)
+
+// adapters lists every platform the bot can deliver to, each with its own
+// settings. Adding a platform is one line here.
+func adapters() []bot.Adapter {
+	return []bot.Adapter{
+		&console.Settings{},
+		&telegram.Settings{},
+		&discord.Settings{},
+	}
+}
