@@ -5,6 +5,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/console"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
+	"github.com/xstatusbot/xstatusbot/bot/webhook"
 )
 
 // adapters lists every platform the bot can deliver to, each with its own
@@ -14,5 +15,6 @@ func adapters() []bot.Adapter {
 		&console.Settings{},
 		&telegram.Settings{},
 		&discord.Settings{},
+		&webhook.Settings{},
 	}
 }
