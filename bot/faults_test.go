@@ -152,8 +152,17 @@ func TestPlatformDownForMinutesLosesNothing(t *testing.T) {
 	if delivered != 0 {
 		t.Fatalf("delivered %d while the platform was down", delivered)
 	}
-	// Three failures pause it, then one probe every 1, 2, then 4 s at most.
-	if calls > 3+180/4+3 {
+	// Three failures pause it (sends already in flight fail too), then one
+	// probe after 1 s, 2 s, then every 4 s: once settled, never faster.
+	tg.mu.Lock()
+	at := append([]time.Time(nil), tg.callsAt...)
+	tg.mu.Unlock()
+	for i := 1; i < len(at); i++ {
+		if at[i].Sub(at[0]) > 10*time.Second && at[i].Sub(at[i-1]) < bot.DefaultProbeMax {
+			t.Fatalf("calls %s and %s into the outage: probes closer than %s", at[i-1].Sub(at[0]), at[i].Sub(at[0]), bot.DefaultProbeMax)
+		}
+	}
+	if calls > e.policy.Workers+3+180/4 {
 		t.Fatalf("%d calls to a platform down for 3 minutes, want a probe every 4 s at most", calls)
 	}
 	if h := l.disp.Platforms()[bot.Telegram]; h.State != bot.PlatformUnavailable || h.PausedSince.IsZero() {

@@ -144,7 +144,7 @@ func (e *env) restart() {
 
 func (e *env) subscribe(p bot.Platform, ids ...string) {
 	for _, id := range ids {
-		reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: p, ID: id}, Kind: bot.KindPrivate, Name: "subscribe"})
+		reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: p, ID: id}, Kind: "private", Private: true, Name: "subscribe"})
 		if !strings.Contains(reply.Title, "Subscribed") {
 			e.t.Fatalf("subscribe %s: %q", id, reply.Title)
 		}

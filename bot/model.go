@@ -28,16 +28,10 @@ type ChatRef struct {
 
 func (c ChatRef) String() string { return fmt.Sprintf("%s:%s", c.Platform, c.ID) }
 
-// ChatKind tells who may manage a chat's subscription.
+// ChatKind is an adapter's word for a kind of chat (private, group,
+// server…), stored with the subscription. Who may manage a chat is the
+// adapter's rule, told to the service through Command.
 type ChatKind string
-
-const (
-	KindPrivate ChatKind = "private" // a one-to-one chat: its user manages it
-	KindGroup   ChatKind = "group"   // Telegram group or supergroup: admins only
-	KindChannel ChatKind = "channel" // Telegram channel: only admins can post there
-	KindServer  ChatKind = "server"  // Discord server channel: MANAGE_CHANNELS or ADMINISTRATOR
-	KindConsole ChatKind = "console"
-)
 
 // Subscription is one chat that wants alerts.
 type Subscription struct {

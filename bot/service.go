@@ -10,14 +10,22 @@ import (
 // Command is one command a person sent, as an adapter understood it.
 type Command struct {
 	Chat ChatRef
+	// Kind is the adapter's word for the chat (private, group, server…),
+	// stored with the subscription.
 	Kind ChatKind
+	// Private says the chat is one person's: an unknown command there gets
+	// the help instead of silence.
+	Private bool
+	// AdminOnly says only the chat's admins may change its subscription;
+	// IsAdmin is then asked.
+	AdminOnly bool
 	// Group is the chat's container (Discord guild id), if any.
 	Group string
 	// Name is the command without slash or @botname, lower case.
 	Name string
 	Lang string
 	// IsAdmin tells whether the sender may manage this chat. It is called only
-	// when a subscription changes in a group or server, so adapters can make
+	// when a subscription changes in an AdminOnly chat, so adapters can make
 	// the platform call lazily. Nil means "not an admin".
 	IsAdmin func(ctx context.Context) (bool, error)
 }
@@ -60,7 +68,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 	case "subscribe", "unsubscribe":
 		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
 	default:
-		if cmd.Kind == KindPrivate {
+		if cmd.Private {
 			help := HelpMessage(cmd.Lang)
 			help.Title = catalogFor(cmd.Lang).unknownCommand + " " + help.Title
 			help.Private = true
@@ -72,7 +80,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 
 func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {
 	c := catalogFor(cmd.Lang)
-	if cmd.Kind == KindGroup || cmd.Kind == KindServer {
+	if cmd.AdminOnly {
 		admin := false
 		if cmd.IsAdmin != nil {
 			var err error

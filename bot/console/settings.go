@@ -10,7 +10,7 @@ import (
 const Platform = bot.Console
 
 // Kind is the console's chat kind.
-const Kind = bot.KindConsole
+const Kind bot.ChatKind = "console"
 
 // Settings are the console adapter's settings.
 type Settings struct {

@@ -161,13 +161,14 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, la
 		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
 	}
 	cmd := bot.Command{
-		Chat: bot.ChatRef{Platform: bot.Discord, ID: i.ChannelID},
-		Kind: bot.KindServer,
-		Name: name,
-		Lang: lang,
+		Chat:      bot.ChatRef{Platform: bot.Discord, ID: i.ChannelID},
+		Kind:      KindServer,
+		AdminOnly: true,
+		Name:      name,
+		Lang:      lang,
 	}
 	if i.GuildID == "" {
-		cmd.Kind = bot.KindPrivate
+		cmd.Kind, cmd.AdminOnly, cmd.Private = KindPrivate, false, true
 		if bot.AdminCommand(name) {
 			return bot.NoticeMessage(lang, bot.NoticeServersOnly)
 		}

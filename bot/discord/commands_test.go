@@ -149,7 +149,7 @@ func TestSlashCommands(t *testing.T) {
 		if !ok {
 			t.Fatal("not subscribed")
 		}
-		if s.Kind != bot.KindServer || s.Group != guild || s.Lang != "fr" {
+		if s.Kind != KindServer || s.Group != guild || s.Lang != "fr" {
 			t.Errorf("subscription = %+v, want kind server, group %s, lang fr", s, guild)
 		}
 	})
@@ -267,7 +267,7 @@ func TestMembershipEvents(t *testing.T) {
 		{"200000000000000004", "100000000000000002"},
 	}
 	for _, s := range subs {
-		if _, err := h.store.Subscribe(ctx, bot.Subscription{Chat: bot.ChatRef{Platform: bot.Discord, ID: s.channel}, Kind: bot.KindServer, Group: s.group}); err != nil {
+		if _, err := h.store.Subscribe(ctx, bot.Subscription{Chat: bot.ChatRef{Platform: bot.Discord, ID: s.channel}, Kind: KindServer, Group: s.group}); err != nil {
 			t.Fatal(err)
 		}
 	}

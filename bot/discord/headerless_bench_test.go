@@ -50,7 +50,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	ids := make([]string, channels)
 	for i := range ids {
 		ids[i] = strconv.FormatInt(1_300_000_000_000_000_000+int64(i), 10)
-		sub := bot.Subscription{Chat: bot.ChatRef{Platform: bot.Discord, ID: ids[i]}, Kind: bot.KindServer, Group: guild, Lang: "en", CreatedAt: time.Now()}
+		sub := bot.Subscription{Chat: bot.ChatRef{Platform: bot.Discord, ID: ids[i]}, Kind: KindServer, Group: guild, Lang: "en", CreatedAt: time.Now()}
 		if _, err := store.Subscribe(ctx, sub); err != nil {
 			b.Fatal(err)
 		}

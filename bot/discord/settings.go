@@ -11,6 +11,12 @@ import (
 // Platform is the name Discord channels are stored under.
 const Platform = bot.Discord
 
+// Chat kinds, stored with each subscription.
+const (
+	KindServer  bot.ChatKind = "server"  // a server channel: Manage Channels or Administrator
+	KindPrivate bot.ChatKind = "private" // a direct message: /status and /help only
+)
+
 // Settings are the adapter's settings, read from the environment by main.
 type Settings struct {
 	Token  bot.Secret `env:"DISCORD_BOT_TOKEN"`

@@ -26,7 +26,7 @@ func BenchmarkPruneOutbox(b *testing.B) {
 		}
 		const subscribers, fanouts = 10000, 10
 		for i := range subscribers {
-			sub := bot.Subscription{Chat: chat(bot.Telegram, fmt.Sprint(i)), Kind: bot.KindPrivate, CreatedAt: t0}
+			sub := bot.Subscription{Chat: chat(bot.Telegram, fmt.Sprint(i)), Kind: "private", CreatedAt: t0}
 			if _, err := s.Subscribe(ctx, sub); err != nil {
 				b.Fatal(err)
 			}

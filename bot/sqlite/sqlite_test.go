@@ -28,7 +28,7 @@ func chat(p bot.Platform, id string) bot.ChatRef { return bot.ChatRef{Platform: 
 func subscribe(t *testing.T, s *sqlite.Store, chats ...bot.ChatRef) {
 	t.Helper()
 	for i, c := range chats {
-		if _, err := s.Subscribe(context.Background(), bot.Subscription{Chat: c, Kind: bot.KindPrivate, Group: "g-" + c.ID, CreatedAt: t0.Add(time.Duration(i))}); err != nil {
+		if _, err := s.Subscribe(context.Background(), bot.Subscription{Chat: c, Kind: "private", Group: "g-" + c.ID, CreatedAt: t0.Add(time.Duration(i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,7 +77,7 @@ func TestMigrationsFromEmptyAndReopen(t *testing.T) {
 func TestSubscribeTwiceAndUnsubscribe(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "bot.db"))
 	ctx := context.Background()
-	sub := bot.Subscription{Chat: chat(bot.Telegram, "7"), Kind: bot.KindGroup}
+	sub := bot.Subscription{Chat: chat(bot.Telegram, "7"), Kind: "group"}
 	if created, err := s.Subscribe(ctx, sub); !created || err != nil {
 		t.Fatalf("first subscribe: %v %v", created, err)
 	}

@@ -40,7 +40,7 @@ func TestCommands(t *testing.T) {
 			push:      func(f *telegramtest.Server) int { return f.Private(user, "/subscribe") },
 			chat:      userID,
 			wantReply: "Subscribed",
-			wantSub:   bot.KindPrivate,
+			wantSub:   KindPrivate,
 		},
 		{
 			name:      "private /start gets help",
@@ -55,7 +55,7 @@ func TestCommands(t *testing.T) {
 			},
 			chat:      userID,
 			wantReply: "Abonné",
-			wantSub:   bot.KindPrivate,
+			wantSub:   KindPrivate,
 		},
 		{
 			name:        "group admin subscribes",
@@ -63,7 +63,7 @@ func TestCommands(t *testing.T) {
 			push:        func(f *telegramtest.Server) int { return f.Group(groupID, admin, "/subscribe@XStatusTestBot") },
 			chat:        groupID,
 			wantReply:   "Subscribed",
-			wantSub:     bot.KindGroup,
+			wantSub:     KindGroup,
 			wantReplyTo: true,
 			wantMember:  true,
 		},
@@ -73,7 +73,7 @@ func TestCommands(t *testing.T) {
 			push:        func(f *telegramtest.Server) int { return f.Group(groupID, admin, "/subscribe") },
 			chat:        groupID,
 			wantReply:   "Subscribed",
-			wantSub:     bot.KindGroup,
+			wantSub:     KindGroup,
 			wantReplyTo: true,
 			wantMember:  true,
 		},
@@ -90,7 +90,7 @@ func TestCommands(t *testing.T) {
 			push:        func(f *telegramtest.Server) int { return f.AnonymousAdmin(groupID, "/subscribe") },
 			chat:        groupID,
 			wantReply:   "Subscribed",
-			wantSub:     bot.KindGroup,
+			wantSub:     KindGroup,
 			wantReplyTo: true,
 		},
 		{
@@ -112,7 +112,7 @@ func TestCommands(t *testing.T) {
 			push:      func(f *telegramtest.Server) int { return f.ChannelPost(chanID, "/subscribe") },
 			chat:      chanID,
 			wantReply: "Subscribed",
-			wantSub:   bot.KindChannel,
+			wantSub:   KindChannel,
 		},
 		{
 			name: "command for another bot ignored",
@@ -252,7 +252,7 @@ func TestMembershipUpdates(t *testing.T) {
 				return &spyHandler{Handler: s, gone: func(bot.ChatRef) { gone.Add(1) }}
 			})
 			ref := bot.ChatRef{Platform: bot.Telegram, ID: strconv.FormatInt(tc.chat, 10)}
-			if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: bot.KindGroup, CreatedAt: t0}); err != nil {
+			if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: KindGroup, CreatedAt: t0}); err != nil {
 				t.Fatal(err)
 			}
 			h.handled(h.fake.RemoveBot(tc.chat, tc.status))
@@ -275,7 +275,7 @@ func TestMigrationKeepsSubscription(t *testing.T) {
 		}}
 	})
 	ref := bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(oldID)}
-	if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: bot.KindGroup, CreatedAt: t0}); err != nil {
+	if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: KindGroup, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	_, second := h.fake.Migrate(oldID, newID)
@@ -320,7 +320,7 @@ func TestFailedUpdateIsRetriedBeforeLaterOnes(t *testing.T) {
 		return spy
 	})
 	ref := bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(groupID)}
-	if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: bot.KindGroup, CreatedAt: t0}); err != nil {
+	if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: KindGroup, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	h.fake.RemoveBot(groupID, "kicked")

@@ -225,13 +225,11 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 	var replyTo int
 	switch {
 	case channel || msg.Chat.Type == "channel":
-		cmd.Kind = bot.KindChannel
-		cmd.IsAdmin = func(context.Context) (bool, error) { return true, nil } // only admins post in a channel
+		cmd.Kind = KindChannel // only admins post in a channel: no check needed
 	case msg.Chat.Type == "private":
-		cmd.Kind = bot.KindPrivate
-		cmd.IsAdmin = func(context.Context) (bool, error) { return true, nil }
+		cmd.Kind, cmd.Private = KindPrivate, true
 	case msg.Chat.Type == "group" || msg.Chat.Type == "supergroup":
-		cmd.Kind = bot.KindGroup
+		cmd.Kind, cmd.AdminOnly = KindGroup, true
 		cmd.IsAdmin = a.isAdmin(msg)
 		replyTo = msg.MessageID // several people may be talking: answer the one who asked
 	default:

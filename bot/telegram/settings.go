@@ -10,6 +10,13 @@ import (
 // Platform is the name Telegram chats are stored under.
 const Platform = bot.Telegram
 
+// Chat kinds, stored with each subscription.
+const (
+	KindPrivate bot.ChatKind = "private" // a one-to-one chat: its user manages it
+	KindGroup   bot.ChatKind = "group"   // a group or supergroup: admins only
+	KindChannel bot.ChatKind = "channel" // a channel: only admins can post there
+)
+
 // Settings are the adapter's settings, read from the environment by main.
 type Settings struct {
 	Token    bot.Secret `env:"TELEGRAM_BOT_TOKEN"`

@@ -21,7 +21,7 @@ const Platform bot.Platform = "webhook"
 
 // Kind is the chat kind of every webhook subscription: configured by the
 // operator, never managed by commands. A kind of its own, rather than
-// bot.KindConsole, keeps the console's rules and the webhook's apart.
+// the console's kind, keeps the console's rules and the webhook's apart.
 const Kind bot.ChatKind = "webhook"
 
 // The payload formats a URL can receive.

@@ -19,6 +19,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
@@ -246,7 +247,7 @@ func seedSubscriptions(b *testing.B, path string, n int) {
 	}
 	defer store.Close()
 	for i := range n {
-		sub := bot.Subscription{Chat: bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(100000 + i)}, Kind: bot.KindPrivate, CreatedAt: time.Now()}
+		sub := bot.Subscription{Chat: bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(100000 + i)}, Kind: telegram.KindPrivate, CreatedAt: time.Now()}
 		if _, err := store.Subscribe(ctx, sub); err != nil {
 			b.Fatal(err)
 		}

@@ -333,10 +333,10 @@ func subscribeChats(b *testing.B, ctx context.Context, store *sqlite.Store, cfg 
 		return "en"
 	}
 	for i := range cfg.tgChats {
-		sub := bot.Subscription{Kind: bot.KindPrivate, Lang: lang(i), CreatedAt: at}
+		sub := bot.Subscription{Kind: telegram.KindPrivate, Lang: lang(i), CreatedAt: at}
 		id := int64(100_000_000 + i)
 		if i%5 == 0 {
-			sub.Kind, id = bot.KindGroup, -1_001_000_000_000-int64(i)
+			sub.Kind, id = telegram.KindGroup, -1_001_000_000_000-int64(i)
 		}
 		sub.Chat = bot.ChatRef{Platform: bot.Telegram, ID: strconv.FormatInt(id, 10)}
 		if _, err := store.Subscribe(ctx, sub); err != nil {
@@ -347,7 +347,7 @@ func subscribeChats(b *testing.B, ctx context.Context, store *sqlite.Store, cfg 
 	for i := range cfg.dcChats {
 		sub := bot.Subscription{
 			Chat:  bot.ChatRef{Platform: bot.Discord, ID: strconv.FormatInt(1_300_000_000_000_000_000+int64(i), 10)},
-			Kind:  bot.KindServer,
+			Kind:  discord.KindServer,
 			Group: strconv.FormatInt(1_100_000_000_000_000_000+int64(i/10), 10),
 			Lang:  lang(i), CreatedAt: at,
 		}

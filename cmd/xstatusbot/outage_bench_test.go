@@ -61,7 +61,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	}
 	defer store.Close()
 	for i := range chats {
-		sub := bot.Subscription{Kind: bot.KindPrivate, Chat: bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(100_000 + i)}, CreatedAt: time.Now()}
+		sub := bot.Subscription{Kind: telegram.KindPrivate, Chat: bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(100_000 + i)}, CreatedAt: time.Now()}
 		if _, err := store.Subscribe(ctx, sub); err != nil {
 			b.Fatal(err)
 		}
