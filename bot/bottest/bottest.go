@@ -5,6 +5,7 @@ package bottest
 import (
 	"bytes"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -104,6 +105,51 @@ func (c *Clock) Changed() <-chan struct{} {
 		c.changed = make(chan struct{})
 	}
 	return c.changed
+}
+
+// WaitIdle waits (in real time, at most 10 s) until at least n timers are
+// pending: the code under test has gone to sleep on the clock.
+func (c *Clock) WaitIdle(tb testing.TB, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Waiters() < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("code under test never went idle (%d timers pending, want %d)", c.Waiters(), n)
+		}
+		select {
+		case <-c.Changed():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Run advances the clock by d in steps of at most step, waiting before
+// each step until n timers are pending, so the code under test works
+// between steps as it would as time passes.
+func (c *Clock) Run(tb testing.TB, n int, d, step time.Duration) {
+	tb.Helper()
+	for d > 0 {
+		c.WaitIdle(tb, n)
+		s := min(d, step)
+		c.Advance(s)
+		d -= s
+	}
+	c.WaitIdle(tb, n)
+}
+
+// RunUntil advances the clock step by step (as Run) until cond holds, and
+// returns the clock time that took; it fails the test past max.
+func (c *Clock) RunUntil(tb testing.TB, n int, max, step time.Duration, cond func() bool) time.Duration {
+	tb.Helper()
+	var took time.Duration
+	for !cond() {
+		if took >= max {
+			tb.Fatalf("condition not met within %s of clock time", max)
+		}
+		c.Run(tb, n, step, step)
+		took += step
+	}
+	return took
 }
 
 // Buffer is a bytes.Buffer that many goroutines may write while a test reads.
