@@ -85,10 +85,11 @@ type Dispatcher struct {
 	clock    Clock
 	log      *slog.Logger
 	metrics  *Metrics
-	// ProgressEvery is how often a fan-out in progress is logged.
-	ProgressEvery time.Duration
-	// PollEvery bounds how long a loop sleeps before looking for due rows again.
-	PollEvery time.Duration
+	// progressEvery is how often a fan-out in progress is logged.
+	progressEvery time.Duration
+	// pollEvery bounds how long a loop sleeps before looking for due rows
+	// again (rows may come from another process sharing the database).
+	pollEvery time.Duration
 	// ShutdownGrace bounds how long sends in flight may finish once Run's
 	// context ends; their outcomes are recorded after that.
 	ShutdownGrace time.Duration
@@ -136,8 +137,8 @@ func NewDispatcher(store DeliveryStore, chans []Channel, clock Clock, log *slog.
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	d := &Dispatcher{store: store, clock: clock, log: log, metrics: m, ProgressEvery: 5 * time.Second,
-		PollEvery: time.Second, ShutdownGrace: DefaultShutdownGrace}
+	d := &Dispatcher{store: store, clock: clock, log: log, metrics: m, progressEvery: 5 * time.Second,
+		pollEvery: time.Second, ShutdownGrace: DefaultShutdownGrace}
 	for _, c := range chans {
 		p := c.Policy
 		p.Workers = max(p.Workers, 1)
@@ -244,7 +245,7 @@ func (d *Dispatcher) loop(ctx, sendCtx context.Context, c *channel) {
 			}
 			inflight.Wait() // a probe is one send, alone
 			if !d.probe(ctx, sendCtx, c) {
-				d.sleep(ctx, c, d.PollEvery)
+				d.sleep(ctx, c, d.pollEvery)
 			}
 			continue
 		}
@@ -256,7 +257,7 @@ func (d *Dispatcher) loop(ctx, sendCtx context.Context, c *channel) {
 		if started > 0 {
 			continue
 		}
-		d.sleep(ctx, c, c.idle(d.now(), d.PollEvery))
+		d.sleep(ctx, c, c.idle(d.now(), d.pollEvery))
 	}
 }
 
@@ -373,40 +374,6 @@ func groupByChat(rows []Delivery) [][]Delivery {
 		i = j
 	}
 	return out
-}
-
-// Flush delivers, one chat after the other, every row that is due now, until
-// none is left or the platform pauses. Tests and tools use it to drive
-// delivery without goroutines.
-func (d *Dispatcher) Flush(ctx context.Context) error {
-	for _, c := range d.channels {
-		d.recordHeld(ctx, c)
-		for {
-			if _, paused := c.pauseState(); paused {
-				if !d.probe(ctx, ctx, c) {
-					break
-				}
-				if _, still := c.pauseState(); still {
-					break
-				}
-				continue
-			}
-			rows, err := d.store.Due(ctx, c.Platform, d.now(), 64, c.busySet(nil))
-			if err != nil {
-				return err
-			}
-			if len(rows) == 0 {
-				break
-			}
-			for _, chat := range groupByChat(rows) {
-				d.deliver(ctx, ctx, c, chat)
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-		}
-	}
-	return nil
 }
 
 // deliver sends one chat's pending rows as one message and records the
@@ -782,7 +749,7 @@ func (d *Dispatcher) report(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-d.clock.After(d.ProgressEvery):
+		case <-d.clock.After(d.progressEvery):
 		}
 		backlog, err := d.store.Backlog(ctx)
 		if err != nil {

@@ -62,7 +62,6 @@ func TestEndToEnd(t *testing.T) {
 		Platform: bot.Discord, Notifier: h.a,
 		Policy: bot.Policy{Workers: 4, MaxAttempts: 5, MaxAge: time.Hour, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 	}}, bot.SystemClock{}, log, nil)
-	disp.PollEvery = 20 * time.Millisecond
 	mon := bot.NewMonitor(bot.MonitorConfig{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
 		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},

@@ -229,12 +229,3 @@ func (s *Store) Uptime(ctx context.Context, from, to time.Time) (map[probe.Verdi
 	}
 	return map[probe.Verdict]int{probe.VerdictUp: up, probe.VerdictDegraded: degraded, probe.VerdictDown: down, probe.VerdictUnknown: unknown}, nil
 }
-
-// RoundCount is how many raw rounds are kept.
-func (s *Store) RoundCount(ctx context.Context) (int, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM rounds`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count rounds: %w", err)
-	}
-	return n, nil
-}

@@ -83,15 +83,19 @@ func TestEndToEnd(t *testing.T) {
 			clock.Advance(10 * time.Second)
 		}
 	}
-	// flush delivers what is due, then again after every retry is due.
+	// The real delivery loop runs on the manual clock: flush moves the clock
+	// second by second (retries, rate limits) until the outbox is empty.
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); disp.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	const idleTimers = 2 // the delivery loop and its progress reporter
 	flush := func() {
 		t.Helper()
-		for range 3 {
-			if err := disp.Flush(ctx); err != nil {
-				t.Fatal(err)
-			}
-			clock.Advance(2 * time.Minute)
-		}
+		clock.RunUntil(t, idleTimers, 10*time.Minute, time.Second, func() bool {
+			bl, err := h.store.Backlog(ctx)
+			return err == nil && bl[bot.Telegram].Pending == 0
+		})
 	}
 	count := func(chat int64, prefix string) (n int, ids []int) {
 		for _, m := range f.SentTo(chat) {
