@@ -2,14 +2,18 @@ package bot_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 )
 
 var errPlatformDown = &bot.SendError{Class: bot.Unavailable, Err: errors.New("dial tcp 127.0.0.1:443: connect: connection refused")}
@@ -253,5 +257,91 @@ func TestShutdownGraceBoundsAStuckSend(t *testing.T) {
 	out := e.outcomes()
 	if len(out) != 1 || out[0].Status != bot.StatusPending || out[0].Attempts != 0 {
 		t.Fatalf("outcome %+v, want pending with no attempt spent", out)
+	}
+}
+
+// TestStoreRefusingWritesNeverResends: another connection holds SQLite's
+// write lock past busy_timeout while alerts go out. The platform accepts
+// them, the store cannot record them: they are kept in memory and never sent
+// again, the episode is logged once, /healthz sees it, and once the lock is
+// released the outcomes are written and nothing more is sent, also after a
+// restart.
+func TestStoreRefusingWritesNeverResends(t *testing.T) {
+	e := newEnv(t)
+	e.opts = []sqlite.Option{sqlite.WithBusyTimeout(20 * time.Millisecond)}
+	e.restart()
+	tg := newPlatform(e.clock)
+	chats := []string{"1", "2", "3"}
+	e.subscribe(bot.Telegram, chats...)
+	e.outage()
+
+	locker, err := sql.Open("sqlite", "file:"+e.path+"?_pragma=busy_timeout(20)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	conn, err := locker.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	locked := true
+	defer func() {
+		if locked {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+
+	logs := &bottest.Buffer{}
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: tg, Policy: e.policy}}, e.clock,
+		slog.New(slog.NewTextHandler(logs, nil)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	e.clock.RunUntil(t, idleTimers, time.Minute, time.Second, func() bool { _, n := tg.total(); return n == len(chats) })
+	e.clock.Run(t, idleTimers, 2*time.Minute, time.Second) // the store keeps refusing
+	h := d.Platforms()[bot.Telegram]
+	if h.Unrecorded != len(chats) || h.StoreError == "" {
+		t.Fatalf("health %+v, want %d outcomes held and the store error", h, len(chats))
+	}
+	for _, o := range e.outcomes() {
+		if o.Status != bot.StatusPending {
+			t.Fatalf("row %+v recorded through a held lock?", o)
+		}
+	}
+
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	locked = false
+	e.clock.RunUntil(t, idleTimers, time.Minute, time.Second, func() bool { return d.Platforms()[bot.Telegram].Unrecorded == 0 })
+	for _, o := range e.outcomes() {
+		if o.Status != bot.StatusSent {
+			t.Fatalf("row %+v not recorded as sent after the lock was released", o)
+		}
+	}
+	for _, c := range chats {
+		if n := tg.count(c); n != 1 {
+			t.Fatalf("chat %s got %d alerts, want exactly 1", c, n)
+		}
+	}
+	if n := strings.Count(logs.String(), "store failing"); n != 1 {
+		t.Fatalf("%d 'store failing' lines, want one per episode:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "store recovered") {
+		t.Fatalf("no recovery line:\n%s", logs)
+	}
+	cancel()
+	<-done
+	e.restart()
+	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
+	e.flush()
+	if _, n := tg.total(); n != len(chats) {
+		t.Fatalf("%d alerts after a restart, want still %d", n, len(chats))
 	}
 }

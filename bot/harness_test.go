@@ -105,6 +105,8 @@ type env struct {
 	svc    *bot.Service
 	tg, dc *recorder
 	policy bot.Policy
+	// opts are the store's options, used by start.
+	opts []sqlite.Option
 }
 
 func newEnv(t *testing.T) *env {
@@ -119,7 +121,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // start opens the store and builds the service as a fresh process would.
 func (e *env) start() {
-	s, err := sqlite.Open(context.Background(), e.path)
+	s, err := sqlite.Open(context.Background(), e.path, e.opts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
