@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
+	"github.com/xstatusbot/xstatusbot/bot/web"
+	"github.com/xstatusbot/xstatusbot/probe/fakex"
+)
+
+// TestRealBinaryFaults is issue 8's fault suite against the real program:
+// built with go build, run with os/exec, stopped by its PID. Each subtest
+// breaks one precondition the way production does and checks that every
+// subscriber still hears of the outage exactly once. The binary is built
+// once and shared; the subtests run one after the other to keep the load of
+// two concurrent CI runs on two cores modest.
+func TestRealBinaryFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "xstatusbot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	t.Run("sigterm with sends in flight", func(t *testing.T) { testSigtermMidSend(t, bin) })
+	t.Run("telegram token revoked while running", func(t *testing.T) { testTokenRevoked(t, bin, "telegram") })
+	t.Run("discord token revoked while running", func(t *testing.T) { testTokenRevoked(t, bin, "discord") })
+	t.Run("telegram down beyond the retry budget", func(t *testing.T) { testTelegramLongOutage(t, bin) })
+	t.Run("malformed dotenv with a token", func(t *testing.T) { testMalformedDotenv(t, bin) })
+}
+
+// startBinary runs the built program in dir with only env (and PATH) as its
+// environment. The *instance it returns works with the in-process helpers
+// (health, rounds, stop): its cancel sends SIGTERM, once, as a second signal
+// racing the exit would turn a clean stop into a death by signal; its done
+// carries the exit code. Cleanup stops it and, should it hang, kills it.
+func startBinary(t *testing.T, bin, dir string, env map[string]string) *instance {
+	t.Helper()
+	in := &instance{stdout: &bottest.Buffer{}, stderr: &bottest.Buffer{}, addr: env["HTTP_ADDR"], done: make(chan int, 1)}
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = in.stdout, in.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var signalled sync.Once
+	in.cancel = func() { signalled.Do(func() { _ = cmd.Process.Signal(syscall.SIGTERM) }) }
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		in.done <- cmd.ProcessState.ExitCode()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		in.stop(t)
+		_ = cmd.Process.Kill() // only if stop timed out; a no-op on an exited process
+		<-exited
+	})
+	return in
+}
+
+// running reports whether the process has not exited yet; only meaningful
+// before stop, which takes the exit code from done.
+func running(in *instance) bool { return len(in.done) == 0 }
+
+// faultEnv is botEnv for the binary, with an HTTP port of its own.
+func faultEnv(t *testing.T, x, ctrl *fakex.Server) map[string]string {
+	env := botEnv(t, x, ctrl)
+	env["HTTP_ADDR"] = freeAddr(t)
+	return env
+}
+
+func withTelegram(env map[string]string, endpoint string) {
+	env["TELEGRAM_BOT_TOKEN"] = telegramtest.DefaultToken
+	env["TELEGRAM_API_ENDPOINT"] = endpoint
+}
+
+func withDiscord(env map[string]string, dc *discordtest.Server) {
+	env["DISCORD_BOT_TOKEN"] = discordtest.DefaultToken
+	env["DISCORD_API_URL"] = dc.URL
+}
+
+// subscribeTelegram subscribes chats 5000… (the ids countAll and chatsWith
+// read) and waits for every confirmation.
+func subscribeTelegram(t *testing.T, in *instance, tg *telegramtest.Server, chats int) {
+	t.Helper()
+	waitFor(t, "telegram connected", func() bool { return strings.Contains(in.stderr.String(), "telegram connected") })
+	for i := range chats {
+		tg.Private(telegramtest.User{ID: int64(5000 + i)}, "/subscribe")
+	}
+	waitFor(t, "telegram subscriptions confirmed", func() bool { return countAll(tg, chats, "✅") == chats })
+}
+
+// subscribeDiscord subscribes channels as a member allowed to, and returns their ids.
+func subscribeDiscord(t *testing.T, dc *discordtest.Server, channels int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := dc.WaitConnected(ctx); err != nil {
+		t.Fatalf("discord never connected: %v", err)
+	}
+	var ids []string
+	for i := range channels {
+		ch := strconv.Itoa(310000000000000000 + i)
+		id, err := dc.Interact(discordtest.InteractionSpec{Name: "subscribe", GuildID: "310000000000000100", ChannelID: ch,
+			Permissions: discordgo.PermissionManageChannels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ia, err := dc.WaitAnswered(ctx, id); err != nil || !strings.Contains(ia.Text(), "Subscribed") {
+			t.Fatalf("discord /subscribe in %s answered %q, %v", ch, ia.Text(), err)
+		}
+		ids = append(ids, ch)
+	}
+	return ids
+}
+
+// healthOf reads /healthz into its type, for the per-platform fields.
+func healthOf(t *testing.T, in *instance) web.Health {
+	t.Helper()
+	resp, err := http.Get("http://" + in.addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h web.Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatalf("healthz is not JSON: %v", err)
+	}
+	return h
+}
+
+// metric returns the value of one series of /metrics, e.g.
+// `xstatusbot_platform_state{platform="discord",state="unauthorized"}`, and
+// whether the series is there at all.
+func metric(t *testing.T, in *instance, series string) (float64, bool) {
+	t.Helper()
+	resp, err := http.Get("http://" + in.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", series, err)
+			}
+			return f, true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return 0, false
+}
+
+func noSecrets(t *testing.T, in *instance) {
+	t.Helper()
+	out := in.stdout.String() + in.stderr.String()
+	for _, secret := range []string{telegramtest.DefaultToken, discordtest.DefaultToken} {
+		if strings.Contains(out, secret) {
+			t.Error("a token appears in the output")
+		}
+	}
+}
+
+// slowAnswers stands between the bot and the Telegram fake. While holding,
+// a sendMessage is passed on at once (the fake records the message, even
+// should the bot hang up) and its answer is kept until release: a send the
+// platform accepted but the bot has not heard back from.
+type slowAnswers struct {
+	base    http.RoundTripper
+	holding atomic.Bool
+	held    atomic.Int32
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *slowAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !s.holding.Load() || !strings.EqualFold(path.Base(r.URL.Path), "sendMessage") {
+		return s.base.RoundTrip(r)
+	}
+	resp, err := s.base.RoundTrip(r.WithContext(context.WithoutCancel(r.Context())))
+	if err != nil {
+		return nil, err
+	}
+	s.held.Add(1)
+	<-s.release
+	return resp, nil
+}
+
+func (s *slowAnswers) releaseAll() { s.once.Do(func() { close(s.release) }) }
+
+// slowTelegram starts the proxy in front of tg; its Endpoint goes to
+// TELEGRAM_API_ENDPOINT.
+func slowTelegram(t *testing.T, tg *telegramtest.Server) (*slowAnswers, string) {
+	target, err := url.Parse(tg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowAnswers{base: http.DefaultTransport, release: make(chan struct{})}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = slow
+	rp.ErrorLog = log.New(io.Discard, "", 0) // a bot that hung up is part of the test
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	t.Cleanup(slow.releaseAll) // runs first: Close waits for the held handlers
+	return slow, srv.URL + "/bot%s/%s"
+}
+
+// testSigtermMidSend stops the bot while Telegram has accepted alerts it has
+// not answered yet: the sends must finish and be recorded, so that after a
+// restart on the same database every chat has exactly one alert.
+func testSigtermMidSend(t *testing.T, bin string) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	tg := telegramtest.Start(t, telegramtest.Options{})
+	slow, endpoint := slowTelegram(t, tg)
+	const chats, workers = 12, 4
+	env := faultEnv(t, x, ctrl)
+	withTelegram(env, endpoint)
+	env["DELIVERY_WORKERS"] = strconv.Itoa(workers)
+	env["DELIVERY_SHUTDOWN_GRACE"] = "60s" // the test releases the answers well before; a loaded machine may be slow
+	dir := t.TempDir()
+
+	first := startBinary(t, bin, dir, env)
+	subscribeTelegram(t, first, tg, chats)
+	slow.holding.Store(true)
+	x.Set(fakex.Down503)
+	waitFor(t, "a full set of sends in flight", func() bool {
+		return slow.held.Load() == workers && countAll(tg, chats, "🔴") == workers
+	})
+
+	first.cancel()
+	// The HTTP endpoints close as soon as the signal is handled: from then on
+	// the sends in flight run on the shutdown's time.
+	waitFor(t, "the bot to begin its shutdown", func() bool {
+		resp, err := http.Get("http://" + first.addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
+	if !running(first) {
+		t.Fatalf("the bot exited before the answers to its sends came:\n%s", first.stderr.String())
+	}
+	slow.holding.Store(false)
+	slow.releaseAll()
+	first.stop(t) // exit code 0, or the test fails
+	if t.Failed() {
+		return
+	}
+	if got := countAll(tg, chats, "🔴"); got != workers {
+		t.Fatalf("%d alerts sent by the stopping bot, want the %d in flight only", got, workers)
+	}
+
+	env["HTTP_ADDR"] = freeAddr(t)
+	second := startBinary(t, bin, dir, env)
+	waitFor(t, "the rest of the fan-out", func() bool { return chatsWith(tg, chats, "🔴") == chats })
+	n := second.rounds()
+	waitFor(t, "three more rounds", func() bool { return second.rounds() >= n+3 })
+	for i := range chats {
+		if got := countPrefix(tg.SentTo(int64(5000+i)), "🔴"); got != 1 {
+			t.Errorf("chat %d got %d down alerts, want 1", 5000+i, got)
+		}
+	}
+	noSecrets(t, first)
+	noSecrets(t, second)
+}
+
+// testTokenRevoked runs both chat adapters and revokes the token of one,
+// named by revoked, while the bot runs: that platform is reported
+// unauthorized once and its alerts wait; the other platform and probing go on.
+func testTokenRevoked(t *testing.T, bin, revoked string) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	tg := telegramtest.Start(t, telegramtest.Options{})
+	dc := discordtest.New(t)
+	env := faultEnv(t, x, ctrl)
+	withTelegram(env, tg.Endpoint())
+	withDiscord(env, dc)
+	const maxAttempts = 2
+	env["DELIVERY_MAX_ATTEMPTS"] = strconv.Itoa(maxAttempts) // rows spending attempts would expire at once
+	in := startBinary(t, bin, t.TempDir(), env)
+
+	const chats, channels = 3, 2
+	subscribeTelegram(t, in, tg, chats)
+	ids := subscribeDiscord(t, dc, channels)
+	waiting := chats
+	if revoked == "telegram" {
+		tg.RevokeToken()
+	} else {
+		waiting = channels
+		dc.RevokeToken()
+	}
+	waitFor(t, revoked+" unauthorized in /healthz", func() bool {
+		return healthOf(t, in).Platforms[bot.Platform(revoked)].State == bot.PlatformUnauthorized
+	})
+	stateSeries := `xstatusbot_platform_state{platform="` + revoked + `",state="unauthorized"}`
+	waitFor(t, revoked+" unauthorized in /metrics", func() bool { v, _ := metric(t, in, stateSeries); return v == 1 })
+
+	x.Set(fakex.Down503)
+	waitFor(t, "the other platform's alerts", func() bool {
+		if revoked == "telegram" {
+			return len(dc.Messages(ids[0])) == 1 && len(dc.Messages(ids[1])) == 1
+		}
+		return chatsWith(tg, chats, "🔴") == chats
+	})
+	// Old code spent an attempt per refused send and expired the rows after
+	// maxAttempts: wait until delivery has tried more often than that.
+	unavailable := `xstatusbot_notifications_total{outcome="unavailable",platform="` + revoked + `"}`
+	waitFor(t, "delivery to try the revoked platform more often than the attempts allow", func() bool {
+		v, _ := metric(t, in, unavailable)
+		return v > maxAttempts
+	})
+	n := in.rounds()
+	waitFor(t, "three more rounds", func() bool { return in.rounds() >= n+3 })
+
+	if !running(in) {
+		t.Fatalf("the bot exited:\n%s", in.stderr.String())
+	}
+	h := healthOf(t, in)
+	if got := h.Outbox[bot.Platform(revoked)].Pending; got != waiting {
+		t.Errorf("%d %s alerts pending, want %d (health %+v)", got, revoked, waiting, h)
+	}
+	if v, ok := metric(t, in, `xstatusbot_notifications_total{outcome="expired",platform="`+revoked+`"}`); ok {
+		t.Errorf("%v %s alerts expired", v, revoked)
+	}
+	if got := countAll(tg, chats, "🔴"); revoked == "telegram" && got != 0 {
+		t.Errorf("telegram received %d alerts with a revoked token", got)
+	} else if revoked == "discord" && got != chats {
+		t.Errorf("telegram chats got %d alerts, want %d", got, chats)
+	}
+	want := 1
+	if revoked == "discord" {
+		want = 0
+	}
+	for _, ch := range ids {
+		if got := len(dc.Messages(ch)); got != want {
+			t.Errorf("discord channel %s got %d alerts, want %d", ch, got, want)
+		}
+	}
+	var errorLines []string
+	for line := range strings.Lines(in.stderr.String()) {
+		if strings.Contains(line, "level=ERROR") {
+			errorLines = append(errorLines, line)
+		}
+	}
+	if len(errorLines) != 1 || !strings.Contains(errorLines[0], "platform="+revoked) {
+		t.Errorf("want exactly one error line, about %s; got %d:\n%s", revoked, len(errorLines), strings.Join(errorLines, ""))
+	}
+	noSecrets(t, in)
+}
+
+// testTelegramLongOutage keeps Telegram unreachable while X goes down for
+// longer than DELIVERY_MAX_ATTEMPTS lets a chat error last, then brings it
+// back: every chat must get its alert, once.
+func testTelegramLongOutage(t *testing.T, bin string) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	tg := telegramtest.Start(t, telegramtest.Options{})
+	env := faultEnv(t, x, ctrl)
+	withTelegram(env, tg.Endpoint())
+	const maxAttempts = 2
+	env["DELIVERY_MAX_ATTEMPTS"] = strconv.Itoa(maxAttempts)
+	in := startBinary(t, bin, t.TempDir(), env)
+	const chats = 8
+	subscribeTelegram(t, in, tg, chats)
+
+	tg.Down()
+	x.Set(fakex.Down503)
+	waitFor(t, "telegram paused with every alert waiting", func() bool {
+		h := healthOf(t, in)
+		return h.Platforms[bot.Telegram].State == bot.PlatformUnavailable && h.Outbox[bot.Telegram].Pending == chats
+	})
+	// Each probe of the paused platform is a send of a waiting row: once
+	// there were more than maxAttempts of them, the outage has outlasted what
+	// the old retry budget allowed any row.
+	unavailable := `xstatusbot_notifications_total{outcome="unavailable",platform="telegram"}`
+	paused, _ := metric(t, in, unavailable)
+	waitFor(t, "more probes than a row's attempts", func() bool {
+		v, _ := metric(t, in, unavailable)
+		return v > paused+maxAttempts
+	})
+	if h := healthOf(t, in); h.Outbox[bot.Telegram].Pending != chats {
+		t.Fatalf("%d alerts pending during the outage, want %d", h.Outbox[bot.Telegram].Pending, chats)
+	}
+	if got := countAll(tg, chats, "🔴"); got != 0 {
+		t.Fatalf("%d alerts reached a Telegram that was down", got)
+	}
+	if err := tg.Up(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every chat's alert after Telegram's return", func() bool { return chatsWith(tg, chats, "🔴") == chats })
+	n := in.rounds()
+	waitFor(t, "three more rounds", func() bool { return in.rounds() >= n+3 })
+	if got := countAll(tg, chats, "🔴"); got != chats {
+		t.Errorf("%d alerts for %d chats", got, chats)
+	}
+	if v, ok := metric(t, in, `xstatusbot_notifications_total{outcome="expired",platform="telegram"}`); ok {
+		t.Errorf("%v alerts expired", v)
+	}
+	noSecrets(t, in)
+}
+
+// testMalformedDotenv starts the binary in a directory whose .env holds a
+// token and a malformed line: it must refuse to start (exit 2) and name the
+// file and line without showing any of the file.
+func testMalformedDotenv(t *testing.T, bin string) {
+	dir := t.TempDir()
+	const token = "123456:AAHsecretTOKENvalueFromDotenv"
+	body := "# bot settings papaya\nTELEGRAM_BOT_TOKEN=" + token + "\nLOG_LEVEL=info\nthis is not a setting mango\nHTTP_ADDR=off\n"
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Should the file ever parse, the bot must not run for real: nothing
+	// listens, nothing is probed outside 127.0.0.1, and the context ends it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HTTP_ADDR=off", "PROBE_TARGETS=http://127.0.0.1:1/",
+		"PROBE_CONTROL_TARGETS=", "DB_PATH=" + filepath.Join(dir, "bot.db")}
+	var stdout, stderr bottest.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("exit: %v, want code 2; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), ".env") || !strings.Contains(stderr.String(), "line 4") {
+		t.Errorf("stderr does not name .env and line 4:\n%s", stderr.String())
+	}
+	out := stdout.String() + stderr.String()
+	for _, content := range []string{token, "AAHsecret", "papaya", "mango", "TELEGRAM_BOT_TOKEN", "LOG_LEVEL"} {
+		if strings.Contains(out, content) {
+			t.Errorf("output shows the file's content %q:\n%s", content, out)
+		}
+	}
+}
