@@ -1,10 +1,14 @@
 // Package bottest holds small helpers shared by the tests of several
-// packages: a clock tests move by hand and a buffer safe for concurrent use.
+// packages: a clock tests move by hand, a buffer safe for concurrent use and
+// the check that a secret never shows.
 package bottest
 
 import (
 	"bytes"
+	"net/url"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -122,4 +126,29 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// AssertNoSecret fails t for each text that holds secret raw, path-escaped or
+// query-escaped, in any letter case (an escape may print as %2f or %2F). The
+// failure shows the text lower-cased with the secret masked, so the test log
+// does not spread it either.
+func AssertNoSecret(t testing.TB, secret string, texts ...string) {
+	t.Helper()
+	if secret == "" {
+		t.Fatal("AssertNoSecret: empty secret")
+	}
+	var forms []string
+	for _, f := range []string{secret, url.PathEscape(secret), url.QueryEscape(secret)} {
+		forms = append(forms, strings.ToLower(f))
+	}
+	for i, text := range texts {
+		low := strings.ToLower(text)
+		masked := low
+		for _, f := range forms {
+			masked = strings.ReplaceAll(masked, f, "<SECRET>")
+		}
+		if masked != low {
+			t.Errorf("text %d of %d holds the secret: %s", i+1, len(texts), masked)
+		}
+	}
 }
