@@ -45,16 +45,9 @@ func TestSleep(t *testing.T) {
 // awaitWaiter waits until code blocks on the clock.
 func awaitWaiter(t *testing.T, clock *bottest.Clock) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		changed := clock.Changed()
-		if clock.Waiters() > 0 {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatal("nothing waited on the clock")
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clock.AwaitWaiters(ctx, 1); err != nil {
+		t.Fatalf("nothing waited on the clock: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ package bottest
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -108,6 +110,22 @@ func (c *Clock) Changed() <-chan struct{} {
 		c.changed = make(chan struct{})
 	}
 	return c.changed
+}
+
+// AwaitWaiters blocks until at least n timers are pending, that is until the
+// code under test waits on the clock, or until ctx ends.
+func (c *Clock) AwaitWaiters(ctx context.Context, n int) error {
+	for {
+		changed := c.Changed()
+		if c.Waiters() >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%d timers pending, want %d: %w", c.Waiters(), n, ctx.Err())
+		}
+	}
 }
 
 // Buffer is a bytes.Buffer that many goroutines may write while a test reads.

@@ -40,16 +40,8 @@ func TestTelegramDownForMinutes(t *testing.T) {
 	var waits []time.Duration
 	for elapsed := time.Duration(0); elapsed < 5*time.Minute; {
 		// Wait for the loop to block on the clock, then let its backoff pass.
-		for {
-			changed := clock.Changed()
-			if clock.Waiters() > 0 {
-				break
-			}
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				t.Fatalf("poll loop never waited on the clock; waits so far %v\nlogs:\n%s", waits, h.logs.String())
-			}
+		if err := clock.AwaitWaiters(ctx, 1); err != nil {
+			t.Fatalf("poll loop never waited on the clock (%v); waits so far %v\nlogs:\n%s", err, waits, h.logs.String())
 		}
 		next, _ := clock.Next()
 		w := next.Sub(clock.Now())
@@ -73,16 +65,8 @@ func TestTelegramDownForMinutes(t *testing.T) {
 	// Telegram comes back while the loop sleeps in a backoff of up to 30 s
 	// that the test never lets pass. A delivery send succeeds, and polling
 	// resumes.
-	for {
-		changed := clock.Changed()
-		if clock.Waiters() > 0 {
-			break
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatal("poll loop not sleeping")
-		}
+	if err := clock.AwaitWaiters(ctx, 1); err != nil {
+		t.Fatalf("poll loop not sleeping: %v", err)
 	}
 	if err := h.fake.Up(); err != nil {
 		t.Fatal(err)
