@@ -18,7 +18,7 @@ func TestSleep(t *testing.T) {
 
 	done := make(chan bool, 1)
 	go func() { done <- bot.Sleep(ctx, clock, 30*time.Second) }()
-	awaitWaiter(t, clock)
+	clock.WaitIdle(t, 1)
 	clock.Advance(29 * time.Second)
 	select {
 	case <-done:
@@ -32,22 +32,12 @@ func TestSleep(t *testing.T) {
 
 	cctx, cancel := context.WithCancel(ctx)
 	go func() { done <- bot.Sleep(cctx, clock, time.Hour) }()
-	awaitWaiter(t, clock)
+	clock.WaitIdle(t, 1)
 	cancel()
 	if <-done {
 		t.Error("Sleep reported a full wait after ctx ended")
 	}
 	if bot.Sleep(cctx, clock, 0) {
 		t.Error("a zero wait on an ended ctx should report false")
-	}
-}
-
-// awaitWaiter waits until code blocks on the clock.
-func awaitWaiter(t *testing.T, clock *bottest.Clock) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := clock.AwaitWaiters(ctx, 1); err != nil {
-		t.Fatalf("nothing waited on the clock: %v", err)
 	}
 }

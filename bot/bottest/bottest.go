@@ -1,14 +1,9 @@
 // Package bottest holds small helpers shared by the tests of several
-// packages: a clock tests move by hand, a buffer safe for concurrent use and
-// the check that a secret never shows.
+// packages: a clock tests move by hand and a buffer safe for concurrent use.
 package bottest
 
 import (
 	"bytes"
-	"context"
-	"fmt"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,20 +107,49 @@ func (c *Clock) Changed() <-chan struct{} {
 	return c.changed
 }
 
-// AwaitWaiters blocks until at least n timers are pending, that is until the
-// code under test waits on the clock, or until ctx ends.
-func (c *Clock) AwaitWaiters(ctx context.Context, n int) error {
-	for {
-		changed := c.Changed()
-		if c.Waiters() >= n {
-			return nil
+// WaitIdle waits (in real time, at most 10 s) until at least n timers are
+// pending: the code under test has gone to sleep on the clock.
+func (c *Clock) WaitIdle(tb testing.TB, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Waiters() < n {
+		if time.Now().After(deadline) {
+			tb.Fatalf("code under test never went idle (%d timers pending, want %d)", c.Waiters(), n)
 		}
 		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("%d timers pending, want %d: %w", c.Waiters(), n, ctx.Err())
+		case <-c.Changed():
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// Run advances the clock by d in steps of at most step, waiting before
+// each step until n timers are pending, so the code under test works
+// between steps as it would as time passes.
+func (c *Clock) Run(tb testing.TB, n int, d, step time.Duration) {
+	tb.Helper()
+	for d > 0 {
+		c.WaitIdle(tb, n)
+		s := min(d, step)
+		c.Advance(s)
+		d -= s
+	}
+	c.WaitIdle(tb, n)
+}
+
+// RunUntil advances the clock step by step (as Run) until cond holds, and
+// returns the clock time that took; it fails the test past max.
+func (c *Clock) RunUntil(tb testing.TB, n int, max, step time.Duration, cond func() bool) time.Duration {
+	tb.Helper()
+	var took time.Duration
+	for !cond() {
+		if took >= max {
+			tb.Fatalf("condition not met within %s of clock time", max)
+		}
+		c.Run(tb, n, step, step)
+		took += step
+	}
+	return took
 }
 
 // Buffer is a bytes.Buffer that many goroutines may write while a test reads.
@@ -144,29 +168,4 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// AssertNoSecret fails t for each text that holds secret raw, path-escaped or
-// query-escaped, in any letter case (an escape may print as %2f or %2F). The
-// failure shows the text lower-cased with the secret masked, so the test log
-// does not spread it either.
-func AssertNoSecret(t testing.TB, secret string, texts ...string) {
-	t.Helper()
-	if secret == "" {
-		t.Fatal("AssertNoSecret: empty secret")
-	}
-	var forms []string
-	for _, f := range []string{secret, url.PathEscape(secret), url.QueryEscape(secret)} {
-		forms = append(forms, strings.ToLower(f))
-	}
-	for i, text := range texts {
-		low := strings.ToLower(text)
-		masked := low
-		for _, f := range forms {
-			masked = strings.ReplaceAll(masked, f, "<SECRET>")
-		}
-		if masked != low {
-			t.Errorf("text %d of %d holds the secret: %s", i+1, len(texts), masked)
-		}
-	}
 }

@@ -1,13 +1,10 @@
 package bottest_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 )
@@ -49,24 +46,5 @@ func TestAssertNoSecret(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestAwaitWaiters(t *testing.T) {
-	clock := bottest.NewClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	got := make(chan error, 1)
-	go func() { got <- clock.AwaitWaiters(ctx, 2) }()
-	clock.After(time.Second)
-	clock.After(time.Minute)
-	if err := <-got; err != nil {
-		t.Fatalf("AwaitWaiters with 2 timers pending: %v", err)
-	}
-
-	ended, stop := context.WithCancel(context.Background())
-	stop()
-	if err := clock.AwaitWaiters(ended, 3); !errors.Is(err, context.Canceled) {
-		t.Errorf("AwaitWaiters on an ended ctx = %v, want context.Canceled", err)
 	}
 }
