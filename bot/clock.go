@@ -20,8 +20,9 @@ type SystemClock struct{}
 func (SystemClock) Now() time.Time                         { return time.Now() }
 func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// sleepOn waits d on clock, or until ctx ends; it reports whether d passed.
-func sleepOn(ctx context.Context, clock Clock, d time.Duration) bool {
+// Sleep waits d on clock, or until ctx ends; it reports whether d passed.
+// A d of zero or less passes at once unless ctx has already ended.
+func Sleep(ctx context.Context, clock Clock, d time.Duration) bool {
 	if d <= 0 {
 		select {
 		case <-ctx.Done():

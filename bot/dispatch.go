@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -681,12 +680,7 @@ func (c *channel) idle(now time.Time, poll time.Duration) time.Duration {
 }
 
 func (p Policy) backoff(attempt int) time.Duration {
-	d := p.BackoffMin << min(attempt-1, 20)
-	if d > p.BackoffMax || d <= 0 {
-		d = p.BackoffMax
-	}
-	// Full jitter on the upper half keeps retries of many chats from marching in step.
-	return d/2 + rand.N(d/2+1)
+	return Backoff{Min: p.BackoffMin, Max: p.BackoffMax}.Delay(attempt)
 }
 
 // PlatformHealth is what /healthz shows of one platform.

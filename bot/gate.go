@@ -124,7 +124,7 @@ func (g *Gate) Take(ctx context.Context) error {
 			}
 		}
 		if wait := paused.Sub(g.clock.Now()); wait > 0 {
-			if !sleepOn(ctx, g.clock, wait) {
+			if !Sleep(ctx, g.clock, wait) {
 				return ctx.Err()
 			}
 			continue
@@ -147,7 +147,7 @@ func (g *Gate) wait(ctx context.Context) error {
 	if !r.OK() {
 		return errors.New("rate gate: burst too small")
 	}
-	if d := r.DelayFrom(now); d > 0 && !sleepOn(ctx, g.clock, d) {
+	if d := r.DelayFrom(now); d > 0 && !Sleep(ctx, g.clock, d) {
 		r.CancelAt(g.clock.Now())
 		return ctx.Err()
 	}
@@ -189,7 +189,7 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 			if hold.After(deadline) {
 				return g.expired(chat, attempt-1, last, hold.Sub(now))
 			}
-			if !sleepOn(ctx, g.clock, hold.Sub(now)) {
+			if !Sleep(ctx, g.clock, hold.Sub(now)) {
 				return ctx.Err()
 			}
 		}
@@ -221,7 +221,7 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 		if next.After(deadline) {
 			return g.expired(chat, attempt, last, next.Sub(now))
 		}
-		if !sleepOn(ctx, g.clock, next.Sub(now)) {
+		if !Sleep(ctx, g.clock, next.Sub(now)) {
 			return ctx.Err()
 		}
 	}

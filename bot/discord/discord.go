@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -50,8 +49,9 @@ type Config struct {
 	Client *http.Client
 	// Log is used as given: main tags it with platform=discord.
 	Log *slog.Logger
-	// Clock times the invalid-request window and the pauses after 429s
-	// without rate-limit headers; nil means bot.SystemClock{}.
+	// Clock times the invalid-request window, the pauses after 429s
+	// without rate-limit headers and the waits between login and gateway
+	// retries; nil means bot.SystemClock{}.
 	Clock bot.Clock
 }
 
@@ -386,8 +386,8 @@ func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.U
 			wait = rl.RetryAfter
 		}
 		a.log.Warn("discord unreachable; retrying", "err", err, "retry_in", wait)
-		if err := sleep(ctx, wait); err != nil {
-			return nil, err
+		if !bot.Sleep(ctx, a.clock, wait) {
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -417,8 +417,8 @@ func (a *Adapter) openWithRetry(ctx context.Context, s *discordgo.Session, d *ga
 		}
 		wait := a.backoff(attempt)
 		a.log.Warn("discord gateway connection failed; retrying", "err", err, "retry_in", wait)
-		if err := sleep(ctx, wait); err != nil {
-			return err
+		if !bot.Sleep(ctx, a.clock, wait) {
+			return ctx.Err()
 		}
 	}
 }
@@ -458,24 +458,17 @@ func (a *Adapter) applicationID(me *discordgo.User) string {
 	return me.ID // bots created since 2019 share their application's id
 }
 
+// backoff is the wait after the failure of try number attempt (0-based).
 func (a *Adapter) backoff(attempt int) time.Duration {
-	d := a.minBackoff
-	for i := 0; i < attempt && d < a.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, a.maxBackoff)
-	return d/2 + rand.N(d/2+1) // jitter: 50–100 %
+	return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}.Delay(attempt + 1)
 }
 
+// sleep is bot.Sleep on real time, under the name commands.go calls.
 func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if !bot.Sleep(ctx, bot.SystemClock{}, d) {
 		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
+	return nil
 }
 
 // Permissions the bot asks for in its invite and needs in a subscribed channel.

@@ -4,36 +4,24 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // discordHost is the host discordgo's Endpoint* URLs point at.
 const discordHost = "discord.com"
 
-// newHTTPClient copies the base client (or makes one) and routes every
-// request for https://discord.com/ to base, without touching discordgo's
-// Endpoint* globals. observe sees every answer (to count invalid requests).
+// newHTTPClient copies the base client (or makes one, see bot.NewHTTPClient)
+// and routes every request for https://discord.com/ to base, without
+// touching discordgo's Endpoint* globals. observe sees every answer (to
+// count invalid requests).
 func newHTTPClient(baseClient *http.Client, base *url.URL, observe func(*http.Response)) *http.Client {
-	c := &http.Client{Timeout: 20 * time.Second}
-	if baseClient != nil {
-		cp := *baseClient
-		c = &cp
-		if c.Timeout == 0 {
-			c.Timeout = 20 * time.Second
-		}
-	}
-	next := c.Transport
-	if next == nil {
-		// Delivery sends to one host from many workers: keep their connections.
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 32
-		next = t
-	}
-	c.Transport = &observingTransport{next: &rewriteTransport{base: base, next: next}, observe: observe}
+	c := bot.NewHTTPClient(baseClient, 20*time.Second)
+	c.Transport = &observingTransport{next: &rewriteTransport{base: base, next: c.Transport}, observe: observe}
 	return c
 }
 
@@ -89,6 +77,7 @@ type rateInfo struct {
 type recordingTransport struct {
 	next http.RoundTripper
 	info *rateInfo
+	now  func() time.Time // for a Retry-After given as an HTTP-date
 }
 
 func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -104,16 +93,16 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	t.info.limited = true
 	t.info.headerless = !hasRateLimitHeaders(h)
 	t.info.global = strings.EqualFold(h.Get("X-RateLimit-Global"), "true") || strings.EqualFold(h.Get("X-RateLimit-Scope"), "global")
-	if s, perr := strconv.ParseFloat(h.Get("Retry-After"), 64); perr == nil && s > 0 {
-		t.info.retryAfter = time.Duration(s * float64(time.Second))
+	if wait, ok := bot.ParseRetryAfter(h.Get("Retry-After"), t.now()); ok {
+		t.info.retryAfter = wait
 	}
 	return resp, nil
 }
 
 // recordingClient is a copy of c whose transport records rate-limit headers into info.
-func recordingClient(c *http.Client, info *rateInfo) *http.Client {
+func recordingClient(c *http.Client, info *rateInfo, now func() time.Time) *http.Client {
 	cp := *c
-	cp.Transport = &recordingTransport{next: c.Transport, info: info}
+	cp.Transport = &recordingTransport{next: c.Transport, info: info, now: now}
 	return &cp
 }
 

@@ -78,7 +78,7 @@ func (a *Adapter) Send(ctx context.Context, channelID string, m bot.Message) (st
 		discordgo.WithContext(ctx),
 		discordgo.WithRetryOnRatelimit(false),
 		discordgo.WithRestRetries(0),
-		discordgo.WithClient(recordingClient(a.client, &info)),
+		discordgo.WithClient(recordingClient(a.client, &info, a.clock.Now)),
 	)
 	if err == nil || errors.Is(err, discordgo.ErrJSONUnmarshal) {
 		a.headerless.ok()

@@ -2,14 +2,11 @@ package telegram
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -41,13 +38,13 @@ type callDoer struct {
 func (d *callDoer) Do(req *http.Request) (*http.Response, error) {
 	resp, err := d.client.Do(req.WithContext(d.ctx))
 	if err != nil {
-		return nil, redactError(d.secret, err)
+		return nil, d.secret.RedactError(err)
 	}
 	d.status = resp.StatusCode
-	if s := resp.Header.Get("Retry-After"); s != "" {
-		if n, perr := strconv.Atoi(strings.TrimSpace(s)); perr == nil && n > 0 {
-			d.retryAfter = time.Duration(n) * time.Second
-		}
+	// An HTTP-date is the server's wall-clock time, so it is read against
+	// the real clock, not the adapter's.
+	if wait, ok := bot.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		d.retryAfter = wait
 	}
 	resp.Body = drainingBody{resp.Body}
 	return resp, nil
@@ -62,65 +59,8 @@ func (b drainingBody) Close() error {
 	return b.ReadCloser.Close()
 }
 
-// defaultClient is used when Config.Client is nil. Its transport keeps more
-// idle connections per host than http.DefaultTransport's 2, because delivery
-// sends to the one API host from several workers at once.
-func defaultClient() http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 32
-	return http.Client{Transport: t}
-}
-
-// redactError returns err with every occurrence of the token removed from
-// its message. A *url.Error keeps its type (so Timeout and errors.Is on the
-// cause still work) with the URL redacted; a cause whose own text contains
-// the token is replaced by its redacted text, dropping its chain.
-func redactError(secret bot.Secret, err error) error {
-	if err == nil || !containsSecret(secret, err.Error()) {
-		return err
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && ue == err {
-		inner := ue.Err
-		if inner != nil && containsSecret(secret, inner.Error()) {
-			inner = &redactedError{msg: redactText(secret, inner.Error()), timeout: isTimeout(inner)}
-		}
-		return &url.Error{Op: ue.Op, URL: redactText(secret, ue.URL), Err: inner}
-	}
-	return &redactedError{msg: redactText(secret, err.Error()), timeout: isTimeout(err)}
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-// redactedError stands in for an error whose text contained the token.
-type redactedError struct {
-	msg     string
-	timeout bool
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Timeout() bool { return e.timeout }
-
-func containsSecret(secret bot.Secret, s string) bool {
-	tok := secret.Reveal()
-	if tok == "" {
-		return false
-	}
-	return strings.Contains(s, tok) || strings.Contains(s, url.PathEscape(tok)) || strings.Contains(s, url.QueryEscape(tok))
-}
-
-func redactText(secret bot.Secret, s string) string {
-	tok := secret.Reveal()
-	if tok == "" {
-		return s
-	}
-	s = secret.Redact(s)
-	s = strings.ReplaceAll(s, url.PathEscape(tok), "[redacted]")
-	return strings.ReplaceAll(s, url.QueryEscape(tok), "[redacted]")
-}
+// redactError is bot.Secret.RedactError, under the name send.go calls.
+func redactError(secret bot.Secret, err error) error { return secret.RedactError(err) }
 
 // tokenPattern matches anything shaped like a bot token ("123456:AA…"), so a
 // logger shared by every adapter in the process can redact without knowing

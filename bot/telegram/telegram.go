@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -197,15 +196,9 @@ func New(cfg Config, h Handler) *Adapter {
 		a.pollTimeout = DefaultPollTimeout
 	}
 	a.pollTimeout = max(a.pollTimeout.Round(time.Second), time.Second)
-	c := defaultClient()
-	if cfg.Client != nil {
-		c = *cfg.Client
-		if c.Timeout > 0 {
-			a.callTimeout = c.Timeout
-		}
-	}
-	c.Timeout = 0 // per-call deadlines instead: a long poll outlasts any short client timeout
-	a.client = &c
+	a.client = bot.NewHTTPClient(cfg.Client, defaultCallTimeout)
+	a.callTimeout = a.client.Timeout
+	a.client.Timeout = 0 // per-call deadlines instead: a long poll outlasts any short client timeout
 	return a
 }
 
@@ -319,7 +312,7 @@ func (a *Adapter) connect(ctx context.Context) (*identity, error) {
 		}
 		wait := a.backoff(attempt, err)
 		a.log.Warn("telegram unreachable; retrying", "err", err, "attempt", attempt, "retry_in", wait.String())
-		if !a.sleep(ctx, wait) {
+		if !bot.Sleep(ctx, a.clock, wait) {
 			return nil, ctx.Err()
 		}
 	}
@@ -341,32 +334,18 @@ func unauthorized(err error) bool {
 }
 
 // backoff is the wait before retry number attempt (1-based): what a 429
-// asked for, else exponential from minBackoff to maxBackoff with ±20% jitter.
+// asked for, else bot.Backoff from minBackoff to maxBackoff.
 func (a *Adapter) backoff(attempt int, err error) time.Duration {
 	var ce *callError
 	if errors.As(err, &ce) && ce.RetryAfter > 0 {
 		return ce.RetryAfter
 	}
-	d := a.minBackoff
-	for i := 1; i < attempt && d < a.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, a.maxBackoff)
-	if d > 0 {
-		d = d*4/5 + time.Duration(rand.Int64N(int64(d)*2/5+1))
-	}
-	return min(d, a.maxBackoff)
+	return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}.Delay(attempt)
 }
 
-// sleep waits d on the adapter's clock or until ctx ends; it reports whether
-// the wait completed.
+// sleep is bot.Sleep on the adapter's clock, under the name poll.go calls.
 func (a *Adapter) sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-a.clock.After(d):
-		return true
-	}
+	return bot.Sleep(ctx, a.clock, d)
 }
 
 // menuLanguages are the language codes the command menu is registered for

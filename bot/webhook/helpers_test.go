@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 )
 
 // secretMark is in every token of the test URLs: finding it in an error or a
@@ -185,12 +186,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// assertNoSecret fails if text holds any part of a test URL's token.
+// assertNoSecret fails if text holds any part of a test URL's token. what
+// names the text for the reader; a failure points at the calling line.
 func assertNoSecret(t *testing.T, what, text string) {
 	t.Helper()
-	if strings.Contains(text, secretMark) || strings.Contains(strings.ToLower(text), strings.ToLower(secretMark)) {
-		t.Errorf("%s leaks the webhook URL: %s", what, text)
-	}
+	bottest.AssertNoSecret(t, secretMark, text)
 }
 
 func secretOf(s string) bot.Secret { return bot.Secret(s) }

@@ -9,9 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,21 +29,20 @@ type Notifier struct {
 type endpoint struct {
 	target
 	post string // the URL requested (Discord's gets ?wait=true)
-	// secrets are the texts that must never appear in an error: the URL and
-	// its token-bearing parts, raw, path-escaped and query-escaped.
-	secrets []string
+	// secrets must never appear in an error: the URL and its token-bearing
+	// parts (bot.Secrets also removes their escaped forms).
+	secrets bot.Secrets
 }
 
-// New checks s and prepares one endpoint per entry. A nil client gets one
-// with a 10 s timeout; a nil log discards.
+// New checks s and prepares one endpoint per entry. The client is used
+// through bot.NewHTTPClient: nil gets a pooled one with a 10 s timeout. A nil
+// log discards.
 func New(s Settings, client *http.Client, log *slog.Logger) (*Notifier, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	ts, _ := s.targets()
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	client = bot.NewHTTPClient(client, 10*time.Second)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -70,27 +66,19 @@ func newEndpoint(t target) *endpoint {
 	if t.url.User != nil {
 		parts = append(parts, t.url.User.String(), t.url.User.Username())
 	}
-	seen := map[string]bool{}
 	for _, p := range parts {
-		if len(p) < 2 { // "/" or "" would redact every path in a message
-			continue
-		}
-		for _, f := range []string{p, url.PathEscape(p), url.QueryEscape(p)} {
-			if !seen[f] {
-				seen[f] = true
-				e.secrets = append(e.secrets, f)
-			}
+		if len(p) >= 2 { // "/" would redact every path in a message
+			e.secrets = append(e.secrets, bot.Secret(p))
 		}
 	}
-	// Longest first, so a part never leaves pieces of a longer form behind.
-	sort.Slice(e.secrets, func(i, j int) bool { return len(e.secrets[i]) > len(e.secrets[j]) })
 	return e
 }
 
 // Send posts m to the webhook whose id is chatID and returns Discord's
 // message id ("" for the other kinds). Errors are *bot.SendError and never
 // contain the URL:
-//   - 429: RateLimited for Retry-After (seconds or an HTTP date; 1 s if absent).
+//   - 429: RateLimited for Retry-After (bot.ParseRetryAfter: seconds or an
+//     HTTP date, at most bot.MaxRetryAfter; 1 s if absent).
 //   - 404, 410 (Slack no_service, channel_is_archived; Discord Unknown
 //     Webhook), an id not configured: Permanent, ending the subscription.
 //   - other 4xx: Retryable with the receiver's reason; delivery's attempt
@@ -103,7 +91,7 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 		return "", &bot.SendError{Class: bot.Permanent, Err: fmt.Errorf("webhook %s: not configured", chatID)}
 	}
 	fail := func(se *bot.SendError, err error) (string, error) {
-		se.Err = fmt.Errorf("webhook %s: %w", chatID, e.redact(err))
+		se.Err = fmt.Errorf("webhook %s: %w", chatID, e.secrets.RedactError(err))
 		return "", se
 	}
 	body, err := json.Marshal(e.payload(m))
@@ -135,7 +123,7 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 		}
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&sent); err != nil {
 			// The webhook took the message; sending again would post it twice.
-			n.log.Warn("webhook accepted a message but its answer was unreadable", "platform", string(Platform), "chat", chatID, "err", e.redact(err))
+			n.log.Warn("webhook accepted a message but its answer was unreadable", "platform", string(Platform), "chat", chatID, "err", e.secrets.RedactError(err))
 			return "", nil
 		}
 		return sent.ID, nil
@@ -143,7 +131,11 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 	reason := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippet(resp.Body))
 	switch st := resp.StatusCode; {
 	case st == http.StatusTooManyRequests:
-		return fail(&bot.SendError{Class: bot.RateLimited, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), n.now())}, reason)
+		wait, ok := bot.ParseRetryAfter(resp.Header.Get("Retry-After"), n.now())
+		if !ok {
+			wait = time.Second
+		}
+		return fail(&bot.SendError{Class: bot.RateLimited, RetryAfter: wait}, reason)
 	case st == http.StatusNotFound || st == http.StatusGone:
 		return fail(&bot.SendError{Class: bot.Permanent}, reason)
 	default:
@@ -164,21 +156,6 @@ func (e *endpoint) payload(m bot.Message) any {
 	}
 }
 
-// retryAfter reads a Retry-After header: seconds (possibly fractional) or
-// an HTTP date. Absent or unreadable, it is 1 s.
-func retryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if s, err := strconv.ParseFloat(h, 64); err == nil && s > 0 && s < 1e6 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return time.Second
-}
-
 // snippet is the start of an error body on one line: the receiver's reason
 // (Slack: "no_service"; Discord: {"message": …, "code": …}).
 func snippet(r io.Reader) string {
@@ -188,55 +165,4 @@ func snippet(r io.Reader) string {
 		return "(empty body)"
 	}
 	return s
-}
-
-// redact returns err with every form of the URL removed. A *url.Error
-// keeps its type, Op and cause (so errors.Is(err, context.Canceled) and
-// Timeout still work); a cause whose own text holds a secret is replaced by
-// its redacted text.
-func (e *endpoint) redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	if ue, ok := err.(*url.Error); ok {
-		inner := ue.Err
-		if inner != nil && e.leaks(inner.Error()) {
-			inner = &redactedError{msg: e.redactText(inner.Error()), timeout: isTimeout(inner)}
-		}
-		return &url.Error{Op: ue.Op, URL: "[redacted]", Err: inner}
-	}
-	if !e.leaks(err.Error()) {
-		return err
-	}
-	return &redactedError{msg: e.redactText(err.Error()), timeout: isTimeout(err)}
-}
-
-func (e *endpoint) leaks(s string) bool {
-	for _, sec := range e.secrets {
-		if strings.Contains(s, sec) {
-			return true
-		}
-	}
-	return false
-}
-
-func (e *endpoint) redactText(s string) string {
-	for _, sec := range e.secrets {
-		s = strings.ReplaceAll(s, sec, "[redacted]")
-	}
-	return s
-}
-
-// redactedError stands in for an error whose text held the URL.
-type redactedError struct {
-	msg     string
-	timeout bool
-}
-
-func (r *redactedError) Error() string { return r.msg }
-func (r *redactedError) Timeout() bool { return r.timeout }
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }

@@ -1,0 +1,92 @@
+package bot_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+func TestNewHTTPClientDefaults(t *testing.T) {
+	c := bot.NewHTTPClient(nil, 7*time.Second)
+	tr, ok := c.Transport.(*http.Transport)
+	if !ok || tr.MaxIdleConnsPerHost != 32 || c.Timeout != 7*time.Second {
+		t.Fatalf("client %+v: want a pooled *http.Transport (32 idle per host) and the timeout", c)
+	}
+	if tr == http.DefaultTransport {
+		t.Error("the shared DefaultTransport was changed")
+	}
+	if http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost == 32 {
+		t.Error("DefaultTransport itself was changed")
+	}
+
+	mine := &http.Transport{}
+	base := &http.Client{Timeout: time.Second, Transport: mine}
+	c = bot.NewHTTPClient(base, 7*time.Second)
+	if c == base || c.Transport != mine || c.Timeout != time.Second {
+		t.Errorf("a given client's transport and timeout must be kept, on a copy")
+	}
+	base = &http.Client{}
+	c = bot.NewHTTPClient(base, 3*time.Second)
+	if base.Transport != nil || base.Timeout != 0 || c.Timeout != 3*time.Second || c.Transport == nil {
+		t.Error("base changed, or the copy lacks the defaults")
+	}
+}
+
+// TestNewHTTPClientReusesConnections sends waves of 20 concurrent requests
+// to one host: once the first wave has opened its connections, later waves
+// reuse them, where DefaultTransport keeps 2 and dials again.
+func TestNewHTTPClientReusesConnections(t *testing.T) {
+	var conns atomic.Int64
+	release := make(chan struct{})
+	var inFlight sync.WaitGroup
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Done()
+		<-release
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	c := bot.NewHTTPClient(nil, 10*time.Second)
+	defer c.CloseIdleConnections()
+	const wave = 20
+	for round := range 3 {
+		release = make(chan struct{})
+		inFlight.Add(wave)
+		var done sync.WaitGroup
+		for range wave {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil)
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Errorf("round %d: %v", round, err)
+					inFlight.Done() // never reached the handler
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}()
+		}
+		inFlight.Wait() // all 20 are held by the server at once: 20 connections in use
+		close(release)
+		done.Wait()
+	}
+	if n := conns.Load(); n != wave {
+		t.Errorf("%d connections for 3 waves of %d concurrent requests, want %d (kept and reused)", n, wave, wave)
+	}
+}
