@@ -73,7 +73,7 @@ func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, ap
 			return // retrying a refused payload or token would not help
 		}
 		a.log.Warn("register discord slash commands; retrying", "err", err, "retry_in", wait)
-		if sleep(ctx, wait) != nil {
+		if !bot.Sleep(ctx, a.clock, wait) {
 			return
 		}
 	}

@@ -463,14 +463,6 @@ func (a *Adapter) backoff(attempt int) time.Duration {
 	return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}.Delay(attempt + 1)
 }
 
-// sleep is bot.Sleep on real time, under the name commands.go calls.
-func sleep(ctx context.Context, d time.Duration) error {
-	if !bot.Sleep(ctx, bot.SystemClock{}, d) {
-		return ctx.Err()
-	}
-	return nil
-}
-
 // Permissions the bot asks for in its invite and needs in a subscribed channel.
 const (
 	invitePermissions = discordgo.PermissionSendMessages | discordgo.PermissionEmbedLinks | discordgo.PermissionReadMessageHistory

@@ -59,9 +59,6 @@ func (b drainingBody) Close() error {
 	return b.ReadCloser.Close()
 }
 
-// redactError is bot.Secret.RedactError, under the name send.go calls.
-func redactError(secret bot.Secret, err error) error { return secret.RedactError(err) }
-
 // tokenPattern matches anything shaped like a bot token ("123456:AA…"), so a
 // logger shared by every adapter in the process can redact without knowing
 // which token it is protecting.

@@ -101,7 +101,7 @@ func (a *Adapter) poll(ctx context.Context) {
 				if stuckTry < a.handleTries {
 					wait := a.backoff(stuckTry, err)
 					a.log.Warn("telegram: handling an update failed; will retry it", "err", err, "update", u.UpdateID, "retry_in", wait.String())
-					if !a.sleep(pctx, wait) {
+					if !bot.Sleep(pctx, a.clock, wait) {
 						return
 					}
 					break // refetch from this update on

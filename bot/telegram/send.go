@@ -83,7 +83,7 @@ func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Param
 		}
 		ce.MigrateTo = te.MigrateToChatID
 	}
-	ce.Err = redactError(a.token, err)
+	ce.Err = a.token.RedactError(err)
 	switch {
 	case parent.Err() != nil:
 		// Our caller gave up: says nothing about Telegram.

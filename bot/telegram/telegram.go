@@ -343,11 +343,6 @@ func (a *Adapter) backoff(attempt int, err error) time.Duration {
 	return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}.Delay(attempt)
 }
 
-// sleep is bot.Sleep on the adapter's clock, under the name poll.go calls.
-func (a *Adapter) sleep(ctx context.Context, d time.Duration) bool {
-	return bot.Sleep(ctx, a.clock, d)
-}
-
 // menuLanguages are the language codes the command menu is registered for
 // ("" is the default for every other language).
 var menuLanguages = []string{"", "fr"}
