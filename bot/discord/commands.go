@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -51,31 +52,26 @@ func Commands() []*discordgo.ApplicationCommand {
 // duplicate them), retrying with backoff until it works or ctx ends.
 func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, appID string) {
 	cmds := Commands()
-	for attempt := 0; ; attempt++ {
+	err := bot.Retry(ctx, a.clock, a.backoff(), a.log, "register discord slash commands; retrying", func(ctx context.Context) (time.Duration, error) {
 		_, err := s.ApplicationCommandBulkOverwrite(appID, "", cmds, discordgo.WithContext(ctx))
 		if err == nil {
-			a.log.Info("discord slash commands registered", "count", len(cmds))
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		wait := a.backoff(attempt)
-		var rl *discordgo.RateLimitError
-		if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
-			wait = rl.RetryAfter
+			return 0, nil
 		}
 		if st := status(err); st == http.StatusUnauthorized {
 			a.revoke(err)
-			return
+			return 0, bot.Final(err)
 		} else if st >= 400 && st < 500 && st != http.StatusTooManyRequests {
 			a.log.Error("register discord slash commands", "err", err)
-			return // retrying a refused payload or token would not help
+			return 0, bot.Final(err) // retrying a refused payload or token would not help
 		}
-		a.log.Warn("register discord slash commands; retrying", "err", err, "retry_in", wait)
-		if !bot.Sleep(ctx, a.clock, wait) {
-			return
+		var rl *discordgo.RateLimitError
+		if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
+			return rl.RetryAfter, err
 		}
+		return 0, err
+	})
+	if err == nil {
+		a.log.Info("discord slash commands registered", "count", len(cmds))
 	}
 }
 

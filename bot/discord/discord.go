@@ -372,55 +372,46 @@ func (a *Adapter) goHandle(ctx context.Context, fn func(ctx context.Context)) {
 
 // login checks the token with GET users/@me, retrying while Discord is unreachable.
 func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.User, error) {
-	for attempt := 0; ; attempt++ {
-		me, err := s.User("@me", discordgo.WithContext(ctx))
-		if err == nil {
-			return me, nil
+	var me *discordgo.User
+	err := bot.Retry(ctx, a.clock, a.backoff(), a.log, "discord unreachable; retrying", func(ctx context.Context) (time.Duration, error) {
+		var err error
+		if me, err = s.User("@me", discordgo.WithContext(ctx)); err == nil {
+			return 0, nil
 		}
 		if status(err) == http.StatusUnauthorized {
-			return nil, fmt.Errorf("discord: users/@me: %w", ErrUnauthorized)
+			return 0, bot.Final(fmt.Errorf("discord: users/@me: %w", ErrUnauthorized))
 		}
-		wait := a.backoff(attempt)
 		var rl *discordgo.RateLimitError
 		if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
-			wait = rl.RetryAfter
+			return rl.RetryAfter, err
 		}
-		a.log.Warn("discord unreachable; retrying", "err", err, "retry_in", wait)
-		if !bot.Sleep(ctx, a.clock, wait) {
-			return nil, ctx.Err()
-		}
-	}
+		return 0, err
+	})
+	return me, err
 }
 
 // openWithRetry opens the gateway session, retrying with backoff until it is
 // up, ctx ends or Discord refuses the token.
 func (a *Adapter) openWithRetry(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
-	for attempt := 0; ; attempt++ {
+	return bot.Retry(ctx, a.clock, a.backoff(), a.log, "discord gateway connection failed; retrying", func(ctx context.Context) (time.Duration, error) {
 		if a.unauthorized.Load() {
-			return fmt.Errorf("discord: gateway: %w", ErrUnauthorized)
+			return 0, bot.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
 		}
 		err := a.open(ctx, s, d)
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+			return 0, nil
 		}
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) {
 			switch ce.Code {
 			case 4004: // authentication failed
-				return fmt.Errorf("discord: gateway: %w", ErrUnauthorized)
+				return 0, bot.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
 			case 4010, 4011, 4012, 4013, 4014: // invalid shard, sharding required, invalid version, invalid or disallowed intents
-				return fmt.Errorf("discord: gateway refused the session: %w", err)
+				return 0, bot.Final(fmt.Errorf("discord: gateway refused the session: %w", err))
 			}
 		}
-		wait := a.backoff(attempt)
-		a.log.Warn("discord gateway connection failed; retrying", "err", err, "retry_in", wait)
-		if !bot.Sleep(ctx, a.clock, wait) {
-			return ctx.Err()
-		}
-	}
+		return 0, err
+	})
 }
 
 // open runs discordgo's Open (gateway discovery, dial, HELLO, IDENTIFY or
@@ -459,9 +450,7 @@ func (a *Adapter) applicationID(me *discordgo.User) string {
 }
 
 // backoff is the wait after the failure of try number attempt (0-based).
-func (a *Adapter) backoff(attempt int) time.Duration {
-	return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}.Delay(attempt + 1)
-}
+func (a *Adapter) backoff() bot.Backoff { return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff} }
 
 // Permissions the bot asks for in its invite and needs in a subscribed channel.
 const (

@@ -238,7 +238,7 @@ func TestBackoffCappedAt30s(t *testing.T) {
 	a := New(Config{Token: "t"}, nil)
 	var longest time.Duration
 	for attempt := range 40 {
-		d := a.backoff(attempt)
+		d := a.backoff().Delay(attempt + 1)
 		if d > 30*time.Second {
 			t.Fatalf("backoff %v at attempt %d, want at most 30 s", d, attempt)
 		}

@@ -292,30 +292,27 @@ func (a *Adapter) tokenRevoked(err error) {
 
 // connect calls getMe until it answers, the token is rejected or ctx ends.
 func (a *Adapter) connect(ctx context.Context) (*identity, error) {
-	for attempt := 1; ; attempt++ {
-		res, err := a.call(ctx, "getMe", nil, a.callTimeout)
-		if err == nil {
-			var u struct {
-				ID       int64  `json:"id"`
-				UserName string `json:"username"`
+	var me *identity
+	err := bot.Retry(ctx, a.clock, bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}, a.log, "telegram unreachable; retrying",
+		func(ctx context.Context) (time.Duration, error) {
+			res, err := a.call(ctx, "getMe", nil, a.callTimeout)
+			if err == nil {
+				var u struct {
+					ID       int64  `json:"id"`
+					UserName string `json:"username"`
+				}
+				if err := json.Unmarshal(res, &u); err == nil && u.ID != 0 {
+					me = &identity{ID: u.ID, UserName: u.UserName}
+					return 0, nil
+				}
+				err = errors.New("telegram getMe: unexpected result")
 			}
-			if err := json.Unmarshal(res, &u); err == nil && u.ID != 0 {
-				return &identity{ID: u.ID, UserName: u.UserName}, nil
+			if unauthorized(err) {
+				return 0, bot.Final(fmt.Errorf("%w: %v", ErrUnauthorized, err))
 			}
-			err = errors.New("telegram getMe: unexpected result")
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if unauthorized(err) {
-			return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
-		}
-		wait := a.backoff(attempt, err)
-		a.log.Warn("telegram unreachable; retrying", "err", err, "attempt", attempt, "retry_in", wait.String())
-		if !bot.Sleep(ctx, a.clock, wait) {
-			return nil, ctx.Err()
-		}
-	}
+			return retryAfter(err), err
+		})
+	return me, err
 }
 
 // unauthorized reports whether err is Telegram rejecting the token: 401, or
@@ -336,11 +333,19 @@ func unauthorized(err error) bool {
 // backoff is the wait before retry number attempt (1-based): what a 429
 // asked for, else bot.Backoff from minBackoff to maxBackoff.
 func (a *Adapter) backoff(attempt int, err error) time.Duration {
-	var ce *callError
-	if errors.As(err, &ce) && ce.RetryAfter > 0 {
-		return ce.RetryAfter
+	if wait := retryAfter(err); wait > 0 {
+		return wait
 	}
 	return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}.Delay(attempt)
+}
+
+// retryAfter is the wait Telegram asked for in a failed call, 0 if none.
+func retryAfter(err error) time.Duration {
+	var ce *callError
+	if errors.As(err, &ce) {
+		return ce.RetryAfter
+	}
+	return 0
 }
 
 // menuLanguages are the language codes the command menu is registered for
