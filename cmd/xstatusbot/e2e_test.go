@@ -42,6 +42,7 @@ type instance struct {
 	stdout, stderr *bottest.Buffer
 	addr           string
 	cancel         context.CancelFunc
+	kill           func() // SIGKILL, for a real binary; waits for the exit
 	done           chan int
 	once           sync.Once
 }

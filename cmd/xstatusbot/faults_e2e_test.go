@@ -52,6 +52,7 @@ func TestRealBinaryFaults(t *testing.T) {
 	t.Run("discord token revoked while running", func(t *testing.T) { testTokenRevoked(t, bin, "discord") })
 	t.Run("telegram down beyond the retry budget", func(t *testing.T) { testTelegramLongOutage(t, bin) })
 	t.Run("malformed dotenv with a token", func(t *testing.T) { testMalformedDotenv(t, bin) })
+	t.Run("sigkill during a fan-out", func(t *testing.T) { testKillDuringFanOut(t, bin) })
 }
 
 // startBinary runs the built program in dir with only env (and PATH) as its
@@ -75,6 +76,13 @@ func startBinary(t *testing.T, bin, dir string, env map[string]string) *instance
 	var signalled sync.Once
 	in.cancel = func() { signalled.Do(func() { _ = cmd.Process.Signal(syscall.SIGTERM) }) }
 	exited := make(chan struct{})
+	in.kill = func() {
+		in.once.Do(func() { // a killed bot has nothing left to stop
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+			<-in.done
+		})
+	}
 	go func() {
 		_ = cmd.Wait()
 		in.done <- cmd.ProcessState.ExitCode()
@@ -471,4 +479,67 @@ func testMalformedDotenv(t *testing.T, bin string) {
 			t.Errorf("output shows the file's content %q:\n%s", content, out)
 		}
 	}
+}
+
+// testKillDuringFanOut kills the real binary with SIGKILL in the middle of a
+// fan-out to 60 Telegram chats, restarts it on the same database and checks
+// every chat gets its alert, and that only sends in flight at the moment of
+// death (at most DELIVERY_WORKERS) can have been repeated.
+func testKillDuringFanOut(t *testing.T, bin string) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	tg := telegramtest.Start(t, telegramtest.Options{})
+	env := botEnv(t, x, ctrl)
+	withTelegram(env, tg.Endpoint())
+	env["TELEGRAM_RATE_LIMIT"] = "15" // slow enough to kill it halfway
+	env["DELIVERY_WORKERS"] = "4"
+	env["HTTP_ADDR"] = "off"
+	dir := t.TempDir() // no stray .env; the database lives here across the restart
+
+	const chats = 60
+	first := startBinary(t, bin, dir, env)
+	waitFor(t, "telegram connected", func() bool { return strings.Contains(first.stderr.String(), "telegram connected") })
+	for i := range chats {
+		tg.Private(telegramtest.User{ID: int64(5000 + i)}, "/subscribe")
+	}
+	waitFor(t, "all subscribed", func() bool { return countAll(tg, chats, "✅") == chats })
+
+	x.Set(fakex.Down503)
+	waitFor(t, "part of the fan-out", func() bool { return countAll(tg, chats, "🔴") >= chats/3 })
+	first.kill()
+	before := countAll(tg, chats, "🔴")
+	if before >= chats {
+		t.Fatalf("the fan-out finished before the kill (%d alerts); nothing was tested", before)
+	}
+
+	second := startBinary(t, bin, dir, env)
+	waitFor(t, "the rest of the fan-out", func() bool { return chatsWith(tg, chats, "🔴") == chats })
+	rounds := func() int { return strings.Count(second.stderr.String(), "msg=round ") }
+	n := rounds()
+	waitFor(t, "three more rounds", func() bool { return rounds() >= n+3 })
+
+	total := countAll(tg, chats, "🔴")
+	if dups := total - chats; dups > 4 {
+		t.Fatalf("%d duplicate alerts after the kill, want at most 4 (the sends in flight)", dups)
+	}
+	t.Logf("%d alerts before the kill, %d after the restart, %d duplicates", before, total-before, total-chats)
+}
+
+func countAll(tg *telegramtest.Server, chats int, prefix string) int {
+	n := 0
+	for i := range chats {
+		n += countPrefix(tg.SentTo(int64(5000+i)), prefix)
+	}
+	return n
+}
+
+func chatsWith(tg *telegramtest.Server, chats int, prefix string) int {
+	n := 0
+	for i := range chats {
+		if countPrefix(tg.SentTo(int64(5000+i)), prefix) > 0 {
+			n++
+		}
+	}
+	return n
 }
