@@ -112,6 +112,10 @@ type channel struct {
 	probed    map[string]bool
 	lastState PlatformState
 
+	// unanswered counts, per chat, the platform failures in a row that did
+	// not pause the platform, so the wait grows without spending attempts.
+	unanswered map[string]int
+
 	// Outcomes decided but not yet written, by chat: the chat is not sent to
 	// again until they are written.
 	unrecorded map[string][]outcome
@@ -155,7 +159,7 @@ func NewDispatcher(store DeliveryStore, chans []Channel, clock Clock, log *slog.
 			c.Gate = NewGate(p, clock)
 		}
 		d.channels = append(d.channels, &channel{Channel: c, wake: make(chan struct{}, 1), busy: map[string]bool{},
-			unrecorded: map[string][]outcome{}, probed: map[string]bool{}})
+			unrecorded: map[string][]outcome{}, probed: map[string]bool{}, unanswered: map[string]int{}})
 	}
 	return d
 }
@@ -415,6 +419,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		d.answered(c, sentAt)
 		c.mu.Lock()
 		c.sent++
+		delete(c.unanswered, chat.ID)
 		c.mu.Unlock()
 		last := live[len(live)-1]
 		if len(live) > 1 {
@@ -436,11 +441,19 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 			return // paused: the row keeps its place and its attempts
 		}
 		// Not (yet) judged a platform outage: retry this chat later, without
-		// spending an attempt.
-		d.reschedule(ctx, c, head, sentAt.Add(c.Policy.backoff(head.Attempts+1)), head.Attempts, reason)
+		// spending an attempt, waiting longer each time it stays unanswered.
+		c.mu.Lock()
+		c.unanswered[chat.ID]++
+		n := c.unanswered[chat.ID]
+		c.mu.Unlock()
+		d.reschedule(ctx, c, head, sentAt.Add(c.Policy.backoff(n)), head.Attempts, reason)
+		d.log.Warn("send failed; will retry", "platform", c.Platform, "chat", chat.ID, "class", se.Class, "err", reason)
 		return
 	}
 	d.answered(c, sentAt)
+	c.mu.Lock()
+	delete(c.unanswered, chat.ID)
+	c.mu.Unlock()
 	switch se.Class {
 	case RateLimited:
 		after := max(se.RetryAfter, time.Second)

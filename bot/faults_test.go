@@ -176,17 +176,23 @@ func TestOneBrokenChatDoesNotPauseThePlatform(t *testing.T) {
 	}
 	e.subscribe(bot.Telegram, "broken", "a", "b", "c", "d")
 	e.outage()
-	for range 5 {
+	for range 120 { // an hour, looked at every 30 s
 		e.flush()
-		e.clock.Advance(2 * time.Minute)
+		e.clock.Advance(30 * time.Second)
 	}
 	for _, c := range []string{"a", "b", "c", "d"} {
 		if n := len(e.tg.To(c)); n != 1 {
 			t.Fatalf("healthy chat %s got %d, want 1", c, n)
 		}
 	}
-	if n := e.tg.Calls("broken"); n < 2 {
-		t.Fatalf("broken chat tried %d times, want retries", n)
+	// Its wait doubles up to BackoffMax (1 min here), attempts untouched.
+	if n := e.tg.Calls("broken"); n < 2 || n > 70 {
+		t.Fatalf("broken chat tried %d times in an hour, want retries that slow down (at most ~1 a minute)", n)
+	}
+	for _, o := range e.outcomes() {
+		if o.Chat.ID == "broken" && (o.Status != bot.StatusPending || o.Attempts != 0) {
+			t.Fatalf("broken chat's row %+v: want pending with no attempt spent (it expires by age only)", o)
+		}
 	}
 }
 

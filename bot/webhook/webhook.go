@@ -83,8 +83,10 @@ func newEndpoint(t target) *endpoint {
 //     Webhook), an id not configured: Permanent, ending the subscription.
 //   - other 4xx: Retryable with the receiver's reason; delivery's attempt
 //     limit expires the row.
-//   - 5xx, network errors and timeouts: Retryable. Each URL is its own
-//     receiver, so one's outage says nothing about the others.
+//   - 5xx, network errors and timeouts: Unavailable. They spend no attempt
+//     (the alert waits until DELIVERY_MAX_AGE); delivery retries that URL
+//     with backoff, and pauses the webhook platform only when no receiver
+//     answers at all, since each URL is its own receiver.
 func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (string, error) {
 	e, ok := n.targets[chatID]
 	if !ok {
@@ -106,7 +108,7 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 	req.Header.Set("User-Agent", "xstatusbot")
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return fail(&bot.SendError{Class: bot.Retryable}, err)
+		return fail(&bot.SendError{Class: bot.Unavailable}, err)
 	}
 	defer func() {
 		// Drain what is left so the connection is reused.
@@ -123,7 +125,7 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 		}
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&sent); err != nil {
 			// The webhook took the message; sending again would post it twice.
-			n.log.Warn("webhook accepted a message but its answer was unreadable", "platform", string(Platform), "chat", chatID, "err", e.secrets.RedactError(err))
+			n.log.Warn("webhook accepted a message but its answer was unreadable", "chat", chatID, "err", e.secrets.RedactError(err))
 			return "", nil
 		}
 		return sent.ID, nil
@@ -138,6 +140,8 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 		return fail(&bot.SendError{Class: bot.RateLimited, RetryAfter: wait}, reason)
 	case st == http.StatusNotFound || st == http.StatusGone:
 		return fail(&bot.SendError{Class: bot.Permanent}, reason)
+	case st >= 500:
+		return fail(&bot.SendError{Class: bot.Unavailable}, reason)
 	default:
 		// Other 4xx: our payload or the receiver's setup is wrong; retrying the
 		// same message is unlikely to help, so the attempt limit ends it soon.

@@ -236,8 +236,8 @@ func TestErrorClasses(t *testing.T) {
 		{"404 unknown webhook", KindDiscord, fault{status: 404, body: `{"message": "Unknown Webhook", "code": 10015}`}, bot.Permanent, 0, "Unknown Webhook"},
 		{"400 invalid_payload", KindSlack, fault{status: 400, body: "invalid_payload"}, bot.Retryable, 0, "HTTP 400: invalid_payload"},
 		{"403 action_prohibited", KindSlack, fault{status: 403, body: "action_prohibited"}, bot.Retryable, 0, "HTTP 403"},
-		{"500 HTML", KindJSON, fault{status: 500, body: "<html>\n<title>502 Bad Gateway</title>\n</html>"}, bot.Retryable, 0, "HTTP 500: <html> <title>502"},
-		{"503 empty", KindDiscord, fault{status: 503}, bot.Retryable, 0, "HTTP 503: (empty body)"},
+		{"500 HTML", KindJSON, fault{status: 500, body: "<html>\n<title>502 Bad Gateway</title>\n</html>"}, bot.Unavailable, 0, "HTTP 500: <html> <title>502"},
+		{"503 empty", KindDiscord, fault{status: 503}, bot.Unavailable, 0, "HTTP 503: (empty body)"},
 		{"body echoes the URL", KindJSON, fault{status: 400, body: "bad request to /hook/" + secretMark + "path"}, bot.Retryable, 0, "[redacted]"},
 	}
 	for _, c := range cases {
@@ -269,7 +269,7 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
-func TestNetworkErrorsAreRetryableAndRedacted(t *testing.T) {
+func TestNetworkErrorsAreUnavailableAndRedacted(t *testing.T) {
 	t.Run("connection refused", func(t *testing.T) {
 		raw := closedURL(t)
 		n := newNotifier(t, nil, nil, raw)
@@ -277,8 +277,8 @@ func TestNetworkErrorsAreRetryableAndRedacted(t *testing.T) {
 		if err == nil {
 			t.Fatal("Send to a closed port succeeded")
 		}
-		if c := bot.ClassOf(err).Class; c != bot.Retryable {
-			t.Errorf("class %v, want retryable", c)
+		if c := bot.ClassOf(err).Class; c != bot.Unavailable {
+			t.Errorf("class %v, want unavailable", c)
 		}
 		if !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "[redacted]") {
 			t.Errorf("error %q should say why and show the URL redacted", err)
@@ -295,8 +295,8 @@ func TestNetworkErrorsAreRetryableAndRedacted(t *testing.T) {
 			t.Fatal("Send to a hanging receiver succeeded")
 		}
 		var te interface{ Timeout() bool }
-		if !errors.As(err, &te) || !te.Timeout() || bot.ClassOf(err).Class != bot.Retryable {
-			t.Errorf("error %v: want a retryable timeout", err)
+		if !errors.As(err, &te) || !te.Timeout() || bot.ClassOf(err).Class != bot.Unavailable {
+			t.Errorf("error %v: want an unavailable timeout", err)
 		}
 		assertNoSecret(t, "the error", err.Error())
 	})
@@ -344,7 +344,7 @@ func TestUnreadableDiscordAnswerCountsAsSent(t *testing.T) {
 	if err != nil || id != "" {
 		t.Errorf("Send = %q, %v; want the message counted as sent without an id", id, err)
 	}
-	if !strings.Contains(logs.String(), "unreadable") || !strings.Contains(logs.String(), "platform=webhook") {
+	if !strings.Contains(logs.String(), "unreadable") || !strings.Contains(logs.String(), "chat=") {
 		t.Errorf("no warning logged: %s", logs)
 	}
 	assertNoSecret(t, "the log", logs.String())
