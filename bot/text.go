@@ -94,7 +94,7 @@ var english = catalog{
 		NoticeUnknownCommand:      "I don't know that command. Try /help.",
 		NoticeFailed:              "Something went wrong on my side; please try again in a minute.",
 		NoticeNoChannel:           "I could not tell which chat this is; please try again.",
-		NoticeServersOnly:         "This command works in a server channel, not in direct messages.",
+		NoticeServersOnly:         "This command works in a shared chat (a group, a server channel), not in direct messages.",
 		NoticeBotLacksPermissions: "I can't post alerts in this channel yet: give me View Channel, Send Messages, Embed Links and Read Message History here, then run /subscribe again.",
 	},
 }
@@ -145,7 +145,7 @@ var french = catalog{
 		NoticeUnknownCommand:      "Je ne connais pas cette commande. Essayez /help.",
 		NoticeFailed:              "Un problème de mon côté ; réessayez dans une minute.",
 		NoticeNoChannel:           "Je n'ai pas pu savoir de quelle discussion il s'agit ; réessayez.",
-		NoticeServersOnly:         "Cette commande s'utilise dans un salon de serveur, pas en message privé.",
+		NoticeServersOnly:         "Cette commande s'utilise dans une discussion partagée (un groupe, un salon de serveur), pas en message privé.",
 		NoticeBotLacksPermissions: "Je ne peux pas encore publier d'alertes dans ce salon : donnez-moi Voir le salon, Envoyer des messages, Intégrer des liens et Voir les anciens messages ici, puis relancez /subscribe.",
 	},
 }
