@@ -14,7 +14,9 @@ var midnight = time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 
 func at(h float64) time.Time { return midnight.Add(time.Duration(h * float64(time.Hour))) }
 
-func sp(st probe.State, from, to float64) bot.Span { return bot.Span{State: st, From: at(from), To: at(to)} }
+func sp(st probe.State, from, to float64) bot.Span {
+	return bot.Span{State: st, From: at(from), To: at(to)}
+}
 
 func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }
 
