@@ -1,6 +1,11 @@
 package bot
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -42,7 +47,9 @@ type Component struct {
 	Name    string        `json:"name"`
 	OK      bool          `json:"ok"`
 	Latency time.Duration `json:"-"`
-	Detail  string        `json:"detail,omitempty"`
+	// Slow marks a success slower than the probe's slow threshold.
+	Slow   bool   `json:"slow,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Board is the public status: what /status, the status page and its JSON
@@ -62,4 +69,115 @@ type Board struct {
 	Incidents []Incident `json:"-"`
 	// Built is when the board was made.
 	Built time.Time `json:"built"`
+}
+
+// HistoryStore reads time in state and past incidents.
+type HistoryStore interface {
+	// Spans returns the time in state overlapping [from, to), clipped to it, oldest first.
+	Spans(ctx context.Context, from, to time.Time) ([]Span, error)
+	// Incidents returns up to limit incidents, newest first.
+	Incidents(ctx context.Context, limit int) ([]Incident, error)
+}
+
+// Board sizes.
+const (
+	BoardDays      = 90
+	BoardIncidents = 20
+)
+
+// BoardPublisher keeps the latest Board in memory, so readers (the status
+// page, /status) never wait on the database or the monitor's lock.
+type BoardPublisher struct {
+	store interface {
+		Load(ctx context.Context) (Saved, error)
+		HistoryStore
+	}
+	health interface {
+		Health(maxAge time.Duration) Health
+	}
+	clock Clock
+
+	mu    sync.Mutex // one build at a time, so an older board never replaces a newer one
+	board atomic.Pointer[Board]
+	poke  chan struct{}
+}
+
+// NewBoardPublisher builds a publisher; the first Refresh makes the first board.
+func NewBoardPublisher(store interface {
+	Load(ctx context.Context) (Saved, error)
+	HistoryStore
+}, health interface {
+	Health(maxAge time.Duration) Health
+}, clock Clock) *BoardPublisher {
+	return &BoardPublisher{store: store, health: health, clock: clock, poke: make(chan struct{}, 1)}
+}
+
+// Board returns the latest board, nil before the first Refresh. It never blocks.
+func (p *BoardPublisher) Board() *Board { return p.board.Load() }
+
+// Refresh builds a board from the store and the monitor and publishes it.
+// On error the previous board stays.
+func (p *BoardPublisher) Refresh(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clock.Now()
+	saved, err := p.store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("board: %w", err)
+	}
+	// One read covers the 90-day bar and every uptime window.
+	firstDay := Days(nil, now, BoardDays)[0].Date
+	spans, err := p.store.Spans(ctx, firstDay, now)
+	if err != nil {
+		return fmt.Errorf("board: %w", err)
+	}
+	incidents, err := p.store.Incidents(ctx, BoardIncidents)
+	if err != nil {
+		return fmt.Errorf("board: %w", err)
+	}
+	h := p.health.Health(0) // staleness is the health check's business, not the board's
+	b := &Board{
+		State: h.State, Since: h.Since, LastCheck: h.LastRound, ControlOK: h.ControlOK,
+		Components: []Component{},
+		Uptime24h:  ComputeUptime(spans, now.Add(-Window24h), now),
+		Uptime7d:   ComputeUptime(spans, now.Add(-Window7d), now),
+		Uptime30d:  ComputeUptime(spans, now.Add(-Window30d), now),
+		Days:       Days(spans, now, BoardDays),
+		Incidents:  incidents,
+		Built:      now,
+	}
+	if b.State == "" {
+		b.State = probe.StateUnknown
+	}
+	if r := saved.LastRound; r != nil {
+		for _, t := range r.Targets {
+			b.Components = append(b.Components, Component{Name: t.Target, OK: t.OK(), Latency: t.Latency, Slow: t.Slow, Detail: t.Detail})
+		}
+	}
+	p.board.Store(b)
+	return nil
+}
+
+// Poke asks Run for a refresh without waiting: pokes that come while one is
+// pending fold into it. Wire MonitorConfig.AfterRound to it.
+func (p *BoardPublisher) Poke() {
+	select {
+	case p.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Run refreshes the board once, then after every Poke, until ctx ends. A
+// failed refresh is logged and the previous board kept.
+func (p *BoardPublisher) Run(ctx context.Context, log *slog.Logger) {
+	for {
+		if err := p.Refresh(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("status board not refreshed; the previous one stays", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.poke:
+		}
+	}
 }

@@ -4,7 +4,9 @@
 package bot
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -44,10 +46,14 @@ type Subscription struct {
 	CreatedAt time.Time
 }
 
-// Cause is one failing component and why it fails.
+// Cause is one failing component and why it fails. In an incident,
+// FirstSeen and LastSeen bound the rounds that saw the component fail; rows
+// stored before they existed decode with both zero.
 type Cause struct {
-	Component string `json:"component"`
-	Detail    string `json:"detail"`
+	Component string    `json:"component"`
+	Detail    string    `json:"detail"`
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
 }
 
 // CausesOf lists the failing targets of a round.
@@ -66,7 +72,8 @@ type Incident struct {
 	// End is zero while the incident is open.
 	End   time.Time
 	Worst probe.State
-	// Causes are the components that failed during the incident, latest cause each.
+	// Causes are the components that failed during the incident, each with
+	// its latest detail and when it was first and last seen failing.
 	Causes []Cause
 }
 
@@ -81,8 +88,9 @@ func (i Incident) Duration(now time.Time) time.Duration {
 	return i.End.Sub(i.Start)
 }
 
-// merge records the causes of a failing round, keeping the latest cause of each component.
-func (i *Incident) merge(state probe.State, causes []Cause) {
+// merge records the causes of a failing round seen at at: a component seen
+// before keeps its first sighting and takes the latest detail and time.
+func (i *Incident) merge(state probe.State, causes []Cause, at time.Time) {
 	if state.Severity() > i.Worst.Severity() {
 		i.Worst = state
 	}
@@ -90,13 +98,30 @@ func (i *Incident) merge(state probe.State, causes []Cause) {
 		found := false
 		for k := range i.Causes {
 			if i.Causes[k].Component == c.Component {
-				i.Causes[k].Detail, found = c.Detail, true
+				i.Causes[k].Detail, i.Causes[k].LastSeen, found = c.Detail, at, true
+				if i.Causes[k].FirstSeen.IsZero() {
+					i.Causes[k].FirstSeen = at
+				}
 			}
 		}
 		if !found {
+			c.FirstSeen, c.LastSeen = at, at
 			i.Causes = append(i.Causes, c)
 		}
 	}
+}
+
+// MainCauses are the n components that failed longest in the incident,
+// longest first; ties keep the order they were first seen in.
+func (i Incident) MainCauses(n int) []Cause {
+	out := slices.Clone(i.Causes)
+	slices.SortStableFunc(out, func(a, b Cause) int {
+		return cmp.Compare(b.LastSeen.Sub(b.FirstSeen), a.LastSeen.Sub(a.FirstSeen))
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }
 
 // Change is one announced transition, as stored and delivered.

@@ -21,6 +21,9 @@ type MonitorConfig struct {
 	Metrics *Metrics
 	// Changed is called after a change and its outbox rows are saved, to wake delivery.
 	Changed func()
+	// AfterRound is called after each saved round, outside the monitor's
+	// lock, so the public board can be rebuilt; it must not block.
+	AfterRound func()
 }
 
 // Monitor turns probe rounds into saved state, incidents and queued alerts.
@@ -41,6 +44,9 @@ func NewMonitor(cfg MonitorConfig) *Monitor {
 	}
 	if cfg.Changed == nil {
 		cfg.Changed = func() {}
+	}
+	if cfg.AfterRound == nil {
+		cfg.AfterRound = func() {}
 	}
 	return &Monitor{cfg: cfg, started: cfg.Now()}
 }
@@ -70,6 +76,15 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 		return fmt.Errorf("round interrupted: %w", err)
 	}
 	m.cfg.Metrics.observeRound(round)
+	if err := m.record(ctx, round); err != nil {
+		return err
+	}
+	m.cfg.AfterRound()
+	return nil
+}
+
+// record steps the tracker and saves the round with what it changed.
+func (m *Monitor) record(ctx context.Context, round probe.Round) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
@@ -121,10 +136,10 @@ func (m *Monitor) advanceIncident(round probe.Round, tr *probe.Transition, cause
 		if inc == nil {
 			inc = &Incident{Start: tr.Began, Worst: tr.To}
 		}
-		inc.merge(tr.To, causes)
+		inc.merge(tr.To, causes, round.Start)
 		return inc
 	case inc != nil && (round.Verdict == probe.VerdictDown || round.Verdict == probe.VerdictDegraded) && len(causes) > 0:
-		inc.merge(probe.StateUp, causes) // new causes, worst state unchanged
+		inc.merge(probe.StateUp, causes, round.Start) // new causes, worst state unchanged
 		return inc
 	}
 	return nil

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -31,7 +32,10 @@ type Command struct {
 }
 
 // CommandNames are the commands the bot knows, in menu order.
-var CommandNames = []string{"subscribe", "unsubscribe", "status", "help"}
+var CommandNames = []string{"subscribe", "unsubscribe", "status", "history", "help"}
+
+// HistoryLimit is how many incidents /history lists.
+const HistoryLimit = 10
 
 // AdminCommand reports whether a command changes a chat's subscription.
 func AdminCommand(name string) bool { return name == "subscribe" || name == "unsubscribe" }
@@ -42,13 +46,31 @@ type Service struct {
 	state interface {
 		Load(ctx context.Context) (Saved, error)
 	}
-	now func() time.Time
-	log *slog.Logger
+	// history is the state store when it also keeps history, else nil:
+	// /status then shows no uptime and /history cannot answer.
+	history HistoryStore
+	// board is the in-memory board, read first when it has one.
+	board func() *Board
+	now   func() time.Time
+	log   *slog.Logger
 }
 
-// NewService builds the command service.
-func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, log *slog.Logger) *Service {
-	return &Service{subs: subs, state: state, now: now, log: log}
+// ServiceOption configures a Service.
+type ServiceOption func(*Service)
+
+// WithBoard lets /status and /history answer from the published board
+// (BoardPublisher.Board) instead of reading history from the store.
+func WithBoard(board func() *Board) ServiceOption { return func(s *Service) { s.board = board } }
+
+// NewService builds the command service. Uptime and /history come from the
+// board when one is published, else from state when it is a HistoryStore.
+func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, log *slog.Logger, opts ...ServiceOption) *Service {
+	s := &Service{subs: subs, state: state, now: now, log: log, board: func() *Board { return nil }}
+	s.history, _ = state.(HistoryStore)
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Handle answers a command. ok is false when the bot should stay silent:
@@ -64,7 +86,14 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
 			return NoticeMessage(cmd.Lang, NoticeFailed), true
 		}
-		return RenderStatus(cmd.Lang, saved, s.now()), true
+		return RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.now()), true
+	case "history":
+		incidents, err := s.incidents(ctx)
+		if err != nil {
+			s.log.Error("load incidents for /history", "err", err, "chat", cmd.Chat.String())
+			return NoticeMessage(cmd.Lang, NoticeFailed), true
+		}
+		return RenderHistory(cmd.Lang, incidents, s.now()), true
 	case "subscribe", "unsubscribe":
 		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
 	default:
@@ -76,6 +105,39 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 		}
 		return Message{}, false
 	}
+}
+
+// uptimes are the board's uptime figures, else the store's; nil when neither
+// can tell (the status is still worth answering without them).
+func (s *Service) uptimes(ctx context.Context, chat ChatRef) *Uptimes {
+	if b := s.board(); b != nil {
+		return &Uptimes{H24: b.Uptime24h, D7: b.Uptime7d, D30: b.Uptime30d}
+	}
+	if s.history == nil {
+		return nil
+	}
+	now := s.now()
+	spans, err := s.history.Spans(ctx, now.Add(-Window30d), now)
+	if err != nil {
+		s.log.Warn("load uptime for /status; answering without it", "err", err, "chat", chat.String())
+		return nil
+	}
+	return &Uptimes{
+		H24: ComputeUptime(spans, now.Add(-Window24h), now),
+		D7:  ComputeUptime(spans, now.Add(-Window7d), now),
+		D30: ComputeUptime(spans, now.Add(-Window30d), now),
+	}
+}
+
+// incidents are the latest incidents for /history, newest first.
+func (s *Service) incidents(ctx context.Context) ([]Incident, error) {
+	if b := s.board(); b != nil {
+		return b.Incidents[:min(len(b.Incidents), HistoryLimit)], nil
+	}
+	if s.history == nil {
+		return nil, errors.New("this store keeps no history")
+	}
+	return s.history.Incidents(ctx, HistoryLimit)
 }
 
 func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {

@@ -101,3 +101,86 @@ func TestMembershipEvents(t *testing.T) {
 		t.Fatalf("subscriptions %+v", subs)
 	}
 }
+
+func (e *env) ask(name, lang string) string {
+	e.t.Helper()
+	reply, ok := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: bot.Telegram, ID: "-5"}, Kind: "group", AdminOnly: true, Name: name, Lang: lang})
+	if !ok {
+		e.t.Fatalf("no answer to /%s", name)
+	}
+	return reply.PlainText()
+}
+
+func TestStatusShowsUptimeInBothLanguages(t *testing.T) {
+	e := newEnv(t)
+	if text := e.ask("status", "en"); !strings.Contains(text, "Uptime: 24 h no data, 7 days no data, 30 days no data.") {
+		t.Errorf("status before any round %q", text)
+	}
+	e.outageAndRecovery() // 40 s up out of 70 s known, the rest of 30 days unknown
+	for lang, want := range map[string][]string{
+		"en": {"Uptime: 24 h 57.14 %, 7 days 57.14 %, 30 days 57.14 %.", "No data for 29d23h of the last 30 days: the bot was not running"},
+		"fr": {"Disponibilité : 24 h 57,14 %, 7 jours 57,14 %, 30 jours 57,14 %.", "Pas de données pendant 29d23h sur les 30 derniers jours"},
+	} {
+		text := e.ask("status", lang)
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s status %q lacks %q", lang, text, w)
+			}
+		}
+	}
+}
+
+func TestStatusReadsThePublishedBoard(t *testing.T) {
+	e := newEnv(t)
+	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	e.svc = bot.NewService(e.store, e.store, e.clock.Now, quiet(), bot.WithBoard(pub.Board))
+	e.rounds(up, up)
+	if err := pub.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.rounds(down, down, down) // not yet on the board
+	if text := e.ask("status", "en"); !strings.Contains(text, "24 h 100.00 %") {
+		t.Errorf("status %q: want the board's figures", text)
+	}
+	if text := e.ask("history", "en"); !strings.Contains(text, "No incident recorded yet.") {
+		t.Errorf("history %q: want the board's (empty) list", text)
+	}
+	if err := pub.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if text := e.ask("history", "en"); !strings.Contains(text, "down, ongoing for") {
+		t.Errorf("history after a refresh %q", text)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	e := newEnv(t)
+	if text := e.ask("history", "en"); text != "No incident recorded yet." {
+		t.Errorf("empty history %q", text)
+	}
+	if text := e.ask("history", "fr"); text != "Aucun incident enregistré pour l'instant." {
+		t.Errorf("empty history in French %q", text)
+	}
+	e.outageAndRecovery()
+	for lang, want := range map[string]string{
+		"en": "Latest incidents, newest first\n• 2026-01-30 09:00:20 UTC: down for 30s — web (timeout after 10s), api (HTTP 503)",
+		"fr": "Derniers incidents, du plus récent au plus ancien\n• 2026-01-30 09:00:20 UTC: en panne pendant 30s — web (timeout after 10s), api (HTTP 503)",
+	} {
+		if text := e.ask("history", lang); text != want {
+			t.Errorf("%s history\n got %q\nwant %q", lang, text, want)
+		}
+	}
+	// Eleven more incidents: only the ten latest are listed, newest first.
+	for range 11 {
+		e.rounds(down, down, up, up)
+	}
+	reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: bot.Telegram, ID: "1"}, Private: true, Name: "history"})
+	if len(reply.Fields) != bot.HistoryLimit {
+		t.Fatalf("%d incidents listed, want %d", len(reply.Fields), bot.HistoryLimit)
+	}
+	for k := 1; k < len(reply.Fields); k++ {
+		if reply.Fields[k-1].Name <= reply.Fields[k].Name {
+			t.Errorf("incident %d (%s) is not older than the one before (%s)", k, reply.Fields[k].Name, reply.Fields[k-1].Name)
+		}
+	}
+}

@@ -50,4 +50,5 @@ type Store interface {
 	StateStore
 	SubscriptionStore
 	Outbox
+	HistoryStore
 }

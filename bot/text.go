@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -26,6 +27,13 @@ type catalog struct {
 	statusOpenIncident                         string // time, worst, duration
 	statusLastIncident                         string // from, to, worst, duration
 	statusSlow                                 string // latency
+	uptimeLine                                 string // 24 h, 7 days, 30 days figures
+	uptimeNoData                               string // a figure with no known time
+	noDataLine                                 string // duration
+	historyTitle, historyEmpty                 string
+	historyEntry                               string // worst, duration
+	historyOngoing                             string // worst, duration so far
+	decimalComma                               bool
 	help                                       []string
 	subscribed, alreadySubscribed              string
 	unsubscribed, notSubscribed                string
@@ -68,11 +76,19 @@ var english = catalog{
 	statusOpenIncident:    "Ongoing incident since %s, worst %s, %s so far.",
 	statusLastIncident:    "Last incident: %s – %s, worst %s, lasted %s.",
 	statusSlow:            "%s (slow)",
+	uptimeLine:            "Uptime: 24 h %s, 7 days %s, 30 days %s.",
+	uptimeNoData:          "no data",
+	noDataLine:            "No data for %s of the last 30 days: the bot was not running or could not reach the internet then, and that time is left out of the figures.",
+	historyTitle:          "Latest incidents, newest first",
+	historyEmpty:          "No incident recorded yet.",
+	historyEntry:          "%s for %s",
+	historyOngoing:        "%s, ongoing for %s",
 	help: []string{
 		"I watch X (formerly Twitter) and tell this chat the moment it goes down and the moment it is back.",
 		"/subscribe: get alerts in this chat (admins only in groups and servers)",
 		"/unsubscribe: stop the alerts",
-		"/status: X's state now, each component's last result and the current or last incident",
+		"/status: X's state now, each component's last result, uptime and the current or last incident",
+		"/history: the last 10 incidents",
 		"/help: this text",
 	},
 	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
@@ -85,6 +101,7 @@ var english = catalog{
 		"subscribe":   "Get an alert here when X goes down and when it is back",
 		"unsubscribe": "Stop X outage alerts here",
 		"status":      "Show whether X is up right now",
+		"history":     "List X's last 10 incidents",
 		"help":        "What this bot does and its commands",
 		"start":       "What this bot does and its commands",
 	},
@@ -119,11 +136,20 @@ var french = catalog{
 	statusOpenIncident:    "Incident en cours depuis %s, pire état %s, %s jusqu'ici.",
 	statusLastIncident:    "Dernier incident : %s – %s, pire état %s, durée %s.",
 	statusSlow:            "%s (lent)",
+	uptimeLine:            "Disponibilité : 24 h %s, 7 jours %s, 30 jours %s.",
+	uptimeNoData:          "pas de données",
+	noDataLine:            "Pas de données pendant %s sur les 30 derniers jours : le bot ne tournait pas ou n'accédait pas à internet, et ce temps est exclu des chiffres.",
+	historyTitle:          "Derniers incidents, du plus récent au plus ancien",
+	historyEmpty:          "Aucun incident enregistré pour l'instant.",
+	historyEntry:          "%s pendant %s",
+	historyOngoing:        "%s, en cours depuis %s",
+	decimalComma:          true,
 	help: []string{
 		"Je surveille X (ex-Twitter) et préviens ce chat dès qu'il tombe en panne et dès qu'il revient.",
 		"/subscribe : recevoir les alertes ici (admins seulement dans les groupes et serveurs)",
 		"/unsubscribe : arrêter les alertes",
-		"/status : l'état de X, le dernier résultat de chaque composant et l'incident en cours ou le dernier",
+		"/status : l'état de X, le dernier résultat de chaque composant, la disponibilité et l'incident en cours ou le dernier",
+		"/history : les 10 derniers incidents",
 		"/help : ce texte",
 	},
 	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
@@ -136,6 +162,7 @@ var french = catalog{
 		"subscribe":   "Recevoir ici une alerte quand X tombe en panne et quand il revient",
 		"unsubscribe": "Arrêter les alertes de panne de X ici",
 		"status":      "Voir si X fonctionne en ce moment",
+		"history":     "Les 10 derniers incidents de X",
 		"help":        "Ce que fait ce bot et ses commandes",
 		"start":       "Ce que fait ce bot et ses commandes",
 	},
@@ -263,8 +290,29 @@ func startOf(ch Change) time.Time {
 	return ch.Transition.At
 }
 
-// RenderStatus answers /status from the saved state.
-func RenderStatus(lang string, s Saved, now time.Time) Message {
+// Uptimes are the figures /status shows.
+type Uptimes struct{ H24, D7, D30 Uptime }
+
+// noDataWorthSaying is the least unknown time /status mentions: less is the
+// instant between two rounds, not a hole in the record.
+const noDataWorthSaying = time.Minute
+
+// percent renders an uptime percentage rounded down, so any downtime keeps it
+// below 100.
+func (c *catalog) percent(u Uptime) string {
+	if u.Percent < 0 {
+		return c.uptimeNoData
+	}
+	s := fmt.Sprintf("%.2f %%", math.Floor(u.Percent*100)/100)
+	if c.decimalComma {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}
+
+// RenderStatus answers /status from the saved state; uptime may be nil when
+// the figures could not be read.
+func RenderStatus(lang string, s Saved, uptime *Uptimes, now time.Time) Message {
 	c := catalogFor(lang)
 	st := s.Status.State
 	if st == "" {
@@ -281,6 +329,12 @@ func RenderStatus(lang string, s Saved, now time.Time) Message {
 	}
 	if !s.Status.Since.IsZero() && st != probe.StateUnknown {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(s.Status.Since), c.since(s.Status.Since, now)))
+	}
+	if u := uptime; u != nil {
+		m.Lines = append(m.Lines, fmt.Sprintf(c.uptimeLine, c.percent(u.H24), c.percent(u.D7), c.percent(u.D30)))
+		if u.D30.NoData >= noDataWorthSaying {
+			m.Lines = append(m.Lines, fmt.Sprintf(c.noDataLine, FormatDuration(u.D30.NoData)))
+		}
 	}
 	if r := s.LastRound; r != nil {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.statusLastCheck, clock(r.Start), c.since(r.Start, now)))
@@ -307,6 +361,31 @@ func RenderStatus(lang string, s Saved, now time.Time) Message {
 		} else {
 			m.Lines = append(m.Lines, fmt.Sprintf(c.statusLastIncident, stamp(inc.Start), stamp(inc.End), worst, FormatDuration(inc.Duration(now))))
 		}
+	}
+	return m
+}
+
+// RenderHistory answers /history: one field per incident, newest first,
+// with its start, worst state, duration and main causes.
+func RenderHistory(lang string, incidents []Incident, now time.Time) Message {
+	c := catalogFor(lang)
+	if len(incidents) == 0 {
+		return Message{Title: c.historyEmpty, Time: now}
+	}
+	m := Message{Title: c.historyTitle, Time: now}
+	for _, inc := range incidents {
+		v := fmt.Sprintf(c.historyEntry, c.stateName[inc.Worst], FormatDuration(inc.Duration(now)))
+		if inc.Open() {
+			v = fmt.Sprintf(c.historyOngoing, c.stateName[inc.Worst], FormatDuration(inc.Duration(now)))
+		}
+		var causes []string
+		for _, cause := range inc.MainCauses(3) {
+			causes = append(causes, cause.Component+" ("+Truncate(cause.Detail, 60)+")")
+		}
+		if len(causes) > 0 {
+			v += " — " + strings.Join(causes, ", ")
+		}
+		m.Fields = append(m.Fields, Field{Name: stamp(inc.Start), Value: v})
 	}
 	return m
 }

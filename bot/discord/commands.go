@@ -18,7 +18,7 @@ import (
 // with English descriptions and French localizations. subscribe and
 // unsubscribe need MANAGE_CHANNELS by default and exist only in servers
 // (a DM subscription would break as soon as the user shares no server with
-// the bot); status and help also work in a DM with the bot.
+// the bot); status, history and help also work in a DM with the bot.
 func Commands() []*discordgo.ApplicationCommand {
 	out := make([]*discordgo.ApplicationCommand, 0, len(bot.CommandNames))
 	for _, name := range bot.CommandNames {

@@ -3,6 +3,10 @@ package discord
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -362,5 +367,92 @@ func TestInviteURL(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("invite %q lacks %q", got, want)
 		}
+	}
+}
+
+// recordOutage runs real monitor rounds into st ending ten minutes ago: 30 s
+// up, then 30 s announced down with api failing, then up again; the bot has
+// not run since.
+func recordOutage(t *testing.T, st bot.StateStore) {
+	t.Helper()
+	verdicts := []probe.Verdict{probe.VerdictUp, probe.VerdictUp, probe.VerdictDown, probe.VerdictDown, probe.VerdictDown, probe.VerdictUp, probe.VerdictUp}
+	base := time.Now().Add(-10 * time.Minute)
+	k := 0
+	mon := bot.NewMonitor(bot.MonitorConfig{
+		Probe: func(context.Context) probe.Round {
+			r := probe.Round{Start: base.Add(time.Duration(k) * 10 * time.Second), Verdict: verdicts[k]}
+			if r.Verdict == probe.VerdictDown {
+				r.Targets = []probe.Result{{Target: "api", Class: probe.ClassStatus, Status: 503, Detail: "HTTP 503"}}
+			} else {
+				r.Targets = []probe.Result{{Target: "api", Latency: 90 * time.Millisecond}}
+			}
+			k++
+			return r
+		},
+		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: st,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err := mon.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range verdicts {
+		if err := mon.RunRound(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestHistoryAndUptimeSlashCommands(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := startAdapter(t, harnessOpt{store: store})
+
+	k := slices.IndexFunc(Commands(), func(c *discordgo.ApplicationCommand) bool { return c.Name == "history" })
+	if k < 0 {
+		t.Fatal("/history is not registered")
+	}
+	if c := Commands()[k]; c.DefaultMemberPermissions != nil || !slices.Contains(*c.Contexts, discordgo.InteractionContextBotDM) ||
+		(*c.DescriptionLocalizations)[discordgo.French] != bot.CommandDescription("fr", "history") {
+		t.Errorf("/history should be open to anyone, in servers and DMs, described in French: %+v", c)
+	}
+
+	for _, tc := range []struct {
+		name, cmd, locale, want string
+		dm                      bool
+	}{
+		{"empty history", "history", "", "No incident recorded yet.", false},
+		{"empty history in French, in a DM", "history", "fr", "Aucun incident enregistré pour l'instant.", true},
+	} {
+		spec := discordtest.InteractionSpec{Name: tc.cmd, GuildID: guild, ChannelID: "200000000000000011", Locale: tc.locale}
+		if tc.dm {
+			spec.GuildID, spec.ChannelID = "", "200000000000000012"
+		}
+		if in := h.interact(t, spec); in.Ephemeral() || !strings.Contains(in.Text(), tc.want) {
+			t.Errorf("%s: answer %q (ephemeral %v), want a visible %q", tc.name, in.Text(), in.Ephemeral(), tc.want)
+		}
+	}
+
+	recordOutage(t, store)
+	for _, tc := range []struct {
+		cmd, locale string
+		want        []string
+	}{
+		{"history", "", []string{"Latest incidents, newest first", "down for 30s — api (HTTP 503)"}},
+		{"history", "fr", []string{"Derniers incidents, du plus récent au plus ancien", "en panne pendant 30s — api (HTTP 503)"}},
+		{"status", "", []string{"X is up", "Uptime: 24 h 50.00 %, 7 days 50.00 %, 30 days 50.00 %.", "No data for 29d23h of the last 30 days"}},
+		{"status", "fr", []string{"X est en ligne", "Disponibilité : 24 h 50,00 %, 7 jours 50,00 %, 30 jours 50,00 %.", "Pas de données pendant 29d23h"}},
+	} {
+		in := h.interact(t, discordtest.InteractionSpec{Name: tc.cmd, GuildID: guild, ChannelID: "200000000000000011", Locale: tc.locale})
+		for _, w := range tc.want {
+			if !strings.Contains(in.Text(), w) {
+				t.Errorf("/%s (%q) answer %q lacks %q", tc.cmd, tc.locale, in.Text(), w)
+			}
+		}
+	}
+	if v := h.fake.Violations(); len(v) > 0 {
+		t.Errorf("payloads broke Discord's limits: %v", v)
 	}
 }

@@ -35,6 +35,7 @@ type Store struct {
 	retention       time.Duration
 	outboxRetention time.Duration
 	busyTimeout     time.Duration
+	spanGap         time.Duration
 
 	mu         sync.Mutex
 	lastPrune  time.Time // round time of the last outbox pruning
@@ -66,7 +67,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("create database folder: %w", err)
 		}
 	}
-	s := &Store{retention: 7 * 24 * time.Hour, outboxRetention: 30 * 24 * time.Hour, busyTimeout: 5 * time.Second}
+	s := &Store{retention: 7 * 24 * time.Hour, outboxRetention: 30 * 24 * time.Hour, busyTimeout: 5 * time.Second, spanGap: 90 * time.Second}
 	for _, o := range opts {
 		o(s)
 	}

@@ -58,14 +58,14 @@ func TestMigrationsFromEmptyAndReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "bot.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != 2 {
-		t.Fatalf("schema version %d, %v; want 2", v, err)
+	if err != nil || v != 3 {
+		t.Fatalf("schema version %d, %v; want 3", v, err)
 	}
 	subscribe(t, s, chat(bot.Telegram, "1"))
 	s.Close()
 
 	s2 := open(t, path)
-	if v, _ := s2.SchemaVersion(context.Background()); v != 2 {
+	if v, _ := s2.SchemaVersion(context.Background()); v != 3 {
 		t.Fatalf("schema version after reopen %d", v)
 	}
 	subs, err := s2.Subscriptions(context.Background())
@@ -152,6 +152,9 @@ func TestSaveRoundIsAtomic(t *testing.T) {
 	}
 	if out, _ := s.Outcomes(ctx); len(out) != 0 {
 		t.Fatalf("outbox rows survived: %+v", out)
+	}
+	if spans, err := s.Spans(ctx, t0.Add(-time.Hour), t0.Add(time.Hour)); err != nil || len(spans) != 0 {
+		t.Fatalf("span survived the failed round: %+v, %v", spans, err)
 	}
 }
 

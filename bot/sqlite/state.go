@@ -111,6 +111,9 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 				return fmt.Errorf("prune rounds: %w", err)
 			}
 		}
+		if err := s.recordSpan(ctx, tx, spanState(snap), r.Start); err != nil {
+			return err
+		}
 		if prune {
 			var err error
 			if pruneFull, err = pruneOutbox(ctx, tx, r.Start.Add(-s.outboxRetention)); err != nil {

@@ -3,14 +3,18 @@ package telegram
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
+	"github.com/xstatusbot/xstatusbot/probe"
 )
 
 const (
@@ -413,5 +417,76 @@ func TestUpdateFailingForeverIsSkipped(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "keeps failing; skipping it") {
 		t.Errorf("skip not logged:\n%s", h.logs.String())
+	}
+}
+
+// recordOutage runs real monitor rounds into st ten minutes before t0: up,
+// then failing from -9m40s (announced down at -9m30s), healthy again from
+// -9m10s (announced up at -9m00s).
+func recordOutage(t *testing.T, st bot.StateStore) {
+	t.Helper()
+	verdicts := []probe.Verdict{probe.VerdictUp, probe.VerdictUp, probe.VerdictDown, probe.VerdictDown, probe.VerdictDown, probe.VerdictUp, probe.VerdictUp}
+	k := 0
+	mon := bot.NewMonitor(bot.MonitorConfig{
+		Probe: func(context.Context) probe.Round {
+			r := probe.Round{Start: t0.Add(-10*time.Minute + time.Duration(k)*10*time.Second), Verdict: verdicts[k]}
+			if r.Verdict == probe.VerdictDown {
+				r.Targets = []probe.Result{{Target: "api", Class: probe.ClassStatus, Status: 503, Detail: "HTTP 503 <html>"}}
+			} else {
+				r.Targets = []probe.Result{{Target: "api", Latency: 90 * time.Millisecond}}
+			}
+			k++
+			return r
+		},
+		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: st, Now: func() time.Time { return t0 },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err := mon.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range verdicts {
+		if err := mon.RunRound(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestHistoryAndUptimeAnswers(t *testing.T) {
+	h := newHarness(t, telegramtest.Options{}, nil)
+	// One user per question: Telegram's per-chat pace would otherwise space the answers a second apart.
+	user := int64(userID)
+	ask := func(lang, cmd string) string {
+		user++
+		h.handled(h.fake.Private(telegramtest.User{ID: user, LanguageCode: lang}, cmd))
+		got := h.fake.SentTo(user)
+		if len(got) != 1 {
+			t.Fatalf("%d answers to %s", len(got), cmd)
+		}
+		return got[0].Text
+	}
+	if got := ask("en", "/history"); got != "<b>No incident recorded yet.</b>" {
+		t.Errorf("empty history %q", got)
+	}
+	if got := ask("fr", "/history"); got != "<b>Aucun incident enregistré pour l&#39;instant.</b>" {
+		t.Errorf("empty history in French %q", got)
+	}
+
+	recordOutage(t, h.store)
+	// 30 s up and 30 s down recorded; the bot has not run since (-9m00s to now is a gap).
+	for _, tc := range []struct {
+		lang, cmd string
+		want      []string
+	}{
+		{"en", "/history", []string{"<b>Latest incidents, newest first</b>", "• <b>2026-11-30 08:50:20 UTC</b>: down for 30s — api (HTTP 503 &lt;html&gt;)"}},
+		{"fr", "/history", []string{"<b>Derniers incidents, du plus récent au plus ancien</b>", "• <b>2026-11-30 08:50:20 UTC</b>: en panne pendant 30s — api (HTTP 503 &lt;html&gt;)"}},
+		{"en", "/status", []string{"<b>X is up</b>", "Uptime: 24 h 50.00 %, 7 days 50.00 %, 30 days 50.00 %.", "No data for 29d23h of the last 30 days"}},
+		{"fr", "/status", []string{"<b>X est en ligne</b>", "Disponibilité : 24 h 50,00 %, 7 jours 50,00 %, 30 jours 50,00 %.", "Pas de données pendant 29d23h sur les 30 derniers jours"}},
+	} {
+		got := ask(tc.lang, tc.cmd)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s %s answer %q lacks %q", tc.lang, tc.cmd, got, w)
+			}
+		}
 	}
 }

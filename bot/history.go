@@ -1,0 +1,91 @@
+package bot
+
+import (
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// Uptime windows of the board and /status.
+const (
+	Window24h = 24 * time.Hour
+	Window7d  = 7 * 24 * time.Hour
+	Window30d = 30 * 24 * time.Hour
+)
+
+// ComputeUptime weighs the spans by the time they overlap [from, to). Time
+// covered by no span (the bot was not running) or by an unknown span (it
+// could not tell) is NoData and left out of Percent, which is negative when
+// no time in the window is known.
+func ComputeUptime(spans []Span, from, to time.Time) Uptime {
+	u := Uptime{Window: to.Sub(from), Percent: -1}
+	if u.Window <= 0 {
+		u.Window = 0
+		return u
+	}
+	for _, sp := range spans {
+		d := overlap(sp, from, to)
+		switch sp.State {
+		case probe.StateUp:
+			u.Up += d
+		case probe.StateDegraded:
+			u.Degraded += d
+		case probe.StateDown:
+			u.Down += d
+		}
+	}
+	known := u.Up + u.Degraded + u.Down
+	u.NoData = max(u.Window-known, 0)
+	if known > 0 {
+		u.Percent = float64(u.Up) / float64(known) * 100
+	}
+	return u
+}
+
+// Days cuts the spans into the n UTC days ending with the one holding end,
+// oldest first. A day's Worst is the worst state it spent any time in
+// (StateUnknown when it has no known time); the day holding end counts only
+// up to end.
+func Days(spans []Span, end time.Time, n int) []Day {
+	if n <= 0 {
+		return nil
+	}
+	end = end.UTC()
+	last := time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, time.UTC)
+	out := make([]Day, n)
+	for k := range out {
+		// AddDate, not 24 h steps: UTC has no DST, but this stays right if the zone ever changes.
+		date := last.AddDate(0, 0, k-(n-1))
+		dayEnd := date.AddDate(0, 0, 1)
+		if dayEnd.After(end) {
+			dayEnd = end
+		}
+		u := ComputeUptime(spans, date, dayEnd)
+		d := Day{Date: date, Worst: probe.StateUnknown, Downtime: u.Degraded + u.Down, NoData: u.NoData}
+		switch {
+		case u.Down > 0:
+			d.Worst = probe.StateDown
+		case u.Degraded > 0:
+			d.Worst = probe.StateDegraded
+		case u.Up > 0:
+			d.Worst = probe.StateUp
+		}
+		out[k] = d
+	}
+	return out
+}
+
+// overlap is how long sp lies within [from, to).
+func overlap(sp Span, from, to time.Time) time.Duration {
+	a, b := sp.From, sp.To
+	if a.Before(from) {
+		a = from
+	}
+	if b.After(to) {
+		b = to
+	}
+	if !b.After(a) {
+		return 0
+	}
+	return b.Sub(a)
+}
