@@ -1,5 +1,5 @@
-// Package web serves the operational HTTP endpoints: /healthz and /metrics
-// (and later the status page).
+// Package web serves the operational HTTP endpoints (/healthz and /metrics)
+// and the public status page with its JSON.
 package web
 
 import (
@@ -104,12 +104,32 @@ func platformProblems(ps map[bot.Platform]bot.PlatformHealth) (platform, store s
 
 // Serve listens on addr until ctx ends, then shuts down gracefully.
 func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	return serve(ctx, addr, &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, log, "/healthz /metrics")
+}
+
+// ServePage serves the status page alone on addr (the STATUS_ADDR setting),
+// until ctx ends. It is a listener of its own so the page can face the
+// internet while /healthz and /metrics stay on HTTP_ADDR's loopback: they
+// tell outsiders about chats, backlogs and the bot's own network. Its limits
+// suit strangers: slow or oversized requests are cut off.
+func ServePage(ctx context.Context, addr string, boards Boards, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           Page(boards, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	return serve(ctx, addr, srv, log, "/ /api/status /api/incidents")
+}
+
+func serve(ctx context.Context, addr string, srv *http.Server, log *slog.Logger, paths string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("http endpoints ready", "addr", l.Addr().String(), "paths", "/healthz /metrics")
+	log.Info("http endpoints ready", "addr", l.Addr().String(), "paths", paths)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

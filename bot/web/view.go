@@ -1,0 +1,140 @@
+package web
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// view is what page.html shows, every string already in the page's language;
+// the template only places and escapes them.
+type view struct {
+	Lang, Title       string
+	OtherLang         string
+	OtherLangCode     string
+	Checked           bool
+	State             string // a CSS class: up, degraded, down, unknown
+	StateLine         string
+	Since, LastCheck  string
+	NoCheck, Network  string
+	ComponentsHeading string
+	NoComponent       string
+	Components        []componentView
+	UptimeHeading     string
+	Uptime            [3]uptimeView
+	DaysHeading       string
+	DaysLabel         string
+	DaysSummary       string
+	Legend            string
+	Days              []dayView
+	FirstDay, LastDay string
+	IncidentsHeading  string
+	NoIncident        string
+	Incidents         []incidentView
+	CausesHeading     string
+	Updated           string
+}
+
+type componentView struct {
+	Name, Result, Detail string
+	OK                   bool
+}
+
+type uptimeView struct{ Window, Figure, Note string }
+
+type dayView struct{ State, Text string }
+
+type incidentView struct {
+	State, Worst, When string
+	Causes             []bot.Cause
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func stateClass(s probe.State) string {
+	switch s {
+	case probe.StateUp, probe.StateDegraded, probe.StateDown:
+		return string(s)
+	}
+	return "unknown"
+}
+
+func newView(b *bot.Board, t *texts) view {
+	v := view{
+		Lang: t.lang, Title: t.title, OtherLang: t.otherLang, OtherLangCode: map[string]string{"en": "fr", "fr": "en"}[t.lang],
+		State: "unknown", StateLine: t.stateLine[probe.StateUnknown], NoCheck: t.noCheck,
+		ComponentsHeading: t.components, NoComponent: t.noComponent, UptimeHeading: t.uptime,
+		DaysHeading: t.days, DaysLabel: t.daysLabel, Legend: t.legend,
+		IncidentsHeading: t.incidents, NoIncident: t.noIncident, CausesHeading: t.causes,
+	}
+	if b == nil || b.LastCheck.IsZero() {
+		return v
+	}
+	now := asOf(b)
+	v.Checked = true
+	v.State, v.StateLine = stateClass(b.State), t.stateLine[b.State]
+	if v.StateLine == "" {
+		v.StateLine = t.stateLine[probe.StateUnknown]
+	}
+	if !b.Since.IsZero() {
+		v.Since = fmt.Sprintf(t.since, stamp(b.Since), bot.FormatDuration(now.Sub(b.Since)))
+	}
+	v.LastCheck = fmt.Sprintf(t.lastCheck, stamp(b.LastCheck))
+	if !b.ControlOK {
+		v.Network = t.network
+	}
+	for _, c := range b.Components {
+		cv := componentView{Name: c.Name, OK: c.OK, Result: t.failing, Detail: c.Detail}
+		if c.OK {
+			cv.Result = t.ok
+		}
+		if c.Latency > 0 {
+			if cv.Detail != "" {
+				cv.Detail += ", "
+			}
+			cv.Detail += fmt.Sprintf("%d ms", c.Latency.Milliseconds())
+		}
+		v.Components = append(v.Components, cv)
+	}
+	for i, u := range [3]bot.Uptime{b.Uptime24h, b.Uptime7d, b.Uptime30d} {
+		uv := uptimeView{Window: t.windows[i], Figure: t.noData}
+		if u.Percent >= 0 {
+			uv.Figure = t.percent(u.Percent)
+			if u.NoData >= time.Minute {
+				uv.Note = fmt.Sprintf(t.noDataFor, bot.FormatDuration(u.NoData))
+			}
+		}
+		v.Uptime[i] = uv
+	}
+	var withDowntime, withoutData int
+	for _, d := range b.Days {
+		date := d.Date.UTC().Format(time.DateOnly)
+		dv := dayView{State: stateClass(d.Worst), Text: fmt.Sprintf(t.dayNoData, date)}
+		if dv.State != "unknown" {
+			dv.Text = fmt.Sprintf(t.dayCell, date, t.stateWord[d.Worst], bot.FormatDuration(d.Downtime))
+		} else {
+			withoutData++
+		}
+		if d.Downtime > 0 {
+			withDowntime++
+		}
+		v.Days = append(v.Days, dv)
+	}
+	if n := len(b.Days); n > 0 {
+		v.FirstDay, v.LastDay = b.Days[0].Date.UTC().Format(time.DateOnly), b.Days[n-1].Date.UTC().Format(time.DateOnly)
+		v.DaysSummary = fmt.Sprintf(t.daysSummary, withDowntime, withoutData)
+	}
+	for _, in := range b.Incidents {
+		iv := incidentView{State: stateClass(in.Worst), Worst: t.stateWord[in.Worst], Causes: in.Causes}
+		if in.Open() {
+			iv.When = fmt.Sprintf(t.ongoing, stamp(in.Start), bot.FormatDuration(in.Duration(now)))
+		} else {
+			iv.When = fmt.Sprintf(t.closed, stamp(in.Start), stamp(in.End), bot.FormatDuration(in.Duration(now)))
+		}
+		v.Incidents = append(v.Incidents, iv)
+	}
+	v.Updated = fmt.Sprintf(t.updated, stamp(b.LastCheck))
+	return v
+}
