@@ -81,8 +81,12 @@ type HistoryStore interface {
 
 // Board sizes.
 const (
-	BoardDays      = 90
-	BoardIncidents = 20
+	BoardDays = 90
+	// BoardIncidents is how many incidents the board holds: what
+	// /api/incidents can serve; the page and /api/status show the first
+	// ShownIncidents.
+	BoardIncidents = 100
+	ShownIncidents = 20
 )
 
 // BoardPublisher keeps the latest Board in memory, so readers (the status

@@ -221,7 +221,7 @@ func newStatus(b *bot.Board) statusJSON {
 		s.Days = append(s.Days, dayJSON{Date: d.Date.UTC().Format(time.DateOnly), Worst: d.Worst,
 			DowntimeSeconds: seconds(d.Downtime), NoDataSeconds: seconds(d.NoData)})
 	}
-	s.Incidents = incidentsJSON(b.Incidents, asOf(b))
+	s.Incidents = incidentsJSON(b.Incidents[:min(len(b.Incidents), bot.ShownIncidents)], asOf(b))
 	return s
 }
 

@@ -126,7 +126,7 @@ func newView(b *bot.Board, t *texts) view {
 		v.FirstDay, v.LastDay = b.Days[0].Date.UTC().Format(time.DateOnly), b.Days[n-1].Date.UTC().Format(time.DateOnly)
 		v.DaysSummary = fmt.Sprintf(t.daysSummary, withDowntime, withoutData)
 	}
-	for _, in := range b.Incidents {
+	for _, in := range b.Incidents[:min(len(b.Incidents), bot.ShownIncidents)] {
 		iv := incidentView{State: stateClass(in.Worst), Worst: t.stateWord[in.Worst], Causes: in.Causes}
 		if in.Open() {
 			iv.When = fmt.Sprintf(t.ongoing, stamp(in.Start), bot.FormatDuration(in.Duration(now)))

@@ -45,6 +45,7 @@ type Config struct {
 	DBRoundRetention      time.Duration `env:"DB_ROUND_RETENTION" envDefault:"168h"`
 	DBOutboxRetention     time.Duration `env:"DB_OUTBOX_RETENTION" envDefault:"720h"`
 	HTTPAddr              string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	StatusAddr            string        `env:"STATUS_ADDR" envDefault:"off"`
 	LogLevel              string        `env:"LOG_LEVEL" envDefault:"info"`
 	DeliveryMaxAge        time.Duration `env:"DELIVERY_MAX_AGE" envDefault:"6h"`
 	DeliveryAttempts      int           `env:"DELIVERY_MAX_ATTEMPTS" envDefault:"8"`
@@ -147,10 +148,16 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if cfg.DBOutboxRetention < time.Hour {
 		bad("DB_OUTBOX_RETENTION", "%s is shorter than 1h", cfg.DBOutboxRetention)
 	}
-	if cfg.HTTPAddr != "off" {
-		if _, _, err := net.SplitHostPort(cfg.HTTPAddr); err != nil {
-			bad("HTTP_ADDR", "%q is not host:port (or \"off\")", cfg.HTTPAddr)
+	for _, a := range []struct{ key, addr string }{{"HTTP_ADDR", cfg.HTTPAddr}, {"STATUS_ADDR", cfg.StatusAddr}} {
+		if a.addr == "off" {
+			continue
 		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			bad(a.key, "%q is not host:port (or \"off\")", a.addr)
+		}
+	}
+	if cfg.StatusAddr != "off" && cfg.StatusAddr == cfg.HTTPAddr {
+		bad("STATUS_ADDR", "is the same address as HTTP_ADDR, which serves the status page already")
 	}
 	if err := cfg.Level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", cfg.LogLevel)

@@ -137,6 +137,38 @@ func TestEndToEndOutageAndRecovery(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+
+	// The status page's JSON, wired to the board the rounds refresh, knows
+	// the outage that just ended.
+	var status struct {
+		State     string `json:"state"`
+		Days      []any  `json:"days"`
+		Incidents []struct {
+			Ongoing bool   `json:"ongoing"`
+			Worst   string `json:"worst"`
+		} `json:"incidents"`
+	}
+	waitFor(t, "the outage on the status board", func() bool {
+		resp, err := http.Get("http://" + in.addr + "/api/status")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&status) == nil &&
+			len(status.Incidents) == 1 && !status.Incidents[0].Ongoing
+	})
+	if status.State != "up" || len(status.Days) != 90 || status.Incidents[0].Worst != "down" {
+		t.Fatalf("/api/status after the outage: %+v", status)
+	}
+	resp, err = http.Get("http://" + in.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "<html") {
+		t.Fatalf("status page: %d\n%s", resp.StatusCode, page)
+	}
 }
 
 func TestEndToEndOwnNetworkDownAnnouncesNothing(t *testing.T) {

@@ -100,8 +100,11 @@ func buildAdapters(ctx context.Context, cfg Config, store bot.FixedStore, deps b
 // adapters and wires the service together.
 func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
 	started := time.Now()
+	interval := bot.Interval(cfg.Schedule, time.Now())
 	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention),
-		sqlite.WithOutboxRetention(cfg.DBOutboxRetention))
+		sqlite.WithOutboxRetention(cfg.DBOutboxRetention),
+		sqlite.WithSpanGap(3*interval)) // rounds further apart than that: the bot was not running
+
 	if err != nil {
 		return err
 	}
@@ -110,27 +113,32 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)
-	svc := bot.NewService(store, store, time.Now, log)
 
 	checker := &probe.Checker{
 		Client:     &http.Client{Transport: probe.Transport()},
 		Timeout:    cfg.ProbeTimeout,
 		RetryDelay: cfg.ProbeRetryDelay,
-		Interval:   bot.Interval(cfg.Schedule, time.Now()), // retries fit in it: no tick is skipped
+		Interval:   interval, // retries fit in it: no tick is skipped
 		Slow:       cfg.ProbeSlow,
 	}
-	var disp *bot.Dispatcher
+	var (
+		disp *bot.Dispatcher
+		pub  *bot.BoardPublisher
+	)
 	mon := bot.NewMonitor(bot.MonitorConfig{
-		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
-		Tracker: probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
-		Store:   store,
-		Log:     log,
-		Metrics: metrics,
-		Changed: func() { disp.Wake() },
+		Probe:      func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
+		Tracker:    probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
+		Store:      store,
+		Log:        log,
+		Metrics:    metrics,
+		Changed:    func() { disp.Wake() },
+		AfterRound: func() { pub.Poke() }, // the public board follows every round, without blocking it
 	})
 	if err := mon.Load(ctx); err != nil {
 		return err
 	}
+	pub = bot.NewBoardPublisher(store, mon, bot.SystemClock{})
+	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board))
 
 	channels, runners, err := buildAdapters(ctx, cfg, store, bot.Deps{
 		Handler:  svc,
@@ -153,11 +161,19 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		}
 	}
 
-	interval := bot.Interval(cfg.Schedule, time.Now())
 	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second
+	runners = append(runners, func(ctx context.Context) error { pub.Run(ctx, log); return nil })
 	if cfg.HTTPAddr != "off" {
-		h := web.Handler(mon, disp, 3*interval, reg)
-		runners = append(runners, func(ctx context.Context) error { return web.Serve(ctx, cfg.HTTPAddr, h, log) })
+		mux := http.NewServeMux()
+		ops := web.Handler(mon, disp, 3*interval, reg)
+		mux.Handle("/healthz", ops)
+		mux.Handle("/metrics", ops)
+		mux.Handle("/", web.Page(pub, log))
+		runners = append(runners, func(ctx context.Context) error { return web.Serve(ctx, cfg.HTTPAddr, mux, log) })
+	}
+	if cfg.StatusAddr != "off" {
+		// The public page alone: /healthz and /metrics stay on HTTP_ADDR.
+		runners = append(runners, func(ctx context.Context) error { return web.ServePage(ctx, cfg.StatusAddr, pub, log) })
 	}
 
 	// Any runner failing (a rejected token, a port in use) stops the whole bot.
