@@ -33,7 +33,7 @@ func TestRateLimitedWaitsAndSendsOnce(t *testing.T) {
 		}
 		return nil
 	}
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.outage()
 	e.flush()
 	if n := len(e.tg.To("1")); n != 0 {
@@ -60,7 +60,7 @@ func TestRetryableErrorThenSuccessSendsOnce(t *testing.T) {
 		}
 		return nil
 	}
-	e.subscribe(bot.Telegram, "1", "2")
+	e.subscribe(tgPlatform, "1", "2")
 	e.outage()
 	for i := 0; i < 10; i++ {
 		e.flush()
@@ -76,7 +76,7 @@ func TestRetryableErrorThenSuccessSendsOnce(t *testing.T) {
 func TestRetryableErrorsExpireAfterMaxAttempts(t *testing.T) {
 	e := newEnv(t)
 	e.tg.fail = func(string, int) error { return errBadGateway }
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.outage()
 	for i := 0; i < 10; i++ {
 		e.flush()
@@ -99,7 +99,7 @@ func TestPermanentErrorEndsSubscriptionOnly(t *testing.T) {
 		}
 		return nil
 	}
-	e.subscribe(bot.Telegram, "blocked", "ok")
+	e.subscribe(tgPlatform, "blocked", "ok")
 	e.outage()
 	e.flush()
 	e.rounds(up, up)
@@ -124,7 +124,7 @@ func TestMigratedChatGetsAlertUnderNewID(t *testing.T) {
 		}
 		return nil
 	}
-	e.subscribe(bot.Telegram, "-1")
+	e.subscribe(tgPlatform, "-1")
 	e.outage()
 	e.flush()
 	if n := len(e.tg.To("-1001")); n != 1 {
@@ -138,7 +138,7 @@ func TestMigratedChatGetsAlertUnderNewID(t *testing.T) {
 
 func TestDownAndRecoveryQueuedTogetherCoalesce(t *testing.T) {
 	e := newEnv(t)
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.rounds(up, down, down, down, up, up)
 	e.flush()
 	msgs := e.tg.To("1")
@@ -161,7 +161,7 @@ func TestDownAndRecoveryQueuedTogetherCoalesce(t *testing.T) {
 func TestStaleNotificationsExpire(t *testing.T) {
 	e := newEnv(t)
 	e.tg.fail = func(chat string, n int) error { return rateLimited(7 * time.Hour) }
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.outage()
 	e.flush()
 	e.clock.Advance(7 * time.Hour)
@@ -205,8 +205,8 @@ func TestOrderingPerChatUnderConcurrency(t *testing.T) {
 	for i := range chats {
 		chats[i] = fmt.Sprint(i)
 	}
-	e.subscribe(bot.Telegram, chats...)
-	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: oc, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
+	e.subscribe(tgPlatform, chats...)
+	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: oc, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
 	e.disp.SetPollEvery(5 * time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -217,7 +217,7 @@ func TestOrderingPerChatUnderConcurrency(t *testing.T) {
 	e.disp.Wake()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if bl, _ := e.store.Backlog(ctx); bl[bot.Telegram].Pending == 0 {
+		if bl, _ := e.store.Backlog(ctx); bl[tgPlatform].Pending == 0 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -271,12 +271,12 @@ func TestCrashMidFanOutDeliversRestOnce(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprint(i)
 	}
-	e.subscribe(bot.Telegram, ids...)
+	e.subscribe(tgPlatform, ids...)
 	e.outage()
 
 	crash := &crashingNotifier{after: 25}
 	crash.crash = func() { e.store.Close() }
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: crash, Policy: e.policy}}, e.clock, quiet(), nil)
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: crash, Policy: e.policy}}, e.clock, quiet(), nil)
 	_ = d.Flush(context.Background()) // fails once the store is gone
 
 	e.restart()
@@ -309,10 +309,10 @@ func TestIdleLoopWakesWhenARetryFallsDue(t *testing.T) {
 		}
 		return nil
 	}
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.outage()
 	e.policy.MaxAge = 0 // rows carry the manual clock's old times; this dispatcher runs on the real one
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: e.tg, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
 	d.SetPollEvery(time.Hour) // only the retry time can wake the loop
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -114,9 +114,9 @@ func TestPlatformDownForMinutesLosesNothing(t *testing.T) {
 	tg := newPlatform(e.clock)
 	tg.setDown(true)
 	chats := []string{"1", "2", "3", "4", "5"}
-	e.subscribe(bot.Telegram, chats...)
+	e.subscribe(tgPlatform, chats...)
 	e.outage()
-	l := e.runLoop(bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: e.policy})
+	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
 	l.advance(3*time.Minute, time.Second)
 
 	calls, delivered := tg.total()
@@ -137,7 +137,7 @@ func TestPlatformDownForMinutesLosesNothing(t *testing.T) {
 	if calls > len(chats)+2+180/int(bot.DefaultProbeMax/time.Second)+2 {
 		t.Fatalf("%d calls to a platform down for 3 minutes, want a probe every 4 s at most", calls)
 	}
-	if h := l.disp.Platforms()[bot.Telegram]; h.State != bot.PlatformUnavailable || h.PausedSince.IsZero() {
+	if h := l.disp.Platforms()[tgPlatform]; h.State != bot.PlatformUnavailable || h.PausedSince.IsZero() {
 		t.Fatalf("platform health %+v, want unavailable and paused", h)
 	}
 	for _, o := range e.outcomes() {
@@ -158,7 +158,7 @@ func TestPlatformDownForMinutesLosesNothing(t *testing.T) {
 			t.Fatalf("chat %s got %d alerts, want 1", c, n)
 		}
 	}
-	if h := l.disp.Platforms()[bot.Telegram]; h.State != bot.PlatformReady {
+	if h := l.disp.Platforms()[tgPlatform]; h.State != bot.PlatformReady {
 		t.Fatalf("platform health %+v after recovery, want ready", h)
 	}
 }
@@ -174,7 +174,7 @@ func TestOneBrokenChatDoesNotPauseThePlatform(t *testing.T) {
 		}
 		return nil
 	}
-	e.subscribe(bot.Telegram, "broken", "a", "b", "c", "d")
+	e.subscribe(tgPlatform, "broken", "a", "b", "c", "d")
 	e.outage()
 	for range 120 { // an hour, looked at every 30 s
 		e.flush()
@@ -203,9 +203,9 @@ func TestSigtermMidSendFinishesAndRecords(t *testing.T) {
 	e := newEnv(t)
 	tg := newPlatform(e.clock)
 	tg.hold = make(chan struct{})
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.outage()
-	l := e.runLoop(bot.Channel{Platform: bot.Telegram, Notifier: tg, Policy: e.policy})
+	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
 	select {
 	case <-tg.held:
 	case <-time.After(10 * time.Second):
@@ -227,7 +227,7 @@ func TestSigtermMidSendFinishesAndRecords(t *testing.T) {
 	}
 	e.restart()
 	tg.hold = nil
-	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
+	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
 	e.flush()
 	if n := tg.count("1"); n != 1 {
 		t.Fatalf("after restart chat got %d, want still 1", n)
@@ -242,9 +242,9 @@ func TestShutdownGraceBoundsAStuckSend(t *testing.T) {
 		<-ctx.Done()
 		return "", ctx.Err()
 	})
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.outage()
-	l := e.runLoop(bot.Channel{Platform: bot.Telegram, Notifier: stuck, Policy: e.policy})
+	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: stuck, Policy: e.policy})
 	l.idle()
 	l.cancel()
 	// The grace runs on the manual clock: the send stays until it passes.
@@ -278,7 +278,7 @@ func TestStoreRefusingWritesNeverResends(t *testing.T) {
 	e.restart()
 	tg := newPlatform(e.clock)
 	chats := []string{"1", "2", "3"}
-	e.subscribe(bot.Telegram, chats...)
+	e.subscribe(tgPlatform, chats...)
 	e.outage()
 
 	locker, err := sql.Open("sqlite", "file:"+e.path+"?_pragma=busy_timeout(20)")
@@ -302,7 +302,7 @@ func TestStoreRefusingWritesNeverResends(t *testing.T) {
 	}()
 
 	logs := &bottest.Buffer{}
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: tg, Policy: e.policy}}, e.clock,
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock,
 		slog.New(slog.NewTextHandler(logs, nil)), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -311,7 +311,7 @@ func TestStoreRefusingWritesNeverResends(t *testing.T) {
 
 	e.clock.RunUntil(t, idleTimers, time.Minute, time.Second, func() bool { _, n := tg.total(); return n == len(chats) })
 	e.clock.Run(t, idleTimers, 2*time.Minute, time.Second) // the store keeps refusing
-	h := d.Platforms()[bot.Telegram]
+	h := d.Platforms()[tgPlatform]
 	if h.Unrecorded != len(chats) || h.StoreError == "" {
 		t.Fatalf("health %+v, want %d outcomes held and the store error", h, len(chats))
 	}
@@ -325,7 +325,7 @@ func TestStoreRefusingWritesNeverResends(t *testing.T) {
 		t.Fatal(err)
 	}
 	locked = false
-	e.clock.RunUntil(t, idleTimers, time.Minute, time.Second, func() bool { return d.Platforms()[bot.Telegram].Unrecorded == 0 })
+	e.clock.RunUntil(t, idleTimers, time.Minute, time.Second, func() bool { return d.Platforms()[tgPlatform].Unrecorded == 0 })
 	for _, o := range e.outcomes() {
 		if o.Status != bot.StatusSent {
 			t.Fatalf("row %+v not recorded as sent after the lock was released", o)
@@ -345,7 +345,7 @@ func TestStoreRefusingWritesNeverResends(t *testing.T) {
 	cancel()
 	<-done
 	e.restart()
-	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: bot.Telegram, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
+	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
 	e.flush()
 	if _, n := tg.total(); n != len(chats) {
 		t.Fatalf("%d alerts after a restart, want still %d", n, len(chats))

@@ -11,7 +11,7 @@ func TestSyncFixedAddsAndRemovesConfiguredChats(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const hooks bot.Platform = "webhook"
-	e.subscribe(bot.Telegram, "42") // another platform: never touched
+	e.subscribe(tgPlatform, "42") // another platform: never touched
 	sub := func(id string) bot.Subscription { return bot.Subscription{Chat: bot.ChatRef{ID: id}, Kind: "webhook"} }
 
 	added, removed, err := bot.SyncFixed(ctx, e.store, hooks, []bot.Subscription{sub("a"), sub("b")}, e.clock.Now())
@@ -31,7 +31,7 @@ func TestSyncFixedAddsAndRemovesConfiguredChats(t *testing.T) {
 	for _, s := range subs {
 		got[s.Chat] = true
 	}
-	for _, want := range []bot.ChatRef{{Platform: hooks, ID: "b"}, {Platform: hooks, ID: "c"}, {Platform: bot.Telegram, ID: "42"}} {
+	for _, want := range []bot.ChatRef{{Platform: hooks, ID: "b"}, {Platform: hooks, ID: "c"}, {Platform: tgPlatform, ID: "42"}} {
 		if !got[want] {
 			t.Fatalf("subscriptions %v lack %v", subs, want)
 		}

@@ -17,6 +17,12 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
+// Platform names as the adapters own them: bot names none.
+const (
+	tgPlatform bot.Platform = "telegram"
+	dcPlatform bot.Platform = "discord"
+)
+
 // t0 lies in the past so tests that run the dispatcher on the real clock find rows due.
 var t0 = time.Date(2026, 1, 30, 9, 0, 0, 0, time.UTC)
 
@@ -132,8 +138,8 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	e.disp = bot.NewDispatcher(s, []bot.Channel{
-		{Platform: bot.Telegram, Notifier: e.tg, Policy: e.policy},
-		{Platform: bot.Discord, Notifier: e.dc, Policy: e.policy},
+		{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy},
+		{Platform: dcPlatform, Notifier: e.dc, Policy: e.policy},
 	}, e.clock, quiet(), nil)
 	e.svc = bot.NewService(s, s, e.clock.Now, quiet())
 }

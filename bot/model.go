@@ -12,14 +12,8 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// Platform names a chat service.
+// Platform names a chat service. Each adapter owns its name; bot names none.
 type Platform string
-
-const (
-	Console  Platform = "console"
-	Telegram Platform = "telegram"
-	Discord  Platform = "discord"
-)
 
 // ChatRef identifies one chat (Telegram chat, Discord channel, console stream).
 type ChatRef struct {

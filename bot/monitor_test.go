@@ -12,7 +12,7 @@ import (
 
 func TestFirstStartIsSilent(t *testing.T) {
 	e := newEnv(t)
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.rounds(up, up, up)
 	e.flush()
 	if n := len(e.tg.To("1")); n != 0 {
@@ -25,8 +25,8 @@ func TestFirstStartIsSilent(t *testing.T) {
 
 func TestOutageAndRecoveryAnnouncedOnceEach(t *testing.T) {
 	e := newEnv(t)
-	e.subscribe(bot.Telegram, "1", "2")
-	e.subscribe(bot.Discord, "c")
+	e.subscribe(tgPlatform, "1", "2")
+	e.subscribe(dcPlatform, "c")
 	e.rounds(up, down, up, down, down, down)
 	e.flush()
 	e.rounds(down, up, up, up)
@@ -59,7 +59,7 @@ func TestOutageAndRecoveryAnnouncedOnceEach(t *testing.T) {
 
 func TestUnknownRoundsAnnounceNothing(t *testing.T) {
 	e := newEnv(t)
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.rounds(up, unknown, unknown, unknown, unknown, up)
 	e.flush()
 	if n := len(e.tg.To("1")); n != 0 {
@@ -73,7 +73,7 @@ func TestUnknownRoundsAnnounceNothing(t *testing.T) {
 
 func TestRestartDoesNotRepeatAndAnnouncesMissedRecovery(t *testing.T) {
 	e := newEnv(t)
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.rounds(up, down, down)
 	e.flush()
 	e.restart()
@@ -95,7 +95,7 @@ func TestRestartDoesNotRepeatAndAnnouncesMissedRecovery(t *testing.T) {
 
 func TestDegradedIsSilentAndEscalates(t *testing.T) {
 	e := newEnv(t)
-	e.subscribe(bot.Telegram, "1")
+	e.subscribe(tgPlatform, "1")
 	e.rounds(up, degraded, degraded)
 	e.flush()
 	e.rounds(down, down)

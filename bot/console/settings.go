@@ -7,7 +7,7 @@ import (
 )
 
 // Platform is the name of the console's one chat.
-const Platform = bot.Console
+const Platform bot.Platform = "console"
 
 // Kind is the console's chat kind.
 const Kind bot.ChatKind = "console"

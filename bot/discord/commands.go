@@ -157,7 +157,7 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, la
 		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
 	}
 	cmd := bot.Command{
-		Chat:      bot.ChatRef{Platform: bot.Discord, ID: i.ChannelID},
+		Chat:      bot.ChatRef{Platform: Platform, ID: i.ChannelID},
 		Kind:      KindServer,
 		AdminOnly: true,
 		Name:      name,
@@ -203,7 +203,7 @@ func interactionLang(i *discordgo.Interaction) string {
 }
 
 func chatID(i *discordgo.Interaction) string {
-	return bot.ChatRef{Platform: bot.Discord, ID: i.ChannelID}.String()
+	return bot.ChatRef{Platform: Platform, ID: i.ChannelID}.String()
 }
 
 // redactInteraction hides the interaction token (valid 15 minutes) that

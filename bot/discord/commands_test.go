@@ -272,7 +272,7 @@ func TestMembershipEvents(t *testing.T) {
 		{"200000000000000004", "100000000000000002"},
 	}
 	for _, s := range subs {
-		if _, err := h.store.Subscribe(ctx, bot.Subscription{Chat: bot.ChatRef{Platform: bot.Discord, ID: s.channel}, Kind: KindServer, Group: s.group}); err != nil {
+		if _, err := h.store.Subscribe(ctx, bot.Subscription{Chat: bot.ChatRef{Platform: Platform, ID: s.channel}, Kind: KindServer, Group: s.group}); err != nil {
 			t.Fatal(err)
 		}
 	}

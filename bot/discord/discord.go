@@ -326,7 +326,7 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 		}
 		id := g.ID
 		a.goHandle(ctx, func(ctx context.Context) {
-			if err := a.h.GroupGone(ctx, bot.Discord, id); err != nil {
+			if err := a.h.GroupGone(ctx, Platform, id); err != nil {
 				a.log.Error("end subscriptions of a server that removed the bot", "err", err, "group", id)
 			}
 		})
@@ -335,7 +335,7 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 		if ch == nil || ch.ID == "" {
 			return
 		}
-		chat := bot.ChatRef{Platform: bot.Discord, ID: ch.ID}
+		chat := bot.ChatRef{Platform: Platform, ID: ch.ID}
 		a.goHandle(ctx, func(ctx context.Context) {
 			if err := a.h.ChatGone(ctx, chat); err != nil {
 				a.log.Error("end subscription of a deleted channel", "err", err, "chat", chat.String())

@@ -59,7 +59,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	disp := bot.NewDispatcher(store, []bot.Channel{{
-		Platform: bot.Discord, Notifier: h.a,
+		Platform: Platform, Notifier: h.a,
 		Policy: bot.Policy{Workers: 4, MaxAttempts: 5, MaxAge: time.Hour, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 	}}, bot.SystemClock{}, log, nil)
 	mon := bot.NewMonitor(bot.MonitorConfig{

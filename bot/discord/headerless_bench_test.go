@@ -50,7 +50,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	ids := make([]string, channels)
 	for i := range ids {
 		ids[i] = strconv.FormatInt(1_300_000_000_000_000_000+int64(i), 10)
-		sub := bot.Subscription{Chat: bot.ChatRef{Platform: bot.Discord, ID: ids[i]}, Kind: KindServer, Group: guild, Lang: "en", CreatedAt: time.Now()}
+		sub := bot.Subscription{Chat: bot.ChatRef{Platform: Platform, ID: ids[i]}, Kind: KindServer, Group: guild, Lang: "en", CreatedAt: time.Now()}
 		if _, err := store.Subscribe(ctx, sub); err != nil {
 			b.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	// no per-chat gap (discordgo keeps Discord's per-route buckets).
 	policy := bot.DefaultPolicy(50)
 	policy.PerChat = 0
-	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: bot.Discord, Notifier: a, Policy: policy}}, bot.SystemClock{}, log, nil)
+	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: Platform, Notifier: a, Policy: policy}}, bot.SystemClock{}, log, nil)
 	dctx, dcancel := context.WithCancel(ctx)
 	ddone := make(chan struct{})
 	go func() { defer close(ddone); disp.Run(dctx) }()
@@ -127,7 +127,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 		if err != nil {
 			b.Fatal(err)
 		}
-		if bl[bot.Discord].Pending == 0 {
+		if bl[Platform].Pending == 0 {
 			break
 		}
 		select {

@@ -92,7 +92,7 @@ func (m *memStore) setSaved(s bot.Saved) {
 func (m *memStore) sub(channelID string) (bot.Subscription, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, ok := m.subs[bot.ChatRef{Platform: bot.Discord, ID: channelID}]
+	s, ok := m.subs[bot.ChatRef{Platform: Platform, ID: channelID}]
 	return s, ok
 }
 

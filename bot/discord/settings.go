@@ -9,7 +9,7 @@ import (
 )
 
 // Platform is the name Discord channels are stored under.
-const Platform = bot.Discord
+const Platform bot.Platform = "discord"
 
 // Chat kinds, stored with each subscription.
 const (

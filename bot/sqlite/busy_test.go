@@ -44,7 +44,7 @@ func TestWritesFailWhileLockedAndRecover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	a := chat(bot.Telegram, "a")
+	a := chat(tgPlatform, "a")
 	subscribe(t, s, a)
 	saveDown(t, s, t0)
 	row := mustOutcomes(t, s)[0]

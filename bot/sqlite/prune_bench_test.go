@@ -26,7 +26,7 @@ func BenchmarkPruneOutbox(b *testing.B) {
 		}
 		const subscribers, fanouts = 10000, 10
 		for i := range subscribers {
-			sub := bot.Subscription{Chat: chat(bot.Telegram, fmt.Sprint(i)), Kind: "private", CreatedAt: t0}
+			sub := bot.Subscription{Chat: chat(tgPlatform, fmt.Sprint(i)), Kind: "private", CreatedAt: t0}
 			if _, err := s.Subscribe(ctx, sub); err != nil {
 				b.Fatal(err)
 			}
@@ -37,7 +37,7 @@ func BenchmarkPruneOutbox(b *testing.B) {
 			if f == fanouts-1 {
 				break // the last fan-out stays pending
 			}
-			due, err := s.Due(ctx, bot.Telegram, at, subscribers, nil)
+			due, err := s.Due(ctx, tgPlatform, at, subscribers, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -79,7 +79,7 @@ func BenchmarkPruneOutbox(b *testing.B) {
 func timeDue(b *testing.B, s *sqlite.Store, now time.Time) float64 {
 	b.Helper()
 	start := time.Now()
-	due, err := s.Due(context.Background(), bot.Telegram, now, 100, nil)
+	due, err := s.Due(context.Background(), tgPlatform, now, 100, nil)
 	if err != nil || len(due) != 100 {
 		b.Fatalf("due %d, %v", len(due), err)
 	}

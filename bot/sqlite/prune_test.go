@@ -86,7 +86,7 @@ func TestOutboxRetentionKeepsWhatIsStillNeeded(t *testing.T) {
 
 	// A change nobody was subscribed to: nothing refers to it once old.
 	lonely := saveDown(t, s, t0.Add(-3*time.Hour))
-	a, b, c := chat(bot.Telegram, "a"), chat(bot.Telegram, "b"), chat(bot.Discord, "c")
+	a, b, c := chat(tgPlatform, "a"), chat(tgPlatform, "b"), chat(dcPlatform, "c")
 	subscribe(t, s, a, b, c)
 
 	// Incident 1, over and fully delivered: every row of it may go.
@@ -141,7 +141,7 @@ func TestOutboxRetentionKeepsWhatIsStillNeeded(t *testing.T) {
 	if n := count(t, s.IncidentCount); n != 4 {
 		t.Errorf("incidents kept %d, want all 4 (lonely %d)", n, lonely.Incident.ID)
 	}
-	due, err := s.Due(ctx, bot.Telegram, t0.Add(5*time.Hour), 10, nil)
+	due, err := s.Due(ctx, tgPlatform, t0.Add(5*time.Hour), 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestOutboxPruningGoesInBatches(t *testing.T) {
 	ctx := context.Background()
 	chats := make([]bot.ChatRef, 2500)
 	for i := range chats {
-		chats[i] = chat(bot.Telegram, string(rune('a'+i%26))+time.Duration(i).String())
+		chats[i] = chat(tgPlatform, string(rune('a'+i%26))+time.Duration(i).String())
 	}
 	subscribe(t, s, chats...)
 	saveDown(t, s, t0)
@@ -227,7 +227,7 @@ func TestOutboxRetentionZeroKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	subscribe(t, s, chat(bot.Telegram, "a"))
+	subscribe(t, s, chat(tgPlatform, "a"))
 	saveDown(t, s, t0)
 	o := mustOutcomes(t, s)
 	finish(t, s, o[0], bot.StatusExpired, "", t0)

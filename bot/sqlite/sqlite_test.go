@@ -11,6 +11,12 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
+// Platform names as the adapters own them: bot names none.
+const (
+	tgPlatform bot.Platform = "telegram"
+	dcPlatform bot.Platform = "discord"
+)
+
 var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
 func open(t *testing.T, path string) *sqlite.Store {
@@ -61,7 +67,7 @@ func TestMigrationsFromEmptyAndReopen(t *testing.T) {
 	if err != nil || v != 3 {
 		t.Fatalf("schema version %d, %v; want 3", v, err)
 	}
-	subscribe(t, s, chat(bot.Telegram, "1"))
+	subscribe(t, s, chat(tgPlatform, "1"))
 	s.Close()
 
 	s2 := open(t, path)
@@ -69,7 +75,7 @@ func TestMigrationsFromEmptyAndReopen(t *testing.T) {
 		t.Fatalf("schema version after reopen %d", v)
 	}
 	subs, err := s2.Subscriptions(context.Background())
-	if err != nil || len(subs) != 1 || subs[0].Chat != chat(bot.Telegram, "1") {
+	if err != nil || len(subs) != 1 || subs[0].Chat != chat(tgPlatform, "1") {
 		t.Fatalf("subscriptions after reopen %+v, %v", subs, err)
 	}
 }
@@ -77,7 +83,7 @@ func TestMigrationsFromEmptyAndReopen(t *testing.T) {
 func TestSubscribeTwiceAndUnsubscribe(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "bot.db"))
 	ctx := context.Background()
-	sub := bot.Subscription{Chat: chat(bot.Telegram, "7"), Kind: "group"}
+	sub := bot.Subscription{Chat: chat(tgPlatform, "7"), Kind: "group"}
 	if created, err := s.Subscribe(ctx, sub); !created || err != nil {
 		t.Fatalf("first subscribe: %v %v", created, err)
 	}
@@ -96,7 +102,7 @@ func TestSaveRoundFansOutAndLoadRestores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bot.db")
 	s := open(t, path)
 	ctx := context.Background()
-	subscribe(t, s, chat(bot.Telegram, "1"), chat(bot.Telegram, "2"), chat(bot.Discord, "3"))
+	subscribe(t, s, chat(tgPlatform, "1"), chat(tgPlatform, "2"), chat(dcPlatform, "3"))
 	snap := saveDown(t, s, t0)
 	if snap.Change.ID == 0 || snap.Incident.ID == 0 {
 		t.Fatalf("ids not set: %+v", snap)
@@ -131,7 +137,7 @@ func TestSaveRoundFansOutAndLoadRestores(t *testing.T) {
 func TestSaveRoundIsAtomic(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "bot.db"))
 	ctx := context.Background()
-	subscribe(t, s, chat(bot.Telegram, "1"))
+	subscribe(t, s, chat(tgPlatform, "1"))
 	// An incident id that does not exist makes the change's foreign key fail
 	// after the round and state were written: none of it may remain.
 	snap := &bot.Snapshot{
@@ -161,31 +167,31 @@ func TestSaveRoundIsAtomic(t *testing.T) {
 func TestOutboxLifecycle(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "bot.db"))
 	ctx := context.Background()
-	a, b := chat(bot.Telegram, "a"), chat(bot.Telegram, "b")
-	subscribe(t, s, a, b, chat(bot.Discord, "c"))
+	a, b := chat(tgPlatform, "a"), chat(tgPlatform, "b")
+	subscribe(t, s, a, b, chat(dcPlatform, "c"))
 	saveDown(t, s, t0)
 
-	due, err := s.Due(ctx, bot.Telegram, t0, 10, nil)
+	due, err := s.Due(ctx, tgPlatform, t0, 10, nil)
 	if err != nil || len(due) != 2 {
 		t.Fatalf("due %d, %v", len(due), err)
 	}
 	if due[0].Change.Transition.To != probe.StateDown || due[0].Change.Incident.Start.IsZero() || len(due[0].Change.Causes) != 1 {
 		t.Errorf("delivery lacks its change: %+v", due[0])
 	}
-	if busy, _ := s.Due(ctx, bot.Telegram, t0, 10, map[string]bool{"a": true}); len(busy) != 1 || busy[0].Chat != b {
+	if busy, _ := s.Due(ctx, tgPlatform, t0, 10, map[string]bool{"a": true}); len(busy) != 1 || busy[0].Chat != b {
 		t.Errorf("busy chat not skipped: %+v", busy)
 	}
-	if early, _ := s.Due(ctx, bot.Telegram, t0.Add(-time.Minute), 10, nil); len(early) != 0 {
+	if early, _ := s.Due(ctx, tgPlatform, t0.Add(-time.Minute), 10, nil); len(early) != 0 {
 		t.Errorf("rows due before their time: %d", len(early))
 	}
 
 	if err := s.Retry(ctx, due[0].ID, t0.Add(time.Minute), 1, "HTTP 502"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Due(ctx, bot.Telegram, t0, 10, nil); len(got) != 1 || got[0].Chat != b {
+	if got, _ := s.Due(ctx, tgPlatform, t0, 10, nil); len(got) != 1 || got[0].Chat != b {
 		t.Errorf("retried row still due: %+v", got)
 	}
-	if bl, _ := s.Backlog(ctx); bl[bot.Telegram].Pending != 2 || bl[bot.Discord].Pending != 1 {
+	if bl, _ := s.Backlog(ctx); bl[tgPlatform].Pending != 2 || bl[dcPlatform].Pending != 1 {
 		t.Errorf("backlog %+v", bl)
 	}
 	if err := s.Finish(ctx, []int64{due[1].ID}, bot.StatusSent, "m-1", "", t0); err != nil {
@@ -208,7 +214,7 @@ func TestOutboxLifecycle(t *testing.T) {
 	if err := s.SaveRound(ctx, up); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := s.Due(ctx, bot.Telegram, t0.Add(time.Hour), 10, nil)
+	got, _ := s.Due(ctx, tgPlatform, t0.Add(time.Hour), 10, nil)
 	if len(got) != 1 || got[0].Chat != b || got[0].ReplyTo != "m-1" || got[0].Change.Incident.End.IsZero() {
 		t.Fatalf("recovery row %+v", got)
 	}
@@ -217,21 +223,21 @@ func TestOutboxLifecycle(t *testing.T) {
 func TestMigrateAndGroupEnd(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "bot.db"))
 	ctx := context.Background()
-	old, nw := chat(bot.Telegram, "-100"), chat(bot.Telegram, "-100200")
-	subscribe(t, s, old, chat(bot.Discord, "c1"))
+	old, nw := chat(tgPlatform, "-100"), chat(tgPlatform, "-100200")
+	subscribe(t, s, old, chat(dcPlatform, "c1"))
 	saveDown(t, s, t0)
 	if err := s.MigrateChat(ctx, old, nw); err != nil {
 		t.Fatal(err)
 	}
-	due, _ := s.Due(ctx, bot.Telegram, t0, 10, nil)
+	due, _ := s.Due(ctx, tgPlatform, t0, 10, nil)
 	if len(due) != 1 || due[0].Chat != nw {
 		t.Fatalf("pending row not re-keyed: %+v", due)
 	}
-	n, err := s.UnsubscribeGroup(ctx, bot.Discord, "g-c1")
+	n, err := s.UnsubscribeGroup(ctx, dcPlatform, "g-c1")
 	if err != nil || n != 1 {
 		t.Fatalf("group end %d %v", n, err)
 	}
-	if due, _ := s.Due(ctx, bot.Discord, t0, 10, nil); len(due) != 0 {
+	if due, _ := s.Due(ctx, dcPlatform, t0, 10, nil); len(due) != 0 {
 		t.Fatalf("rows of a left server still pending: %+v", due)
 	}
 	subs, _ := s.Subscriptions(ctx)

@@ -255,7 +255,7 @@ func TestMembershipUpdates(t *testing.T) {
 			h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
 				return &spyHandler{Handler: s, gone: func(bot.ChatRef) { gone.Add(1) }}
 			})
-			ref := bot.ChatRef{Platform: bot.Telegram, ID: strconv.FormatInt(tc.chat, 10)}
+			ref := bot.ChatRef{Platform: Platform, ID: strconv.FormatInt(tc.chat, 10)}
 			if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: KindGroup, CreatedAt: t0}); err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +278,7 @@ func TestMigrationKeepsSubscription(t *testing.T) {
 			}
 		}}
 	})
-	ref := bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(oldID)}
+	ref := bot.ChatRef{Platform: Platform, ID: strconv.Itoa(oldID)}
 	if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: KindGroup, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestFailedUpdateIsRetriedBeforeLaterOnes(t *testing.T) {
 		spy.Handler = s
 		return spy
 	})
-	ref := bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(groupID)}
+	ref := bot.ChatRef{Platform: Platform, ID: strconv.Itoa(groupID)}
 	if _, err := h.store.Subscribe(context.Background(), bot.Subscription{Chat: ref, Kind: KindGroup, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}

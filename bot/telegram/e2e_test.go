@@ -72,7 +72,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	policy := bot.Policy{PerChat: time.Second, Workers: 4, MaxAttempts: 5, MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: time.Minute}
-	disp := bot.NewDispatcher(h.store, []bot.Channel{{Platform: bot.Telegram, Notifier: h.a, Policy: policy}}, clock, quiet, nil)
+	disp := bot.NewDispatcher(h.store, []bot.Channel{{Platform: Platform, Notifier: h.a, Policy: policy}}, clock, quiet, nil)
 	rounds := func(m fakex.Mode, n int) {
 		t.Helper()
 		x.Set(m)
@@ -94,7 +94,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Helper()
 		clock.RunUntil(t, idleTimers, 10*time.Minute, time.Second, func() bool {
 			bl, err := h.store.Backlog(ctx)
-			return err == nil && bl[bot.Telegram].Pending == 0
+			return err == nil && bl[Platform].Pending == 0
 		})
 	}
 	count := func(chat int64, prefix string) (n int, ids []int) {

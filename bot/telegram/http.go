@@ -72,11 +72,11 @@ func RedactTokens(s string) string { return tokenPattern.ReplaceAllString(s, "[r
 type libraryLogger struct{ log *slog.Logger }
 
 func (l libraryLogger) Println(v ...any) {
-	l.log.Warn(RedactTokens(strings.TrimSuffix(fmt.Sprintln(v...), "\n")), "platform", string(bot.Telegram), "source", "tgbotapi")
+	l.log.Warn(RedactTokens(strings.TrimSuffix(fmt.Sprintln(v...), "\n")), "source", "tgbotapi")
 }
 
 func (l libraryLogger) Printf(format string, v ...any) {
-	l.log.Warn(RedactTokens(strings.TrimSuffix(fmt.Sprintf(format, v...), "\n")), "platform", string(bot.Telegram), "source", "tgbotapi")
+	l.log.Warn(RedactTokens(strings.TrimSuffix(fmt.Sprintf(format, v...), "\n")), "source", "tgbotapi")
 }
 
 // SetLibraryLogger routes the library's package-global logger through log,

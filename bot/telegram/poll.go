@@ -189,7 +189,7 @@ func (a *Adapter) handleSafely(ctx context.Context, u update) (err error) {
 }
 
 func chatRef(id int64) bot.ChatRef {
-	return bot.ChatRef{Platform: bot.Telegram, ID: strconv.FormatInt(id, 10)}
+	return bot.ChatRef{Platform: Platform, ID: strconv.FormatInt(id, 10)}
 }
 
 // handle acts on one update. Its error means "try this update again later".

@@ -8,7 +8,7 @@ import (
 )
 
 // Platform is the name Telegram chats are stored under.
-const Platform = bot.Telegram
+const Platform bot.Platform = "telegram"
 
 // Chat kinds, stored with each subscription.
 const (

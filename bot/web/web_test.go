@@ -16,6 +16,12 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
+// Platform names as the adapters own them: bot names none.
+const (
+	tgPlatform bot.Platform = "telegram"
+	dcPlatform bot.Platform = "discord"
+)
+
 type monitor struct{ h bot.Health }
 
 func (m monitor) Health(time.Duration) bot.Health { return m.h }
@@ -43,15 +49,15 @@ func TestHealthz(t *testing.T) {
 		{"stale", bot.Health{State: probe.StateUp, ControlOK: true, Stale: true}, nil, 503, "stale", "no probe round"},
 		{"own network broken", bot.Health{State: probe.StateUp, ControlOK: false, LastVerdict: probe.VerdictUnknown}, nil, 200, "network", "control targets fail"},
 		{"token revoked", bot.Health{State: probe.StateUp, ControlOK: true}, map[bot.Platform]bot.PlatformHealth{
-			bot.Telegram: {State: bot.PlatformUnauthorized}, bot.Discord: {State: bot.PlatformReady},
+			tgPlatform: {State: bot.PlatformUnauthorized}, dcPlatform: {State: bot.PlatformReady},
 		}, 200, "platform", "telegram unauthorized"},
 		{"store refuses writes", bot.Health{State: probe.StateUp, ControlOK: true}, map[bot.Platform]bot.PlatformHealth{
-			bot.Telegram: {State: bot.PlatformReady, Unrecorded: 2, StoreError: "database is locked"},
+			tgPlatform: {State: bot.PlatformReady, Unrecorded: 2, StoreError: "database is locked"},
 		}, 200, "store", "2 held in memory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			d := delivery{backlog: map[bot.Platform]bot.Backlog{bot.Telegram: {Pending: 3}}, platforms: tt.platforms}
+			d := delivery{backlog: map[bot.Platform]bot.Backlog{tgPlatform: {Pending: 3}}, platforms: tt.platforms}
 			srv := httptest.NewServer(web.Handler(monitor{tt.health}, d, time.Minute, reg))
 			defer srv.Close()
 			resp, err := http.Get(srv.URL + "/healthz")
@@ -63,7 +69,7 @@ func TestHealthz(t *testing.T) {
 			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 				t.Fatal(err)
 			}
-			if resp.StatusCode != tt.code || got.Status != tt.status || got.Outbox[bot.Telegram].Pending != 3 ||
+			if resp.StatusCode != tt.code || got.Status != tt.status || got.Outbox[tgPlatform].Pending != 3 ||
 				!strings.Contains(got.Problem, tt.problem) || len(got.Platforms) != len(tt.platforms) {
 				t.Fatalf("%d %+v", resp.StatusCode, got)
 			}

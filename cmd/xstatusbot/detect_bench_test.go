@@ -247,7 +247,7 @@ func seedSubscriptions(b *testing.B, path string, n int) {
 	}
 	defer store.Close()
 	for i := range n {
-		sub := bot.Subscription{Chat: bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(100000 + i)}, Kind: telegram.KindPrivate, CreatedAt: time.Now()}
+		sub := bot.Subscription{Chat: bot.ChatRef{Platform: telegram.Platform, ID: strconv.Itoa(100000 + i)}, Kind: telegram.KindPrivate, CreatedAt: time.Now()}
 		if _, err := store.Subscribe(ctx, sub); err != nil {
 			b.Fatal(err)
 		}

@@ -158,8 +158,8 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	dcPolicy := policy(cfg.dcRate)
 	dcPolicy.PerChat = 0 // as in run.go: discordgo keeps Discord's per-route buckets
 	disp := bot.NewDispatcher(store, []bot.Channel{
-		{Platform: bot.Telegram, Notifier: tg, Policy: tgPolicy, Gate: tgGate},
-		{Platform: bot.Discord, Notifier: dc, Policy: dcPolicy},
+		{Platform: telegram.Platform, Notifier: tg, Policy: tgPolicy, Gate: tgGate},
+		{Platform: discord.Platform, Notifier: dc, Policy: dcPolicy},
 	}, bot.SystemClock{}, log, metrics)
 
 	prober := &benchProbe{verdict: probe.VerdictUp}
@@ -250,7 +250,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if bl[bot.Telegram].Pending == 0 && bl[bot.Discord].Pending == 0 {
+			if bl[telegram.Platform].Pending == 0 && bl[discord.Platform].Pending == 0 {
 				break
 			}
 		}
@@ -338,7 +338,7 @@ func subscribeChats(b *testing.B, ctx context.Context, store *sqlite.Store, cfg 
 		if i%5 == 0 {
 			sub.Kind, id = telegram.KindGroup, -1_001_000_000_000-int64(i)
 		}
-		sub.Chat = bot.ChatRef{Platform: bot.Telegram, ID: strconv.FormatInt(id, 10)}
+		sub.Chat = bot.ChatRef{Platform: telegram.Platform, ID: strconv.FormatInt(id, 10)}
 		if _, err := store.Subscribe(ctx, sub); err != nil {
 			b.Fatal(err)
 		}
@@ -346,7 +346,7 @@ func subscribeChats(b *testing.B, ctx context.Context, store *sqlite.Store, cfg 
 	}
 	for i := range cfg.dcChats {
 		sub := bot.Subscription{
-			Chat:  bot.ChatRef{Platform: bot.Discord, ID: strconv.FormatInt(1_300_000_000_000_000_000+int64(i), 10)},
+			Chat:  bot.ChatRef{Platform: discord.Platform, ID: strconv.FormatInt(1_300_000_000_000_000_000+int64(i), 10)},
 			Kind:  discord.KindServer,
 			Group: strconv.FormatInt(1_100_000_000_000_000_000+int64(i/10), 10),
 			Lang:  lang(i), CreatedAt: at,

@@ -28,6 +28,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -413,7 +414,7 @@ func testTelegramLongOutage(t *testing.T, bin string) {
 	x.Set(fakex.Down503)
 	waitFor(t, "telegram paused with every alert waiting", func() bool {
 		h := healthOf(t, in)
-		return h.Platforms[bot.Telegram].State == bot.PlatformUnavailable && h.Outbox[bot.Telegram].Pending == chats
+		return h.Platforms[telegram.Platform].State == bot.PlatformUnavailable && h.Outbox[telegram.Platform].Pending == chats
 	})
 	// Each probe of the paused platform is a send of a waiting row: once
 	// there were more than maxAttempts of them, the outage has outlasted what
@@ -424,8 +425,8 @@ func testTelegramLongOutage(t *testing.T, bin string) {
 		v, _ := metric(t, in, unavailable)
 		return v > paused+maxAttempts
 	})
-	if h := healthOf(t, in); h.Outbox[bot.Telegram].Pending != chats {
-		t.Fatalf("%d alerts pending during the outage, want %d", h.Outbox[bot.Telegram].Pending, chats)
+	if h := healthOf(t, in); h.Outbox[telegram.Platform].Pending != chats {
+		t.Fatalf("%d alerts pending during the outage, want %d", h.Outbox[telegram.Platform].Pending, chats)
 	}
 	if got := countAll(tg, chats, "🔴"); got != 0 {
 		t.Fatalf("%d alerts reached a Telegram that was down", got)

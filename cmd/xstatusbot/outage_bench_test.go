@@ -61,7 +61,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	}
 	defer store.Close()
 	for i := range chats {
-		sub := bot.Subscription{Kind: telegram.KindPrivate, Chat: bot.ChatRef{Platform: bot.Telegram, ID: strconv.Itoa(100_000 + i)}, CreatedAt: time.Now()}
+		sub := bot.Subscription{Kind: telegram.KindPrivate, Chat: bot.ChatRef{Platform: telegram.Platform, ID: strconv.Itoa(100_000 + i)}, CreatedAt: time.Now()}
 		if _, err := store.Subscribe(ctx, sub); err != nil {
 			b.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	policy := bot.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers
 	gate := bot.NewGate(policy, bot.SystemClock{})
 	tg := telegram.New(telegram.Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
-	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: bot.Telegram, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
+	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
 		bot.SystemClock{}, log, bot.NewMetrics(prometheus.NewRegistry()))
 	prober := &benchProbe{verdict: probe.VerdictUp}
 	mon := bot.NewMonitor(bot.MonitorConfig{Probe: prober.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
