@@ -39,9 +39,21 @@ type Message struct {
 	// Private asks that only the person who ran the command sees the answer
 	// (Discord ephemeral); adapters without the notion ignore it.
 	Private bool
+	// Buttons are rows of choices under the message (Telegram inline
+	// keyboard); pressing one runs Data as a command line in that chat, and
+	// the answer replaces the message. Adapters without buttons ignore them.
+	Buttons [][]Button
 	// Event is the alert as data, for adapters that send data rather than
 	// text (JSON webhooks); nil for command answers.
 	Event *Event
+}
+
+// Button is one choice under a message.
+type Button struct {
+	Label string
+	// Data is the command line the button runs ("/alerts outages"), at most
+	// 64 bytes (Telegram's callback_data limit).
+	Data string
 }
 
 // Event is the machine-readable side of an alert.

@@ -24,6 +24,9 @@ type Command struct {
 	Group string
 	// Name is the command without slash or @botname, lower case.
 	Name string
+	// Args is what follows the command ("2h" in "/mute 2h"), trimmed; for a
+	// Discord option, its value.
+	Args string
 	Lang string
 	// IsAdmin tells whether the sender may manage this chat. It is called only
 	// when a subscription changes in an AdminOnly chat, so adapters can make
