@@ -15,27 +15,33 @@ import (
 )
 
 // Commands are the global slash commands the bot registers: bot.CommandNames
-// with English descriptions and French localizations. subscribe and
-// unsubscribe need MANAGE_CHANNELS by default and exist only in servers
-// (a DM subscription would break as soon as the user shares no server with
-// the bot); status, history and help also work in a DM with the bot.
-func Commands() []*discordgo.ApplicationCommand {
-	out := make([]*discordgo.ApplicationCommand, 0, len(bot.CommandNames))
-	for _, name := range bot.CommandNames {
+// with English descriptions and French localizations, and the options of
+// commandOptions. subscribe, unsubscribe and the commands that change a
+// channel's settings need MANAGE_CHANNELS by default; they and /settings
+// exist only in servers (a DM subscription would break as soon as the user
+// shares no server with the bot); status, history and help also work in a
+// DM with the bot.
+func Commands() []*discordgo.ApplicationCommand { return commandsFor(bot.CommandNames) }
+
+func commandsFor(names []string) []*discordgo.ApplicationCommand {
+	out := make([]*discordgo.ApplicationCommand, 0, len(names))
+	for _, name := range names {
 		c := &discordgo.ApplicationCommand{
 			Type:        discordgo.ChatApplicationCommand,
 			Name:        name,
-			Description: bot.Truncate(bot.CommandDescription("en", name), 100),
+			Description: description("en", name),
 			DescriptionLocalizations: &map[discordgo.Locale]string{
-				discordgo.French: bot.Truncate(bot.CommandDescription("fr", name), 100),
+				discordgo.French: description("fr", name),
 			},
-			Options:          []*discordgo.ApplicationCommandOption{},
+			Options:          applicationOptions(name),
 			IntegrationTypes: &[]discordgo.ApplicationIntegrationType{discordgo.ApplicationIntegrationGuildInstall},
 		}
-		if bot.AdminCommand(name) {
-			perms := int64(discordgo.PermissionManageChannels)
+		if admin := bot.AdminCommand(name) || changesSettings(name); admin || settingsCommand(name) {
+			if admin {
+				perms := int64(discordgo.PermissionManageChannels)
+				c.DefaultMemberPermissions = &perms
+			}
 			dm := false
-			c.DefaultMemberPermissions = &perms
 			c.DMPermission = &dm
 			c.Contexts = &[]discordgo.InteractionContextType{discordgo.InteractionContextGuild}
 		} else {
@@ -48,10 +54,19 @@ func Commands() []*discordgo.ApplicationCommand {
 	return out
 }
 
+// description is a command's menu text, its name when the service has none
+// (Discord refuses an empty description).
+func description(lang, name string) string {
+	if d := bot.CommandDescription(lang, name); d != "" {
+		return bot.Truncate(d, 100)
+	}
+	return name
+}
+
 // registerCommands bulk-overwrites the global commands (so re-deploys never
 // duplicate them), retrying with backoff until it works or ctx ends.
 func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, appID string) {
-	cmds := Commands()
+	cmds := commandsFor(a.commandNames)
 	err := bot.Retry(ctx, a.clock, a.backoff(), a.log, "register discord slash commands; retrying", func(ctx context.Context) (time.Duration, error) {
 		_, err := s.ApplicationCommandBulkOverwrite(appID, "", cmds, discordgo.WithContext(ctx))
 		if err == nil {
@@ -103,12 +118,22 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 		return
 	}
 
-	var name string
+	var name, args string
 	if d, ok := i.Data.(discordgo.ApplicationCommandInteractionData); ok {
 		name = strings.ToLower(strings.TrimSpace(d.Name))
+		var valid bool
+		if args, valid = optionValue(name, d); !valid {
+			a.respond(ctx, s, i, &discordgo.InteractionResponse{
+				Type: discordgo.InteractionResponseChannelMessageWithSource,
+				Data: &discordgo.InteractionResponseData{Content: optionHelp(lang, name), Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
+			})
+			return
+		}
 	}
-	known := slices.Contains(bot.CommandNames, name)
-	private := !known || bot.AdminCommand(name)
+	known := slices.Contains(a.commandNames, name)
+	// Changes and refusals are the asker's business; reading is not, except
+	// in a DM where /settings is only refused.
+	private := !known || bot.AdminCommand(name) || changesSettings(name) || (i.GuildID == "" && settingsCommand(name))
 	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
 	if private {
 		deferred.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
@@ -117,7 +142,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 		return
 	}
 
-	m := a.answer(ctx, i, name, lang)
+	m := a.answer(ctx, i, name, args, lang)
 	content, embeds := reply(m)
 	edit := &discordgo.WebhookEdit{Content: &content, AllowedMentions: noMentions()}
 	if embeds == nil {
@@ -143,7 +168,7 @@ func (a *Adapter) respond(ctx context.Context, s *discordgo.Session, i *discordg
 
 // answer turns the interaction into a bot.Command and asks the handler. It
 // never panics: a failing handler gives the "something went wrong" answer.
-func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, lang string) (m bot.Message) {
+func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, args, lang string) (m bot.Message) {
 	defer func() {
 		if p := recover(); p != nil {
 			a.log.Error("panic answering a discord command", "err", fmt.Errorf("panic: %v", p), "command", name, "chat", chatID(i))
@@ -161,11 +186,12 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, la
 		Kind:      KindServer,
 		AdminOnly: true,
 		Name:      name,
+		Args:      args,
 		Lang:      lang,
 	}
 	if i.GuildID == "" {
 		cmd.Kind, cmd.AdminOnly, cmd.Private = KindPrivate, false, true
-		if bot.AdminCommand(name) {
+		if bot.AdminCommand(name) || settingsCommand(name) {
 			return bot.NoticeMessage(lang, bot.NoticeServersOnly)
 		}
 	} else {

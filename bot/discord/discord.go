@@ -63,6 +63,8 @@ type Adapter struct {
 	log    *slog.Logger
 	h      Handler
 	clock  bot.Clock
+	// commandNames are the commands registered and known: bot.CommandNames.
+	commandNames []string
 
 	running      atomic.Bool
 	sess         atomic.Pointer[discordgo.Session] // non-nil between the first ready and the end of Run
@@ -119,6 +121,7 @@ func New(cfg Config, h Handler) *Adapter {
 		log:            log,
 		h:              h,
 		clock:          clock,
+		commandNames:   bot.CommandNames,
 		revoked:        make(chan struct{}),
 		invalid:        window{span: InvalidRequestWindow},
 		invalidLimit:   InvalidRequestLimit,

@@ -115,6 +115,8 @@ type harnessOpt struct {
 	handler  func(*bot.Service) Handler
 	// clock is the adapter's clock; nil means real time.
 	clock bot.Clock
+	// setup, when set, changes the adapter before Run.
+	setup func(*Adapter)
 	// store replaces the in-memory store (e.g. the real SQLite one).
 	store interface {
 		bot.SubscriptionStore
@@ -143,6 +145,9 @@ func startAdapter(t *testing.T, o harnessOpt) *harness {
 	}
 	h.a = New(Config{Token: bot.Secret(h.fake.Token), APIURL: h.fake.URL, Log: log, Clock: o.clock}, handler)
 	h.a.minBackoff, h.a.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	if o.setup != nil {
+		o.setup(h.a)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

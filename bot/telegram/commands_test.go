@@ -355,7 +355,7 @@ func TestPollingParametersAndMenu(t *testing.T) {
 	h := newHarness(t, telegramtest.Options{}, nil)
 	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/help"))
 	p := h.fake.LastPoll()
-	if want := []string{"message", "channel_post", "my_chat_member"}; !reflect.DeepEqual(p.AllowedUpdates, want) {
+	if want := []string{"message", "channel_post", "my_chat_member", "callback_query"}; !reflect.DeepEqual(p.AllowedUpdates, want) {
 		t.Errorf("allowed_updates %v, want %v", p.AllowedUpdates, want)
 	}
 	if p.Timeout != 1 {

@@ -16,13 +16,17 @@ import (
 )
 
 // allowedUpdates is sent explicitly: Telegram otherwise keeps whatever list
-// the last caller set, and my_chat_member is off by default.
-const allowedUpdates = `["message","channel_post","my_chat_member"]`
+// the last caller set, and my_chat_member is off by default. callback_query
+// brings the presses of the settings buttons.
+const allowedUpdates = `["message","channel_post","my_chat_member","callback_query"]`
 
 // update is one decoded update plus the fields the library's types lack.
 type update struct {
 	tgbotapi.Update
 	threadID int // message_thread_id of a forum-topic message
+	// forwarded: the message a button was pressed on is a forwarded copy
+	// (forward_origin, which replaced forward_date in Bot API 7.0).
+	forwarded bool
 }
 
 // poll long-polls getUpdates until ctx ends or the token is found revoked.
@@ -166,9 +170,19 @@ func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]update, error) 
 					ThreadID int  `json:"message_thread_id"`
 					IsTopic  bool `json:"is_topic_message"`
 				} `json:"message"`
+				Callback *struct {
+					Message *struct {
+						ForwardOrigin json.RawMessage `json:"forward_origin"`
+					} `json:"message"`
+				} `json:"callback_query"`
 			}
-			if json.Unmarshal(raw, &extra) == nil && extra.Message != nil && extra.Message.IsTopic {
-				u.threadID = extra.Message.ThreadID
+			if json.Unmarshal(raw, &extra) == nil {
+				if m := extra.Message; m != nil && m.IsTopic {
+					u.threadID = m.ThreadID
+				}
+				if c := extra.Callback; c != nil && c.Message != nil && len(c.Message.ForwardOrigin) > 0 {
+					u.forwarded = true
+				}
 			}
 		}
 		out = append(out, u)
@@ -194,6 +208,9 @@ func chatRef(id int64) bot.ChatRef {
 
 // handle acts on one update. Its error means "try this update again later".
 func (a *Adapter) handle(ctx context.Context, u update) error {
+	if q := u.CallbackQuery; q != nil {
+		return a.handleCallback(ctx, q, u.forwarded)
+	}
 	if m := u.MyChatMember; m != nil {
 		st := m.NewChatMember
 		if st.Status == "left" || st.Status == "kicked" || (st.Status == "restricted" && !st.IsMember) {
@@ -211,14 +228,11 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 	if msg.MigrateToChatID != 0 {
 		return a.h.ChatMigrated(ctx, chatRef(msg.Chat.ID), chatRef(msg.MigrateToChatID))
 	}
-	name, target, ok := parseCommand(msg.Text)
-	if !ok {
+	name, target, args, ok := parseCommand(msg.Text)
+	if !ok || !a.forMe(target) {
 		return nil
 	}
-	if me := a.self.Load(); target != "" && (me == nil || !strings.EqualFold(target, me.UserName)) {
-		return nil // addressed to another bot
-	}
-	cmd := bot.Command{Chat: chatRef(msg.Chat.ID), Name: name}
+	cmd := bot.Command{Chat: chatRef(msg.Chat.ID), Name: name, Args: args}
 	if msg.From != nil {
 		cmd.Lang = msg.From.LanguageCode
 	}
@@ -230,7 +244,7 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 		cmd.Kind, cmd.Private = KindPrivate, true
 	case msg.Chat.Type == "group" || msg.Chat.Type == "supergroup":
 		cmd.Kind, cmd.AdminOnly = KindGroup, true
-		cmd.IsAdmin = a.isAdmin(msg)
+		cmd.IsAdmin = a.isAdmin(msg.Chat.ID, msg.From, msg.SenderChat)
 		replyTo = msg.MessageID // several people may be talking: answer the one who asked
 	default:
 		return nil
@@ -249,54 +263,71 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 	return nil
 }
 
-// isAdmin returns the lazy check that the sender of msg administers its group.
-func (a *Adapter) isAdmin(msg *tgbotapi.Message) func(context.Context) (bool, error) {
+// forMe reports whether a command's @target (possibly empty) is this bot.
+func (a *Adapter) forMe(target string) bool {
+	if target == "" {
+		return true
+	}
+	me := a.self.Load()
+	return me != nil && strings.EqualFold(target, me.UserName)
+}
+
+// isAdmin returns the lazy check that a sender administers a group or
+// channel: from is the user, senderChat the chat posted on behalf of (nil
+// for a user).
+func (a *Adapter) isAdmin(chatID int64, from *tgbotapi.User, senderChat *tgbotapi.Chat) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
-		if msg.SenderChat != nil {
+		if senderChat != nil {
 			// Posted on behalf of a chat: the group itself means an
 			// anonymous admin; a channel (linked or a user's own) is not
 			// an admin of this group.
-			return msg.SenderChat.ID == msg.Chat.ID, nil
+			return senderChat.ID == chatID, nil
 		}
-		if msg.From == nil {
+		if from == nil {
 			return false, nil
 		}
 		res, err := a.call(ctx, "getChatMember", tgbotapi.Params{
-			"chat_id": strconv.FormatInt(msg.Chat.ID, 10),
-			"user_id": strconv.FormatInt(msg.From.ID, 10),
+			"chat_id": strconv.FormatInt(chatID, 10),
+			"user_id": strconv.FormatInt(from.ID, 10),
 		}, a.callTimeout)
 		if err != nil {
-			return false, fmt.Errorf("check admin in chat %d: %w", msg.Chat.ID, err)
+			return false, fmt.Errorf("check admin in chat %d: %w", chatID, err)
 		}
 		var member struct {
 			Status string `json:"status"`
 		}
 		if err := json.Unmarshal(res, &member); err != nil {
-			return false, fmt.Errorf("check admin in chat %d: %w", msg.Chat.ID, err)
+			return false, fmt.Errorf("check admin in chat %d: %w", chatID, err)
 		}
 		return member.Status == "creator" || member.Status == "administrator", nil
 	}
 }
 
-// parseCommand splits "/Name@Bot args" into "name" and "Bot". ok is false
-// for anything that is not a well-formed command (Telegram's rule: 1–32
+// MaxArgs bounds Command.Args, in runes: settings values are short ("2h",
+// "outages"), and the bound keeps a pasted essay out of answers and logs.
+const MaxArgs = 64
+
+// parseCommand splits "/Name@Bot args" into "name", "Bot" and the rest of
+// the first line, trimmed and cut to MaxArgs runes. ok is false for
+// anything that is not a well-formed command (Telegram's rule: 1–32
 // letters, digits or underscores).
-func parseCommand(text string) (name, target string, ok bool) {
+func parseCommand(text string) (name, target, args string, ok bool) {
 	if !strings.HasPrefix(text, "/") {
-		return "", "", false
+		return "", "", "", false
 	}
-	word := text[1:]
-	if i := strings.IndexAny(word, " \t\n\r"); i >= 0 {
-		word = word[:i]
+	line, _, _ := strings.Cut(text[1:], "\n")
+	word, rest := line, ""
+	if i := strings.IndexAny(line, " \t\r"); i >= 0 {
+		word, rest = line[:i], line[i+1:]
 	}
 	name, target, _ = strings.Cut(word, "@")
 	if name == "" || len(name) > 32 {
-		return "", "", false
+		return "", "", "", false
 	}
 	for _, r := range name {
 		if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return "", "", false
+			return "", "", "", false
 		}
 	}
-	return strings.ToLower(name), target, true
+	return strings.ToLower(name), target, bot.Truncate(strings.TrimSpace(rest), MaxArgs), true
 }

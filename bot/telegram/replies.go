@@ -28,18 +28,23 @@ func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID i
 			}
 			return err
 		})
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrUnauthorized):
-			// Logged once, when the token was found revoked.
-		case ctx.Err() != nil:
-			// Shutdown: Run counts what was left.
-		default:
-			// The command itself was handled; a lost answer is not worth
-			// replaying it. A kicked bot learns it through my_chat_member.
-			a.log.Warn("telegram: could not answer a command", "err", err, "chat", chat, "command", command)
-		}
+		a.replyFailed(ctx, err, chat, command)
 	})
+}
+
+// replyFailed logs an answer that could not be delivered.
+func (a *Adapter) replyFailed(ctx context.Context, err error, chat, command string) {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUnauthorized):
+		// Logged once, when the token was found revoked.
+	case ctx.Err() != nil:
+		// Shutdown: Run counts what was left.
+	default:
+		// The command itself was handled; a lost answer is not worth
+		// replaying it. A kicked bot learns it through my_chat_member.
+		a.log.Warn("telegram: could not answer a command", "err", err, "chat", chat, "command", command)
+	}
 }
 
 // replyQueue holds command answers: first in, first out per chat, one

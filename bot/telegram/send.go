@@ -155,7 +155,42 @@ func messageParams(chatID int64, m bot.Message, threadID int) tgbotapi.Params {
 	if threadID > 0 {
 		p["message_thread_id"] = strconv.Itoa(threadID) // forum topic; not in the library's types
 	}
+	if kb := keyboard(m.Buttons); kb != "" {
+		p["reply_markup"] = kb
+	}
 	return p
+}
+
+// MaxCallbackData is Telegram's limit on a button's callback_data, in bytes.
+const MaxCallbackData = 64
+
+// keyboard renders buttons as an inline_keyboard reply_markup, "" when there
+// are none. Telegram refuses the whole message for one bad button
+// (BUTTON_DATA_INVALID), so a button without a label or with data Telegram
+// would refuse is left out rather than losing the answer.
+func keyboard(rows [][]bot.Button) string {
+	type button struct {
+		Text         string `json:"text"`
+		CallbackData string `json:"callback_data"`
+	}
+	var kb [][]button
+	for _, row := range rows {
+		var out []button
+		for _, b := range row {
+			if strings.TrimSpace(b.Label) == "" || b.Data == "" || len(b.Data) > MaxCallbackData {
+				continue
+			}
+			out = append(out, button{Text: b.Label, CallbackData: b.Data})
+		}
+		if len(out) > 0 {
+			kb = append(kb, out)
+		}
+	}
+	if len(kb) == 0 {
+		return ""
+	}
+	body, _ := json.Marshal(map[string]any{"inline_keyboard": kb}) // plain strings: cannot fail
+	return string(body)
 }
 
 // classify maps a failed call to the class delivery acts on:

@@ -248,7 +248,27 @@ type Command struct {
 	DMPermission             *bool             `json:"dm_permission,omitempty"`
 	Contexts                 []int             `json:"contexts,omitempty"`
 	IntegrationTypes         []int             `json:"integration_types,omitempty"`
-	Options                  []json.RawMessage `json:"options"`
+	NameLocalizations        map[string]string `json:"name_localizations,omitempty"`
+	Options                  []OptionSpec      `json:"options"`
+}
+
+// OptionSpec is one option of a registered command.
+type OptionSpec struct {
+	Type                     int               `json:"type"`
+	Name                     string            `json:"name"`
+	NameLocalizations        map[string]string `json:"name_localizations,omitempty"`
+	Description              string            `json:"description"`
+	DescriptionLocalizations map[string]string `json:"description_localizations,omitempty"`
+	Required                 bool              `json:"required,omitempty"`
+	Choices                  []Choice          `json:"choices,omitempty"`
+	MaxLength                int               `json:"max_length,omitempty"`
+}
+
+// Choice is one of an option's offered values.
+type Choice struct {
+	Name              string            `json:"name"`
+	NameLocalizations map[string]string `json:"name_localizations,omitempty"`
+	Value             any               `json:"value"`
 }
 
 // Callback is an interaction response (POST …/callback).
@@ -729,10 +749,19 @@ func (s *Server) overwriteCommands(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Failure{Status: http.StatusBadRequest, Code: 50109, Message: "The request body contains invalid JSON."})
 		return
 	}
+	for _, c := range cmds {
+		if v := commandViolation(c); v != "" {
+			s.mu.Lock()
+			s.violations = append(s.violations, v)
+			s.mu.Unlock()
+			writeError(w, Failure{Status: http.StatusBadRequest, Code: 50035, Message: "Invalid Form Body: " + v})
+			return
+		}
+	}
 	out := make([]map[string]any, 0, len(cmds))
 	for _, c := range cmds {
 		if c.Options == nil {
-			c.Options = []json.RawMessage{}
+			c.Options = []OptionSpec{}
 		}
 		out = append(out, map[string]any{
 			"id": s.id(), "application_id": s.AppID, "version": s.id(), "type": 1,

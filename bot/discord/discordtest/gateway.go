@@ -184,6 +184,8 @@ func (s *Server) DropConnections() {
 	}
 }
 
+// Option types of interaction options: OptionString, OptionInteger.
+
 // Interaction types.
 const (
 	TypePing         = 1

@@ -4,8 +4,9 @@
 // bodies work too) at <URL>/bot<token>/<method>, and answers with Telegram's
 // JSON shapes. It supports getMe, getUpdates (long poll with offset, timeout,
 // limit and allowed_updates), sendMessage (validates HTML and the 4096
-// limit, records every message), getChatMember, setMyCommands, deleteWebhook
-// and getWebhookInfo; failures can be injected per method or per chat, and an
+// limit and inline keyboards, records every message), getChatMember,
+// setMyCommands, deleteWebhook, getWebhookInfo, button presses (PushCallback)
+// with answerCallbackQuery and editMessageText (recorded); failures can be injected per method or per chat, and an
 // optional rate limiter answers 429 like Telegram's flood control. Outages
 // are switches on the server: Down/Up (connections refused, same address
 // after), FailAlways (e.g. a proxy's HTML 502 on every call), RevokeToken
@@ -104,7 +105,9 @@ type SentMessage struct {
 	AllowWithoutReply bool
 	ThreadID          int
 	NoPreview         bool
-	At                time.Time
+	// Buttons is the inline keyboard sent with the message (reply_markup).
+	Buttons [][]Button
+	At      time.Time
 }
 
 // BotCommand is one entry of a setMyCommands menu.
@@ -212,6 +215,7 @@ type Server struct {
 	chatAlways map[int64]Failure
 	migrated   map[int64]int64
 	commands   map[string][]BotCommand
+	callbacks  callbackState
 	always     map[string]Failure // method ("" for all) → failure until ClearAlways
 	revoked    bool
 
@@ -241,6 +245,7 @@ func NewServer(opts Options) *Server {
 		commands:   map[string][]BotCommand{},
 		always:     map[string]Failure{},
 		rl:         rateLimiter{chats: map[int64]*chatWindow{}},
+		callbacks:  newCallbackState(),
 	}
 	if s.Token == "" {
 		s.Token = DefaultToken
@@ -714,6 +719,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.getChatMember(w, p)
 	case "setmycommands":
 		s.setMyCommands(w, p)
+	case "answercallbackquery":
+		s.answerCallbackQuery(w, p)
+	case "editmessagetext":
+		s.editMessageText(w, p)
 	case "deletewebhook":
 		writeOK(w, true)
 	case "getwebhookinfo":
@@ -940,6 +949,11 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 		fail(BadRequest("message is too long"))
 		return
 	}
+	buttons, err := parseKeyboard(p["reply_markup"])
+	if err != nil {
+		fail(BadRequest(err.Error()))
+		return
+	}
 	if wait := s.rl.allow(s.limits, chatID, s.now()); wait > 0 {
 		fail(TooManyRequests(wait))
 		return
@@ -952,6 +966,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 		AllowWithoutReply: p["allow_sending_without_reply"] == "true",
 		ThreadID:          atoi(p["message_thread_id"]),
 		NoPreview:         p["disable_web_page_preview"] == "true",
+		Buttons:           buttons,
 		At:                s.now(),
 	}
 	s.mu.Lock()
@@ -965,6 +980,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 	typ := s.chatTypes[chatID]
 	s.byChat[chatID] = append(s.byChat[chatID], len(s.sent))
 	s.sent = append(s.sent, m)
+	s.rememberLocked(chatID, m.MessageID, plain, buttons)
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.sentN.Add(1)

@@ -336,3 +336,52 @@ func TestFailAlwaysAndRevokeToken(t *testing.T) {
 		t.Errorf("Requests = %d, want 5", got)
 	}
 }
+
+// TestCallbackAnswersAndEdits checks the fake keeps Telegram's rules for
+// presses: one answer per query, keyboards validated, edits of known
+// messages only, "not modified" for an identical edit, no keyboard after
+// an edit without one.
+func TestCallbackAnswersAndEdits(t *testing.T) {
+	s := Start(t, Options{})
+	kb := `{"inline_keyboard":[[{"text":"Mute","callback_data":"/mute 2h"}]]}`
+	if code, a := post(t, s, "sendMessage", url.Values{"chat_id": {"5"}, "text": {"hi"}, "reply_markup": {`{"inline_keyboard":[[{"text":"x","callback_data":"` + strings.Repeat("y", 65) + `"}]]}`}}); code != 400 || !strings.Contains(a.Description, "BUTTON_DATA_INVALID") {
+		t.Errorf("65-byte callback_data: %d %q", code, a.Description)
+	}
+	if code, _ := post(t, s, "sendMessage", url.Values{"chat_id": {"5"}, "text": {"settings"}, "reply_markup": {kb}}); code != 200 {
+		t.Fatalf("sendMessage with a keyboard: %d", code)
+	}
+	sent := s.SentTo(5)
+	if len(sent) != 1 || len(sent[0].Buttons) != 1 || sent[0].Buttons[0][0] != (Button{Text: "Mute", Data: "/mute 2h"}) {
+		t.Fatalf("sent %+v", sent)
+	}
+	_, query := s.PushCallback(Press{From: User{ID: 5}, ChatID: 5, MessageID: sent[0].MessageID, Data: "/mute 2h"})
+	if code, _ := post(t, s, "answerCallbackQuery", url.Values{"callback_query_id": {query}, "text": {"ok"}}); code != 200 {
+		t.Errorf("first answer: %d", code)
+	}
+	if code, a := post(t, s, "answerCallbackQuery", url.Values{"callback_query_id": {query}}); code != 400 || !strings.Contains(a.Description, "query is too old") {
+		t.Errorf("second answer: %d %q", code, a.Description)
+	}
+	if got := s.CallbackAnswers(); len(got) != 1 || got[0].QueryID != query || got[0].Text != "ok" {
+		t.Errorf("answers %+v", got)
+	}
+	id := fmt.Sprint(sent[0].MessageID)
+	edit := func(msgID, text, markup string) (int, answer) {
+		v := url.Values{"chat_id": {"5"}, "message_id": {msgID}, "text": {text}}
+		if markup != "" {
+			v.Set("reply_markup", markup)
+		}
+		return post(t, s, "editMessageText", v)
+	}
+	if code, a := edit("99", "x", ""); code != 400 || !strings.Contains(a.Description, "message to edit not found") {
+		t.Errorf("edit of an unknown message: %d %q", code, a.Description)
+	}
+	if code, a := edit(id, "settings", kb); code != 400 || !strings.Contains(a.Description, "message is not modified") {
+		t.Errorf("identical edit: %d %q", code, a.Description)
+	}
+	if code, _ := edit(id, "muted", ""); code != 200 {
+		t.Errorf("edit: %d", code)
+	}
+	if e := s.Edits(5); len(e) != 1 || e[0].Plain != "muted" || e[0].Buttons != nil {
+		t.Errorf("edits %+v, want one without keyboard", e)
+	}
+}

@@ -1,0 +1,136 @@
+package discord
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// MaxArgs bounds Command.Args, in runes, as the Telegram adapter does:
+// settings values are short ("2h", "outages").
+const MaxArgs = 64
+
+// option is the one string option a settings command takes; its value
+// becomes Command.Args.
+type option struct {
+	name, nameFR string
+	desc, descFR string
+	// choices are the only values offered; nil means free text, described
+	// by example.
+	choices []choice
+	example string
+}
+
+type choice struct{ value, en, fr string }
+
+// commandOptions are the options of the commands that take one, by command
+// name. Commands the service lists (bot.CommandNames) without an entry here
+// take none.
+var commandOptions = map[string]*option{
+	"alerts": {
+		name: "level", nameFR: "niveau",
+		desc: "Which alerts this channel gets", descFR: "Les alertes que reçoit ce salon",
+		choices: []choice{
+			{"outages", "Outages only (down and its recovery)", "Pannes seulement (panne et retour)"},
+			{"all", "All (degraded too, silently)", "Toutes (dégradations comprises, sans son)"},
+		},
+	},
+	"mute": {
+		name: "duration", nameFR: "durée",
+		desc: "How long, e.g. 2h or 30m (at most 7 days)", descFR: "Combien de temps, par ex. 2h ou 30m (7 jours au plus)",
+		example: "2h, 30m",
+	},
+	"language": {
+		name: "value", nameFR: "langue",
+		desc: "Language of alerts and answers", descFR: "Langue des alertes et des réponses",
+		choices: []choice{{"fr", "Français", "Français"}, {"en", "English", "Anglais"}},
+	},
+	"remind": {
+		name: "every", nameFR: "intervalle",
+		desc: "Repeat the alert while X is not up, e.g. 1h; off to stop", descFR: "Répéter l'alerte tant que X ne va pas bien, par ex. 1h ; off pour arrêter",
+		example: "1h, off",
+	},
+}
+
+// settingsCommand reports whether a command is about a chat's settings:
+// like a subscription they exist only in servers (a DM cannot subscribe).
+func settingsCommand(name string) bool { return name == "settings" || changesSettings(name) }
+
+// changesSettings reports whether a command changes a chat's settings: only
+// those allowed to subscribe the channel may.
+func changesSettings(name string) bool {
+	switch name {
+	case "alerts", "mute", "unmute", "language", "remind":
+		return true
+	}
+	return false
+}
+
+// applicationOptions is the registered form of a command's option.
+func applicationOptions(name string) []*discordgo.ApplicationCommandOption {
+	o := commandOptions[name]
+	if o == nil {
+		return []*discordgo.ApplicationCommandOption{}
+	}
+	opt := &discordgo.ApplicationCommandOption{
+		Type:                     discordgo.ApplicationCommandOptionString,
+		Name:                     o.name,
+		NameLocalizations:        map[discordgo.Locale]string{discordgo.French: o.nameFR},
+		Description:              o.desc,
+		DescriptionLocalizations: map[discordgo.Locale]string{discordgo.French: o.descFR},
+		Required:                 true,
+		MaxLength:                MaxArgs,
+	}
+	for _, c := range o.choices {
+		opt.Choices = append(opt.Choices, &discordgo.ApplicationCommandOptionChoice{
+			Name: c.en, NameLocalizations: map[discordgo.Locale]string{discordgo.French: c.fr}, Value: c.value,
+		})
+	}
+	return []*discordgo.ApplicationCommandOption{opt}
+}
+
+// optionValue is the value of the option command name takes, trimmed and
+// bounded; ok is false when the interaction lacks it or sent it with
+// another type (a stale command definition, a forged payload). Commands
+// without an option always give "", true.
+func optionValue(name string, d discordgo.ApplicationCommandInteractionData) (value string, ok bool) {
+	o := commandOptions[name]
+	if o == nil {
+		return "", true
+	}
+	for _, got := range d.Options {
+		if got == nil || got.Name != o.name {
+			continue
+		}
+		s, isString := got.Value.(string)
+		if got.Type != discordgo.ApplicationCommandOptionString || !isString || strings.TrimSpace(s) == "" {
+			return "", false
+		}
+		return bot.Truncate(strings.TrimSpace(s), MaxArgs), true
+	}
+	return "", false
+}
+
+// optionHelp is the answer to a command whose option is missing or of the
+// wrong type: what the option is called and what it accepts.
+func optionHelp(lang, name string) string {
+	o := commandOptions[name]
+	fr := strings.HasPrefix(strings.ToLower(lang), "fr")
+	var values []string
+	for _, c := range o.choices {
+		values = append(values, c.value)
+	}
+	switch {
+	case fr && len(values) > 0:
+		return fmt.Sprintf("/%s attend son option %s : %s.", name, o.nameFR, strings.Join(values, " ou "))
+	case fr:
+		return fmt.Sprintf("/%s attend son option %s, par exemple %s.", name, o.nameFR, o.example)
+	case len(values) > 0:
+		return fmt.Sprintf("/%s needs its option %s: %s.", name, o.name, strings.Join(values, " or "))
+	default:
+		return fmt.Sprintf("/%s needs its option %s, for example %s.", name, o.name, o.example)
+	}
+}
