@@ -118,9 +118,21 @@ func (i Incident) MainCauses(n int) []Cause {
 	return out
 }
 
+// ChangeKind tells what an outbox row announces.
+type ChangeKind string
+
+const (
+	// KindChange is a state change (the zero value).
+	KindChange ChangeKind = ""
+	// KindUnmuted tells a chat whose mute ended the state it missed:
+	// Transition.From is the last state it heard of, To the current one.
+	KindUnmuted ChangeKind = "unmuted"
+)
+
 // Change is one announced transition, as stored and delivered.
 type Change struct {
 	ID         int64
+	Kind       ChangeKind
 	Transition probe.Transition
 	// Causes are the failing components at the time of the transition.
 	Causes   []Cause
@@ -167,6 +179,10 @@ type Snapshot struct {
 	// Incident is the incident this round opened, updated or closed; nil if none.
 	Incident *Incident
 	// Change is the announced transition, if any; the store fans it out to
-	// one outbox row per subscription in the same transaction.
+	// one outbox row per subscription whose settings want it, in the same
+	// transaction.
 	Change *Change
+	// Queued is set by the store: how many outbox rows the round queued
+	// (the change's and any unmuted or reminder rows).
+	Queued int
 }

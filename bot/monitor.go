@@ -111,6 +111,8 @@ func (m *Monitor) record(ctx context.Context, round probe.Round) error {
 	m.cfg.Metrics.setState(next.State)
 	if snap.Change != nil {
 		m.cfg.Metrics.transition(tr)
+	}
+	if snap.Change != nil || snap.Queued > 0 {
 		m.cfg.Changed()
 	}
 	return nil

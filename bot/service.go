@@ -35,13 +35,16 @@ type Command struct {
 }
 
 // CommandNames are the commands the bot knows, in menu order.
-var CommandNames = []string{"subscribe", "unsubscribe", "status", "history", "help"}
+var CommandNames = []string{"subscribe", "unsubscribe", "status", "history", "settings", "alerts", "mute", "unmute", "language", "remind", "help"}
 
 // HistoryLimit is how many incidents /history lists.
 const HistoryLimit = 10
 
-// AdminCommand reports whether a command changes a chat's subscription.
-func AdminCommand(name string) bool { return name == "subscribe" || name == "unsubscribe" }
+// AdminCommand reports whether a command changes a chat's subscription or
+// its settings: the same people may do both.
+func AdminCommand(name string) bool {
+	return name == "subscribe" || name == "unsubscribe" || settingsCommand(name)
+}
 
 // Service answers commands and records membership events.
 type Service struct {
@@ -99,6 +102,8 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 		return RenderHistory(cmd.Lang, incidents, s.now()), true
 	case "subscribe", "unsubscribe":
 		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
+	case settingsName, "alerts", "mute", "unmute", "language", "remind":
+		return s.settings(ctx, cmd, name), true
 	default:
 		if cmd.Private {
 			help := HelpMessage(cmd.Lang)
@@ -143,20 +148,30 @@ func (s *Service) incidents(ctx context.Context) ([]Incident, error) {
 	return s.history.Incidents(ctx, HistoryLimit)
 }
 
+// mayManage tells whether the sender may change the chat's subscription and
+// settings; when not, refusal is the answer.
+func (s *Service) mayManage(ctx context.Context, cmd Command) (refusal Message, ok bool) {
+	if !cmd.AdminOnly {
+		return Message{}, true
+	}
+	admin := false
+	if cmd.IsAdmin != nil {
+		var err error
+		if admin, err = cmd.IsAdmin(ctx); err != nil {
+			s.log.Warn("check admin", "err", err, "chat", cmd.Chat.String())
+			return NoticeMessage(cmd.Lang, NoticeFailed), false
+		}
+	}
+	if !admin {
+		return private(catalogFor(cmd.Lang).adminOnly), false
+	}
+	return Message{}, true
+}
+
 func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {
 	c := catalogFor(cmd.Lang)
-	if cmd.AdminOnly {
-		admin := false
-		if cmd.IsAdmin != nil {
-			var err error
-			if admin, err = cmd.IsAdmin(ctx); err != nil {
-				s.log.Warn("check admin", "err", err, "chat", cmd.Chat.String())
-				return NoticeMessage(cmd.Lang, NoticeFailed)
-			}
-		}
-		if !admin {
-			return private(c.adminOnly)
-		}
+	if refusal, ok := s.mayManage(ctx, cmd); !ok {
+		return refusal
 	}
 	if subscribe {
 		created, err := s.subs.Subscribe(ctx, Subscription{

@@ -94,6 +94,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		incID, changeID int64
 		prune           = s.outboxPruneDue(r.Start)
 		pruneFull       bool
+		queued          int64
 	)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rounds (at, verdict, duration_ns, control_ok, results) VALUES (?, ?, ?, ?, ?)`,
@@ -164,11 +165,11 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			if changeID, err = res.LastInsertId(); err != nil {
 				return fmt.Errorf("insert change: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
-				SELECT ?, platform, chat_id, lang, ?, ? FROM subscriptions ORDER BY created_at, platform, chat_id`,
-				changeID, nanos(tr.At), nanos(tr.At)); err != nil {
-				return fmt.Errorf("fan out change: %w", err)
+			n, err := fanOut(ctx, tx, changeID, incID, snap.Incident, tr)
+			if err != nil {
+				return err
 			}
+			queued += n
 		}
 		var open any
 		if snap.Incident != nil && snap.Incident.Open() {
@@ -182,6 +183,15 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		if err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
+		var openID sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT incident_id FROM state WHERE id = 1`).Scan(&openID); err != nil {
+			return fmt.Errorf("read the open incident: %w", err)
+		}
+		n, err := endMutes(ctx, tx, st, openID.Int64, r.Start)
+		if err != nil {
+			return err
+		}
+		queued += n
 		return nil
 	})
 	if err != nil {
@@ -190,6 +200,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 	if prune {
 		s.outboxPruned(r.Start, pruneFull)
 	}
+	snap.Queued = int(queued)
 	if snap.Incident != nil {
 		snap.Incident.ID = incID
 	}
