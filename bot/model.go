@@ -127,6 +127,8 @@ const (
 	// KindUnmuted tells a chat whose mute ended the state it missed:
 	// Transition.From is the last state it heard of, To the current one.
 	KindUnmuted ChangeKind = "unmuted"
+	// KindReminder repeats the alert of a state that lasts (From = To).
+	KindReminder ChangeKind = "reminder"
 )
 
 // Change is one announced transition, as stored and delivered.

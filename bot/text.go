@@ -55,6 +55,7 @@ type catalog struct {
 	remindEvery                                 string // duration
 	buttonLabels                                map[string]string
 	muteEnded                                   string
+	reminderLine                                string // state, duration, time
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never
@@ -134,6 +135,7 @@ var english = catalog{
 		"/remind 1h": "Remind every 1h", "/remind off": "No reminders",
 	},
 	muteEnded:         "Your mute has ended; meanwhile X changed.",
+	reminderLine:      "Reminder: still %s, for %s so far (since %s).",
 	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
 	alreadySubscribed: "This chat is already subscribed; nothing changed.",
 	unsubscribed:      "Unsubscribed: no more alerts here.",
@@ -231,6 +233,7 @@ var french = catalog{
 		"/remind 1h": "Rappel toutes les 1h", "/remind off": "Pas de rappel",
 	},
 	muteEnded:         "Fin du silence ; entre-temps X a changé.",
+	reminderLine:      "Rappel : toujours %s, depuis %s (début %s).",
 	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
 	alreadySubscribed: "Ce chat est déjà abonné ; rien n'a changé.",
 	unsubscribed:      "Désabonné : plus d'alertes ici.",
@@ -321,8 +324,11 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 	m := Message{Time: tr.At, ReplyTo: last.ReplyTo}
 	inc := ch.Incident
 	m.Event = &Event{State: tr.To, Previous: rows[0].Change.Transition.From, At: tr.At, Began: tr.Began, Causes: ch.Causes, Incident: &inc}
-	if ch.Kind == KindUnmuted {
+	switch ch.Kind {
+	case KindUnmuted:
 		return c.catchUp(m, tr, now)
+	case KindReminder:
+		return c.reminder(m, ch, now)
 	}
 	switch tr.To {
 	case probe.StateUp:
@@ -383,6 +389,20 @@ func (c *catalog) catchUp(m Message, tr probe.Transition, now time.Time) Message
 		m.Severity, m.Title = SeverityDown, c.titleDown
 	}
 	m.Lines = []string{c.muteEnded, fmt.Sprintf(c.sinceLine, stamp(tr.Began), c.since(tr.Began, now))}
+	return m
+}
+
+// reminder repeats the alert of a lasting state with its duration so far,
+// answering the first alert of the incident when the chat got one.
+func (c *catalog) reminder(m Message, ch Change, now time.Time) Message {
+	tr := ch.Transition
+	m.Severity, m.Title = SeverityDown, c.titleDown
+	if tr.To == probe.StateDegraded {
+		m.Severity, m.Title, m.Silent = SeverityDegraded, c.titleDegraded, true
+	}
+	start := startOf(ch)
+	m.Lines = []string{fmt.Sprintf(c.reminderLine, c.stateName[tr.To], FormatDuration(now.Sub(start)), stamp(start))}
+	m.Fields = causeFields(ch.Incident.MainCauses(3))
 	return m
 }
 

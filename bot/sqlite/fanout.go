@@ -149,3 +149,50 @@ func endMutes(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64,
 	}
 	return queued, nil
 }
+
+// remind queues a reminder for each chat with reminders on, not muted, whose
+// latest alert (change, catch-up or reminder) told it of the current state
+// and is at least its interval old. X being up, or a chat that still has a
+// row pending, gets none: reminders stop at recovery and never pile up, even
+// after a restart, since they are derived from the outbox, not a timer.
+func remind(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64, now time.Time) (int64, error) {
+	if status.State != probe.StateDown && status.State != probe.StateDegraded {
+		return 0, nil
+	}
+	var inc any
+	if incID != 0 {
+		inc = incID
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES (?, ?, ?, ?, ?, ?)`,
+		bot.KindReminder, status.State, status.State, nanos(now), nanos(status.Since), inc)
+	if err != nil {
+		return 0, fmt.Errorf("record reminder: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("record reminder: %w", err)
+	}
+	res, err = tx.ExecContext(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
+		SELECT ?, s.platform, s.chat_id, s.lang, ?, ? FROM subscriptions s
+		JOIN outbox o ON o.id = (SELECT r.id FROM outbox r JOIN changes c ON c.id = r.change_id
+			WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.status IN `+heard+` AND c.kind IN ('', 'unmuted', 'reminder')
+			ORDER BY r.id DESC LIMIT 1)
+		JOIN changes lc ON lc.id = o.change_id
+		WHERE s.remind_every <> 0 AND s.muted_until <= ? AND lc.to_state = ? AND o.created_at + s.remind_every <= ?
+			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.platform = s.platform AND p.chat_id = s.chat_id AND p.status = 'pending')
+		ORDER BY s.created_at, s.platform, s.chat_id`,
+		id, nanos(now), nanos(now), nanos(now), status.State, nanos(now))
+	if err != nil {
+		return 0, fmt.Errorf("queue reminders: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("queue reminders: %w", err)
+	}
+	if n == 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM changes WHERE id = ?`, id); err != nil {
+			return 0, fmt.Errorf("drop unused reminder: %w", err)
+		}
+	}
+	return n, nil
+}

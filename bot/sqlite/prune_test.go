@@ -25,7 +25,7 @@ func upRound(t testing.TB, s *sqlite.Store, at time.Time) {
 }
 
 // saveRecovery closes the open incident with a down→up change.
-func saveRecovery(t *testing.T, s *sqlite.Store, at time.Time) {
+func saveRecovery(t testing.TB, s *sqlite.Store, at time.Time) {
 	t.Helper()
 	saved, err := s.Load(context.Background())
 	if err != nil {

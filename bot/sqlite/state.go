@@ -192,6 +192,10 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			return err
 		}
 		queued += n
+		if n, err = remind(ctx, tx, st, openID.Int64, r.Start); err != nil {
+			return err
+		}
+		queued += n
 		return nil
 	})
 	if err != nil {
