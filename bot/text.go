@@ -56,6 +56,9 @@ type catalog struct {
 	buttonLabels                                map[string]string
 	muteEnded                                   string
 	reminderLine                                string // state, duration, time
+	unstableTitle, unstableLine                 string // line: changes, time
+	settledTitle, settledLine                   string // title: state; line: state, time, from, to, duration, changes
+	statusUnstable                              string // time, changes
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never
@@ -136,6 +139,11 @@ var english = catalog{
 	},
 	muteEnded:         "Your mute has ended; meanwhile X changed.",
 	reminderLine:      "Reminder: still %s, for %s so far (since %s).",
+	unstableTitle:     "⚠️ X is unstable",
+	unstableLine:      "%d changes since %s. No alert for each change until X holds one state; then one message.",
+	settledTitle:      "X has settled: %s",
+	settledLine:       "%s since %s. It was unstable from %s to %s (%s, %d changes).",
+	statusUnstable:    "⚠️ Unstable since %s (%d changes): alerts for each change are paused until it settles.",
 	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
 	alreadySubscribed: "This chat is already subscribed; nothing changed.",
 	unsubscribed:      "Unsubscribed: no more alerts here.",
@@ -234,6 +242,11 @@ var french = catalog{
 	},
 	muteEnded:         "Fin du silence ; entre-temps X a changé.",
 	reminderLine:      "Rappel : toujours %s, depuis %s (début %s).",
+	unstableTitle:     "⚠️ X est instable",
+	unstableLine:      "%d changements depuis %s. Plus d'alerte à chaque changement tant que X ne tient pas un même état ; ensuite un seul message.",
+	settledTitle:      "X s'est stabilisé : %s",
+	settledLine:       "%s depuis %s. Il a été instable de %s à %s (%s, %d changements).",
+	statusUnstable:    "⚠️ Instable depuis %s (%d changements) : les alertes à chaque changement sont suspendues jusqu'à ce qu'il se stabilise.",
 	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
 	alreadySubscribed: "Ce chat est déjà abonné ; rien n'a changé.",
 	unsubscribed:      "Désabonné : plus d'alertes ici.",
@@ -329,6 +342,8 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 		return c.catchUp(m, tr, now)
 	case KindReminder:
 		return c.reminder(m, ch, now)
+	case KindUnstable, KindSettled:
+		return c.flapping(m, ch)
 	}
 	switch tr.To {
 	case probe.StateUp:
@@ -406,6 +421,25 @@ func (c *catalog) reminder(m Message, ch Change, now time.Time) Message {
 	return m
 }
 
+// flapping renders the unstable message and the settled one.
+func (c *catalog) flapping(m Message, ch Change) Message {
+	tr := ch.Transition
+	m.ReplyTo = ""
+	if ch.Kind == KindUnstable {
+		m.Severity, m.Title = SeverityDegraded, c.unstableTitle
+		m.Lines = []string{fmt.Sprintf(c.unstableLine, ch.Flaps, stamp(ch.FlapSince))}
+		m.Fields = causeFields(ch.Causes)
+		return m
+	}
+	m.Severity = map[probe.State]Severity{probe.StateUp: SeverityUp, probe.StateDegraded: SeverityDegraded, probe.StateDown: SeverityDown}[tr.To]
+	m.Silent = tr.To == probe.StateDegraded
+	state := c.stateName[tr.To]
+	m.Title = fmt.Sprintf(c.settledTitle, state)
+	m.Lines = []string{fmt.Sprintf(c.settledLine, strings.ToUpper(state[:1])+state[1:], stamp(tr.Began),
+		clock(ch.FlapSince), clock(tr.Began), FormatDuration(tr.Began.Sub(ch.FlapSince)), ch.Flaps)}
+	return m
+}
+
 // startOf is when the trouble began: the incident's start, else the transition.
 func startOf(ch Change) time.Time {
 	if !ch.Incident.Start.IsZero() {
@@ -453,6 +487,9 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, now time.Time) Message 
 	}
 	if !s.Status.Since.IsZero() && st != probe.StateUnknown {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(s.Status.Since), c.since(s.Status.Since, now)))
+	}
+	if f := s.Flap; f.Unstable() {
+		m.Lines = append(m.Lines, fmt.Sprintf(c.statusUnstable, stamp(f.Since), f.Changes))
 	}
 	if u := uptime; u != nil {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.uptimeLine, c.percent(u.H24), c.percent(u.D7), c.percent(u.D30)))

@@ -36,10 +36,23 @@ func heardOf(states string) string {
 //
 // A change without an incident (up after a state restored from an old run)
 // goes to every chat not muted.
-func fanOut(ctx context.Context, tx *sql.Tx, changeID, incID int64, inc *bot.Incident, tr probe.Transition) (int64, error) {
+//
+// An unstable message goes to every chat not muted whose level covers the
+// worst state of the flapping (To); the settled message to the chats that
+// got the unstable one, and to those not muted whose level covers the
+// settled state.
+func fanOut(ctx context.Context, tx *sql.Tx, changeID, incID int64, inc *bot.Incident, ch *bot.Change, unstableID int64) (int64, error) {
+	tr := ch.Transition
 	at := nanos(tr.At)
 	where, args := `s.muted_until <= ?`, []any{at}
 	switch {
+	case ch.Kind == bot.KindUnstable:
+		where += ` AND (s.level = 'all' OR ? = 'down')`
+		args = append(args, tr.To)
+	case ch.Kind == bot.KindSettled:
+		where = `(EXISTS (SELECT 1 FROM outbox r WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.change_id = ? AND r.status IN ` + heard + `)
+			OR (s.muted_until <= ? AND (s.level = 'all' OR ? = 'down')))`
+		args = []any{unstableID, at, tr.To}
 	case incID == 0 || inc == nil:
 	case tr.To == probe.StateDegraded:
 		where += ` AND s.level = 'all'`
@@ -69,7 +82,7 @@ func fanOut(ctx context.Context, tx *sql.Tx, changeID, incID int64, inc *bot.Inc
 func toldState(ctx context.Context, tx *sql.Tx, chat bot.ChatRef) (probe.State, error) {
 	var st probe.State
 	err := tx.QueryRowContext(ctx, `SELECT c.to_state FROM outbox o JOIN changes c ON c.id = o.change_id
-		WHERE o.platform = ? AND o.chat_id = ? AND o.status IN `+heard+` AND c.kind IN ('', 'unmuted')
+		WHERE o.platform = ? AND o.chat_id = ? AND o.status IN `+heard+` AND c.kind IN ('', 'unmuted', 'settled')
 		ORDER BY o.id DESC LIMIT 1`, chat.Platform, chat.ID).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return probe.StateUp, nil
@@ -175,7 +188,7 @@ func remind(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64, n
 	res, err = tx.ExecContext(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
 		SELECT ?, s.platform, s.chat_id, s.lang, ?, ? FROM subscriptions s
 		JOIN outbox o ON o.id = (SELECT r.id FROM outbox r JOIN changes c ON c.id = r.change_id
-			WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.status IN `+heard+` AND c.kind IN ('', 'unmuted', 'reminder')
+			WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.status IN `+heard+` AND c.kind IN ('', 'unmuted', 'settled', 'reminder')
 			ORDER BY r.id DESC LIMIT 1)
 		JOIN changes lc ON lc.id = o.change_id
 		WHERE s.remind_every <> 0 AND s.muted_until <= ? AND lc.to_state = ? AND o.created_at + s.remind_every <= ?

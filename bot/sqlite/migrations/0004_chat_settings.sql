@@ -13,3 +13,12 @@ CREATE INDEX subscriptions_remind ON subscriptions(remind_every) WHERE remind_ev
 ALTER TABLE changes ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 -- Recoveries go to the chats that heard of the incident: found by its changes.
 CREATE INDEX changes_incident ON changes(incident_id);
+-- Flapping (issue 12): flaps is the number of changes an 'unstable' or
+-- 'settled' message counts, flap_since when that period began; the state row keeps the unstable period going
+-- on (flap_since 0: X is stable) and the change that announced it.
+ALTER TABLE changes ADD COLUMN flaps INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE changes ADD COLUMN flap_since INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE state ADD COLUMN flap_since   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE state ADD COLUMN flap_changes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE state ADD COLUMN flap_worst   TEXT    NOT NULL DEFAULT '';
+ALTER TABLE state ADD COLUMN flap_change  INTEGER NOT NULL DEFAULT 0;
