@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/xstatusbot/xstatusbot/bot"
 )
 
@@ -17,7 +19,9 @@ import (
 func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	e := newEnv(t)
 	e.flapChanges, e.flapWindow = 4, 30*time.Minute
-	e.restart() // with the flap rule
+	reg := prometheus.NewRegistry()
+	e.metrics = bot.NewMetrics(reg)
+	e.restart() // with the flap rule and metrics
 	e.subscribe(tgPlatform, "all", "outages", "fr")
 	e.subscribe(dcPlatform, "c")
 	e.run(tgPlatform, "outages", "/alerts outages")
@@ -60,6 +64,11 @@ func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	if m := e.tg.To("all")[5].Msg; !strings.Contains(m.PlainText(), "It was unstable from 09:00:30 UTC to 09:17:10 UTC (16m40s, 51 changes)") {
 		t.Fatalf("settled message %q", m.PlainText())
 	}
+	// The metrics count every change, quiet ones too: the period's 51
+	// (it began with the first).
+	if n := transitions(t, reg); n != 51 {
+		t.Fatalf("transitions metric %v, want 51", n)
+	}
 	reply, _ = e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "all"}, Name: "status"})
 	if strings.Contains(reply.PlainText(), "Unstable") {
 		t.Fatalf("/status after settling: %q", reply.PlainText())
@@ -69,4 +78,22 @@ func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	e.every(time.Minute, time.Hour)
 	wantTitles(t, "all", e.tg.To("all"), append(settled, "back up")...)
 	wantTitles(t, "outages", e.tg.To("outages"), append(settled, "back up")...)
+}
+
+// transitions sums the transitions counter over its labels.
+func transitions(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() == "xstatusbot_transitions_total" {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }

@@ -129,8 +129,11 @@ func (m *Monitor) record(ctx context.Context, round probe.Round) error {
 	}
 	m.log(round, tr, causes)
 	m.cfg.Metrics.setState(next.State)
-	if snap.Change != nil {
+	if tr != nil && !tr.Initial { // counted even when the flap rule keeps it quiet
 		m.cfg.Metrics.transition(tr)
+	}
+	if ch := snap.Change; ch != nil && ch.Kind != KindChange {
+		m.cfg.Log.Info("flapping", "kind", ch.Kind, "state", next.State, "since", ch.FlapSince, "changes", ch.Flaps)
 	}
 	if snap.Change != nil || snap.Queued > 0 {
 		m.cfg.Changed()
