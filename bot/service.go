@@ -83,6 +83,9 @@ func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, 
 // unknown commands outside private chats are ignored.
 func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bool) {
 	name := strings.ToLower(strings.TrimPrefix(cmd.Name, "/"))
+	if name != "subscribe" && name != "unsubscribe" {
+		cmd.Lang = s.chatLang(ctx, cmd)
+	}
 	switch name {
 	case "start", "help":
 		return HelpMessage(cmd.Lang), true
@@ -113,6 +116,25 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 		}
 		return Message{}, false
 	}
+}
+
+// chatLang is a subscribed chat's language (set at /subscribe, changed by
+// /language), else the asker's. Subscription answers keep the asker's: they
+// are about the subscription itself.
+func (s *Service) chatLang(ctx context.Context, cmd Command) string {
+	store, ok := s.subs.(SettingsStore)
+	if !ok {
+		return cmd.Lang
+	}
+	cs, subscribed, err := store.Settings(ctx, cmd.Chat)
+	if err != nil {
+		s.log.Warn("read the chat's language; answering in the asker's", "err", err, "chat", cmd.Chat.String())
+		return cmd.Lang
+	}
+	if subscribed && cs.Lang != "" {
+		return cs.Lang
+	}
+	return cmd.Lang
 }
 
 // uptimes are the board's uptime figures, else the store's; nil when neither

@@ -158,3 +158,28 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestRepliesInTheChatsLanguage(t *testing.T) {
+	e := newEnv(t)
+	ask := func(name, lang string) string {
+		reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: name, Lang: lang})
+		return reply.PlainText()
+	}
+	if got := ask("subscribe", "en"); !strings.Contains(got, "Subscribed") {
+		t.Fatalf("/subscribe: %q", got)
+	}
+	if got := ask("status", "fr"); !strings.Contains(got, "No check has completed yet") {
+		t.Fatalf("/status in a chat subscribed in English, asked in French: %q", got)
+	}
+	e.run(tgPlatform, "1", "/language fr")
+	if got := ask("status", "en"); !strings.Contains(got, "Aucune vérification") {
+		t.Fatalf("/status after /language fr: %q", got)
+	}
+	if got := ask("help", "en"); !strings.Contains(got, "Je surveille X") {
+		t.Fatalf("/help after /language fr: %q", got)
+	}
+	// About the subscription itself, the asker's language.
+	if got := ask("subscribe", "en"); !strings.Contains(got, "already subscribed") {
+		t.Fatalf("/subscribe: %q", got)
+	}
+}
