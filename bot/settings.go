@@ -10,11 +10,12 @@ import (
 
 // Limits of the settings commands (issue 12).
 const (
-	MaxMute      = 7 * 24 * time.Hour
-	MinRemind    = 15 * time.Minute
-	MaxRemind    = 7 * 24 * time.Hour
-	settingsName = "settings"
+	MaxMute   = 7 * 24 * time.Hour
+	MinRemind = 15 * time.Minute
+	MaxRemind = 7 * 24 * time.Hour
 )
+
+const settingsName = "settings"
 
 // settingsButtons are the command lines of the rows under the /settings
 // answer: a button press is the same command a person could type.
