@@ -113,6 +113,11 @@ type env struct {
 	policy bot.Policy
 	// opts are the store's options, used by start.
 	opts []sqlite.Option
+	// flapChanges and flapWindow are the monitor's flap rule (0: off).
+	flapChanges int
+	flapWindow  time.Duration
+	// metrics, if set, are the monitor's.
+	metrics *bot.Metrics
 }
 
 func newEnv(t *testing.T) *env {
@@ -133,7 +138,8 @@ func (e *env) start() {
 	}
 	e.store = s
 	e.t.Cleanup(func() { s.Close() })
-	e.mon = bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: s, Now: e.clock.Now, Log: quiet()})
+	e.mon = bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: s, Now: e.clock.Now, Log: quiet(),
+		FlapChanges: e.flapChanges, FlapWindow: e.flapWindow, Metrics: e.metrics})
 	if err := e.mon.Load(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}

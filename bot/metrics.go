@@ -40,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "xstatusbot_state", Help: "1 for X's current announced state, 0 for the others.",
 		}, []string{"state"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xstatusbot_transitions_total", Help: "Announced state changes by new state.",
+			Name: "xstatusbot_transitions_total", Help: "State changes by new state, including those the flap rule keeps quiet.",
 		}, []string{"to"}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, unavailable, rate_limited, gone, expired, migrated).",

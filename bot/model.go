@@ -118,10 +118,34 @@ func (i Incident) MainCauses(n int) []Cause {
 	return out
 }
 
+// ChangeKind tells what an outbox row announces.
+type ChangeKind string
+
+const (
+	// KindChange is a state change (the zero value).
+	KindChange ChangeKind = ""
+	// KindUnmuted tells a chat whose mute ended the state it missed:
+	// Transition.From is the last state it heard of, To the current one.
+	KindUnmuted ChangeKind = "unmuted"
+	// KindReminder repeats the alert of a state that lasts (From = To).
+	KindReminder ChangeKind = "reminder"
+	// KindUnstable announces that X flaps: Flaps changes since FlapSince,
+	// the worst state among them in To. Per-change alerts stop until it settles.
+	KindUnstable ChangeKind = "unstable"
+	// KindSettled ends the unstable period begun at FlapSince: X has held
+	// To since Began; Flaps counts the period's changes.
+	KindSettled ChangeKind = "settled"
+)
+
 // Change is one announced transition, as stored and delivered.
 type Change struct {
 	ID         int64
+	Kind       ChangeKind
 	Transition probe.Transition
+	// Flaps is the number of changes an unstable or settled message
+	// counts, FlapSince when the unstable period began.
+	Flaps     int
+	FlapSince time.Time
 	// Causes are the failing components at the time of the transition.
 	Causes   []Cause
 	Incident Incident
@@ -158,7 +182,30 @@ type Saved struct {
 	// Incident is the open incident, or the last closed one, if any.
 	Incident  *Incident
 	LastRound *probe.Round
+	// Flap is the unstable period going on, if any.
+	Flap Flap
+	// Recent are the latest announced changes (at most RecentChanges), oldest
+	// first, so that flapping is still seen across a restart.
+	Recent []probe.Transition
 }
+
+// RecentChanges is how many announced changes Saved.Recent holds: the
+// flap rule cannot count more than this within its window.
+const RecentChanges = 64
+
+// Flap is X's flapping state (issue 12); the zero value is stable.
+type Flap struct {
+	// Since is when the first change of the unstable period happened.
+	Since time.Time
+	// Changes counts the period's changes; Worst is the worst state among them.
+	Changes int
+	Worst   probe.State
+	// ChangeID is the change that announced the period (set by the store).
+	ChangeID int64
+}
+
+// Unstable reports whether an unstable period is going on.
+func (f Flap) Unstable() bool { return !f.Since.IsZero() }
 
 // Snapshot is what one round changes, saved in one transaction.
 type Snapshot struct {
@@ -167,6 +214,13 @@ type Snapshot struct {
 	// Incident is the incident this round opened, updated or closed; nil if none.
 	Incident *Incident
 	// Change is the announced transition, if any; the store fans it out to
-	// one outbox row per subscription in the same transaction.
+	// one outbox row per subscription whose settings want it, in the same
+	// transaction.
 	Change *Change
+	// Flap is the flapping state after the round; nil leaves it as saved.
+	// When Change is an unstable one, the store sets Flap.ChangeID.
+	Flap *Flap
+	// Queued is set by the store: how many outbox rows the round queued
+	// (the change's and any unmuted or reminder rows).
+	Queued int
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +25,11 @@ type MonitorConfig struct {
 	// AfterRound is called after each saved round, outside the monitor's
 	// lock, so the public board can be rebuilt; it must not block.
 	AfterRound func()
+	// FlapChanges and FlapWindow are the flap rule: more than FlapChanges
+	// changes within FlapWindow make X unstable (one message instead of one
+	// per change) until it holds one state for FlapWindow. Zero turns it off.
+	FlapChanges int
+	FlapWindow  time.Duration
 }
 
 // Monitor turns probe rounds into saved state, incidents and queued alerts.
@@ -35,6 +41,8 @@ type Monitor struct {
 	incident *Incident // the open incident, nil when X is up
 	last     *probe.Round
 	started  time.Time
+	flap     Flap
+	recent   []probe.Transition // announced changes, oldest first, at most RecentChanges
 }
 
 // NewMonitor builds a Monitor; call Load before the first round.
@@ -60,6 +68,7 @@ func (m *Monitor) Load(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.status, m.last = saved.Status, saved.LastRound
+	m.flap, m.recent = saved.Flap, saved.Recent
 	if saved.Incident != nil && saved.Incident.Open() {
 		inc := *saved.Incident
 		m.incident = &inc
@@ -93,14 +102,25 @@ func (m *Monitor) record(ctx context.Context, round probe.Round) error {
 	causes := CausesOf(round)
 	inc := m.advanceIncident(round, tr, causes)
 	snap.Incident = inc
+	recent, flap := m.recent, m.flap
 	if tr != nil && !tr.Initial {
-		snap.Change = &Change{Transition: *tr, Causes: causes}
+		recent = append(slices.Clone(recent), *tr)
+		recent = recent[max(0, len(recent)-RecentChanges):]
+		snap.Change, flap = m.flapRule(*tr, causes, recent, flap)
 	}
+	if flap.Unstable() && snap.Change == nil && next.State != probe.StateUnknown && m.cfg.FlapWindow > 0 &&
+		!round.Start.Before(next.Since.Add(m.cfg.FlapWindow)) {
+		snap.Change = &Change{Kind: KindSettled, Flaps: flap.Changes, FlapSince: flap.Since,
+			Transition: probe.Transition{From: next.State, To: next.State, At: round.Start, Began: next.Since}}
+		flap, recent = Flap{}, nil
+	}
+	snap.Flap = &flap
 	if err := m.cfg.Store.SaveRound(ctx, snap); err != nil {
 		// Nothing changed in memory either: the next round retries the same step.
 		return err
 	}
 	m.status, m.last = next, &round
+	m.flap, m.recent = *snap.Flap, recent
 	if inc != nil { // opened, updated or closed this round
 		m.incident = nil
 		if inc.Open() {
@@ -109,11 +129,54 @@ func (m *Monitor) record(ctx context.Context, round probe.Round) error {
 	}
 	m.log(round, tr, causes)
 	m.cfg.Metrics.setState(next.State)
-	if snap.Change != nil {
+	if tr != nil && !tr.Initial { // counted even when the flap rule keeps it quiet
 		m.cfg.Metrics.transition(tr)
+	}
+	if ch := snap.Change; ch != nil && ch.Kind != KindChange {
+		m.cfg.Log.Info("flapping", "kind", ch.Kind, "state", next.State, "since", ch.FlapSince, "changes", ch.Flaps)
+	}
+	if snap.Change != nil || snap.Queued > 0 {
 		m.cfg.Changed()
 	}
 	return nil
+}
+
+// flapRule decides what a change announces. Stable, it is announced unless
+// it makes more than FlapChanges changes within FlapWindow: then one
+// unstable message stands for it and those to come. Unstable, it is counted
+// and not announced.
+func (m *Monitor) flapRule(tr probe.Transition, causes []Cause, recent []probe.Transition, flap Flap) (*Change, Flap) {
+	if flap.Unstable() {
+		flap.Changes++
+		flap.Worst = worse(flap.Worst, worse(tr.From, tr.To))
+		return nil, flap
+	}
+	if m.cfg.FlapChanges <= 0 || m.cfg.FlapWindow <= 0 {
+		return &Change{Transition: tr, Causes: causes}, flap
+	}
+	var window []probe.Transition
+	for _, r := range recent {
+		if tr.At.Sub(r.At) < m.cfg.FlapWindow {
+			window = append(window, r)
+		}
+	}
+	if len(window) <= m.cfg.FlapChanges {
+		return &Change{Transition: tr, Causes: causes}, flap
+	}
+	flap = Flap{Since: window[0].At, Changes: len(window)}
+	for _, r := range window {
+		flap.Worst = worse(flap.Worst, worse(r.From, r.To))
+	}
+	return &Change{Kind: KindUnstable, Flaps: flap.Changes, FlapSince: flap.Since, Causes: causes,
+		Transition: probe.Transition{From: tr.From, To: flap.Worst, At: tr.At, Began: tr.Began}}, flap
+}
+
+// worse is the more severe of two states.
+func worse(a, b probe.State) probe.State {
+	if b.Severity() > a.Severity() {
+		return b
+	}
+	return a
 }
 
 // advanceIncident returns a copy of the incident this round opens, updates or

@@ -35,13 +35,16 @@ type Command struct {
 }
 
 // CommandNames are the commands the bot knows, in menu order.
-var CommandNames = []string{"subscribe", "unsubscribe", "status", "history", "help"}
+var CommandNames = []string{"subscribe", "unsubscribe", "status", "history", "settings", "alerts", "mute", "unmute", "language", "remind", "help"}
 
 // HistoryLimit is how many incidents /history lists.
 const HistoryLimit = 10
 
-// AdminCommand reports whether a command changes a chat's subscription.
-func AdminCommand(name string) bool { return name == "subscribe" || name == "unsubscribe" }
+// AdminCommand reports whether a command changes a chat's subscription or
+// its settings: the same people may do both.
+func AdminCommand(name string) bool {
+	return name == "subscribe" || name == "unsubscribe" || settingsCommand(name)
+}
 
 // Service answers commands and records membership events.
 type Service struct {
@@ -80,6 +83,9 @@ func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, 
 // unknown commands outside private chats are ignored.
 func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bool) {
 	name := strings.ToLower(strings.TrimPrefix(cmd.Name, "/"))
+	if name != "subscribe" && name != "unsubscribe" {
+		cmd.Lang = s.chatLang(ctx, cmd)
+	}
 	switch name {
 	case "start", "help":
 		return HelpMessage(cmd.Lang), true
@@ -99,6 +105,8 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 		return RenderHistory(cmd.Lang, incidents, s.now()), true
 	case "subscribe", "unsubscribe":
 		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
+	case settingsName, "alerts", "mute", "unmute", "language", "remind":
+		return s.settings(ctx, cmd, name), true
 	default:
 		if cmd.Private {
 			help := HelpMessage(cmd.Lang)
@@ -108,6 +116,25 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 		}
 		return Message{}, false
 	}
+}
+
+// chatLang is a subscribed chat's language (set at /subscribe, changed by
+// /language), else the asker's. Subscription answers keep the asker's: they
+// are about the subscription itself.
+func (s *Service) chatLang(ctx context.Context, cmd Command) string {
+	store, ok := s.subs.(SettingsStore)
+	if !ok {
+		return cmd.Lang
+	}
+	cs, subscribed, err := store.Settings(ctx, cmd.Chat)
+	if err != nil {
+		s.log.Warn("read the chat's language; answering in the asker's", "err", err, "chat", cmd.Chat.String())
+		return cmd.Lang
+	}
+	if subscribed && cs.Lang != "" {
+		return cs.Lang
+	}
+	return cmd.Lang
 }
 
 // uptimes are the board's uptime figures, else the store's; nil when neither
@@ -143,20 +170,30 @@ func (s *Service) incidents(ctx context.Context) ([]Incident, error) {
 	return s.history.Incidents(ctx, HistoryLimit)
 }
 
+// mayManage tells whether the sender may change the chat's subscription and
+// settings; when not, refusal is the answer.
+func (s *Service) mayManage(ctx context.Context, cmd Command) (refusal Message, ok bool) {
+	if !cmd.AdminOnly {
+		return Message{}, true
+	}
+	admin := false
+	if cmd.IsAdmin != nil {
+		var err error
+		if admin, err = cmd.IsAdmin(ctx); err != nil {
+			s.log.Warn("check admin", "err", err, "chat", cmd.Chat.String())
+			return NoticeMessage(cmd.Lang, NoticeFailed), false
+		}
+	}
+	if !admin {
+		return private(catalogFor(cmd.Lang).adminOnly), false
+	}
+	return Message{}, true
+}
+
 func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {
 	c := catalogFor(cmd.Lang)
-	if cmd.AdminOnly {
-		admin := false
-		if cmd.IsAdmin != nil {
-			var err error
-			if admin, err = cmd.IsAdmin(ctx); err != nil {
-				s.log.Warn("check admin", "err", err, "chat", cmd.Chat.String())
-				return NoticeMessage(cmd.Lang, NoticeFailed)
-			}
-		}
-		if !admin {
-			return private(c.adminOnly)
-		}
+	if refusal, ok := s.mayManage(ctx, cmd); !ok {
+		return refusal
 	}
 	if subscribe {
 		created, err := s.subs.Subscribe(ctx, Subscription{

@@ -25,6 +25,18 @@ type SubscriptionStore interface {
 	MigrateChat(ctx context.Context, from, to ChatRef) error
 }
 
+// SettingsStore keeps each subscription's settings (issue 12); ending a
+// subscription drops them.
+type SettingsStore interface {
+	// Settings returns a chat's settings; subscribed is false (and the
+	// settings zero) when the chat has no subscription.
+	Settings(ctx context.Context, chat ChatRef) (s ChatSettings, subscribed bool, err error)
+	// UpdateSettings applies change to a subscribed chat's settings in one
+	// transaction and returns the result; subscribed is false, and nothing
+	// changes, when the chat has no subscription.
+	UpdateSettings(ctx context.Context, chat ChatRef, change func(*ChatSettings)) (s ChatSettings, subscribed bool, err error)
+}
+
 // Outbox is the durable queue of alerts to deliver.
 type Outbox interface {
 	// Due returns the pending rows of up to limit chats whose oldest pending
@@ -49,6 +61,7 @@ type Backlog struct {
 type Store interface {
 	StateStore
 	SubscriptionStore
+	SettingsStore
 	Outbox
 	HistoryStore
 }

@@ -42,6 +42,23 @@ type catalog struct {
 	ago                                        string
 	justNow                                    string
 	notices                                    map[Notice]string
+	// Settings (issue 12).
+	settingsTitle, settingsHelp, subscribeFirst string
+	settingAlerts, settingMute                  string
+	settingLanguage, settingRemind              string
+	languageName, languageSet, off              string
+	levelName                                   map[AlertLevel]string
+	alertsUsage, muteUsage, remindUsage         string
+	languageUsage                               string
+	mutedUntil                                  string // time
+	unmuted, remindOff                          string
+	remindEvery                                 string // duration
+	buttonLabels                                map[string]string
+	muteEnded                                   string
+	reminderLine                                string // state, duration, time
+	unstableTitle, unstableLine                 string // line: changes, time
+	settledTitle, settledLine                   string // title: state; line: state, time, from, to, duration, changes
+	statusUnstable                              string // time, changes
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never
@@ -89,8 +106,44 @@ var english = catalog{
 		"/unsubscribe: stop the alerts",
 		"/status: X's state now, each component's last result, uptime and the current or last incident",
 		"/history: the last 10 incidents",
+		"/settings: this chat's settings; /alerts outages|all, /mute 2h, /unmute, /language fr|en, /remind 1h|off change them (admins only in groups and servers)",
 		"/help: this text",
 	},
+	settingsTitle:   "Settings of this chat",
+	settingsHelp:    "Change them with /alerts outages|all, /mute 2h (up to 7d), /unmute, /language fr|en, /remind 1h|off (15m at least).",
+	subscribeFirst:  "This chat is not subscribed: run /subscribe first, then change its settings.",
+	settingAlerts:   "Alerts",
+	settingMute:     "Mute",
+	settingLanguage: "Language",
+	settingRemind:   "Reminders",
+	languageName:    "English",
+	languageSet:     "Language: English",
+	off:             "off",
+	levelName: map[AlertLevel]string{
+		AlertsAll:     "all changes (degraded ones silently)",
+		AlertsOutages: "outages only (down and its recovery)",
+	},
+	alertsUsage:   "Use /alerts outages (only down and its recovery) or /alerts all (degraded too). Nothing changed.",
+	muteUsage:     "Use /mute with a duration up to 7 days: 30m, 2h, 1d. Nothing changed.",
+	remindUsage:   "Use /remind with an interval of at least 15 minutes (15m, 1h, 1d) or /remind off. Nothing changed.",
+	languageUsage: "Use /language fr or /language en. Nothing changed.",
+	mutedUntil:    "muted until %s",
+	unmuted:       "Not muted",
+	remindOff:     "Reminders off",
+	remindEvery:   "reminders every %s while X is not up",
+	buttonLabels: map[string]string{
+		"/alerts outages": "Outages only", "/alerts all": "All alerts",
+		"/mute 1h": "Mute 1h", "/mute 8h": "Mute 8h", "/unmute": "Unmute",
+		"/language fr": "Français", "/language en": "English",
+		"/remind 1h": "Remind every 1h", "/remind off": "No reminders",
+	},
+	muteEnded:         "Your mute has ended; meanwhile X changed.",
+	reminderLine:      "Reminder: still %s, for %s so far (since %s).",
+	unstableTitle:     "⚠️ X is unstable",
+	unstableLine:      "%d changes since %s. No alert for each change until X holds one state; then one message.",
+	settledTitle:      "X has settled: %s",
+	settledLine:       "%s since %s. It was unstable from %s to %s (%s, %d changes).",
+	statusUnstable:    "⚠️ Unstable since %s (%d changes): alerts for each change are paused until it settles.",
 	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
 	alreadySubscribed: "This chat is already subscribed; nothing changed.",
 	unsubscribed:      "Unsubscribed: no more alerts here.",
@@ -102,6 +155,12 @@ var english = catalog{
 		"unsubscribe": "Stop X outage alerts here",
 		"status":      "Show whether X is up right now",
 		"history":     "List X's last 10 incidents",
+		"settings":    "Show this chat's alert settings",
+		"alerts":      "Alerts for outages only, or for every change",
+		"mute":        "No alerts for a while (30m, 2h, up to 7d)",
+		"unmute":      "End the mute now",
+		"language":    "Language of alerts and replies (fr, en)",
+		"remind":      "Repeat the alert while X is not up (1h, off)",
 		"help":        "What this bot does and its commands",
 		"start":       "What this bot does and its commands",
 	},
@@ -150,8 +209,44 @@ var french = catalog{
 		"/unsubscribe : arrêter les alertes",
 		"/status : l'état de X, le dernier résultat de chaque composant, la disponibilité et l'incident en cours ou le dernier",
 		"/history : les 10 derniers incidents",
+		"/settings : les réglages de ce chat ; /alerts outages|all, /mute 2h, /unmute, /language fr|en, /remind 1h|off les changent (admins seulement dans les groupes et serveurs)",
 		"/help : ce texte",
 	},
+	settingsTitle:   "Réglages de ce chat",
+	settingsHelp:    "Changez-les avec /alerts outages|all, /mute 2h (jusqu'à 7d), /unmute, /language fr|en, /remind 1h|off (15m au moins).",
+	subscribeFirst:  "Ce chat n'est pas abonné : lancez d'abord /subscribe, puis changez ses réglages.",
+	settingAlerts:   "Alertes",
+	settingMute:     "Silence",
+	settingLanguage: "Langue",
+	settingRemind:   "Rappels",
+	languageName:    "français",
+	languageSet:     "Langue : français",
+	off:             "non",
+	levelName: map[AlertLevel]string{
+		AlertsAll:     "tous les changements (dégradé sans son)",
+		AlertsOutages: "pannes seulement (panne et retour)",
+	},
+	alertsUsage:   "Utilisez /alerts outages (panne et retour seulement) ou /alerts all (dégradé aussi). Rien n'a changé.",
+	muteUsage:     "Utilisez /mute avec une durée jusqu'à 7 jours : 30m, 2h, 1d. Rien n'a changé.",
+	remindUsage:   "Utilisez /remind avec un intervalle d'au moins 15 minutes (15m, 1h, 1d) ou /remind off. Rien n'a changé.",
+	languageUsage: "Utilisez /language fr ou /language en. Rien n'a changé.",
+	mutedUntil:    "silence jusqu'à %s",
+	unmuted:       "Silence levé",
+	remindOff:     "Rappels désactivés",
+	remindEvery:   "rappel toutes les %s tant que X ne va pas bien",
+	buttonLabels: map[string]string{
+		"/alerts outages": "Pannes seulement", "/alerts all": "Toutes les alertes",
+		"/mute 1h": "Silence 1h", "/mute 8h": "Silence 8h", "/unmute": "Lever le silence",
+		"/language fr": "Français", "/language en": "English",
+		"/remind 1h": "Rappel toutes les 1h", "/remind off": "Pas de rappel",
+	},
+	muteEnded:         "Fin du silence ; entre-temps X a changé.",
+	reminderLine:      "Rappel : toujours %s, depuis %s (début %s).",
+	unstableTitle:     "⚠️ X est instable",
+	unstableLine:      "%d changements depuis %s. Plus d'alerte à chaque changement tant que X ne tient pas un même état ; ensuite un seul message.",
+	settledTitle:      "X s'est stabilisé : %s",
+	settledLine:       "%s depuis %s. Il a été instable de %s à %s (%s, %d changements).",
+	statusUnstable:    "⚠️ Instable depuis %s (%d changements) : les alertes à chaque changement sont suspendues jusqu'à ce qu'il se stabilise.",
 	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
 	alreadySubscribed: "Ce chat est déjà abonné ; rien n'a changé.",
 	unsubscribed:      "Désabonné : plus d'alertes ici.",
@@ -163,6 +258,12 @@ var french = catalog{
 		"unsubscribe": "Arrêter les alertes de panne de X ici",
 		"status":      "Voir si X fonctionne en ce moment",
 		"history":     "Les 10 derniers incidents de X",
+		"settings":    "Voir les réglages d'alerte de ce chat",
+		"alerts":      "Alertes pour les pannes seulement, ou pour tout changement",
+		"mute":        "Pas d'alerte pendant un temps (30m, 2h, jusqu'à 7d)",
+		"unmute":      "Lever le silence maintenant",
+		"language":    "Langue des alertes et des réponses (fr, en)",
+		"remind":      "Répéter l'alerte tant que X ne va pas bien (1h, off)",
 		"help":        "Ce que fait ce bot et ses commandes",
 		"start":       "Ce que fait ce bot et ses commandes",
 	},
@@ -236,6 +337,14 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 	m := Message{Time: tr.At, ReplyTo: last.ReplyTo}
 	inc := ch.Incident
 	m.Event = &Event{State: tr.To, Previous: rows[0].Change.Transition.From, At: tr.At, Began: tr.Began, Causes: ch.Causes, Incident: &inc}
+	switch ch.Kind {
+	case KindUnmuted:
+		return c.catchUp(m, tr, now)
+	case KindReminder:
+		return c.reminder(m, ch, now)
+	case KindUnstable, KindSettled:
+		return c.flapping(m, ch)
+	}
 	switch tr.To {
 	case probe.StateUp:
 		m.Severity = SeverityUp
@@ -279,6 +388,55 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 		m.Lines = []string{fmt.Sprintf(c.sinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
 		m.Fields = causeFields(ch.Causes)
 	}
+	return m
+}
+
+// catchUp tells a chat whose mute ended the state it missed, whatever the
+// rows before: the current state is all that matters then.
+func (c *catalog) catchUp(m Message, tr probe.Transition, now time.Time) Message {
+	m.ReplyTo = ""
+	switch tr.To {
+	case probe.StateUp:
+		m.Severity, m.Title = SeverityUp, c.titleUp
+	case probe.StateDegraded:
+		m.Severity, m.Title, m.Silent = SeverityDegraded, c.titleDegraded, true
+	default:
+		m.Severity, m.Title = SeverityDown, c.titleDown
+	}
+	m.Lines = []string{c.muteEnded, fmt.Sprintf(c.sinceLine, stamp(tr.Began), c.since(tr.Began, now))}
+	return m
+}
+
+// reminder repeats the alert of a lasting state with its duration so far,
+// answering the first alert of the incident when the chat got one.
+func (c *catalog) reminder(m Message, ch Change, now time.Time) Message {
+	tr := ch.Transition
+	m.Severity, m.Title = SeverityDown, c.titleDown
+	if tr.To == probe.StateDegraded {
+		m.Severity, m.Title, m.Silent = SeverityDegraded, c.titleDegraded, true
+	}
+	start := startOf(ch)
+	m.Lines = []string{fmt.Sprintf(c.reminderLine, c.stateName[tr.To], FormatDuration(now.Sub(start)), stamp(start))}
+	m.Fields = causeFields(ch.Incident.MainCauses(3))
+	return m
+}
+
+// flapping renders the unstable message and the settled one.
+func (c *catalog) flapping(m Message, ch Change) Message {
+	tr := ch.Transition
+	m.ReplyTo = ""
+	if ch.Kind == KindUnstable {
+		m.Severity, m.Title = SeverityDegraded, c.unstableTitle
+		m.Lines = []string{fmt.Sprintf(c.unstableLine, ch.Flaps, stamp(ch.FlapSince))}
+		m.Fields = causeFields(ch.Causes)
+		return m
+	}
+	m.Severity = map[probe.State]Severity{probe.StateUp: SeverityUp, probe.StateDegraded: SeverityDegraded, probe.StateDown: SeverityDown}[tr.To]
+	m.Silent = tr.To == probe.StateDegraded
+	state := c.stateName[tr.To]
+	m.Title = fmt.Sprintf(c.settledTitle, state)
+	m.Lines = []string{fmt.Sprintf(c.settledLine, strings.ToUpper(state[:1])+state[1:], stamp(tr.Began),
+		clock(ch.FlapSince), clock(tr.Began), FormatDuration(tr.Began.Sub(ch.FlapSince)), ch.Flaps)}
 	return m
 }
 
@@ -329,6 +487,9 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, now time.Time) Message 
 	}
 	if !s.Status.Since.IsZero() && st != probe.StateUnknown {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(s.Status.Since), c.since(s.Status.Since, now)))
+	}
+	if f := s.Flap; f.Unstable() {
+		m.Lines = append(m.Lines, fmt.Sprintf(c.statusUnstable, stamp(f.Since), f.Changes))
 	}
 	if u := uptime; u != nil {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.uptimeLine, c.percent(u.H24), c.percent(u.D7), c.percent(u.D30)))

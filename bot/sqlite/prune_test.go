@@ -25,7 +25,7 @@ func upRound(t testing.TB, s *sqlite.Store, at time.Time) {
 }
 
 // saveRecovery closes the open incident with a down→up change.
-func saveRecovery(t *testing.T, s *sqlite.Store, at time.Time) {
+func saveRecovery(t testing.TB, s *sqlite.Store, at time.Time) {
 	t.Helper()
 	saved, err := s.Load(context.Background())
 	if err != nil {
@@ -270,8 +270,8 @@ func TestMigrationTwoBackfillsFinishedAt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 3 {
-		t.Fatalf("schema version %d, %v; want 3", v, err)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 4 {
+		t.Fatalf("schema version %d, %v; want 4", v, err)
 	}
 	upRound(t, s, t0.Add(30*time.Minute))
 	if n := len(mustOutcomes(t, s)); n != 1 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -21,8 +22,9 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 		incID        sql.NullInt64
 		status       probe.Status
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT state, since, pending, streak, pending_since, incident_id FROM state WHERE id = 1`).
-		Scan(&status.State, &since, &status.Pending, &status.Streak, &pendingSince, &incID)
+	var flapSince int64
+	err := s.db.QueryRowContext(ctx, `SELECT state, since, pending, streak, pending_since, incident_id, flap_since, flap_changes, flap_worst, flap_change FROM state WHERE id = 1`).
+		Scan(&status.State, &since, &status.Pending, &status.Streak, &pendingSince, &incID, &flapSince, &saved.Flap.Changes, &saved.Flap.Worst, &saved.Flap.ChangeID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		status.State = probe.StateUnknown
@@ -30,8 +32,12 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 		return saved, fmt.Errorf("load state: %w", err)
 	default:
 		status.Since, status.PendingSince = fromNanos(since), fromNanos(pendingSince)
+		saved.Flap.Since = fromNanos(flapSince)
 	}
 	saved.Status = status
+	if saved.Recent, err = s.recentChanges(ctx); err != nil {
+		return saved, err
+	}
 
 	incQuery := `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents ORDER BY id DESC LIMIT 1`
 	var args []any
@@ -60,6 +66,30 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 		saved.LastRound = &r
 	}
 	return saved, nil
+}
+
+// recentChanges are the latest announced state changes, oldest first.
+func (s *Store) recentChanges(ctx context.Context) ([]probe.Transition, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT from_state, to_state, at, began FROM changes WHERE kind = '' ORDER BY id DESC LIMIT ?`, bot.RecentChanges)
+	if err != nil {
+		return nil, fmt.Errorf("load recent changes: %w", err)
+	}
+	defer rows.Close()
+	var out []probe.Transition
+	for rows.Next() {
+		var tr probe.Transition
+		var at, began int64
+		if err := rows.Scan(&tr.From, &tr.To, &at, &began); err != nil {
+			return nil, fmt.Errorf("load recent changes: %w", err)
+		}
+		tr.At, tr.Began = fromNanos(at), fromNanos(began)
+		out = append(out, tr)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load recent changes: %w", err)
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 func scanIncident(row *sql.Row) (*bot.Incident, error) {
@@ -94,6 +124,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		incID, changeID int64
 		prune           = s.outboxPruneDue(r.Start)
 		pruneFull       bool
+		queued          int64
 	)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rounds (at, verdict, duration_ns, control_ok, results) VALUES (?, ?, ?, ?, ?)`,
@@ -151,24 +182,40 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			if err != nil {
 				return fmt.Errorf("encode change causes: %w", err)
 			}
+			chIncID := incID
+			if chIncID == 0 && ch.Kind != bot.KindChange {
+				// An unstable or settled message belongs to the incident open now, if any.
+				var open sql.NullInt64
+				if err := tx.QueryRowContext(ctx, `SELECT incident_id FROM state WHERE id = 1`).Scan(&open); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("read the open incident: %w", err)
+				}
+				chIncID = open.Int64
+			}
 			var chInc any
-			if incID != 0 {
-				chInc = incID
+			if chIncID != 0 {
+				chInc = chIncID
 			}
 			tr := ch.Transition
-			res, err := tx.ExecContext(ctx, `INSERT INTO changes (from_state, to_state, at, began, incident_id, causes) VALUES (?, ?, ?, ?, ?, ?)`,
-				tr.From, tr.To, nanos(tr.At), nanos(tr.Began), chInc, causes)
+			res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id, causes, flaps, flap_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				ch.Kind, tr.From, tr.To, nanos(tr.At), nanos(tr.Began), chInc, causes, ch.Flaps, nanos(ch.FlapSince))
 			if err != nil {
 				return fmt.Errorf("insert change: %w", err)
 			}
 			if changeID, err = res.LastInsertId(); err != nil {
 				return fmt.Errorf("insert change: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
-				SELECT ?, platform, chat_id, lang, ?, ? FROM subscriptions ORDER BY created_at, platform, chat_id`,
-				changeID, nanos(tr.At), nanos(tr.At)); err != nil {
-				return fmt.Errorf("fan out change: %w", err)
+			if ch.Kind == bot.KindUnstable && snap.Flap != nil {
+				snap.Flap.ChangeID = changeID
 			}
+			var unstableID int64
+			if snap.Flap != nil {
+				unstableID = snap.Flap.ChangeID
+			}
+			n, err := fanOut(ctx, tx, changeID, chIncID, snap.Incident, ch, unstableID)
+			if err != nil {
+				return err
+			}
+			queued += n
 		}
 		var open any
 		if snap.Incident != nil && snap.Incident.Open() {
@@ -182,6 +229,31 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		if err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
+		if f := snap.Flap; f != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE state SET flap_since = ?, flap_changes = ?, flap_worst = ?, flap_change = ? WHERE id = 1`,
+				nanos(f.Since), f.Changes, f.Worst, f.ChangeID); err != nil {
+				return fmt.Errorf("save flapping: %w", err)
+			}
+		}
+		var (
+			openID    sql.NullInt64
+			flapSince int64
+		)
+		if err := tx.QueryRowContext(ctx, `SELECT incident_id, flap_since FROM state WHERE id = 1`).Scan(&openID, &flapSince); err != nil {
+			return fmt.Errorf("read the open incident: %w", err)
+		}
+		n, err := endMutes(ctx, tx, st, openID.Int64, r.Start)
+		if err != nil {
+			return err
+		}
+		queued += n
+		if flapSince != 0 {
+			return nil // no reminders while X flaps: the unstable message stands for them
+		}
+		if n, err = remind(ctx, tx, st, openID.Int64, r.Start); err != nil {
+			return err
+		}
+		queued += n
 		return nil
 	})
 	if err != nil {
@@ -190,6 +262,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 	if prune {
 		s.outboxPruned(r.Start, pruneFull)
 	}
+	snap.Queued = int(queued)
 	if snap.Incident != nil {
 		snap.Incident.ID = incID
 	}

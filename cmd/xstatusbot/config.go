@@ -41,6 +41,8 @@ type Config struct {
 	ProbeSlow             time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
 	ProbeDownAfter        int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
 	ProbeUpAfter          int           `env:"PROBE_UP_AFTER" envDefault:"2"`
+	FlapChanges           int           `env:"FLAP_CHANGES" envDefault:"4"`
+	FlapWindow            time.Duration `env:"FLAP_WINDOW" envDefault:"30m"`
 	DBPath                string        `env:"DB_PATH" envDefault:"data/xstatusbot.db"`
 	DBRoundRetention      time.Duration `env:"DB_ROUND_RETENTION" envDefault:"168h"`
 	DBOutboxRetention     time.Duration `env:"DB_OUTBOX_RETENTION" envDefault:"720h"`
@@ -161,6 +163,12 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	}
 	if err := cfg.Level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", cfg.LogLevel)
+	}
+	if cfg.FlapChanges < 0 || cfg.FlapChanges > bot.RecentChanges-1 {
+		bad("FLAP_CHANGES", "%d is out of range 0..%d (0 turns the flap rule off)", cfg.FlapChanges, bot.RecentChanges-1)
+	}
+	if cfg.FlapWindow < time.Minute || cfg.FlapWindow > 24*time.Hour {
+		bad("FLAP_WINDOW", "%s is out of range 1m..24h", cfg.FlapWindow)
 	}
 	if cfg.DeliveryMaxAge < time.Minute {
 		bad("DELIVERY_MAX_AGE", "%s is shorter than 1m", cfg.DeliveryMaxAge)

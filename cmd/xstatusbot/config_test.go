@@ -201,6 +201,14 @@ func TestDurationSettingsBounds(t *testing.T) {
 		{"DB_OUTBOX_RETENTION", "1h", true},
 		{"DB_OUTBOX_RETENTION", "59m", false},
 		{"DB_OUTBOX_RETENTION", "-1h", false},
+		{"FLAP_WINDOW", "1m", true},
+		{"FLAP_WINDOW", "24h", true},
+		{"FLAP_WINDOW", "59s", false},
+		{"FLAP_WINDOW", "25h", false},
+		{"FLAP_CHANGES", "0", true},
+		{"FLAP_CHANGES", "63", true},
+		{"FLAP_CHANGES", "-1", false},
+		{"FLAP_CHANGES", "64", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {

@@ -126,13 +126,15 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		pub  *bot.BoardPublisher
 	)
 	mon := bot.NewMonitor(bot.MonitorConfig{
-		Probe:      func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
-		Tracker:    probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
-		Store:      store,
-		Log:        log,
-		Metrics:    metrics,
-		Changed:    func() { disp.Wake() },
-		AfterRound: func() { pub.Poke() }, // the public board follows every round, without blocking it
+		Probe:       func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
+		Tracker:     probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
+		Store:       store,
+		Log:         log,
+		Metrics:     metrics,
+		Changed:     func() { disp.Wake() },
+		AfterRound:  func() { pub.Poke() }, // the public board follows every round, without blocking it
+		FlapChanges: cfg.FlapChanges,
+		FlapWindow:  cfg.FlapWindow,
 	})
 	if err := mon.Load(ctx); err != nil {
 		return err
