@@ -66,7 +66,7 @@ func description(lang, name string) string {
 // registerCommands bulk-overwrites the global commands (so re-deploys never
 // duplicate them), retrying with backoff until it works or ctx ends.
 func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, appID string) {
-	cmds := commandsFor(a.commandNames)
+	cmds := Commands()
 	err := bot.Retry(ctx, a.clock, a.backoff(), a.log, "register discord slash commands; retrying", func(ctx context.Context) (time.Duration, error) {
 		_, err := s.ApplicationCommandBulkOverwrite(appID, "", cmds, discordgo.WithContext(ctx))
 		if err == nil {
@@ -130,7 +130,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 			return
 		}
 	}
-	known := slices.Contains(a.commandNames, name)
+	known := slices.Contains(bot.CommandNames, name)
 	// Changes and refusals are the asker's business; reading is not, except
 	// in a DM where /settings is only refused.
 	private := !known || bot.AdminCommand(name) || changesSettings(name) || (i.GuildID == "" && settingsCommand(name))

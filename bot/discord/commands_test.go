@@ -253,10 +253,11 @@ func TestCommandsRegisteredOnceWithLocalizations(t *testing.T) {
 		if gotPerm != admin {
 			t.Errorf("%s: default_member_permissions %v, want MANAGE_CHANNELS (16) = %v", name, c.DefaultMemberPermissions, admin)
 		}
-		if c.DMPermission == nil || *c.DMPermission == admin {
-			t.Errorf("%s: dm_permission %v, want %v", name, c.DMPermission, !admin)
+		serverOnly := admin || settingsCommand(name) // a chat's settings belong to a server channel
+		if c.DMPermission == nil || *c.DMPermission == serverOnly {
+			t.Errorf("%s: dm_permission %v, want %v", name, c.DMPermission, !serverOnly)
 		}
-		if len(c.Contexts) == 0 || c.Contexts[0] != 0 || (len(c.Contexts) > 1) == admin {
+		if len(c.Contexts) == 0 || c.Contexts[0] != 0 || (len(c.Contexts) > 1) == serverOnly {
 			t.Errorf("%s: contexts %v", name, c.Contexts)
 		}
 	}

@@ -63,8 +63,6 @@ type Adapter struct {
 	log    *slog.Logger
 	h      Handler
 	clock  bot.Clock
-	// commandNames are the commands registered and known: bot.CommandNames.
-	commandNames []string
 
 	running      atomic.Bool
 	sess         atomic.Pointer[discordgo.Session] // non-nil between the first ready and the end of Run
@@ -121,7 +119,6 @@ func New(cfg Config, h Handler) *Adapter {
 		log:            log,
 		h:              h,
 		clock:          clock,
-		commandNames:   bot.CommandNames,
 		revoked:        make(chan struct{}),
 		invalid:        window{span: InvalidRequestWindow},
 		invalidLimit:   InvalidRequestLimit,

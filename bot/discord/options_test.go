@@ -19,16 +19,6 @@ import (
 // bot.CommandNames; tests register them explicitly until it does.
 var newCommands = []string{"settings", "alerts", "mute", "unmute", "language", "remind"}
 
-func withNewCommands() []string {
-	names := slices.Clone(bot.CommandNames)
-	for _, n := range newCommands {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
 // recorder stands in for the service's settings side (not on this branch):
 // it records the settings commands and answers with the command and its
 // argument (buttons included, which Discord ignores); a change asks IsAdmin
@@ -73,7 +63,6 @@ func startSettings(t *testing.T) (*harness, *recorder) {
 	rec := &recorder{}
 	h := startAdapter(t, harnessOpt{
 		handler: func(s *bot.Service) Handler { rec.Handler = s; return rec },
-		setup:   func(a *Adapter) { a.commandNames = withNewCommands() },
 	})
 	return h, rec
 }
