@@ -15,11 +15,11 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
 
-// newCommands are the commands of issue 12, which the service side adds to
-// bot.CommandNames; tests register them explicitly until it does.
+// newCommands are the per-chat settings commands (issue 12).
 var newCommands = []string{"settings", "alerts", "mute", "unmute", "language", "remind"}
 
-// recorder stands in for the service's settings side (not on this branch):
+// recorder stands in for the service's settings side, so these tests see
+// exactly what the adapter hands over:
 // it records the settings commands and answers with the command and its
 // argument (buttons included, which Discord ignores); a change asks IsAdmin
 // in an AdminOnly chat and is refused without it, as the service does for

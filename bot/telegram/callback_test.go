@@ -361,3 +361,36 @@ func TestButtonFaultsNeverLogToken(t *testing.T) {
 	}
 	bottest.AssertNoSecret(t, h.fake.Token, h.logs.String())
 }
+
+// TestSettingsThroughTheRealService: the whole loop with bot.Service and
+// SQLite, no stand-in: /subscribe, /settings answers with buttons, a press
+// changes the stored setting and edits the message in place, a typed
+// command with a bad value changes nothing.
+func TestSettingsThroughTheRealService(t *testing.T) {
+	h := newHarness(t, telegramtest.Options{}, nil)
+	user := telegramtest.User{ID: userID}
+	chat := bot.ChatRef{Platform: Platform, ID: strconv.Itoa(userID)}
+	h.handled(h.fake.Private(user, "/subscribe"))
+	h.handled(h.fake.Private(user, "/settings"))
+	sent := h.fake.SentTo(userID)
+	if len(sent) != 2 || len(sent[1].Buttons) == 0 {
+		t.Fatalf("answers %+v, want the subscription's and the settings with buttons", sent)
+	}
+	msgID := sent[1].MessageID
+	press(t, h, telegramtest.Press{From: user, ChatID: userID, MessageID: msgID, Data: "/alerts outages"})
+	cs, ok, err := h.store.Settings(context.Background(), chat)
+	if err != nil || !ok || cs.Level != bot.AlertsOutages {
+		t.Fatalf("settings after the press: %+v %v %v, want level outages", cs, ok, err)
+	}
+	if edits := h.fake.Edits(userID); len(edits) != 1 || edits[0].MessageID != msgID {
+		t.Fatalf("edits %+v, want the settings message edited once", edits)
+	}
+	h.handled(h.fake.Private(user, "/mute banana"))
+	if cs2, _, _ := h.store.Settings(context.Background(), chat); !cs2.MutedUntil.IsZero() {
+		t.Fatalf("/mute banana muted the chat until %s", cs2.MutedUntil)
+	}
+	h.handled(h.fake.Private(user, "/mute 2h"))
+	if cs3, _, _ := h.store.Settings(context.Background(), chat); cs3.MutedUntil.IsZero() {
+		t.Fatal("/mute 2h did not mute the chat")
+	}
+}
