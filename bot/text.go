@@ -42,6 +42,9 @@ type catalog struct {
 	ago                                        string
 	justNow                                    string
 	notices                                    map[Notice]string
+	optionChoices                              string // command, option, values
+	optionExample                              string // command, option, example
+	or                                         string
 	// Settings (issue 12).
 	settingsTitle, settingsHelp, subscribeFirst string
 	settingAlerts, settingMute                  string
@@ -71,9 +74,14 @@ const (
 	NoticeNoChannel
 	NoticeServersOnly
 	NoticeBotLacksPermissions
+	// NoticeStaleButton answers a press on a button the bot can no longer act on.
+	NoticeStaleButton
 )
 
 var english = catalog{
+	optionChoices: "/%s needs its option %s: %s.",
+	optionExample: "/%s needs its option %s, for example %s.",
+	or:            " or ",
 	stateName: map[probe.State]string{
 		probe.StateUp: "up", probe.StateDegraded: "degraded", probe.StateDown: "down", probe.StateUnknown: "not known yet",
 	},
@@ -172,10 +180,14 @@ var english = catalog{
 		NoticeNoChannel:           "I could not tell which chat this is; please try again.",
 		NoticeServersOnly:         "This command works in a shared chat (a group, a server channel), not in direct messages.",
 		NoticeBotLacksPermissions: "I can't post alerts in this channel yet: give me View Channel, Send Messages, Embed Links and Read Message History here, then run /subscribe again.",
+		NoticeStaleButton:         "This button no longer works here. Send /settings for fresh ones.",
 	},
 }
 
 var french = catalog{
+	optionChoices: "/%s attend son option %s : %s.",
+	optionExample: "/%s attend son option %s, par exemple %s.",
+	or:            " ou ",
 	stateName: map[probe.State]string{
 		probe.StateUp: "en ligne", probe.StateDegraded: "dégradé", probe.StateDown: "en panne", probe.StateUnknown: "pas encore connu",
 	},
@@ -275,6 +287,7 @@ var french = catalog{
 		NoticeNoChannel:           "Je n'ai pas pu savoir de quelle discussion il s'agit ; réessayez.",
 		NoticeServersOnly:         "Cette commande s'utilise dans une discussion partagée (un groupe, un salon de serveur), pas en message privé.",
 		NoticeBotLacksPermissions: "Je ne peux pas encore publier d'alertes dans ce salon : donnez-moi Voir le salon, Envoyer des messages, Intégrer des liens et Voir les anciens messages ici, puis relancez /subscribe.",
+		NoticeStaleButton:         "Ce bouton n'est plus valable ici. Envoyez /settings pour en obtenir de nouveaux.",
 	},
 }
 
@@ -562,6 +575,16 @@ func HelpMessage(lang string) Message {
 
 // NoticeText is the text of a notice in a language.
 func NoticeText(lang string, n Notice) string { return catalogFor(lang).notices[n] }
+
+// OptionHelp answers a command that came without its option, or with one of
+// the wrong type: the option's name and its accepted values, or an example.
+func OptionHelp(lang, command, option string, values []string, example string) string {
+	c := catalogFor(lang)
+	if len(values) > 0 {
+		return fmt.Sprintf(c.optionChoices, command, option, strings.Join(values, c.or))
+	}
+	return fmt.Sprintf(c.optionExample, command, option, example)
+}
 
 // NoticeMessage is a notice as a private reply.
 func NoticeMessage(lang string, n Notice) Message { return private(NoticeText(lang, n)) }

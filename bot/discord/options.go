@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/bwmarrin/discordgo"
@@ -118,19 +117,13 @@ func optionValue(name string, d discordgo.ApplicationCommandInteractionData) (va
 // wrong type: what the option is called and what it accepts.
 func optionHelp(lang, name string) string {
 	o := commandOptions[name]
-	fr := strings.HasPrefix(strings.ToLower(lang), "fr")
 	var values []string
 	for _, c := range o.choices {
 		values = append(values, c.value)
 	}
-	switch {
-	case fr && len(values) > 0:
-		return fmt.Sprintf("/%s attend son option %s : %s.", name, o.nameFR, strings.Join(values, " ou "))
-	case fr:
-		return fmt.Sprintf("/%s attend son option %s, par exemple %s.", name, o.nameFR, o.example)
-	case len(values) > 0:
-		return fmt.Sprintf("/%s needs its option %s: %s.", name, o.name, strings.Join(values, " or "))
-	default:
-		return fmt.Sprintf("/%s needs its option %s, for example %s.", name, o.name, o.example)
+	option := o.name
+	if strings.HasPrefix(strings.ToLower(lang), "fr") {
+		option = o.nameFR // the option's name as a French client shows it
 	}
+	return bot.OptionHelp(lang, name, option, values, o.example)
 }

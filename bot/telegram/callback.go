@@ -34,14 +34,14 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery,
 	if msg == nil || msg.Chat == nil || msg.Date == 0 || q.From == nil {
 		// Inline mode (no message), or a message too old for Telegram to
 		// show (date 0): there is no chat the press could be about.
-		a.queueCallbackAnswer("", q.ID, staleButton(lang))
+		a.queueCallbackAnswer("", q.ID, bot.NoticeText(lang, bot.NoticeStaleButton))
 		return nil
 	}
 	chat := strconv.FormatInt(msg.Chat.ID, 10)
 	if me := a.self.Load(); forwarded || msg.ForwardDate != 0 || (msg.From != nil && me != nil && msg.From.ID != me.ID) {
 		// A copy of a settings message forwarded elsewhere: its buttons
 		// would change the settings of a chat that never asked for them.
-		a.queueCallbackAnswer(chat, q.ID, staleButton(lang))
+		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeStaleButton))
 		return nil
 	}
 	name, target, args, ok := parseCommand(q.Data)
@@ -168,12 +168,4 @@ func toast(m bot.Message) string {
 	}
 	parts = append(parts, m.Lines...)
 	return strings.Join(parts, " ")
-}
-
-// staleButton is the answer to a press on a message the bot cannot act on.
-func staleButton(lang string) string {
-	if strings.HasPrefix(strings.ToLower(lang), "fr") {
-		return "Ce bouton n'est plus valable ici. Envoyez /settings pour en obtenir de nouveaux."
-	}
-	return "This button no longer works here. Send /settings for fresh ones."
 }
