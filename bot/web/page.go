@@ -3,11 +3,9 @@ package web
 import (
 	"bytes"
 	"crypto/sha256"
-	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -29,11 +27,6 @@ const maxAge = "public, max-age=10"
 // keeps a name that slipped through escaping inert.
 const csp = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-//go:embed page.html
-var pageHTML string
-
-var pageTmpl = template.Must(template.New("page").Parse(pageHTML))
-
 // Page serves the public status page: GET / (HTML, English or French),
 // GET /api/status (JSON) and GET /api/incidents?limit=N. Answers are rendered
 // once per board and language and then served from memory, so a crowd costs
@@ -44,9 +37,7 @@ func Page(boards Boards, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		t := pickLang(r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
 		e := p.get(key{kind: "html", lang: t.lang}, func(b *bot.Board) ([]byte, error) {
-			var buf bytes.Buffer
-			err := pageTmpl.Execute(&buf, newView(b, t))
-			return buf.Bytes(), err
+			return renderPage(newView(b, t)), nil
 		})
 		w.Header().Set("Vary", "Accept-Language")
 		w.Header().Set("Content-Language", t.lang)

@@ -269,6 +269,11 @@ func runMemory(b *testing.B, bin, db string, d time.Duration) (rss, hwm float64)
 		"HTTP_ADDR=off",
 		"DB_PATH=" + db,
 	}
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} { // to compare collector settings
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	logs := &bottest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
