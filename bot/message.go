@@ -58,15 +58,13 @@ type Button struct {
 
 // Event is the machine-readable side of an alert.
 type Event struct {
-	State    probe.State `json:"state"`
-	Previous probe.State `json:"previous_state"`
+	State    probe.State
+	Previous probe.State
 	// At is when the change was confirmed; Began when the failing (or the
 	// healthy) rounds that led to it began.
-	At    time.Time `json:"at"`
-	Began time.Time `json:"began"`
-	// Causes are the failing components at the time of the change.
-	Causes   []Cause   `json:"causes"`
-	Incident *Incident `json:"-"`
+	At       time.Time
+	Began    time.Time
+	Incident *Incident
 }
 
 // PlainText renders m as plain text: the console's format and a fallback.

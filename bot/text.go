@@ -349,7 +349,7 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 	tr := ch.Transition
 	m := Message{Time: tr.At, ReplyTo: last.ReplyTo}
 	inc := ch.Incident
-	m.Event = &Event{State: tr.To, Previous: rows[0].Change.Transition.From, At: tr.At, Began: tr.Began, Causes: ch.Causes, Incident: &inc}
+	m.Event = &Event{State: tr.To, Previous: rows[0].Change.Transition.From, At: tr.At, Began: tr.Began, Incident: &inc}
 	switch ch.Kind {
 	case KindUnmuted:
 		return c.catchUp(m, tr, now)

@@ -124,7 +124,7 @@ func (c *Checker) Round(ctx context.Context, targets, controls []Target) Round {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = c.checkWithRetry(ctx, t, end)
+			results[i] = c.checkWithRetry(ctx, t, end, clk)
 		}()
 	}
 	wg.Wait()
@@ -139,7 +139,7 @@ func (c *Checker) Round(ctx context.Context, targets, controls []Target) Round {
 }
 
 // checkWithRetry checks t and retries a failure once, within end when it is set.
-func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time) Result {
+func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time, clk Clock) Result {
 	r, cut := c.check(ctx, t, c.Timeout)
 	if r.OK() || ctx.Err() != nil {
 		return r
@@ -151,7 +151,6 @@ func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time) R
 	case c.Interval > 0:
 		delay = min(delay, c.Interval/10)
 	}
-	clk := c.clock()
 	minRoom := min(c.Timeout, c.Interval/10)
 	if !end.IsZero() && end.Sub(clk.Now().Add(delay)) < minRoom {
 		return r

@@ -2,7 +2,6 @@ package discord
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -79,11 +78,7 @@ func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, ap
 			a.log.Error("register discord slash commands", "err", err)
 			return 0, bot.Final(err) // retrying a refused payload or token would not help
 		}
-		var rl *discordgo.RateLimitError
-		if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
-			return rl.RetryAfter, err
-		}
-		return 0, err
+		return rateLimitWait(err), err
 	})
 	if err == nil {
 		a.log.Info("discord slash commands registered", "count", len(cmds))

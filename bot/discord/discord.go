@@ -381,11 +381,7 @@ func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.U
 		if status(err) == http.StatusUnauthorized {
 			return 0, bot.Final(fmt.Errorf("discord: users/@me: %w", ErrUnauthorized))
 		}
-		var rl *discordgo.RateLimitError
-		if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
-			return rl.RetryAfter, err
-		}
-		return 0, err
+		return rateLimitWait(err), err
 	})
 	return me, err
 }

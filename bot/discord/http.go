@@ -127,3 +127,13 @@ func code(err error) int {
 	}
 	return 0
 }
+
+// rateLimitWait is the retry_after of a 429 discordgo read, 0 if err is no
+// such 429.
+func rateLimitWait(err error) time.Duration {
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) && rl.TooManyRequests != nil && rl.RetryAfter > 0 {
+		return rl.RetryAfter
+	}
+	return 0
+}

@@ -102,9 +102,15 @@ func platformProblems(ps map[bot.Platform]bot.PlatformHealth) (platform, store s
 	return platform, strings.Join(st, "; ")
 }
 
-// Serve listens on addr until ctx ends, then shuts down gracefully.
-func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
-	return serve(ctx, addr, &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, log, "/healthz /metrics")
+// Serve serves /healthz and /metrics (h, from Handler) and the status page
+// (Page) on addr until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, addr string, h http.Handler, boards Boards, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", h)
+	mux.Handle("/metrics", h)
+	mux.Handle("/", Page(boards, log))
+	return serve(ctx, addr, &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, log,
+		"/healthz /metrics / /api/status /api/incidents")
 }
 
 // ServePage serves the status page alone on addr (the STATUS_ADDR setting),

@@ -24,8 +24,7 @@ func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := s.Policy()
-	d := deps.Delivery.Policy(0)
-	p.MaxAge, p.MaxAttempts, p.Workers = d.MaxAge, d.MaxAttempts, d.Workers
+	p := deps.Delivery.Policy(0)
+	p.PerChat = s.Policy().PerChat
 	return &bot.Plugin{Notifier: n, Policy: p}, nil
 }

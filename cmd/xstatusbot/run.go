@@ -166,12 +166,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second
 	runners = append(runners, func(ctx context.Context) error { pub.Run(ctx, log); return nil })
 	if cfg.HTTPAddr != "off" {
-		mux := http.NewServeMux()
 		ops := web.Handler(mon, disp, 3*interval, reg)
-		mux.Handle("/healthz", ops)
-		mux.Handle("/metrics", ops)
-		mux.Handle("/", web.Page(pub, log))
-		runners = append(runners, func(ctx context.Context) error { return web.Serve(ctx, cfg.HTTPAddr, mux, log) })
+		runners = append(runners, func(ctx context.Context) error { return web.Serve(ctx, cfg.HTTPAddr, ops, pub, log) })
 	}
 	if cfg.StatusAddr != "off" {
 		// The public page alone: /healthz and /metrics stay on HTTP_ADDR.
