@@ -97,3 +97,23 @@ func transitions(t *testing.T, reg *prometheus.Registry) float64 {
 	}
 	return sum
 }
+
+// TestSettledReachesChatsThatGotTheUnstableMessage: a chat that got "X is
+// unstable" and muted itself afterwards still gets the settled message that
+// closes the story (README: who gets what).
+func TestSettledReachesChatsThatGotTheUnstableMessage(t *testing.T) {
+	e := newEnv(t)
+	e.flapChanges, e.flapWindow = 4, 30*time.Minute
+	e.restart()
+	e.subscribe(tgPlatform, "muted-later")
+	e.step(up, up)
+	for range 3 {
+		e.step(down, down, up, up)
+	}
+	wave := []string{"X is down", "back up", "X is down", "back up", "X is unstable"}
+	wantTitles(t, "muted-later", e.tg.To("muted-later"), wave...)
+	e.run(tgPlatform, "muted-later", "/mute 2h")
+	e.step(down, down)
+	e.every(time.Minute, 31*time.Minute)
+	wantTitles(t, "muted-later", e.tg.To("muted-later"), append(wave, "X has settled: down")...)
+}

@@ -207,8 +207,16 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			if ch.Kind == bot.KindUnstable && snap.Flap != nil {
 				snap.Flap.ChangeID = changeID
 			}
+			// The chats that got the unstable message also get the settled one:
+			// the monitor has already cleared its flap state by then, so the
+			// unstable change's id comes from the state row, not yet updated.
 			var unstableID int64
-			if snap.Flap != nil {
+			switch {
+			case ch.Kind == bot.KindSettled:
+				if err := tx.QueryRowContext(ctx, `SELECT flap_change FROM state WHERE id = 1`).Scan(&unstableID); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("read the unstable change: %w", err)
+				}
+			case snap.Flap != nil:
 				unstableID = snap.Flap.ChangeID
 			}
 			n, err := fanOut(ctx, tx, changeID, chIncID, snap.Incident, ch, unstableID)
