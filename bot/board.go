@@ -89,17 +89,19 @@ const (
 	ShownIncidents = 20
 )
 
+// boardSource is what the board takes from the monitor, which holds it in
+// memory: the state and the last round.
+type boardSource interface {
+	Health(maxAge time.Duration) Health
+	LastRound() *probe.Round
+}
+
 // BoardPublisher keeps the latest Board in memory, so readers (the status
 // page, /status) never wait on the database or the monitor's lock.
 type BoardPublisher struct {
-	store interface {
-		Load(ctx context.Context) (Saved, error)
-		HistoryStore
-	}
-	health interface {
-		Health(maxAge time.Duration) Health
-	}
-	clock Clock
+	store  HistoryStore
+	health boardSource
+	clock  Clock
 
 	mu    sync.Mutex // one build at a time, so an older board never replaces a newer one
 	board atomic.Pointer[Board]
@@ -107,12 +109,7 @@ type BoardPublisher struct {
 }
 
 // NewBoardPublisher builds a publisher; the first Refresh makes the first board.
-func NewBoardPublisher(store interface {
-	Load(ctx context.Context) (Saved, error)
-	HistoryStore
-}, health interface {
-	Health(maxAge time.Duration) Health
-}, clock Clock) *BoardPublisher {
+func NewBoardPublisher(store HistoryStore, health boardSource, clock Clock) *BoardPublisher {
 	return &BoardPublisher{store: store, health: health, clock: clock, poke: make(chan struct{}, 1)}
 }
 
@@ -125,13 +122,8 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
-	saved, err := p.store.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("board: %w", err)
-	}
 	// One read covers the 90-day bar and every uptime window.
-	firstDay := Days(nil, now, BoardDays)[0].Date
-	spans, err := p.store.Spans(ctx, firstDay, now)
+	spans, err := p.store.Spans(ctx, firstDay(now, BoardDays), now)
 	if err != nil {
 		return fmt.Errorf("board: %w", err)
 	}
@@ -153,7 +145,7 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 	if b.State == "" {
 		b.State = probe.StateUnknown
 	}
-	if r := saved.LastRound; r != nil {
+	if r := p.health.LastRound(); r != nil {
 		for _, t := range r.Targets {
 			b.Components = append(b.Components, Component{Name: t.Target, OK: t.OK(), Latency: t.Latency, Slow: t.Slow, Detail: t.Detail})
 		}

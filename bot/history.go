@@ -42,6 +42,15 @@ func ComputeUptime(spans []Span, from, to time.Time) Uptime {
 	return u
 }
 
+// firstDay is the midnight (UTC) that starts the n days ending with the one
+// holding end. AddDate, not 24 h steps: UTC has no DST, but this stays right
+// if the zone ever changes.
+func firstDay(end time.Time, n int) time.Time {
+	end = end.UTC()
+	last := time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, time.UTC)
+	return last.AddDate(0, 0, 1-n)
+}
+
 // Days cuts the spans into the n UTC days ending with the one holding end,
 // oldest first. A day's Worst is the worst state it spent any time in
 // (StateUnknown when it has no known time); the day holding end counts only
@@ -51,11 +60,10 @@ func Days(spans []Span, end time.Time, n int) []Day {
 		return nil
 	}
 	end = end.UTC()
-	last := time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, time.UTC)
+	first := firstDay(end, n)
 	out := make([]Day, n)
 	for k := range out {
-		// AddDate, not 24 h steps: UTC has no DST, but this stays right if the zone ever changes.
-		date := last.AddDate(0, 0, k-(n-1))
+		date := first.AddDate(0, 0, k)
 		dayEnd := date.AddDate(0, 0, 1)
 		if dayEnd.After(end) {
 			dayEnd = end

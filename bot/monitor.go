@@ -234,6 +234,13 @@ type Health struct {
 	Stale bool `json:"stale"`
 }
 
+// LastRound is the last round recorded, nil before the first.
+func (m *Monitor) LastRound() *probe.Round {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last
+}
+
 // Health reports the probing state; maxAge is how old the last round may be.
 func (m *Monitor) Health(maxAge time.Duration) Health {
 	m.mu.Lock()
