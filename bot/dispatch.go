@@ -620,6 +620,11 @@ func (d *Dispatcher) recordHeld(ctx context.Context, c *channel) bool {
 func (c *channel) heldCount() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.heldLocked()
+}
+
+// heldLocked counts the outcomes held in memory; c.mu must be held.
+func (c *channel) heldLocked() int {
 	n := 0
 	for _, outs := range c.unrecorded {
 		n += len(outs)
@@ -636,10 +641,7 @@ func (d *Dispatcher) storeFailed(c *channel, err error) {
 	c.storeFails++
 	wait := min(time.Second<<min(c.storeFails-1, 5), 30*time.Second)
 	c.storeWait = d.now().Add(wait)
-	held := 0
-	for _, outs := range c.unrecorded {
-		held += len(outs)
-	}
+	held := c.heldLocked()
 	c.mu.Unlock()
 	if first {
 		d.log.Error("store failing: delivery backs off; sent messages are kept in memory until recorded, never sent again",
@@ -729,9 +731,7 @@ func (c *channel) health() PlatformHealth {
 			h.State = PlatformUnavailable
 		}
 	}
-	for _, outs := range c.unrecorded {
-		h.Unrecorded += len(outs)
-	}
+	h.Unrecorded = c.heldLocked()
 	if c.storeErr != nil {
 		h.StoreError = c.storeErr.Error()
 	}

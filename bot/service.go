@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -83,6 +84,9 @@ func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, 
 // unknown commands outside private chats are ignored.
 func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bool) {
 	name := strings.ToLower(strings.TrimPrefix(cmd.Name, "/"))
+	if !cmd.Private && name != "start" && !slices.Contains(CommandNames, name) {
+		return Message{}, false // an unknown command in a shared chat: silence, no store read
+	}
 	if name != "subscribe" && name != "unsubscribe" {
 		cmd.Lang = s.chatLang(ctx, cmd)
 	}
@@ -105,9 +109,10 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 		return RenderHistory(cmd.Lang, incidents, s.now()), true
 	case "subscribe", "unsubscribe":
 		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
-	case settingsName, "alerts", "mute", "unmute", "language", "remind":
-		return s.settings(ctx, cmd, name), true
 	default:
+		if name == settingsName || settingsCommand(name) {
+			return s.settings(ctx, cmd, name), true
+		}
 		if cmd.Private {
 			help := HelpMessage(cmd.Lang)
 			help.Title = catalogFor(cmd.Lang).unknownCommand + " " + help.Title
