@@ -172,6 +172,16 @@ func remind(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64, n
 	if status.State != probe.StateDown && status.State != probe.StateDegraded {
 		return 0, nil
 	}
+	// Most rounds of an outage have no chat with reminders on and unmuted:
+	// then there is no change row to write and delete again.
+	var wanted bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE remind_every <> 0 AND muted_until <= ?)`,
+		nanos(now)).Scan(&wanted); err != nil {
+		return 0, fmt.Errorf("look for reminders: %w", err)
+	}
+	if !wanted {
+		return 0, nil
+	}
 	var inc any
 	if incID != 0 {
 		inc = incID
