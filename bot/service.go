@@ -44,7 +44,7 @@ const HistoryLimit = 10
 // AdminCommand reports whether a command changes a chat's subscription or
 // its settings: the same people may do both.
 func AdminCommand(name string) bool {
-	return name == "subscribe" || name == "unsubscribe" || settingsCommand(name)
+	return name == "subscribe" || name == "unsubscribe" || ChangesSettings(name)
 }
 
 // Service answers commands and records membership events.
@@ -110,7 +110,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 	case "subscribe", "unsubscribe":
 		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
 	default:
-		if name == settingsName || settingsCommand(name) {
+		if name == settingsName || ChangesSettings(name) {
 			return s.settings(ctx, cmd, name), true
 		}
 		if cmd.Private {

@@ -36,8 +36,8 @@ func (c *catalog) buttons() [][]Button {
 	return out
 }
 
-// settingsCommand reports whether a command changes a chat's settings.
-func settingsCommand(name string) bool {
+// ChangesSettings reports whether a command changes a chat's settings.
+func ChangesSettings(name string) bool {
 	switch name {
 	case "alerts", "mute", "unmute", "language", "remind":
 		return true

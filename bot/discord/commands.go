@@ -35,7 +35,7 @@ func commandsFor(names []string) []*discordgo.ApplicationCommand {
 			Options:          applicationOptions(name),
 			IntegrationTypes: &[]discordgo.ApplicationIntegrationType{discordgo.ApplicationIntegrationGuildInstall},
 		}
-		if admin := bot.AdminCommand(name) || changesSettings(name); admin || settingsCommand(name) {
+		if admin := bot.AdminCommand(name); admin || settingsCommand(name) {
 			if admin {
 				perms := int64(discordgo.PermissionManageChannels)
 				c.DefaultMemberPermissions = &perms
@@ -128,7 +128,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 	known := slices.Contains(bot.CommandNames, name)
 	// Changes and refusals are the asker's business; reading is not, except
 	// in a DM where /settings is only refused.
-	private := !known || bot.AdminCommand(name) || changesSettings(name) || (i.GuildID == "" && settingsCommand(name))
+	private := !known || bot.AdminCommand(name) || (i.GuildID == "" && settingsCommand(name))
 	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
 	if private {
 		deferred.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}

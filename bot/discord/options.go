@@ -56,17 +56,7 @@ var commandOptions = map[string]*option{
 
 // settingsCommand reports whether a command is about a chat's settings:
 // like a subscription they exist only in servers (a DM cannot subscribe).
-func settingsCommand(name string) bool { return name == "settings" || changesSettings(name) }
-
-// changesSettings reports whether a command changes a chat's settings: only
-// those allowed to subscribe the channel may.
-func changesSettings(name string) bool {
-	switch name {
-	case "alerts", "mute", "unmute", "language", "remind":
-		return true
-	}
-	return false
-}
+func settingsCommand(name string) bool { return name == "settings" || bot.ChangesSettings(name) }
 
 // applicationOptions is the registered form of a command's option.
 func applicationOptions(name string) []*discordgo.ApplicationCommandOption {
