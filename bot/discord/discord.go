@@ -445,7 +445,7 @@ func (a *Adapter) applicationID(me *discordgo.User) string {
 	return me.ID // bots created since 2019 share their application's id
 }
 
-// backoff is the wait after the failure of try number attempt (0-based).
+// backoff is the retry policy of login, the gateway and command registration.
 func (a *Adapter) backoff() bot.Backoff { return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff} }
 
 // Permissions the bot asks for in its invite and needs in a subscribed channel.

@@ -39,6 +39,7 @@ type texts struct {
 	updated     string // time
 	decimal     string
 	otherLang   string
+	otherCode   string // the other language's code, for the switch link
 }
 
 var english = texts{
@@ -77,6 +78,7 @@ var english = texts{
 	updated:     "Page built from the check of %s.",
 	decimal:     ".",
 	otherLang:   "Français",
+	otherCode:   "fr",
 }
 
 var french = texts{
@@ -115,6 +117,7 @@ var french = texts{
 	updated:     "Page construite à partir de la vérification du %s.",
 	decimal:     ",",
 	otherLang:   "English",
+	otherCode:   "en",
 }
 
 // percent writes an uptime figure rounded down, so 99.999 never shows as 100.

@@ -8,8 +8,8 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// view is what page.html shows, every string already in the page's language;
-// the template only places and escapes them.
+// view is what renderPage shows, every string already in the page's
+// language; renderPage only places and escapes them.
 type view struct {
 	Lang, Title       string
 	OtherLang         string
@@ -63,7 +63,7 @@ func stateClass(s probe.State) string {
 
 func newView(b *bot.Board, t *texts) view {
 	v := view{
-		Lang: t.lang, Title: t.title, OtherLang: t.otherLang, OtherLangCode: map[string]string{"en": "fr", "fr": "en"}[t.lang],
+		Lang: t.lang, Title: t.title, OtherLang: t.otherLang, OtherLangCode: t.otherCode,
 		State: "unknown", StateLine: t.stateLine[probe.StateUnknown], NoCheck: t.noCheck,
 		ComponentsHeading: t.components, NoComponent: t.noComponent, UptimeHeading: t.uptime,
 		DaysHeading: t.days, DaysLabel: t.daysLabel, Legend: t.legend,
