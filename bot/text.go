@@ -444,7 +444,7 @@ func (c *catalog) flapping(m Message, ch Change) Message {
 		m.Fields = causeFields(ch.Causes)
 		return m
 	}
-	m.Severity = map[probe.State]Severity{probe.StateUp: SeverityUp, probe.StateDegraded: SeverityDegraded, probe.StateDown: SeverityDown}[tr.To]
+	m.Severity = severityOf(tr.To)
 	m.Silent = tr.To == probe.StateDegraded
 	state := c.stateName[tr.To]
 	m.Title = fmt.Sprintf(c.settledTitle, state)
@@ -490,14 +490,7 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, now time.Time) Message 
 		st = probe.StateUnknown
 	}
 	m := Message{Title: fmt.Sprintf(c.statusTitle, c.stateName[st]), Time: now}
-	switch st {
-	case probe.StateUp:
-		m.Severity = SeverityUp
-	case probe.StateDegraded:
-		m.Severity = SeverityDegraded
-	case probe.StateDown:
-		m.Severity = SeverityDown
-	}
+	m.Severity = severityOf(st)
 	if !s.Status.Since.IsZero() && st != probe.StateUnknown {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(s.Status.Since), c.since(s.Status.Since, now)))
 	}
@@ -588,3 +581,16 @@ func OptionHelp(lang, command, option string, values []string, example string) s
 
 // NoticeMessage is a notice as a private reply.
 func NoticeMessage(lang string, n Notice) Message { return private(NoticeText(lang, n)) }
+
+// severityOf is how a message announcing state s is styled.
+func severityOf(s probe.State) Severity {
+	switch s {
+	case probe.StateUp:
+		return SeverityUp
+	case probe.StateDegraded:
+		return SeverityDegraded
+	case probe.StateDown:
+		return SeverityDown
+	}
+	return SeverityInfo
+}
