@@ -135,13 +135,12 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 	b := &Board{
 		State: h.State, Since: h.Since, LastCheck: h.LastRound, ControlOK: h.ControlOK,
 		Components: []Component{},
-		Uptime24h:  ComputeUptime(spans, now.Add(-Window24h), now),
-		Uptime7d:   ComputeUptime(spans, now.Add(-Window7d), now),
-		Uptime30d:  ComputeUptime(spans, now.Add(-Window30d), now),
 		Days:       Days(spans, now, BoardDays),
 		Incidents:  incidents,
 		Built:      now,
 	}
+	u := uptimesOf(spans, now)
+	b.Uptime24h, b.Uptime7d, b.Uptime30d = u.H24, u.D7, u.D30
 	if b.State == "" {
 		b.State = probe.StateUnknown
 	}

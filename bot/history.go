@@ -42,6 +42,15 @@ func ComputeUptime(spans []Span, from, to time.Time) Uptime {
 	return u
 }
 
+// uptimesOf is the uptime over the last 24 h, 7 days and 30 days to now.
+func uptimesOf(spans []Span, now time.Time) Uptimes {
+	return Uptimes{
+		H24: ComputeUptime(spans, now.Add(-Window24h), now),
+		D7:  ComputeUptime(spans, now.Add(-Window7d), now),
+		D30: ComputeUptime(spans, now.Add(-Window30d), now),
+	}
+}
+
 // firstDay is the midnight (UTC) that starts the n days ending with the one
 // holding end. AddDate, not 24 h steps: UTC has no DST, but this stays right
 // if the zone ever changes.

@@ -157,11 +157,8 @@ func (s *Service) uptimes(ctx context.Context, chat ChatRef) *Uptimes {
 		s.log.Warn("load uptime for /status; answering without it", "err", err, "chat", chat.String())
 		return nil
 	}
-	return &Uptimes{
-		H24: ComputeUptime(spans, now.Add(-Window24h), now),
-		D7:  ComputeUptime(spans, now.Add(-Window7d), now),
-		D30: ComputeUptime(spans, now.Add(-Window30d), now),
-	}
+	u := uptimesOf(spans, now)
+	return &u
 }
 
 // incidents are the latest incidents for /history, newest first.
