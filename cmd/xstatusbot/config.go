@@ -97,10 +97,14 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 		}
 	}
 	var errs []error
-	for _, target := range append([]any{&cfg}, anys(cfg.Adapters)...) {
+	parse := func(target any) {
 		if err := env.ParseWithOptions(target, env.Options{Environment: environ}); err != nil {
 			errs = append(errs, namedEnvErrors(target, err)...)
 		}
+	}
+	parse(&cfg)
+	for _, a := range cfg.Adapters {
+		parse(a)
 	}
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -228,14 +232,6 @@ func structKeys(v any) []string {
 		}
 	}
 	return keys
-}
-
-func anys(as []bot.Adapter) []any {
-	out := make([]any, len(as))
-	for i, a := range as {
-		out[i] = a
-	}
-	return out
 }
 
 // namedEnvErrors rewrites the parser's errors to name the variable, not the Go field.
