@@ -102,8 +102,7 @@ func (a *Adapter) queueCallbackEdit(msg *tgbotapi.Message, queryID, command stri
 		// First, so the client's spinner stops even if the edit must wait
 		// for the chat's pace.
 		a.answerCallback(ctx, chat, queryID, "")
-		err := a.replier.Reply(ctx, chat, func(ctx context.Context) error { return a.edit(ctx, msg, reply) })
-		a.replyFailed(ctx, err, chat, command)
+		a.replyVia(ctx, chat, command, func(ctx context.Context) error { return a.edit(ctx, msg, reply) })
 	})
 }
 
@@ -144,9 +143,6 @@ func (a *Adapter) edit(ctx context.Context, msg *tgbotapi.Message, reply bot.Mes
 	_, err := a.call(ctx, "editMessageText", p, a.callTimeout)
 	if err == nil {
 		return nil
-	}
-	if errors.Is(err, ErrUnauthorized) {
-		return &bot.SendError{Class: bot.Permanent, Err: err}
 	}
 	var ce *callError
 	if errors.As(err, &ce) && ce.Code == http.StatusBadRequest {

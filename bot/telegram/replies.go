@@ -20,16 +20,25 @@ var _ Replier = (*bot.Gate)(nil)
 // queueReply queues the answer to a command handled by the poll loop.
 func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID int) {
 	a.replies.add(chat, func(ctx context.Context) {
-		err := a.replier.Reply(ctx, chat, func(ctx context.Context) error {
+		a.replyVia(ctx, chat, command, func(ctx context.Context) error {
 			_, err := a.send(ctx, chat, reply, threadID)
-			if errors.Is(err, ErrUnauthorized) {
-				// The adapter is off until a restart: retrying cannot help.
-				return &bot.SendError{Class: bot.Permanent, Err: err}
-			}
 			return err
 		})
-		a.replyFailed(ctx, err, chat, command)
 	})
+}
+
+// replyVia sends one answer through the replier (the chat's budget, retries)
+// and logs it if it still fails.
+func (a *Adapter) replyVia(ctx context.Context, chat, command string, send func(context.Context) error) {
+	err := a.replier.Reply(ctx, chat, func(ctx context.Context) error {
+		err := send(ctx)
+		if errors.Is(err, ErrUnauthorized) {
+			// The adapter is off until a restart: retrying cannot help.
+			return &bot.SendError{Class: bot.Permanent, Err: err}
+		}
+		return err
+	})
+	a.replyFailed(ctx, err, chat, command)
 }
 
 // replyFailed logs an answer that could not be delivered.
