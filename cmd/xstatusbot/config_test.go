@@ -222,3 +222,16 @@ func TestDurationSettingsBounds(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusAddrMustDifferFromHTTPAddr(t *testing.T) {
+	_, err := loadConfig(lookupFrom(map[string]string{"HTTP_ADDR": "127.0.0.1:8080", "STATUS_ADDR": "127.0.0.1:8080"}), "")
+	if err == nil || !strings.Contains(err.Error(), "STATUS_ADDR:") {
+		t.Fatalf("error %v, want one naming STATUS_ADDR", err)
+	}
+	if _, err := loadConfig(lookupFrom(map[string]string{"STATUS_ADDR": "0.0.0.0:8081"}), ""); err != nil {
+		t.Fatalf("a public page address was refused: %v", err)
+	}
+	if _, err := loadConfig(lookupFrom(map[string]string{"STATUS_ADDR": "8081"}), ""); err == nil || !strings.Contains(err.Error(), "STATUS_ADDR:") {
+		t.Fatalf("error %v, want one naming STATUS_ADDR", err)
+	}
+}
