@@ -147,7 +147,10 @@ type Change struct {
 	Flaps     int
 	FlapSince time.Time
 	// Causes are the failing components at the time of the transition.
-	Causes   []Cause
+	Causes []Cause
+	// Regions is what each vantage point saw when they disagreed (issue 13);
+	// nil when they agreed or there is one region.
+	Regions  []RegionVerdict
 	Incident Incident
 }
 
@@ -223,4 +226,22 @@ type Snapshot struct {
 	// Queued is set by the store: how many outbox rows the round queued
 	// (the change's and any unmuted or reminder rows).
 	Queued int
+}
+
+// RegionRound is the latest round of one vantage point (issue 13): every
+// replica probes X and records its verdict under its PROBE_REGION name; the
+// leader votes over the fresh ones.
+type RegionRound struct {
+	Region  string
+	At      time.Time // when the round started, on the recording replica's clock
+	Verdict probe.Verdict
+	// Causes are the targets failing from that region.
+	Causes []Cause
+}
+
+// RegionVerdict is what one region saw, as an alert and /status tell it
+// when regions disagree.
+type RegionVerdict struct {
+	Region  string        `json:"region"`
+	Verdict probe.Verdict `json:"verdict"`
 }

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -64,4 +65,37 @@ type Store interface {
 	SettingsStore
 	Outbox
 	HistoryStore
+}
+
+// VantageStore keeps the latest round of each vantage point (issue 13).
+type VantageStore interface {
+	// RecordRegion stores r as its region's latest round, replacing the
+	// previous one.
+	RecordRegion(ctx context.Context, r RegionRound) error
+	// Regions returns the latest round of every region recorded at or after
+	// since, ordered by region name.
+	Regions(ctx context.Context, since time.Time) ([]RegionRound, error)
+}
+
+// ErrDeposed is returned (wrapped) by a store's leader-only writes (SaveRound,
+// claiming outbox rows) when this replica no longer holds the leader lease:
+// the write was refused, nothing changed.
+var ErrDeposed = errors.New("not the leader: the lease is held by another replica or expired")
+
+// Term is one leadership term: the replica holding the lease and the lease's
+// epoch, which grows with every change of holder (the fence).
+type Term struct {
+	Holder string
+	Epoch  int64
+}
+
+// Lease is the leader lease shared by replicas.
+type Lease interface {
+	// Acquire takes the lease for ttl if it is free or expired, or renews it
+	// if this replica holds it. held is false when another replica holds it.
+	// A store that fences leader writes starts or stops accepting them here.
+	Acquire(ctx context.Context, ttl time.Duration) (t Term, held bool, err error)
+	// Release gives the lease up at once, so another replica need not wait
+	// for it to expire. It is called after the leader's work has stopped.
+	Release(ctx context.Context) error
 }
