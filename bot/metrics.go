@@ -21,6 +21,8 @@ type Metrics struct {
 	oldest      *prometheus.GaugeVec
 	platState   *prometheus.GaugeVec
 	unrecorded  *prometheus.GaugeVec
+	leader      prometheus.Gauge
+	leaderships *prometheus.CounterVec
 }
 
 // NewMetrics registers the collectors with reg.
@@ -62,8 +64,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.unrecorded = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "xstatusbot_outbox_unrecorded", Help: "Delivery outcomes held in memory because the store refused them.",
 	}, []string{"platform"})
+	m.leader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "xstatusbot_leader", Help: "1 while this replica holds the leader lease, else 0.",
+	})
+	m.leaderships = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xstatusbot_leadership_changes_total", Help: "Times this replica became leader (gained) or stopped leading (lost).",
+	}, []string{"change"})
 	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest,
-		m.platState, m.unrecorded)
+		m.platState, m.unrecorded, m.leader, m.leaderships)
 	return m
 }
 
@@ -134,4 +142,17 @@ func (m *Metrics) platform(p Platform, h PlatformHealth) {
 		m.platState.WithLabelValues(string(p), string(st)).Set(v)
 	}
 	m.unrecorded.WithLabelValues(string(p)).Set(float64(h.Unrecorded))
+}
+
+func (m *Metrics) leadership(leading bool) {
+	if m == nil {
+		return
+	}
+	if leading {
+		m.leader.Set(1)
+		m.leaderships.WithLabelValues("gained").Inc()
+		return
+	}
+	m.leader.Set(0)
+	m.leaderships.WithLabelValues("lost").Inc()
 }

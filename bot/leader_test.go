@@ -1,0 +1,292 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
+)
+
+// lease is one lease row shared by replicas, on the test's clock: what the
+// PostgreSQL lease does with now(), without the database (bot/postgres
+// tests the SQL itself).
+type lease struct {
+	clock *bottest.Clock
+	mu    sync.Mutex
+	term  bot.Term
+	until time.Time
+}
+
+// replica is one replica's view of the lease; down makes its calls fail
+// as they would with the database out of reach.
+type replica struct {
+	*lease
+	holder string
+	down   bool
+}
+
+var errUnreachable = errors.New("database unreachable")
+
+func (r *replica) setDown(v bool) { r.mu.Lock(); r.down = v; r.mu.Unlock() }
+
+func (r *replica) Acquire(_ context.Context, ttl time.Duration) (bot.Term, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return bot.Term{}, false, errUnreachable
+	}
+	now := r.clock.Now()
+	if r.term.Holder != r.holder && now.Before(r.until) {
+		return bot.Term{}, false, nil
+	}
+	if r.term.Holder != r.holder || !now.Before(r.until) {
+		r.term = bot.Term{Holder: r.holder, Epoch: r.term.Epoch + 1}
+	}
+	r.until = now.Add(ttl)
+	return r.term, true, nil
+}
+
+func (r *replica) Release(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return errUnreachable
+	}
+	if r.term.Holder == r.holder {
+		r.until = r.clock.Now()
+	}
+	return nil
+}
+
+// work records which replica works when, on the test clock.
+type work struct {
+	clock *bottest.Clock
+	mu    sync.Mutex
+	now   []string // replicas working now
+	log   []string // "a+" started, "a-" stopped
+	max   int
+}
+
+func (w *work) run(name string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		w.mu.Lock()
+		w.now = append(w.now, name)
+		w.log = append(w.log, name+"+")
+		w.max = max(w.max, len(w.now))
+		w.mu.Unlock()
+		<-ctx.Done()
+		w.mu.Lock()
+		for i, n := range w.now {
+			if n == name {
+				w.now = append(w.now[:i], w.now[i+1:]...)
+				break
+			}
+		}
+		w.log = append(w.log, name+"-")
+		w.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (w *work) working() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.now...)
+}
+
+func (w *work) maxAtOnce() int { w.mu.Lock(); defer w.mu.Unlock(); return w.max }
+
+type leaderRun struct {
+	l      *bot.Leader
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startLeader(t *testing.T, clock *bottest.Clock, r *replica, w *work) *leaderRun {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	lr := &leaderRun{
+		l: &bot.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second, Every: 3 * time.Second,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: bot.NewMetrics(reg)},
+		reg: reg, done: make(chan error, 1),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	lr.cancel = cancel
+	go func() { lr.done <- lr.l.Run(ctx, w.run(r.holder)) }()
+	t.Cleanup(func() { cancel(); <-lr.done })
+	return lr
+}
+
+func (lr *leaderRun) stop(t *testing.T) {
+	t.Helper()
+	lr.cancel()
+	if err := <-lr.done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	lr.done <- nil // for the cleanup
+}
+
+func TestLeaderOneAtATimeAndHandOverOnStop(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	l := &lease{clock: clock}
+	w := &work{clock: clock}
+	a := startLeader(t, clock, &replica{lease: l, holder: "a"}, w)
+	clock.WaitIdle(t, 1)
+	b := startLeader(t, clock, &replica{lease: l, holder: "b"}, w)
+	clock.Run(t, 2, 30*time.Second, time.Second)
+	if got := w.working(); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("working = %v, want [a] (a took the lease first and renews it)", got)
+	}
+	if _, leading := b.l.Status(); leading {
+		t.Fatal("b says it leads while a holds the lease")
+	}
+	if term, leading := a.l.Status(); !leading || term.Epoch != 1 {
+		t.Fatalf("a: term %+v leading %v, want epoch 1 for 30 s of renewals", term, leading)
+	}
+
+	// A graceful stop releases the lease: b takes over at its next try,
+	// not after the lease's 9 s.
+	a.stop(t)
+	took := clock.RunUntil(t, 1, 10*time.Second, time.Second, func() bool { _, ok := b.l.Status(); return ok })
+	if took > 3*time.Second {
+		t.Fatalf("b took over %s after a stopped, want within one campaign period (3 s)", took)
+	}
+	if term, _ := b.l.Status(); term.Epoch != 2 || term.Holder != "b" {
+		t.Fatalf("b's term = %+v, want epoch 2 held by b", term)
+	}
+	clock.Run(t, 1, 3*time.Second, time.Second)
+	if got := w.working(); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("working = %v, want [b]", got)
+	}
+	if w.maxAtOnce() != 1 {
+		t.Fatalf("%d replicas worked at once, want 1", w.maxAtOnce())
+	}
+	assertLeaderMetrics(t, a.reg, 0, 1, 1)
+	assertLeaderMetrics(t, b.reg, 1, 1, 0)
+}
+
+func assertLeaderMetrics(t *testing.T, reg *prometheus.Registry, leader float64, gained, lost int) {
+	t.Helper()
+	want := fmt.Sprintf(`# HELP xstatusbot_leader 1 while this replica holds the leader lease, else 0.
+# TYPE xstatusbot_leader gauge
+xstatusbot_leader %v
+`, leader)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "xstatusbot_leader"); err != nil {
+		t.Error(err)
+	}
+	changes := map[string]int{"gained": gained, "lost": lost}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, mf := range mfs {
+		if mf.GetName() == "xstatusbot_leadership_changes_total" {
+			for _, m := range mf.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	for k, v := range changes {
+		if got[k] != v {
+			t.Errorf("xstatusbot_leadership_changes_total{change=%q} = %d, want %d", k, got[k], v)
+		}
+	}
+}
+
+// The leader loses the database (or its host is cut off): it stops its
+// work before its lease expires, and only then may another replica lead.
+func TestLeaderCutOffStepsDownBeforeTheLeaseExpires(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	l := &lease{clock: clock}
+	w := &work{clock: clock}
+	ra := &replica{lease: l, holder: "a"}
+	a := startLeader(t, clock, ra, w)
+	clock.WaitIdle(t, 1)
+	b := startLeader(t, clock, &replica{lease: l, holder: "b"}, w)
+	clock.Run(t, 2, 6*time.Second, time.Second)
+
+	ra.setDown(true)
+	cut := clock.Now()
+	var aStopped, bStarted time.Duration
+	clock.RunUntil(t, 2, 30*time.Second, time.Second, func() bool {
+		_, aLeads := a.l.Status()
+		_, bLeads := b.l.Status()
+		if !aLeads && aStopped == 0 {
+			aStopped = clock.Now().Sub(cut)
+		}
+		if bLeads && bStarted == 0 {
+			bStarted = clock.Now().Sub(cut)
+		}
+		return bStarted > 0
+	})
+	if aStopped == 0 || aStopped >= bStarted {
+		t.Fatalf("a stopped %s after the cut, b started %s after: a must stop first", aStopped, bStarted)
+	}
+	if bStarted > 9*time.Second+3*time.Second {
+		t.Fatalf("b took over %s after the cut, want within the lease and one campaign period (12 s)", bStarted)
+	}
+	if w.maxAtOnce() != 1 {
+		t.Fatalf("%d replicas worked at once, want 1", w.maxAtOnce())
+	}
+	if term, _ := b.l.Status(); term.Epoch != 2 {
+		t.Fatalf("b's epoch = %d, want 2: the fence moved", term.Epoch)
+	}
+
+	// a's database comes back: a follows, it does not take the lease back.
+	ra.setDown(false)
+	clock.Run(t, 2, 12*time.Second, time.Second)
+	if got := w.working(); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("working = %v, want [b]", got)
+	}
+}
+
+// SIGKILL: the leader vanishes without releasing; another replica takes
+// over once the lease expires.
+func TestLeaderKilledIsReplacedWhenTheLeaseExpires(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	l := &lease{clock: clock}
+	w := &work{clock: clock}
+	ra := &replica{lease: l, holder: "a"}
+	a := startLeader(t, clock, ra, w)
+	clock.WaitIdle(t, 1)
+	b := startLeader(t, clock, &replica{lease: l, holder: "b"}, w)
+	clock.Run(t, 2, 4*time.Second, time.Second)
+	ra.setDown(true) // it can neither renew nor release
+	a.cancel()
+	<-a.done
+	a.done <- nil
+	killed := clock.Now()
+	took := clock.RunUntil(t, 1, 20*time.Second, time.Second, func() bool { _, ok := b.l.Status(); return ok })
+	if took > 12*time.Second {
+		t.Fatalf("b took over %s after the kill, want within 12 s (lease 9 s + one period)", took)
+	}
+	t.Logf("takeover %s after the kill (lease renewed at most 3 s before it)", clock.Now().Sub(killed))
+}
+
+func TestLeaderWorkFailingEndsRun(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	r := &replica{lease: &lease{clock: clock}, holder: "a"}
+	l := &bot.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	refused := errors.New("telegram: token refused")
+	err := l.Run(context.Background(), func(context.Context) error { return refused })
+	if !errors.Is(err, refused) {
+		t.Fatalf("Run = %v, want the work's error", err)
+	}
+	if _, leading := l.Status(); leading {
+		t.Fatal("still says it leads after its work failed")
+	}
+}
