@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,6 +106,23 @@ func (w *work) working() []string {
 	return append([]string(nil), w.now...)
 }
 
+// waitWorking waits (in real time: the work runs on its own goroutine)
+// until exactly the replicas in want work.
+func (w *work) waitWorking(t *testing.T, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := w.working()
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("working = %v, want %v", got, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (w *work) maxAtOnce() int { w.mu.Lock(); defer w.mu.Unlock(); return w.max }
 
 type leaderRun struct {
@@ -146,9 +164,7 @@ func TestLeaderOneAtATimeAndHandOverOnStop(t *testing.T) {
 	clock.WaitIdle(t, 1)
 	b := startLeader(t, clock, &replica{lease: l, holder: "b"}, w)
 	clock.Run(t, 2, 30*time.Second, time.Second)
-	if got := w.working(); len(got) != 1 || got[0] != "a" {
-		t.Fatalf("working = %v, want [a] (a took the lease first and renews it)", got)
-	}
+	w.waitWorking(t, "a") // a took the lease first and renews it
 	if _, leading := b.l.Status(); leading {
 		t.Fatal("b says it leads while a holds the lease")
 	}
@@ -166,10 +182,7 @@ func TestLeaderOneAtATimeAndHandOverOnStop(t *testing.T) {
 	if term, _ := b.l.Status(); term.Epoch != 2 || term.Holder != "b" {
 		t.Fatalf("b's term = %+v, want epoch 2 held by b", term)
 	}
-	clock.Run(t, 1, 3*time.Second, time.Second)
-	if got := w.working(); len(got) != 1 || got[0] != "b" {
-		t.Fatalf("working = %v, want [b]", got)
-	}
+	w.waitWorking(t, "b")
 	if w.maxAtOnce() != 1 {
 		t.Fatalf("%d replicas worked at once, want 1", w.maxAtOnce())
 	}
@@ -248,9 +261,7 @@ func TestLeaderCutOffStepsDownBeforeTheLeaseExpires(t *testing.T) {
 	// a's database comes back: a follows, it does not take the lease back.
 	ra.setDown(false)
 	clock.Run(t, 2, 12*time.Second, time.Second)
-	if got := w.working(); len(got) != 1 || got[0] != "b" {
-		t.Fatalf("working = %v, want [b]", got)
-	}
+	w.waitWorking(t, "b")
 }
 
 // SIGKILL: the leader vanishes without releasing; another replica takes

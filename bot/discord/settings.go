@@ -49,10 +49,18 @@ func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 	policy := deps.Delivery.Policy(s.Rate)
 	policy.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
 	if deps.Metrics != nil {
-		err := deps.Metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "xstatusbot_discord_invalid_requests",
 			Help: "Answers Discord counts towards its IP ban (401, 403, 429) in the last 10 minutes.",
-		}, func() float64 { return float64(a.InvalidRequests()) }))
+		}, func() float64 { return float64(a.InvalidRequests()) })
+		err := deps.Metrics.Register(gauge)
+		var again prometheus.AlreadyRegisteredError
+		if errors.As(err, &again) {
+			// A replica builds its adapters again for each leadership term:
+			// the gauge follows the adapter of the current term.
+			deps.Metrics.Unregister(again.ExistingCollector)
+			err = deps.Metrics.Register(gauge)
+		}
 		if err != nil {
 			return nil, err
 		}

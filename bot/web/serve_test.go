@@ -70,7 +70,7 @@ func TestServePageServesThePageAlone(t *testing.T) {
 	}
 
 	private := freeAddr(t)
-	ops := web.Handler(monitor{bot.Health{}}, delivery{}, time.Minute, prometheus.NewRegistry())
+	ops := web.Handler(monitor{bot.Health{}}, delivery{}, leadership{}, time.Minute, prometheus.NewRegistry())
 	serveUntilReady(t, private, func(ctx context.Context) error { return web.Serve(ctx, private, ops, b, log) })
 	for _, path := range []string{"/", "/api/status", "/healthz", "/metrics"} {
 		resp, err := http.Get("http://" + private + path)

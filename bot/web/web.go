@@ -31,10 +31,20 @@ type Delivery interface {
 	Platforms() map[bot.Platform]bot.PlatformHealth
 }
 
+// Leadership tells whether this replica leads (issue 13).
+type Leadership interface {
+	Status() (bot.Term, bool)
+}
+
 // Health is the /healthz document.
 type Health struct {
 	bot.Health
-	Status    string                              `json:"status"`
+	Status string `json:"status"`
+	// Role is "leader" for the replica that decides and delivers, else
+	// "follower" (which probes and serves, and takes over if the leader dies).
+	Role string `json:"role"`
+	// Epoch is the leader lease's epoch this replica holds or last held.
+	Epoch     int64                               `json:"epoch,omitempty"`
 	Outbox    map[bot.Platform]bot.Backlog        `json:"outbox,omitempty"`
 	Platforms map[bot.Platform]bot.PlatformHealth `json:"platforms,omitempty"`
 	Problem   string                              `json:"problem,omitempty"`
@@ -46,11 +56,16 @@ type Health struct {
 // A platform that is unavailable or refuses the token, or a store that
 // refuses writes, shows as status "platform" or "store" with 200: the bot
 // still probes and keeps the alerts, and a restart would not help.
-func Handler(m Monitor, b Delivery, maxAge time.Duration, g prometheus.Gatherer) http.Handler {
+func Handler(m Monitor, b Delivery, l Leadership, maxAge time.Duration, g prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		h := Health{Health: m.Health(maxAge), Status: "ok"}
+		h := Health{Health: m.Health(maxAge), Status: "ok", Role: "follower"}
+		if term, leading := l.Status(); leading {
+			h.Role, h.Epoch = "leader", term.Epoch
+		} else {
+			h.Epoch = term.Epoch
+		}
 		code := http.StatusOK
 		backlog, err := b.Backlog(r.Context())
 		h.Platforms = b.Platforms()

@@ -44,21 +44,23 @@ func TestHealthz(t *testing.T) {
 		code      int
 		status    string
 		problem   string
+		leading   bool
 	}{
-		{"fresh", bot.Health{State: probe.StateUp, ControlOK: true, LastVerdict: probe.VerdictUp}, nil, 200, "ok", ""},
-		{"stale", bot.Health{State: probe.StateUp, ControlOK: true, Stale: true}, nil, 503, "stale", "no probe round"},
-		{"own network broken", bot.Health{State: probe.StateUp, ControlOK: false, LastVerdict: probe.VerdictUnknown}, nil, 200, "network", "control targets fail"},
+		{"fresh", bot.Health{State: probe.StateUp, ControlOK: true, LastVerdict: probe.VerdictUp}, nil, 200, "ok", "", true},
+		{"follower", bot.Health{State: probe.StateUp, ControlOK: true, LastVerdict: probe.VerdictUp}, nil, 200, "ok", "", false},
+		{"stale", bot.Health{State: probe.StateUp, ControlOK: true, Stale: true}, nil, 503, "stale", "no probe round", true},
+		{"own network broken", bot.Health{State: probe.StateUp, ControlOK: false, LastVerdict: probe.VerdictUnknown}, nil, 200, "network", "control targets fail", true},
 		{"token revoked", bot.Health{State: probe.StateUp, ControlOK: true}, map[bot.Platform]bot.PlatformHealth{
 			tgPlatform: {State: bot.PlatformUnauthorized}, dcPlatform: {State: bot.PlatformReady},
-		}, 200, "platform", "telegram unauthorized"},
+		}, 200, "platform", "telegram unauthorized", true},
 		{"store refuses writes", bot.Health{State: probe.StateUp, ControlOK: true}, map[bot.Platform]bot.PlatformHealth{
 			tgPlatform: {State: bot.PlatformReady, Unrecorded: 2, StoreError: "database is locked"},
-		}, 200, "store", "2 held in memory"},
+		}, 200, "store", "2 held in memory", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			d := delivery{backlog: map[bot.Platform]bot.Backlog{tgPlatform: {Pending: 3}}, platforms: tt.platforms}
-			srv := httptest.NewServer(web.Handler(monitor{tt.health}, d, time.Minute, reg))
+			srv := httptest.NewServer(web.Handler(monitor{tt.health}, d, leadership{bot.Term{Holder: "a", Epoch: 4}, tt.leading}, time.Minute, reg))
 			defer srv.Close()
 			resp, err := http.Get(srv.URL + "/healthz")
 			if err != nil {
@@ -73,6 +75,16 @@ func TestHealthz(t *testing.T) {
 				!strings.Contains(got.Problem, tt.problem) || len(got.Platforms) != len(tt.platforms) {
 				t.Fatalf("%d %+v", resp.StatusCode, got)
 			}
+			if role := map[bool]string{true: "leader", false: "follower"}[tt.leading]; got.Role != role || got.Epoch != 4 {
+				t.Fatalf("role %q epoch %d, want %q and the lease's epoch 4", got.Role, got.Epoch, role)
+			}
 		})
 	}
 }
+
+type leadership struct {
+	term    bot.Term
+	leading bool
+}
+
+func (l leadership) Status() (bot.Term, bool) { return l.term, l.leading }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -43,6 +44,7 @@ type Config struct {
 	ProbeUpAfter          int           `env:"PROBE_UP_AFTER" envDefault:"2"`
 	FlapChanges           int           `env:"FLAP_CHANGES" envDefault:"4"`
 	FlapWindow            time.Duration `env:"FLAP_WINDOW" envDefault:"30m"`
+	DatabaseURL           string        `env:"DATABASE_URL"` // postgres://…; empty: SQLite at DB_PATH
 	DBPath                string        `env:"DB_PATH" envDefault:"data/xstatusbot.db"`
 	DBRoundRetention      time.Duration `env:"DB_ROUND_RETENTION" envDefault:"168h"`
 	DBOutboxRetention     time.Duration `env:"DB_OUTBOX_RETENTION" envDefault:"720h"`
@@ -53,6 +55,7 @@ type Config struct {
 	DeliveryAttempts      int           `env:"DELIVERY_MAX_ATTEMPTS" envDefault:"8"`
 	DeliveryWorkers       int           `env:"DELIVERY_WORKERS" envDefault:"16"`
 	DeliveryShutdownGrace time.Duration `env:"DELIVERY_SHUTDOWN_GRACE" envDefault:"10s"`
+	LeaderLeaseTTL        time.Duration `env:"LEADER_LEASE_TTL" envDefault:"9s"`
 
 	// Adapters are every chat platform with its own settings, read from the
 	// same environment; Enabled picks those that are on.
@@ -144,6 +147,15 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	}
 	if cfg.ProbeUpAfter < 1 || cfg.ProbeUpAfter > 100 {
 		bad("PROBE_UP_AFTER", "%d is out of range 1..100", cfg.ProbeUpAfter)
+	}
+	if cfg.DatabaseURL != "" {
+		// The URL holds a password: never quoted back.
+		if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			bad("DATABASE_URL", "is not a postgres://user:password@host:port/database URL (value not shown)")
+		}
+	}
+	if cfg.LeaderLeaseTTL < 3*time.Second || cfg.LeaderLeaseTTL > 5*time.Minute {
+		bad("LEADER_LEASE_TTL", "%s is out of range 3s..5m", cfg.LeaderLeaseTTL)
 	}
 	if strings.TrimSpace(cfg.DBPath) == "" {
 		bad("DB_PATH", "must not be empty")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,6 +210,10 @@ func TestDurationSettingsBounds(t *testing.T) {
 		{"FLAP_CHANGES", "63", true},
 		{"FLAP_CHANGES", "-1", false},
 		{"FLAP_CHANGES", "64", false},
+		{"LEADER_LEASE_TTL", "3s", true},
+		{"LEADER_LEASE_TTL", "5m", true},
+		{"LEADER_LEASE_TTL", "2s", false},
+		{"LEADER_LEASE_TTL", "6m", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
@@ -233,5 +238,26 @@ func TestStatusAddrMustDifferFromHTTPAddr(t *testing.T) {
 	}
 	if _, err := loadConfig(lookupFrom(map[string]string{"STATUS_ADDR": "8081"}), ""); err == nil || !strings.Contains(err.Error(), "STATUS_ADDR:") {
 		t.Fatalf("error %v, want one naming STATUS_ADDR", err)
+	}
+}
+
+func TestDatabaseURLIsCheckedAndNeverShown(t *testing.T) {
+	const password = "s3cr3t-Pa55"
+	for _, bad := range []string{
+		"mysql://bot:" + password + "@127.0.0.1/x",
+		"postgres://bot:" + password + "@/x",
+		"bot:" + password + "@127.0.0.1:5432/x",
+		"postgres://bot:" + password + "@127.0.0.1:5432/x\x7f%zz",
+	} {
+		_, err := loadConfig(lookupFrom(map[string]string{"DATABASE_URL": bad}), "")
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL:") {
+			t.Fatalf("%q: error %v, want one naming DATABASE_URL", bad, err)
+		}
+		bottest.AssertNoSecret(t, password, err.Error())
+	}
+	for _, good := range []string{"postgres://bot:" + password + "@127.0.0.1:5432/x", "postgresql://db.internal/x?sslmode=require"} {
+		if _, err := loadConfig(lookupFrom(map[string]string{"DATABASE_URL": good}), ""); err != nil {
+			t.Fatalf("refused a good URL: %v", err)
+		}
 	}
 }

@@ -98,13 +98,14 @@ func buildAdapters(ctx context.Context, cfg Config, store bot.FixedStore, deps b
 
 // serve runs the bot until ctx ends: it is the one place that builds the
 // adapters and wires the service together.
+//
+// Every replica probes, serves /healthz, /metrics and the status page; the
+// one holding the leader lease also decides X's state, holds the chat
+// platforms' connections and delivers (lead). Alone on SQLite it always leads.
 func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
 	started := time.Now()
 	interval := bot.Interval(cfg.Schedule, time.Now())
-	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention),
-		sqlite.WithOutboxRetention(cfg.DBOutboxRetention),
-		sqlite.WithSpanGap(3*interval)) // rounds further apart than that: the bot was not running
-
+	store, lease, err := openStore(ctx, cfg, interval)
 	if err != nil {
 		return err
 	}
@@ -121,17 +122,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Interval:   interval, // retries fit in it: no tick is skipped
 		Slow:       cfg.ProbeSlow,
 	}
-	var (
-		disp *bot.Dispatcher
-		pub  *bot.BoardPublisher
-	)
+	leader := &bot.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
+	delivery := &delivery{Backlogger: store}
+	var pub *bot.BoardPublisher
 	mon := bot.NewMonitor(bot.MonitorConfig{
 		Probe:       func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
 		Tracker:     probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
 		Store:       store,
 		Log:         log,
 		Metrics:     metrics,
-		Changed:     func() { disp.Wake() },
+		Changed:     delivery.Wake,
 		AfterRound:  func() { pub.Poke() }, // the public board follows every round, without blocking it
 		FlapChanges: cfg.FlapChanges,
 		FlapWindow:  cfg.FlapWindow,
@@ -141,32 +141,23 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	}
 	pub = bot.NewBoardPublisher(store, mon, bot.SystemClock{})
 	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board))
-
-	channels, runners, err := buildAdapters(ctx, cfg, store, bot.Deps{
+	deps := bot.Deps{
 		Handler:  svc,
 		Clock:    bot.SystemClock{},
 		Delivery: bot.DeliverySettings{MaxAge: cfg.DeliveryMaxAge, MaxAttempts: cfg.DeliveryAttempts, Workers: cfg.DeliveryWorkers},
 		Metrics:  reg,
 		Stdout:   stdout,
-	}, log)
-	if err != nil {
-		return err
-	}
-	disp = bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
-	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
-	if backlog, err := store.Backlog(ctx); err == nil {
-		for p, b := range backlog {
-			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {
-				log.Warn("alerts are waiting for a platform that is not configured; they are sent once it is",
-					"platform", p, "pending", b.Pending)
-			}
-		}
 	}
 
 	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second
-	runners = append(runners, func(ctx context.Context) error { pub.Run(ctx, log); return nil })
+	runners := []func(context.Context) error{
+		func(ctx context.Context) error { pub.Run(ctx, log); return nil },
+		func(ctx context.Context) error {
+			return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, cfg, store, deps, delivery, metrics, log) })
+		},
+	}
 	if cfg.HTTPAddr != "off" {
-		ops := web.Handler(mon, disp, 3*interval, reg)
+		ops := web.Handler(mon, delivery, leader, 3*interval, reg)
 		runners = append(runners, func(ctx context.Context) error { return web.Serve(ctx, cfg.HTTPAddr, ops, pub, log) })
 	}
 	if cfg.StatusAddr != "off" {
@@ -177,21 +168,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	// Any runner failing (a rejected token, a port in use) stops the whole bot.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var wg sync.WaitGroup
-	for _, r := range runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r(ctx); err != nil {
-				cancel(err)
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() { defer wg.Done(); disp.Run(ctx) }()
+	wg := runAll(ctx, cancel, runners)
 
+	db := cfg.DBPath
+	if cfg.DatabaseURL != "" {
+		db = "postgres"
+	}
 	log.Info("xstatusbot started", "targets", len(cfg.Targets), "controls", len(cfg.Controls), "schedule", cfg.ProbeSchedule,
-		"db", cfg.DBPath, "startup", time.Since(started).Round(time.Microsecond))
+		"db", db, "startup", time.Since(started).Round(time.Microsecond))
 	first := true
 	bot.RunSchedule(ctx, cfg.Schedule, func() {
 		// A round runs to its end even during shutdown (bounded by grace), so
@@ -212,4 +196,97 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	}
 	log.Info("xstatusbot stopped cleanly")
 	return nil
+}
+
+// lead is the leader's work for one term: the chat platforms' connections
+// (only one replica may poll Telegram or hold the Discord gateway) and
+// delivery. It ends when the term does, or when a platform fails for good.
+func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *delivery, metrics *bot.Metrics, log *slog.Logger) error {
+	channels, runners, err := buildAdapters(ctx, cfg, store, deps, log)
+	if err != nil {
+		return err
+	}
+	disp := bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
+	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
+	if backlog, err := store.Backlog(ctx); err == nil {
+		for p, b := range backlog {
+			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {
+				log.Warn("alerts are waiting for a platform that is not configured; they are sent once it is",
+					"platform", p, "pending", b.Pending)
+			}
+		}
+	}
+	view.set(disp)
+	defer view.set(nil)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	runners = append(runners, func(ctx context.Context) error { disp.Run(ctx); return nil })
+	runAll(ctx, cancel, runners).Wait()
+	return context.Cause(ctx)
+}
+
+// runAll starts each runner; the first to fail cancels ctx with its error.
+func runAll(ctx context.Context, cancel context.CancelCauseFunc, runners []func(context.Context) error) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r(ctx); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	return &wg
+}
+
+// delivery is /healthz's and the monitor's view of the current term's
+// dispatcher: none on a follower. The backlog is the database's on all.
+type delivery struct {
+	Backlogger interface {
+		Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
+	}
+	mu   sync.Mutex
+	disp *bot.Dispatcher
+}
+
+func (d *delivery) set(disp *bot.Dispatcher) { d.mu.Lock(); d.disp = disp; d.mu.Unlock() }
+
+func (d *delivery) current() *bot.Dispatcher { d.mu.Lock(); defer d.mu.Unlock(); return d.disp }
+
+// Wake tells the dispatcher, if this replica leads, that rows were queued.
+func (d *delivery) Wake() {
+	if disp := d.current(); disp != nil {
+		disp.Wake()
+	}
+}
+
+func (d *delivery) Platforms() map[bot.Platform]bot.PlatformHealth {
+	if disp := d.current(); disp != nil {
+		return disp.Platforms()
+	}
+	return nil
+}
+
+func (d *delivery) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error) {
+	return d.Backlogger.Backlog(ctx)
+}
+
+// openStore opens the database the settings name, and the leader lease
+// that goes with it.
+func openStore(ctx context.Context, cfg Config, interval time.Duration) (storage, bot.Lease, error) {
+	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention),
+		sqlite.WithOutboxRetention(cfg.DBOutboxRetention),
+		sqlite.WithSpanGap(3*interval)) // rounds further apart than that: the bot was not running
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, bot.SoloLease{}, nil
+}
+
+// storage is what serve needs of a database.
+type storage interface {
+	bot.Store
+	bot.FixedStore
+	Close() error
 }
