@@ -131,7 +131,11 @@ type Stats struct {
 	RateLimited     int64 // 429 answers to sendMessage (limiter or injected)
 	Failed          int64 // other error answers to sendMessage
 	GetUpdatesCalls int64
-	GetChatMember   int64
+	// Conflicts counts getUpdates calls that found another one waiting: as
+	// Telegram does, the waiting one was ended with 409 Conflict. Two
+	// processes polling one bot token do this.
+	Conflicts     int64
+	GetChatMember int64
 	// Requests counts every request that reached the handler, any method,
 	// failed or not.
 	Requests int64
@@ -205,6 +209,7 @@ type Server struct {
 	confirmed  int // highest offset a getUpdates call sent
 	allowed    map[string]bool
 	lastPoll   PollRequest
+	polling    chan struct{} // closed to end the waiting getUpdates with 409
 	nextMsg    map[int64]int
 	chatTypes  map[int64]string
 	sent       []SentMessage
@@ -221,7 +226,7 @@ type Server struct {
 
 	rl rateLimiter
 
-	sendCalls, sentN, rateLimited, failed, polls, memberCalls, requests atomic.Int64
+	sendCalls, sentN, rateLimited, failed, polls, conflicts, memberCalls, requests atomic.Int64
 }
 
 // NewServer starts a fake on 127.0.0.1. Close it when done.
@@ -397,7 +402,7 @@ func (s *Server) Commands(lang string) []BotCommand {
 func (s *Server) Stats() Stats {
 	return Stats{
 		SendCalls: s.sendCalls.Load(), Sent: s.sentN.Load(), RateLimited: s.rateLimited.Load(),
-		Failed: s.failed.Load(), GetUpdatesCalls: s.polls.Load(), GetChatMember: s.memberCalls.Load(),
+		Failed: s.failed.Load(), GetUpdatesCalls: s.polls.Load(), Conflicts: s.conflicts.Load(), GetChatMember: s.memberCalls.Load(),
 		Requests: s.requests.Load(),
 	}
 }
@@ -838,6 +843,19 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 		}
 	}
 	s.lastPoll = PollRequest{Offset: offset, Timeout: timeout, Limit: limit, AllowedUpdates: allowed}
+	if s.polling != nil {
+		close(s.polling)
+		s.conflicts.Add(1)
+	}
+	mine := make(chan struct{})
+	s.polling = mine
+	defer func() {
+		s.mu.Lock()
+		if s.polling == mine {
+			s.polling = nil
+		}
+		s.mu.Unlock()
+	}()
 	if offset > 0 {
 		k := 0
 		for k < len(s.updates) && s.updates[k].id < offset {
@@ -880,6 +898,9 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 			return
 		case <-timer.C:
 			writeOK(w, []json.RawMessage{})
+			return
+		case <-mine:
+			writeFailure(w, Conflict())
 			return
 		case <-ch:
 		}

@@ -385,3 +385,38 @@ func TestCallbackAnswersAndEdits(t *testing.T) {
 		t.Errorf("edits %+v, want one without keyboard", e)
 	}
 }
+
+// Two pollers on one token: the waiting getUpdates is ended with 409, as
+// Telegram does, and counted.
+func TestSecondPollerEndsTheFirstWithConflict(t *testing.T) {
+	s := Start(t, Options{})
+	poll := func(timeout string, into chan<- answer) {
+		var a answer
+		resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "getUpdates"), url.Values{"timeout": {timeout}})
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&a)
+			resp.Body.Close()
+		}
+		if err != nil {
+			a.Description = err.Error()
+		}
+		into <- a
+	}
+	first := make(chan answer, 1)
+	go poll("30", first)
+	if err := s.Wait(context.Background(), func() bool { return s.Stats().GetUpdatesCalls == 1 && s.LastPoll().Timeout == 30 }); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan answer, 1)
+	go poll("1", done)
+	a := <-first
+	if a.OK || a.ErrorCode != 409 || !strings.Contains(a.Description, "Conflict") {
+		t.Fatalf("first poll answered %+v, want 409 Conflict", a)
+	}
+	if b := <-done; !b.OK {
+		t.Fatalf("second poll answered %+v, want ok", b)
+	}
+	if n := s.Stats().Conflicts; n != 1 {
+		t.Fatalf("Conflicts = %d, want 1", n)
+	}
+}
