@@ -1,0 +1,135 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// spanRetention is how long time-in-state spans are kept: the status page's
+// 90-day bar and a margin.
+const spanRetention = 100 * 24 * time.Hour
+
+// WithSpanGap sets how long after the previous round a round may come and
+// still continue its span (default 90 s). A longer silence is a gap: time the
+// bot was not running, shown as "no data". Give it a few schedule intervals.
+func WithSpanGap(d time.Duration) Option { return func(s *Store) { s.spanGap = d } }
+
+// spanState is the state a round leaves X in, for time in state: the
+// announced state, except that a round that could not tell is no data.
+func spanState(snap *bot.Snapshot) probe.State {
+	if snap.Round.Verdict == probe.VerdictUnknown || snap.Status.State == "" {
+		return probe.StateUnknown
+	}
+	return snap.Status.State
+}
+
+// recordSpan extends the latest span to the round at `at`, or opens a new one
+// when the state changed or the round comes after a gap. A round following
+// within the gap ends the previous span at its own time, so consecutive spans
+// touch and only real silences are left uncovered.
+func (s *Store) recordSpan(ctx context.Context, tx pgx.Tx, state probe.State, at time.Time) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM spans WHERE to_at < $1`, nanos(at.Add(-spanRetention))); err != nil {
+		return fmt.Errorf("prune spans: %w", err)
+	}
+	var (
+		id   int64
+		last probe.State
+		to   int64
+	)
+	err := tx.QueryRow(ctx, `SELECT id, state, to_at FROM spans ORDER BY to_at DESC, id DESC LIMIT 1`).Scan(&id, &last, &to)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("read last span: %w", err)
+	}
+	now := nanos(at)
+	if err == nil && now >= to && time.Duration(now-to) <= s.spanGap {
+		if _, err := tx.Exec(ctx, `UPDATE spans SET to_at = $1 WHERE id = $2`, now, id); err != nil {
+			return fmt.Errorf("extend span: %w", err)
+		}
+		if last == state {
+			return nil
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO spans (state, from_at, to_at) VALUES ($1, $2, $2)`, state, now); err != nil {
+		return fmt.Errorf("open span: %w", err)
+	}
+	return nil
+}
+
+// Spans returns the time in state overlapping [from, to), oldest first, clipped
+// to the window. The latest span counts as lasting until `to` when its last
+// round is within the span gap of it: the bot is running and the next round
+// will extend it.
+func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, error) {
+	// No upper bound: whether the last span in the window is the latest of
+	// all decides if it runs on until `to`.
+	rows, err := s.pool.Query(ctx, `SELECT state, from_at, to_at FROM spans
+		WHERE to_at >= $1 ORDER BY from_at, id`, nanos(from.Add(-s.spanGap)))
+	if err != nil {
+		return nil, fmt.Errorf("read spans: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (bot.Span, error) {
+		var (
+			sp     bot.Span
+			fa, ta int64
+		)
+		err := row.Scan(&sp.State, &fa, &ta)
+		sp.From, sp.To = fromNanos(fa), fromNanos(ta)
+		return sp, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read spans: %w", err)
+	}
+	if n := len(out); n > 0 && !out[n-1].To.After(to) && to.Sub(out[n-1].To) <= s.spanGap {
+		out[n-1].To = to
+	}
+	var clipped []bot.Span
+	for _, sp := range out {
+		sp.From, sp.To = later(sp.From, from), earlier(sp.To, to)
+		if sp.To.After(sp.From) {
+			clipped = append(clipped, sp)
+		}
+	}
+	return clipped, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// Incidents returns up to limit incidents, newest first.
+func (s *Store) Incidents(ctx context.Context, limit int) ([]bot.Incident, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents ORDER BY start_at DESC, id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []bot.Incident
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read incidents: %w", err)
+		}
+		out = append(out, *inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,355 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// Load returns the tracker state, the open (or last) incident and the last round.
+func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
+	var (
+		saved                          bot.Saved
+		since, pendingSince, flapSince int64
+		incID                          *int64
+		status                         probe.Status
+	)
+	err := s.pool.QueryRow(ctx, `SELECT state, since, pending, streak, pending_since, incident_id, flap_since, flap_changes, flap_worst, flap_change FROM state WHERE id = 1`).
+		Scan(&status.State, &since, &status.Pending, &status.Streak, &pendingSince, &incID, &flapSince, &saved.Flap.Changes, &saved.Flap.Worst, &saved.Flap.ChangeID)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		status.State = probe.StateUnknown
+	case err != nil:
+		return saved, fmt.Errorf("load state: %w", err)
+	default:
+		status.Since, status.PendingSince = fromNanos(since), fromNanos(pendingSince)
+		saved.Flap.Since = fromNanos(flapSince)
+	}
+	saved.Status = status
+	if saved.Recent, err = s.recentChanges(ctx); err != nil {
+		return saved, err
+	}
+
+	incQuery := `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents ORDER BY id DESC LIMIT 1`
+	var args []any
+	if incID != nil {
+		incQuery, args = `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents WHERE id = $1`, []any{*incID}
+	}
+	inc, err := scanIncident(s.pool.QueryRow(ctx, incQuery, args...))
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return saved, fmt.Errorf("load incident: %w", err)
+	}
+	saved.Incident = inc
+
+	var (
+		results string
+		r       probe.Round
+		at, dur int64
+	)
+	err = s.pool.QueryRow(ctx, `SELECT at, duration_ns, verdict, results FROM rounds ORDER BY id DESC LIMIT 1`).Scan(&at, &dur, &r.Verdict, &results)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return saved, fmt.Errorf("load last round: %w", err)
+	default:
+		if err := json.Unmarshal([]byte(results), &r); err != nil {
+			return saved, fmt.Errorf("decode last round: %w", err)
+		}
+		r.Start, r.Duration = fromNanos(at), time.Duration(dur)
+		saved.LastRound = &r
+	}
+	return saved, nil
+}
+
+// recentChanges are the latest announced state changes, oldest first.
+func (s *Store) recentChanges(ctx context.Context) ([]probe.Transition, error) {
+	rows, err := s.pool.Query(ctx, `SELECT from_state, to_state, at, began FROM changes WHERE kind = '' ORDER BY id DESC LIMIT $1`, bot.RecentChanges)
+	if err != nil {
+		return nil, fmt.Errorf("load recent changes: %w", err)
+	}
+	defer rows.Close()
+	var out []probe.Transition
+	for rows.Next() {
+		var tr probe.Transition
+		var at, began int64
+		if err := rows.Scan(&tr.From, &tr.To, &at, &began); err != nil {
+			return nil, fmt.Errorf("load recent changes: %w", err)
+		}
+		tr.At, tr.Began = fromNanos(at), fromNanos(began)
+		out = append(out, tr)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load recent changes: %w", err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+func scanIncident(row pgx.Row) (*bot.Incident, error) {
+	var (
+		inc        bot.Incident
+		start, end int64
+		causes     string
+	)
+	if err := row.Scan(&inc.ID, &start, &end, &inc.Worst, &causes); err != nil {
+		return nil, err
+	}
+	inc.Start, inc.End = fromNanos(start), fromNanos(end)
+	if err := json.Unmarshal([]byte(causes), &inc.Causes); err != nil {
+		return nil, fmt.Errorf("decode incident causes: %w", err)
+	}
+	return &inc, nil
+}
+
+// SaveRound persists one round and everything it changed in one transaction:
+// the round, the tracker status, the incident, and the change with one outbox
+// row per subscription. Either all of it is stored or none. It is a leader
+// write: a store whose lease term is over stores nothing and returns an error
+// wrapping bot.ErrDeposed.
+func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
+	r := snap.Round
+	results, err := json.Marshal(struct {
+		Targets  []probe.Result `json:"targets"`
+		Controls []probe.Result `json:"controls,omitempty"`
+	}{r.Targets, r.Controls})
+	if err != nil {
+		return fmt.Errorf("encode round: %w", err)
+	}
+	var (
+		incID, changeID int64
+		prune           = s.outboxPruneDue(r.Start)
+		pruneFull       bool
+		queued          int64
+	)
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := s.fence(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO rounds (at, verdict, duration_ns, control_ok, results) VALUES ($1, $2, $3, $4, $5)`,
+			nanos(r.Start), r.Verdict, int64(r.Duration), r.ControlOK(), string(results)); err != nil {
+			return fmt.Errorf("insert round: %w", err)
+		}
+		col := verdictColumn(r.Verdict)
+		hour := r.Start.UTC().Truncate(time.Hour).Unix()
+		if _, err := tx.Exec(ctx, `INSERT INTO uptime_hourly (hour, `+col+`) VALUES ($1, 1)
+			ON CONFLICT (hour) DO UPDATE SET `+col+` = uptime_hourly.`+col+` + 1`, hour); err != nil {
+			return fmt.Errorf("count round: %w", err)
+		}
+		if s.retention > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM rounds WHERE at < $1`, nanos(r.Start.Add(-s.retention))); err != nil {
+				return fmt.Errorf("prune rounds: %w", err)
+			}
+		}
+		if err := s.recordSpan(ctx, tx, spanState(snap), r.Start); err != nil {
+			return err
+		}
+		if prune {
+			var err error
+			if pruneFull, err = pruneOutbox(ctx, tx, r.Start.Add(-s.outboxRetention)); err != nil {
+				return err
+			}
+		}
+		if inc := snap.Incident; inc != nil {
+			causes, err := json.Marshal(nonNil(inc.Causes))
+			if err != nil {
+				return fmt.Errorf("encode incident causes: %w", err)
+			}
+			var end *int64
+			if !inc.End.IsZero() {
+				n := nanos(inc.End)
+				end = &n
+			}
+			if inc.ID == 0 {
+				if err := tx.QueryRow(ctx, `INSERT INTO incidents (start_at, end_at, worst, causes) VALUES ($1, $2, $3, $4) RETURNING id`,
+					nanos(inc.Start), end, inc.Worst, string(causes)).Scan(&incID); err != nil {
+					return fmt.Errorf("insert incident: %w", err)
+				}
+			} else {
+				incID = inc.ID
+				if _, err := tx.Exec(ctx, `UPDATE incidents SET end_at = $1, worst = $2, causes = $3 WHERE id = $4`,
+					end, inc.Worst, string(causes), inc.ID); err != nil {
+					return fmt.Errorf("update incident: %w", err)
+				}
+			}
+		}
+		if ch := snap.Change; ch != nil {
+			causes, err := json.Marshal(nonNil(ch.Causes))
+			if err != nil {
+				return fmt.Errorf("encode change causes: %w", err)
+			}
+			regions, err := encodeRegions(ch.Regions)
+			if err != nil {
+				return err
+			}
+			chIncID := incID
+			if chIncID == 0 && ch.Kind != bot.KindChange {
+				// An unstable or settled message belongs to the incident open now, if any.
+				var open *int64
+				if err := tx.QueryRow(ctx, `SELECT incident_id FROM state WHERE id = 1`).Scan(&open); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return fmt.Errorf("read the open incident: %w", err)
+				}
+				if open != nil {
+					chIncID = *open
+				}
+			}
+			tr := ch.Transition
+			if err := tx.QueryRow(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id, causes, regions, flaps, flap_since)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+				ch.Kind, tr.From, tr.To, nanos(tr.At), nanos(tr.Began), nullID(chIncID), string(causes), regions, ch.Flaps, nanos(ch.FlapSince)).Scan(&changeID); err != nil {
+				return fmt.Errorf("insert change: %w", err)
+			}
+			if ch.Kind == bot.KindUnstable && snap.Flap != nil {
+				snap.Flap.ChangeID = changeID
+			}
+			// The chats that got the unstable message also get the settled one:
+			// the monitor has already cleared its flap state by then, so the
+			// unstable change's id comes from the state row, not yet updated.
+			var unstableID int64
+			switch {
+			case ch.Kind == bot.KindSettled:
+				if err := tx.QueryRow(ctx, `SELECT flap_change FROM state WHERE id = 1`).Scan(&unstableID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return fmt.Errorf("read the unstable change: %w", err)
+				}
+			case snap.Flap != nil:
+				unstableID = snap.Flap.ChangeID
+			}
+			n, err := fanOut(ctx, tx, changeID, chIncID, snap.Incident, ch, unstableID)
+			if err != nil {
+				return err
+			}
+			queued += n
+		}
+		var open *int64
+		if snap.Incident != nil && snap.Incident.Open() {
+			open = &incID
+		}
+		st := snap.Status
+		_, err := tx.Exec(ctx, `INSERT INTO state (id, state, since, pending, streak, pending_since, incident_id) VALUES (1, $1, $2, $3, $4, $5, $6)
+			ON CONFLICT (id) DO UPDATE SET state = excluded.state, since = excluded.since, pending = excluded.pending,
+				streak = excluded.streak, pending_since = excluded.pending_since,
+				incident_id = CASE WHEN $7 THEN excluded.incident_id ELSE state.incident_id END`,
+			st.State, nanos(st.Since), st.Pending, st.Streak, nanos(st.PendingSince), open, snap.Incident != nil)
+		if err != nil {
+			return fmt.Errorf("save state: %w", err)
+		}
+		if f := snap.Flap; f != nil {
+			if _, err := tx.Exec(ctx, `UPDATE state SET flap_since = $1, flap_changes = $2, flap_worst = $3, flap_change = $4 WHERE id = 1`,
+				nanos(f.Since), f.Changes, f.Worst, f.ChangeID); err != nil {
+				return fmt.Errorf("save flapping: %w", err)
+			}
+		}
+		var (
+			openID    *int64
+			flapSince int64
+		)
+		if err := tx.QueryRow(ctx, `SELECT incident_id, flap_since FROM state WHERE id = 1`).Scan(&openID, &flapSince); err != nil {
+			return fmt.Errorf("read the open incident: %w", err)
+		}
+		var openNow int64
+		if openID != nil {
+			openNow = *openID
+		}
+		n, err := endMutes(ctx, tx, st, openNow, r.Start)
+		if err != nil {
+			return err
+		}
+		queued += n
+		if flapSince != 0 {
+			return nil // no reminders while X flaps: the unstable message stands for them
+		}
+		if n, err = remind(ctx, tx, st, openNow, r.Start); err != nil {
+			return err
+		}
+		queued += n
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save round: %w", err)
+	}
+	if prune {
+		s.outboxPruned(r.Start, pruneFull)
+	}
+	snap.Queued = int(queued)
+	if snap.Incident != nil {
+		snap.Incident.ID = incID
+	}
+	if snap.Change != nil {
+		snap.Change.ID = changeID
+		if snap.Incident != nil {
+			snap.Change.Incident = *snap.Incident
+		}
+	}
+	return nil
+}
+
+// nullID is an incident id as a nullable column: 0 is none.
+func nullID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
+
+func nonNil(c []bot.Cause) []bot.Cause {
+	if c == nil {
+		return []bot.Cause{}
+	}
+	return c
+}
+
+// encodeRegions stores what each region saw; an empty string when they
+// agreed (nil).
+func encodeRegions(r []bot.RegionVerdict) (string, error) {
+	if len(r) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("encode change regions: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeRegions reads encodeRegions' column: empty or "[]" is nil.
+func decodeRegions(s string) ([]bot.RegionVerdict, error) {
+	if s == "" || s == "[]" {
+		return nil, nil
+	}
+	var out []bot.RegionVerdict
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("decode change regions: %w", err)
+	}
+	return out, nil
+}
+
+func verdictColumn(v probe.Verdict) string {
+	switch v {
+	case probe.VerdictUp:
+		return "up"
+	case probe.VerdictDegraded:
+		return "degraded"
+	case probe.VerdictDown:
+		return "down"
+	default:
+		return "unknown"
+	}
+}
+
+// Uptime counts rounds by verdict between two times, from the hourly roll-up.
+func (s *Store) Uptime(ctx context.Context, from, to time.Time) (map[probe.Verdict]int, error) {
+	var up, degraded, down, unknown int
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(up),0)::bigint, COALESCE(SUM(degraded),0)::bigint, COALESCE(SUM(down),0)::bigint, COALESCE(SUM(unknown),0)::bigint
+		FROM uptime_hourly WHERE hour >= $1 AND hour < $2`, from.UTC().Truncate(time.Hour).Unix(), to.Unix()).Scan(&up, &degraded, &down, &unknown)
+	if err != nil {
+		return nil, fmt.Errorf("uptime: %w", err)
+	}
+	return map[probe.Verdict]int{probe.VerdictUp: up, probe.VerdictDegraded: degraded, probe.VerdictDown: down, probe.VerdictUnknown: unknown}, nil
+}
