@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/postgres"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -273,11 +274,20 @@ func (d *delivery) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, e
 }
 
 // openStore opens the database the settings name, and the leader lease
-// that goes with it.
+// that goes with it: PostgreSQL's, shared by the replicas on it, or a
+// lease always held when the bot runs alone on SQLite.
 func openStore(ctx context.Context, cfg Config, interval time.Duration) (storage, bot.Lease, error) {
+	gap := 3 * interval // rounds further apart than that: the bot was not running
+	if cfg.DatabaseURL != "" {
+		store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithRetention(cfg.DBRoundRetention),
+			postgres.WithOutboxRetention(cfg.DBOutboxRetention), postgres.WithSpanGap(gap))
+		if err != nil {
+			return nil, nil, err
+		}
+		return store, store, nil
+	}
 	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention),
-		sqlite.WithOutboxRetention(cfg.DBOutboxRetention),
-		sqlite.WithSpanGap(3*interval)) // rounds further apart than that: the bot was not running
+		sqlite.WithOutboxRetention(cfg.DBOutboxRetention), sqlite.WithSpanGap(gap))
 	if err != nil {
 		return nil, nil, err
 	}
