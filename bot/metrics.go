@@ -21,6 +21,7 @@ type Metrics struct {
 	oldest      *prometheus.GaugeVec
 	platState   *prometheus.GaugeVec
 	unrecorded  *prometheus.GaugeVec
+	regions     *prometheus.GaugeVec
 }
 
 // NewMetrics registers the collectors with reg.
@@ -62,8 +63,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.unrecorded = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "xstatusbot_outbox_unrecorded", Help: "Delivery outcomes held in memory because the store refused them.",
 	}, []string{"platform"})
+	m.regions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "xstatusbot_region_verdict", Help: "1 for each fresh region's verdict in the last vote (up, degraded, down, unknown), 0 for the others.",
+	}, []string{"region", "verdict"})
 	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest,
-		m.platState, m.unrecorded)
+		m.platState, m.unrecorded, m.regions)
 	return m
 }
 
@@ -92,6 +96,24 @@ func (m *Metrics) setState(s probe.State) {
 			v = 1
 		}
 		m.state.WithLabelValues(string(st)).Set(v)
+	}
+}
+
+// regionVerdicts shows the regions of the last vote; regions no longer
+// fresh disappear.
+func (m *Metrics) regionVerdicts(regions []RegionVerdict) {
+	if m == nil {
+		return
+	}
+	m.regions.Reset()
+	for _, r := range regions {
+		for _, v := range []probe.Verdict{probe.VerdictUp, probe.VerdictDegraded, probe.VerdictDown, probe.VerdictUnknown} {
+			x := 0.0
+			if v == r.Verdict {
+				x = 1
+			}
+			m.regions.WithLabelValues(r.Region, string(v)).Set(x)
+		}
 	}
 }
 
