@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type Config struct {
 	ProbeSlow             time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
 	ProbeDownAfter        int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
 	ProbeUpAfter          int           `env:"PROBE_UP_AFTER" envDefault:"2"`
+	ProbeRegion           string        `env:"PROBE_REGION"` // default: the host name
 	FlapChanges           int           `env:"FLAP_CHANGES" envDefault:"4"`
 	FlapWindow            time.Duration `env:"FLAP_WINDOW" envDefault:"30m"`
 	DBPath                string        `env:"DB_PATH" envDefault:"data/xstatusbot.db"`
@@ -145,6 +147,13 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if cfg.ProbeUpAfter < 1 || cfg.ProbeUpAfter > 100 {
 		bad("PROBE_UP_AFTER", "%d is out of range 1..100", cfg.ProbeUpAfter)
 	}
+	if cfg.ProbeRegion == "" {
+		if cfg.ProbeRegion, err = defaultRegion(os.Hostname()); err != nil {
+			bad("PROBE_REGION", "not set, and %v: set it", err)
+		}
+	} else if !regionName.MatchString(cfg.ProbeRegion) {
+		bad("PROBE_REGION", "%q is not 1 to 40 letters, digits, '.', '_' or '-'", cfg.ProbeRegion)
+	}
 	if strings.TrimSpace(cfg.DBPath) == "" {
 		bad("DB_PATH", "must not be empty")
 	}
@@ -192,6 +201,26 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 		}
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// regionName is what PROBE_REGION accepts: short enough for an alert line,
+// plain enough for a Prometheus label and a log.
+var regionName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
+
+// defaultRegion is the region of a replica without PROBE_REGION: its host
+// name (os.Hostname's results), or the host name's first label when the
+// whole name is not a valid region.
+func defaultRegion(host string, err error) (string, error) {
+	if err != nil {
+		return "", fmt.Errorf("the host name is unknown (%w)", err)
+	}
+	if regionName.MatchString(host) {
+		return host, nil
+	}
+	if label, _, _ := strings.Cut(host, "."); regionName.MatchString(label) {
+		return label, nil
+	}
+	return "", fmt.Errorf("the host name %q is not a valid region", host)
 }
 
 // Enabled lists the adapters that are on. An adapter that is a fallback
