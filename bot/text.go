@@ -363,6 +363,15 @@ func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 	return m
 }
 
+// RegionsLine is regionsLine in a language, for the status page; empty
+// when there is no breakdown.
+func RegionsLine(lang string, regions []RegionVerdict) string {
+	if len(regions) == 0 {
+		return ""
+	}
+	return catalogFor(lang).regionsLine(regions)
+}
+
 // regionsLine says where X is failing: "Down from eu-west, us-east; up from
 // ap-south; no verdict from sa-east." Worst first, regions in the given order.
 func (c *catalog) regionsLine(regions []RegionVerdict) string {

@@ -162,6 +162,13 @@ func TestSplitVantageTwoDownOneUp(t *testing.T) {
 			t.Errorf("/status in %s: %q lacks %q", lang, got, want)
 		}
 	}
+	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	if err := pub.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := pub.Board().Regions; !slices.Equal(got, []bot.RegionVerdict{rv("ap-south", up), rv("eu-west", down), rv("us-east", down)}) {
+		t.Errorf("board regions %v", got)
+	}
 	// What the store keeps of the vote: the round's verdict and the change's breakdown.
 	saved, err := e.store.Load(context.Background())
 	if err != nil || saved.LastRound.Verdict != down {
