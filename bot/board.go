@@ -67,6 +67,9 @@ type Board struct {
 	Days []Day
 	// Incidents are the latest incidents, newest first.
 	Incidents []Incident
+	// Regions is what each vantage point saw in the last vote when they
+	// disagreed; nil when they agreed or there is one.
+	Regions []RegionVerdict
 	// Built is when the board was made.
 	Built time.Time
 }
@@ -143,6 +146,9 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 	b.Uptime24h, b.Uptime7d, b.Uptime30d = u.H24, u.D7, u.D30
 	if b.State == "" {
 		b.State = probe.StateUnknown
+	}
+	if v, ok := p.health.(interface{ Regions() []RegionVerdict }); ok {
+		b.Regions = v.Regions()
 	}
 	if r := p.health.LastRound(); r != nil {
 		for _, t := range r.Targets {

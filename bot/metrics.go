@@ -23,6 +23,7 @@ type Metrics struct {
 	unrecorded  *prometheus.GaugeVec
 	leader      prometheus.Gauge
 	leaderships *prometheus.CounterVec
+	regions     *prometheus.GaugeVec
 }
 
 // NewMetrics registers the collectors with reg.
@@ -70,8 +71,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.leaderships = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xstatusbot_leadership_changes_total", Help: "Times this replica became leader (gained) or stopped leading (lost).",
 	}, []string{"change"})
+	m.regions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "xstatusbot_region_verdict", Help: "1 for each fresh region's verdict in the last vote (up, degraded, down, unknown), 0 for the others.",
+	}, []string{"region", "verdict"})
 	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest,
-		m.platState, m.unrecorded, m.leader, m.leaderships)
+		m.platState, m.unrecorded, m.leader, m.leaderships, m.regions)
 	return m
 }
 
@@ -100,6 +104,24 @@ func (m *Metrics) setState(s probe.State) {
 			v = 1
 		}
 		m.state.WithLabelValues(string(st)).Set(v)
+	}
+}
+
+// regionVerdicts shows the regions of the last vote; regions no longer
+// fresh disappear.
+func (m *Metrics) regionVerdicts(regions []RegionVerdict) {
+	if m == nil {
+		return
+	}
+	m.regions.Reset()
+	for _, r := range regions {
+		for _, v := range []probe.Verdict{probe.VerdictUp, probe.VerdictDegraded, probe.VerdictDown, probe.VerdictUnknown} {
+			x := 0.0
+			if v == r.Verdict {
+				x = 1
+			}
+			m.regions.WithLabelValues(r.Region, string(v)).Set(x)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -30,6 +31,19 @@ type MonitorConfig struct {
 	// per change) until it holds one state for FlapWindow. Zero turns it off.
 	FlapChanges int
 	FlapWindow  time.Duration
+
+	// Region is this replica's vantage point (PROBE_REGION).
+	Region string
+	// Vantage keeps every region's latest round (issue 13): each round is
+	// recorded there and the leader votes over the fresh ones. Nil: this
+	// monitor's own round alone decides.
+	Vantage VantageStore
+	// Fresh is how old another region's round may be and still vote: two
+	// probe intervals.
+	Fresh time.Duration
+	// Leading tells whether this replica decides state changes, and under
+	// which lease epoch. Nil: always leading, epoch 0.
+	Leading func() (epoch int64, leading bool)
 }
 
 // Monitor turns probe rounds into saved state, incidents and queued alerts.
@@ -43,6 +57,11 @@ type Monitor struct {
 	started  time.Time
 	flap     Flap
 	recent   []probe.Transition // announced changes, oldest first, at most RecentChanges
+	regions  []RegionVerdict    // the last vote's breakdown, nil when the regions agreed
+	// synced says memory holds what the store held when this monitor last
+	// loaded or decided, under lease epoch epoch.
+	synced bool
+	epoch  int64
 }
 
 // NewMonitor builds a Monitor; call Load before the first round.
@@ -56,6 +75,9 @@ func NewMonitor(cfg MonitorConfig) *Monitor {
 	if cfg.AfterRound == nil {
 		cfg.AfterRound = func() {}
 	}
+	if cfg.Leading == nil {
+		cfg.Leading = func() (int64, bool) { return 0, true }
+	}
 	return &Monitor{cfg: cfg, started: cfg.Now()}
 }
 
@@ -67,39 +89,131 @@ func (m *Monitor) Load(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.restore(saved)
+	m.synced = true
+	m.cfg.Log.Info("state restored", "state", m.status.State, "since", m.status.Since, "open_incident", m.incident != nil)
+	return nil
+}
+
+// restore replaces memory with saved; the caller holds mu.
+func (m *Monitor) restore(saved Saved) {
 	m.status, m.last = saved.Status, saved.LastRound
 	m.flap, m.recent = saved.Flap, saved.Recent
+	m.incident = nil
 	if saved.Incident != nil && saved.Incident.Open() {
 		inc := *saved.Incident
 		m.incident = &inc
 	}
 	m.cfg.Metrics.setState(m.status.State)
-	m.cfg.Log.Info("state restored", "state", m.status.State, "since", m.status.Since, "open_incident", m.incident != nil)
-	return nil
 }
 
-// RunRound probes once and records the outcome. A round cut short by ctx is discarded.
+// RunRound probes once and records the outcome. A round cut short by ctx is
+// discarded. Every replica records its own round for the vote; the leader
+// decides from the vote, a follower only loads what the leader saved.
 func (m *Monitor) RunRound(ctx context.Context) error {
 	round := m.cfg.Probe(ctx)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("round interrupted: %w", err)
 	}
 	m.cfg.Metrics.observeRound(round)
-	if err := m.record(ctx, round); err != nil {
+	own := RegionRound{Region: m.cfg.Region, At: round.Start, Verdict: round.Verdict, Causes: CausesOf(round)}
+	if m.cfg.Vantage != nil {
+		if err := m.cfg.Vantage.RecordRegion(ctx, own); err != nil {
+			// The leader still counts this round from memory; only the others miss it.
+			m.cfg.Log.Warn("record this region's round", "err", err, "region", own.Region)
+		}
+	}
+	epoch, leading := m.cfg.Leading()
+	var err error
+	if leading {
+		err = m.decide(ctx, round, own, epoch)
+	} else {
+		err = m.follow(ctx, own)
+	}
+	if err != nil {
 		return err
 	}
 	m.cfg.AfterRound()
 	return nil
 }
 
-// record steps the tracker and saves the round with what it changed.
-func (m *Monitor) record(ctx context.Context, round probe.Round) error {
+// ballot votes over the fresh rounds of every region, own in place of
+// whatever the store holds for this region.
+func (m *Monitor) ballot(ctx context.Context, own RegionRound) (ballot, error) {
+	if m.cfg.Vantage == nil {
+		return vote([]RegionRound{own}), nil
+	}
+	rounds, err := m.cfg.Vantage.Regions(ctx, own.At.Add(-m.cfg.Fresh))
+	if err != nil {
+		return ballot{}, fmt.Errorf("read the regions' rounds: %w", err)
+	}
+	rounds = slices.DeleteFunc(rounds, func(r RegionRound) bool { return r.Region == own.Region })
+	b := vote(append(rounds, own))
+	m.cfg.Metrics.regionVerdicts(b.all)
+	return b, nil
+}
+
+// decide steps the tracker with the vote and saves the round.
+func (m *Monitor) decide(ctx context.Context, round probe.Round, own RegionRound, epoch int64) error {
+	b, err := m.ballot(ctx, own)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.regions = b.regions
+	if !m.synced || epoch != m.epoch {
+		// Another leader may have saved rounds since memory was last in step
+		// with the store: deciding from memory would announce its changes again.
+		saved, err := m.cfg.Store.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("load the state before deciding: %w", err)
+		}
+		m.restore(saved)
+		m.synced, m.epoch = true, epoch
+		m.cfg.Log.Info("leading: state loaded", "epoch", epoch, "state", m.status.State, "since", m.status.Since)
+	}
+	round.Verdict = b.verdict // the round keeps its own results; the vote is its verdict
+	err = m.record(ctx, round, b)
+	if errors.Is(err, ErrDeposed) {
+		m.synced = false
+	}
+	return err
+}
 
+// follow loads the leader's state, so /status, the board and /healthz show
+// it, and the breakdown of the regions as they stand.
+func (m *Monitor) follow(ctx context.Context, own RegionRound) error {
+	saved, err := m.cfg.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load the leader's state: %w", err)
+	}
+	b, err := m.ballot(ctx, own)
+	if err != nil {
+		m.cfg.Log.Warn("regions not read; /status shows no breakdown", "err", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.restore(saved)
+	m.synced, m.regions = false, b.regions
+	m.cfg.Log.Debug("following", "state", m.status.State, "own_verdict", own.Verdict)
+	return nil
+}
+
+// Regions is the breakdown of the last vote: what each fresh region saw,
+// ordered by name; nil when they agreed or there is one region.
+func (m *Monitor) Regions() []RegionVerdict {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.regions
+}
+
+// record steps the tracker with the voted round and saves it with what it
+// changed; the caller holds mu.
+func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error {
 	next, tr := m.cfg.Tracker.Step(m.status, round.Verdict, round.Start)
 	snap := &Snapshot{Round: round, Status: next}
-	causes := CausesOf(round)
+	causes := b.causes
 	inc := m.advanceIncident(round, tr, causes)
 	snap.Incident = inc
 	recent, flap := m.recent, m.flap
@@ -113,6 +227,9 @@ func (m *Monitor) record(ctx context.Context, round probe.Round) error {
 		snap.Change = &Change{Kind: KindSettled, Flaps: flap.Changes, FlapSince: flap.Since,
 			Transition: probe.Transition{From: next.State, To: next.State, At: round.Start, Began: next.Since}}
 		flap, recent = Flap{}, nil
+	}
+	if snap.Change != nil {
+		snap.Change.Regions = b.regions
 	}
 	snap.Flap = &flap
 	if err := m.cfg.Store.SaveRound(ctx, snap); err != nil {
@@ -213,7 +330,7 @@ func (m *Monitor) log(round probe.Round, tr *probe.Transition, causes []Cause) {
 	switch {
 	case round.Verdict == probe.VerdictUnknown:
 		l.Warn("own network check failed: round says nothing about X and is ignored",
-			"control_ok", round.ControlOK(), "failing", len(causes))
+			"control_ok", round.ControlOK(), "failing", len(round.Failing()))
 	case tr != nil && tr.Initial:
 		l.Info("initial state established (not announced)", "state", tr.To)
 	case tr != nil:

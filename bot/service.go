@@ -58,8 +58,10 @@ type Service struct {
 	history HistoryStore
 	// board is the in-memory board, read first when it has one.
 	board func() *Board
-	now   func() time.Time
-	log   *slog.Logger
+	// regions is the last vote's breakdown of the vantage points.
+	regions func() []RegionVerdict
+	now     func() time.Time
+	log     *slog.Logger
 }
 
 // ServiceOption configures a Service.
@@ -69,10 +71,17 @@ type ServiceOption func(*Service)
 // (BoardPublisher.Board) instead of reading history from the store.
 func WithBoard(board func() *Board) ServiceOption { return func(s *Service) { s.board = board } }
 
+// WithRegions lets /status say what each vantage point saw when they
+// disagree (Monitor.Regions).
+func WithRegions(regions func() []RegionVerdict) ServiceOption {
+	return func(s *Service) { s.regions = regions }
+}
+
 // NewService builds the command service. Uptime and /history come from the
 // board when one is published, else from state when it is a HistoryStore.
 func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, log *slog.Logger, opts ...ServiceOption) *Service {
-	s := &Service{subs: subs, state: state, now: now, log: log, board: func() *Board { return nil }}
+	s := &Service{subs: subs, state: state, now: now, log: log, board: func() *Board { return nil },
+		regions: func() []RegionVerdict { return nil }}
 	s.history, _ = state.(HistoryStore)
 	for _, o := range opts {
 		o(s)
@@ -99,7 +108,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
 			return NoticeMessage(cmd.Lang, NoticeFailed), true
 		}
-		return RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.now()), true
+		return RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.now()), true
 	case "history":
 		incidents, err := s.incidents(ctx)
 		if err != nil {

@@ -65,6 +65,7 @@ type Store interface {
 	SettingsStore
 	Outbox
 	HistoryStore
+	VantageStore
 }
 
 // VantageStore keeps the latest round of each vantage point (issue 13).

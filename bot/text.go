@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -62,6 +64,10 @@ type catalog struct {
 	unstableTitle, unstableLine                 string // line: changes, time
 	settledTitle, settledLine                   string // title: state; line: state, time, from, to, duration, changes
 	statusUnstable                              string // time, changes
+	// Vantage points (issue 13).
+	regionsSeen    string // state, regions
+	regionsUnknown string // regions
+	listSep        string
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never
@@ -152,6 +158,9 @@ var english = catalog{
 	settledTitle:      "X has settled: %s",
 	settledLine:       "%s since %s. It was unstable from %s to %s (%s, %d changes).",
 	statusUnstable:    "⚠️ Unstable since %s (%d changes): alerts for each change are paused until it settles.",
+	regionsSeen:       "%s from %s",
+	regionsUnknown:    "no verdict from %s",
+	listSep:           "; ",
 	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
 	alreadySubscribed: "This chat is already subscribed; nothing changed.",
 	unsubscribed:      "Unsubscribed: no more alerts here.",
@@ -259,6 +268,9 @@ var french = catalog{
 	settledTitle:      "X s'est stabilisé : %s",
 	settledLine:       "%s depuis %s. Il a été instable de %s à %s (%s, %d changements).",
 	statusUnstable:    "⚠️ Instable depuis %s (%d changements) : les alertes à chaque changement sont suspendues jusqu'à ce qu'il se stabilise.",
+	regionsSeen:       "%s vu de %s",
+	regionsUnknown:    "pas de verdict de %s",
+	listSep:           " ; ",
 	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
 	alreadySubscribed: "Ce chat est déjà abonné ; rien n'a changé.",
 	unsubscribed:      "Désabonné : plus d'alertes ici.",
@@ -341,8 +353,56 @@ func causeFields(causes []Cause) []Field {
 
 // RenderAlert writes the message for one chat's pending changes. Several
 // rows are coalesced: a down alert still undelivered when the recovery is
-// queued becomes one "was down, is back" message.
+// queued becomes one "was down, is back" message. When the vantage points
+// disagreed, a line says what each saw.
 func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
+	m := renderAlert(lang, rows, now)
+	if regions := rows[len(rows)-1].Change.Regions; len(regions) > 0 {
+		m.Lines = append(m.Lines, catalogFor(lang).regionsLine(regions))
+	}
+	return m
+}
+
+// RegionsLine is regionsLine in a language, for the status page; empty
+// when there is no breakdown.
+func RegionsLine(lang string, regions []RegionVerdict) string {
+	if len(regions) == 0 {
+		return ""
+	}
+	return catalogFor(lang).regionsLine(regions)
+}
+
+// regionsLine says where X is failing: "Down from eu-west, us-east; up from
+// ap-south; no verdict from sa-east." Worst first, regions in the given order.
+func (c *catalog) regionsLine(regions []RegionVerdict) string {
+	var parts []string
+	for _, st := range []probe.State{probe.StateDown, probe.StateDegraded, probe.StateUp} {
+		if names := regionNames(regions, func(v probe.Verdict) bool { return v == probe.Verdict(st) }); names != "" {
+			parts = append(parts, fmt.Sprintf(c.regionsSeen, c.stateName[st], names))
+		}
+	}
+	unknown := func(v probe.Verdict) bool {
+		return v != probe.VerdictDown && v != probe.VerdictDegraded && v != probe.VerdictUp
+	}
+	if names := regionNames(regions, unknown); names != "" {
+		parts = append(parts, fmt.Sprintf(c.regionsUnknown, names))
+	}
+	line := strings.Join(parts, c.listSep) + "."
+	r, size := utf8.DecodeRuneInString(line)
+	return string(unicode.ToUpper(r)) + line[size:]
+}
+
+func regionNames(regions []RegionVerdict, keep func(probe.Verdict) bool) string {
+	var names []string
+	for _, r := range regions {
+		if keep(r.Verdict) {
+			names = append(names, r.Region)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func renderAlert(lang string, rows []Delivery, now time.Time) Message {
 	c := catalogFor(lang)
 	last := rows[len(rows)-1]
 	ch := last.Change
@@ -482,8 +542,9 @@ func (c *catalog) percent(u Uptime) string {
 }
 
 // RenderStatus answers /status from the saved state; uptime may be nil when
-// the figures could not be read.
-func RenderStatus(lang string, s Saved, uptime *Uptimes, now time.Time) Message {
+// the figures could not be read, regions is the last vote's breakdown (nil
+// when the vantage points agreed or there is one).
+func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict, now time.Time) Message {
 	c := catalogFor(lang)
 	st := s.Status.State
 	if st == "" {
@@ -493,6 +554,9 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, now time.Time) Message 
 	m.Severity = severityOf(st)
 	if !s.Status.Since.IsZero() && st != probe.StateUnknown {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(s.Status.Since), c.since(s.Status.Since, now)))
+	}
+	if len(regions) > 0 {
+		m.Lines = append(m.Lines, c.regionsLine(regions))
 	}
 	if f := s.Flap; f.Unstable() {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.statusUnstable, stamp(f.Since), f.Changes))

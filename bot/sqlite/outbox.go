@@ -41,7 +41,7 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 	}
 	args := append([]any{p}, chats...)
 	q := `SELECT o.id, o.chat_id, o.lang, o.attempts, o.created_at, o.next_at,
-			c.id, c.kind, c.flaps, c.flap_since, c.from_state, c.to_state, c.at, c.began, c.causes,
+			c.id, c.kind, c.flaps, c.flap_since, c.from_state, c.to_state, c.at, c.began, c.causes, c.regions,
 			COALESCE(i.id, 0), COALESCE(i.start_at, 0), COALESCE(i.end_at, 0), COALESCE(i.worst, ''), COALESCE(i.causes, '[]'),
 			COALESCE((SELECT r.message_id FROM outbox r JOIN changes rc ON rc.id = r.change_id
 				WHERE r.platform = o.platform AND r.chat_id = o.chat_id AND rc.incident_id = c.incident_id
@@ -61,11 +61,12 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 			created, next, at, began, start, end int64
 			flapSince                            int64
 			changeCauses, incCauses              []byte
+			regions                              string
 		)
 		d.Chat.Platform = p
 		ch := &d.Change
 		if err := rs.Scan(&d.ID, &d.Chat.ID, &d.Lang, &d.Attempts, &created, &next,
-			&ch.ID, &ch.Kind, &ch.Flaps, &flapSince, &ch.Transition.From, &ch.Transition.To, &at, &began, &changeCauses,
+			&ch.ID, &ch.Kind, &ch.Flaps, &flapSince, &ch.Transition.From, &ch.Transition.To, &at, &began, &changeCauses, &regions,
 			&ch.Incident.ID, &start, &end, &ch.Incident.Worst, &incCauses, &d.ReplyTo); err != nil {
 			return nil, fmt.Errorf("due rows: %w", err)
 		}
@@ -77,6 +78,9 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 		}
 		if err := json.Unmarshal(incCauses, &ch.Incident.Causes); err != nil {
 			return nil, fmt.Errorf("decode incident causes: %w", err)
+		}
+		if ch.Regions, err = decodeRegions(regions); err != nil {
+			return nil, err
 		}
 		out = append(out, d)
 	}

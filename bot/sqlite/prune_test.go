@@ -270,8 +270,8 @@ func TestMigrationTwoBackfillsFinishedAt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 4 {
-		t.Fatalf("schema version %d, %v; want 4", v, err)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 5 {
+		t.Fatalf("schema version %d, %v; want 5", v, err)
 	}
 	upRound(t, s, t0.Add(30*time.Minute))
 	if n := len(mustOutcomes(t, s)); n != 1 {

@@ -64,14 +64,14 @@ func TestMigrationsFromEmptyAndReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "bot.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != 4 {
-		t.Fatalf("schema version %d, %v; want 4", v, err)
+	if err != nil || v != 5 {
+		t.Fatalf("schema version %d, %v; want 5", v, err)
 	}
 	subscribe(t, s, chat(tgPlatform, "1"))
 	s.Close()
 
 	s2 := open(t, path)
-	if v, _ := s2.SchemaVersion(context.Background()); v != 4 {
+	if v, _ := s2.SchemaVersion(context.Background()); v != 5 {
 		t.Fatalf("schema version after reopen %d", v)
 	}
 	subs, err := s2.Subscriptions(context.Background())

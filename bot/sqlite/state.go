@@ -195,9 +195,13 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			if chIncID != 0 {
 				chInc = chIncID
 			}
+			regions, err := encodeRegions(ch.Regions)
+			if err != nil {
+				return err
+			}
 			tr := ch.Transition
-			res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id, causes, flaps, flap_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				ch.Kind, tr.From, tr.To, nanos(tr.At), nanos(tr.Began), chInc, causes, ch.Flaps, nanos(ch.FlapSince))
+			res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id, causes, flaps, flap_since, regions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				ch.Kind, tr.From, tr.To, nanos(tr.At), nanos(tr.Began), chInc, causes, ch.Flaps, nanos(ch.FlapSince), regions)
 			if err != nil {
 				return fmt.Errorf("insert change: %w", err)
 			}

@@ -159,7 +159,9 @@ type statusJSON struct {
 	} `json:"uptime"`
 	Days      []dayJSON      `json:"days"`
 	Incidents []incidentJSON `json:"incidents"`
-	Built     time.Time      `json:"built,omitzero"`
+	// Regions is what each vantage point saw when they disagreed.
+	Regions []bot.RegionVerdict `json:"regions,omitempty"`
+	Built   time.Time           `json:"built,omitzero"`
 }
 
 type componentJSON struct {
@@ -204,6 +206,7 @@ func newStatus(b *bot.Board) statusJSON {
 		return s
 	}
 	s.State, s.Since, s.LastCheck, s.ControlOK, s.Built = b.State, b.Since, b.LastCheck, b.ControlOK, b.Built
+	s.Regions = b.Regions
 	for _, c := range b.Components {
 		s.Components = append(s.Components, componentJSON{Name: c.Name, OK: c.OK, LatencyMS: c.Latency.Milliseconds(), Detail: c.Detail})
 	}

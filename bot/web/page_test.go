@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -283,5 +285,36 @@ func TestPageRoutes(t *testing.T) {
 	resp, _ = get(t, srv.URL+"/")
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("CSP %q", csp)
+	}
+}
+
+func TestPageSaysWhereXFails(t *testing.T) {
+	bs := &boards{}
+	b := downBoard()
+	b.Regions = []bot.RegionVerdict{{Region: "ap-south", Verdict: probe.VerdictUp}, {Region: "eu-west", Verdict: probe.VerdictDown}, {Region: "us-east", Verdict: probe.VerdictDown}}
+	bs.p.Store(b)
+	srv := newServer(t, bs)
+	for lang, want := range map[string]string{
+		"en": `<p id="regions">Down from eu-west, us-east; up from ap-south.</p>`,
+		"fr": `<p id="regions">En panne vu de eu-west, us-east ; en ligne vu de ap-south.</p>`,
+	} {
+		if _, body := get(t, srv.URL+"/?lang="+lang); !strings.Contains(body, want) {
+			t.Errorf("page in %s lacks %s", lang, want)
+		}
+	}
+	var s struct {
+		Regions []bot.RegionVerdict `json:"regions"`
+	}
+	_, js := get(t, srv.URL+"/api/status")
+	if err := json.Unmarshal([]byte(js), &s); err != nil || !slices.Equal(s.Regions, b.Regions) {
+		t.Fatalf("regions in /api/status %+v, %v; want %+v", s.Regions, err, b.Regions)
+	}
+
+	bs.p.Store(downBoard()) // regions that agree, or one region: no line, no field
+	if _, body := get(t, srv.URL+"/"); strings.Contains(body, `id="regions"`) {
+		t.Error("page shows a breakdown without one")
+	}
+	if _, js := get(t, srv.URL+"/api/status"); strings.Contains(js, `"regions"`) {
+		t.Errorf("/api/status has regions without a breakdown: %s", js)
 	}
 }

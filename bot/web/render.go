@@ -42,6 +42,9 @@ func renderPage(v view) []byte {
 		if v.Since != "" {
 			w("<p>", esc(v.Since), "</p>\n")
 		}
+		if v.Regions != "" {
+			w(`<p id="regions">`, esc(v.Regions), "</p>\n")
+		}
 		w(`<p class="muted">`, esc(v.LastCheck), "</p>\n")
 		if v.Network != "" {
 			w(`<p class="warn" role="alert">`, esc(v.Network), "</p>\n")

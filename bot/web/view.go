@@ -19,6 +19,7 @@ type view struct {
 	StateLine         string
 	Since, LastCheck  string
 	NoCheck, Network  string
+	Regions           string
 	ComponentsHeading string
 	NoComponent       string
 	Components        []componentView
@@ -85,6 +86,7 @@ func newView(b *bot.Board, t *texts) view {
 	if !b.ControlOK {
 		v.Network = t.network
 	}
+	v.Regions = bot.RegionsLine(t.lang, b.Regions)
 	for _, c := range b.Components {
 		cv := componentView{Name: c.Name, OK: c.OK, Result: t.failing, Detail: c.Detail}
 		if c.OK {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ type Config struct {
 	ProbeSlow             time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
 	ProbeDownAfter        int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
 	ProbeUpAfter          int           `env:"PROBE_UP_AFTER" envDefault:"2"`
+	ProbeRegion           string        `env:"PROBE_REGION"` // default: the host name
 	FlapChanges           int           `env:"FLAP_CHANGES" envDefault:"4"`
 	FlapWindow            time.Duration `env:"FLAP_WINDOW" envDefault:"30m"`
 	DatabaseURL           string        `env:"DATABASE_URL"` // postgres://…; empty: SQLite at DB_PATH
@@ -157,6 +159,13 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if cfg.LeaderLeaseTTL < 3*time.Second || cfg.LeaderLeaseTTL > 5*time.Minute {
 		bad("LEADER_LEASE_TTL", "%s is out of range 3s..5m", cfg.LeaderLeaseTTL)
 	}
+	if cfg.ProbeRegion == "" {
+		if cfg.ProbeRegion, err = defaultRegion(os.Hostname()); err != nil {
+			bad("PROBE_REGION", "not set, and %v: set it", err)
+		}
+	} else if !regionName.MatchString(cfg.ProbeRegion) {
+		bad("PROBE_REGION", "%q is not 1 to 40 letters, digits, '.', '_' or '-'", cfg.ProbeRegion)
+	}
 	if strings.TrimSpace(cfg.DBPath) == "" {
 		bad("DB_PATH", "must not be empty")
 	}
@@ -204,6 +213,26 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 		}
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// regionName is what PROBE_REGION accepts: short enough for an alert line,
+// plain enough for a Prometheus label and a log.
+var regionName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
+
+// defaultRegion is the region of a replica without PROBE_REGION: its host
+// name (os.Hostname's results), or the host name's first label when the
+// whole name is not a valid region.
+func defaultRegion(host string, err error) (string, error) {
+	if err != nil {
+		return "", fmt.Errorf("the host name is unknown (%w)", err)
+	}
+	if regionName.MatchString(host) {
+		return host, nil
+	}
+	if label, _, _ := strings.Cut(host, "."); regionName.MatchString(label) {
+		return label, nil
+	}
+	return "", fmt.Errorf("the host name %q is not a valid region", host)
 }
 
 // Enabled lists the adapters that are on. An adapter that is a fallback

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 )
 
 func lookupFrom(m map[string]string) func(string) (string, bool) {
@@ -96,6 +97,7 @@ func TestBadConfigurationNamesEverySetting(t *testing.T) {
 		"TELEGRAM_RATE_LIMIT":     "-1",
 		"DB_OUTBOX_RETENTION":     "30m",
 		"DELIVERY_SHUTDOWN_GRACE": "10m",
+		"PROBE_REGION":            "eu west",
 	}
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), nil, lookupFrom(env), &stdout, &stderr)
@@ -103,7 +105,7 @@ func TestBadConfigurationNamesEverySetting(t *testing.T) {
 		t.Fatalf("exit code %d, want 2", code)
 	}
 	msg := stderr.String()
-	for _, key := range []string{"PROBE_SCHEDULE", "PROBE_TARGETS", "PROBE_TIMEOUT", "PROBE_DOWN_AFTER", "LOG_LEVEL", "HTTP_ADDR", "CONSOLE_NOTIFIER", "TELEGRAM_RATE_LIMIT", "DB_OUTBOX_RETENTION", "DELIVERY_SHUTDOWN_GRACE"} {
+	for _, key := range []string{"PROBE_SCHEDULE", "PROBE_TARGETS", "PROBE_TIMEOUT", "PROBE_DOWN_AFTER", "LOG_LEVEL", "HTTP_ADDR", "CONSOLE_NOTIFIER", "TELEGRAM_RATE_LIMIT", "DB_OUTBOX_RETENTION", "DELIVERY_SHUTDOWN_GRACE", "PROBE_REGION"} {
 		if !strings.Contains(msg, key+":") {
 			t.Errorf("message does not name %s:\n%s", key, msg)
 		}
@@ -258,6 +260,50 @@ func TestDatabaseURLIsCheckedAndNeverShown(t *testing.T) {
 	for _, good := range []string{"postgres://bot:" + password + "@127.0.0.1:5432/x", "postgresql://db.internal/x?sslmode=require"} {
 		if _, err := loadConfig(lookupFrom(map[string]string{"DATABASE_URL": good}), ""); err != nil {
 			t.Fatalf("refused a good URL: %v", err)
+		}
+	}
+}
+
+func TestProbeRegion(t *testing.T) {
+	for _, tc := range []struct{ value, want, err string }{
+		{"eu-west", "eu-west", ""},
+		{"fra1.example_2", "fra1.example_2", ""},
+		{strings.Repeat("a", 40), strings.Repeat("a", 40), ""},
+		{strings.Repeat("a", 41), "", "is not 1 to 40"},
+		{"eu west", "", "is not 1 to 40"},
+		{"région", "", "is not 1 to 40"},
+	} {
+		cfg, err := loadConfig(lookupFrom(map[string]string{"PROBE_REGION": tc.value}), "")
+		switch {
+		case tc.err == "" && (err != nil || cfg.ProbeRegion != tc.want):
+			t.Errorf("PROBE_REGION=%q: region %q, %v; want %q", tc.value, cfg.ProbeRegion, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), "PROBE_REGION: ") || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("PROBE_REGION=%q: %v; want an error naming the setting and saying %q", tc.value, err, tc.err)
+		}
+	}
+	// Unset, it is the host name, or its first label when the name is too long.
+	if host, err := os.Hostname(); err == nil {
+		want, _ := defaultRegion(host, nil)
+		if cfg, err := loadConfig(lookupFrom(nil), ""); err != nil || cfg.ProbeRegion != want || want == "" {
+			t.Errorf("default region %q, %v; want %q from host name %q", cfg.ProbeRegion, err, want, host)
+		}
+	}
+	long := "replica-1." + strings.Repeat("x", 40) + ".internal"
+	for _, tc := range []struct {
+		host string
+		err  error
+		want string
+	}{
+		{"bot-1", nil, "bot-1"},
+		{"bot-1.eu.example.com", nil, "bot-1.eu.example.com"},
+		{long, nil, "replica-1"},
+		{"", nil, ""},
+		{"ordinateur-de-zoé", nil, ""},
+		{"", errors.New("uname failed"), ""},
+	} {
+		got, err := defaultRegion(tc.host, tc.err)
+		if got != tc.want || (tc.want == "") != (err != nil) {
+			t.Errorf("defaultRegion(%q, %v) = %q, %v; want %q", tc.host, tc.err, got, err, tc.want)
 		}
 	}
 }

@@ -136,12 +136,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		AfterRound:  func() { pub.Poke() }, // the public board follows every round, without blocking it
 		FlapChanges: cfg.FlapChanges,
 		FlapWindow:  cfg.FlapWindow,
+		Region:      cfg.ProbeRegion,
+		Vantage:     store,
+		Fresh:       2 * interval, // the vote hears the regions whose last round is at most two intervals old
+		Leading:     leader.Epoch, // only the leader decides; a follower follows the saved state
 	})
 	if err := mon.Load(ctx); err != nil {
 		return err
 	}
 	pub = bot.NewBoardPublisher(store, mon, bot.SystemClock{})
-	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board))
+	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board), bot.WithRegions(mon.Regions))
 	deps := bot.Deps{
 		Handler:  svc,
 		Clock:    bot.SystemClock{},

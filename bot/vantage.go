@@ -1,0 +1,85 @@
+package bot
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// Vote is the verdict of several vantage points (issue 13) over their fresh
+// rounds: the caller passes only rounds recorded within the last two probe
+// intervals, at most one per region. The rule:
+//
+//   - a region whose verdict is unknown (its own network check failed) is
+//     listed in the breakdown but never votes;
+//   - the voters are the other regions; with none the verdict is unknown;
+//   - down when at least half the voters see X down (2·down ≥ voters);
+//   - else degraded when at least half see it degraded or down;
+//   - else up.
+//
+// One region is the special case: its own verdict. The breakdown (every
+// region, ordered by name) is returned only when the regions do not all say
+// the same; it is nil when they agree or there is one region.
+func Vote(rounds []RegionRound) (probe.Verdict, []RegionVerdict) {
+	b := vote(rounds)
+	return b.verdict, b.regions
+}
+
+// ballot is a vote's outcome: the verdict, the breakdown and the causes.
+type ballot struct {
+	verdict probe.Verdict
+	regions []RegionVerdict
+	// all is every region's verdict, ordered by name, even when they agree.
+	all []RegionVerdict
+	// causes are the failing components seen from the regions that see X
+	// down or degraded, each once (the first region by name gives its detail).
+	causes []Cause
+}
+
+func vote(rounds []RegionRound) ballot {
+	sorted := slices.SortedFunc(slices.Values(rounds), func(a, b RegionRound) int { return cmp.Compare(a.Region, b.Region) })
+	var (
+		b                     ballot
+		voters, down, failing int
+		agree                 = true
+	)
+	for _, r := range sorted {
+		agree = agree && r.Verdict == sorted[0].Verdict
+		b.regions = append(b.regions, RegionVerdict{Region: r.Region, Verdict: r.Verdict})
+		switch r.Verdict {
+		case probe.VerdictDown:
+			down++
+			failing++
+		case probe.VerdictDegraded:
+			failing++
+		case probe.VerdictUp:
+		default: // unknown, or a verdict this version does not know: no say
+			continue
+		}
+		voters++
+		if r.Verdict == probe.VerdictUp {
+			continue
+		}
+		for _, c := range r.Causes {
+			if !slices.ContainsFunc(b.causes, func(o Cause) bool { return o.Component == c.Component }) {
+				b.causes = append(b.causes, c)
+			}
+		}
+	}
+	b.all = b.regions
+	if agree {
+		b.regions = nil
+	}
+	switch {
+	case voters == 0:
+		b.verdict = probe.VerdictUnknown
+	case 2*down >= voters:
+		b.verdict = probe.VerdictDown
+	case 2*failing >= voters:
+		b.verdict = probe.VerdictDegraded
+	default:
+		b.verdict = probe.VerdictUp
+	}
+	return b
+}

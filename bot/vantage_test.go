@@ -1,0 +1,370 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+func region(name string, v probe.Verdict, failing ...string) bot.RegionRound {
+	r := bot.RegionRound{Region: name, At: t0, Verdict: v}
+	for _, c := range failing {
+		r.Causes = append(r.Causes, bot.Cause{Component: c, Detail: "from " + name})
+	}
+	return r
+}
+
+func rv(name string, v probe.Verdict) bot.RegionVerdict {
+	return bot.RegionVerdict{Region: name, Verdict: v}
+}
+
+func TestVote(t *testing.T) {
+	tests := []struct {
+		name    string
+		rounds  []bot.RegionRound
+		verdict probe.Verdict
+		regions []bot.RegionVerdict
+	}{
+		{"no region", nil, unknown, nil},
+		{"one region down", []bot.RegionRound{region("eu", down)}, down, nil},
+		{"one region degraded", []bot.RegionRound{region("eu", degraded)}, degraded, nil},
+		{"one region up", []bot.RegionRound{region("eu", up)}, up, nil},
+		{"one region unknown", []bot.RegionRound{region("eu", unknown)}, unknown, nil},
+		{"all agree", []bot.RegionRound{region("us", down), region("eu", down), region("ap", down)}, down, nil},
+		{"2 down 1 up", []bot.RegionRound{region("us-east", down), region("ap-south", up), region("eu-west", down)}, down,
+			[]bot.RegionVerdict{rv("ap-south", up), rv("eu-west", down), rv("us-east", down)}},
+		{"1 down 2 up", []bot.RegionRound{region("us", up), region("eu", down), region("ap", up)}, up,
+			[]bot.RegionVerdict{rv("ap", up), rv("eu", down), rv("us", up)}},
+		{"1 down 1 up: half is enough", []bot.RegionRound{region("eu", down), region("us", up)}, down,
+			[]bot.RegionVerdict{rv("eu", down), rv("us", up)}},
+		{"1 down 1 degraded 2 up", []bot.RegionRound{region("a", down), region("b", degraded), region("c", up), region("d", up)}, degraded,
+			[]bot.RegionVerdict{rv("a", down), rv("b", degraded), rv("c", up), rv("d", up)}},
+		{"1 degraded 2 up", []bot.RegionRound{region("a", degraded), region("b", up), region("c", up)}, up,
+			[]bot.RegionVerdict{rv("a", degraded), rv("b", up), rv("c", up)}},
+		{"unknown never counts as down", []bot.RegionRound{region("a", unknown), region("b", unknown), region("c", up)}, up,
+			[]bot.RegionVerdict{rv("a", unknown), rv("b", unknown), rv("c", up)}},
+		{"unknown does not dilute the voters", []bot.RegionRound{region("a", unknown), region("b", unknown), region("c", down)}, down,
+			[]bot.RegionVerdict{rv("a", unknown), rv("b", unknown), rv("c", down)}},
+		{"all unknown", []bot.RegionRound{region("a", unknown), region("b", unknown)}, unknown, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := slices.Clone(tt.rounds)
+			verdict, regions := bot.Vote(tt.rounds)
+			if verdict != tt.verdict || !slices.Equal(regions, tt.regions) {
+				t.Fatalf("Vote = %s %v, want %s %v", verdict, regions, tt.verdict, tt.regions)
+			}
+			if !slices.EqualFunc(in, tt.rounds, func(a, b bot.RegionRound) bool { return a.Region == b.Region }) {
+				t.Fatal("Vote reordered its argument")
+			}
+		})
+	}
+}
+
+// fresh is the monitors' Fresh: two of the harness's 10 s intervals.
+const fresh = 20 * time.Second
+
+// replica is one more monitor on the env's store, as another replica with
+// its own PROBE_REGION would run it; leading nil: always the leader.
+func (e *env) replica(name string, leading func() (int64, bool)) *bot.Monitor {
+	e.t.Helper()
+	m := bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: e.store,
+		Now: e.clock.Now, Log: quiet(), Region: name, Vantage: e.store, Fresh: fresh, Leading: leading})
+	if err := m.Load(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// voteRounds runs e.mon once per verdict, 10 s apart; before each, the other
+// regions record the rounds of others at the same time.
+func (e *env) voteRounds(others []bot.RegionRound, verdicts ...probe.Verdict) {
+	e.t.Helper()
+	for _, v := range verdicts {
+		for _, o := range others {
+			o.At = e.clock.Now()
+			if err := e.store.RecordRegion(context.Background(), o); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+		e.rounds(v)
+	}
+}
+
+func (e *env) subscribeLang(id, lang string) {
+	e.t.Helper()
+	if _, err := e.store.Subscribe(context.Background(), bot.Subscription{Chat: bot.ChatRef{Platform: tgPlatform, ID: id}, Kind: "private", Lang: lang, CreatedAt: e.clock.Now()}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) status(mon *bot.Monitor, lang string) string {
+	e.t.Helper()
+	svc := bot.NewService(e.store, e.store, e.clock.Now, quiet(), bot.WithRegions(mon.Regions))
+	reply, ok := svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "asker"}, Private: true, Name: "status", Lang: lang})
+	if !ok {
+		e.t.Fatal("no answer to /status")
+	}
+	return reply.PlainText()
+}
+
+func TestSplitVantageTwoDownOneUp(t *testing.T) {
+	e := newEnv(t)
+	e.mon = e.replica("eu-west", nil)
+	e.subscribeLang("en", "en")
+	e.subscribeLang("fr", "fr")
+	others := []bot.RegionRound{region("us-east", down, "media"), region("ap-south", up)}
+	e.voteRounds(others, up, up) // eu-west alone sees nothing wrong: 1 down of 3 voters
+	if got := e.mon.Health(time.Hour).State; got != probe.StateUp {
+		t.Fatalf("state %s with one region of three down, want up", got)
+	}
+	if want := "Down from us-east; up from ap-south, eu-west."; !strings.Contains(e.status(e.mon, "en"), want) {
+		t.Fatalf("/status %q lacks %q", e.status(e.mon, "en"), want)
+	}
+
+	e.voteRounds(others, down, down) // now two of three
+	e.flush()
+	for _, c := range []struct{ chat, title, line string }{
+		{"en", "🔴 X is down", "Down from eu-west, us-east; up from ap-south."},
+		{"fr", "🔴 X est en panne", "En panne vu de eu-west, us-east ; en ligne vu de ap-south."},
+	} {
+		msgs := e.tg.To(c.chat)
+		if len(msgs) != 1 {
+			t.Fatalf("chat %s got %d messages, want one down alert", c.chat, len(msgs))
+		}
+		m := msgs[0].Msg
+		if m.Title != c.title || !slices.Contains(m.Lines, c.line) {
+			t.Errorf("alert to %s: %q, want title %q and line %q", c.chat, m.PlainText(), c.title, c.line)
+		}
+		// The causes are those of both failing regions, each component once.
+		var names []string
+		for _, f := range m.Fields {
+			names = append(names, f.Name)
+		}
+		if !slices.Equal(names, []string{"web", "api", "media"}) {
+			t.Errorf("alert to %s names %v, want web, api (eu-west) and media (us-east)", c.chat, names)
+		}
+	}
+	for lang, want := range map[string]string{
+		"en": "Down from eu-west, us-east; up from ap-south.",
+		"fr": "En panne vu de eu-west, us-east ; en ligne vu de ap-south.",
+	} {
+		if got := e.status(e.mon, lang); !strings.Contains(got, want) {
+			t.Errorf("/status in %s: %q lacks %q", lang, got, want)
+		}
+	}
+	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	if err := pub.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := pub.Board().Regions; !slices.Equal(got, []bot.RegionVerdict{rv("ap-south", up), rv("eu-west", down), rv("us-east", down)}) {
+		t.Errorf("board regions %v", got)
+	}
+	// What the store keeps of the vote: the round's verdict and the change's breakdown.
+	saved, err := e.store.Load(context.Background())
+	if err != nil || saved.LastRound.Verdict != down {
+		t.Fatalf("saved round %+v, %v", saved.LastRound, err)
+	}
+}
+
+func TestVantageUnknownRegionsAndStaleRounds(t *testing.T) {
+	e := newEnv(t)
+	e.mon = e.replica("eu-west", nil)
+	e.subscribe(tgPlatform, "1")
+	// Rounds older than two intervals are not heard: the regions that saw X
+	// down a minute ago do not outvote the fresh one.
+	for _, r := range []bot.RegionRound{region("us-east", down), region("ap-south", down)} {
+		r.At = e.clock.Now().Add(-time.Minute)
+		if err := e.store.RecordRegion(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.rounds(up, up, up)
+	if got := e.mon.Health(time.Hour).State; got != probe.StateUp {
+		t.Fatalf("state %s from stale rounds, want up", got)
+	}
+	if r := e.mon.Regions(); r != nil {
+		t.Fatalf("breakdown %v from one fresh region, want none", r)
+	}
+	// This region's own network fails: it has no say, the others decide.
+	e.voteRounds([]bot.RegionRound{region("us-east", down), region("ap-south", down)}, unknown, unknown)
+	e.flush()
+	if msgs := e.tg.To("1"); len(msgs) != 1 || !slices.Contains(msgs[0].Msg.Lines, "Down from ap-south, us-east; no verdict from eu-west.") {
+		t.Fatalf("messages %+v, want one down alert with the breakdown", msgs)
+	}
+	// Every region's network fails: nothing is known, nothing changes.
+	e.voteRounds([]bot.RegionRound{region("us-east", unknown), region("ap-south", unknown)}, unknown, unknown, unknown)
+	e.flush()
+	if n := len(e.tg.To("1")); n != 1 {
+		t.Fatalf("%d messages while no region could tell, want still 1", n)
+	}
+	if got := e.mon.Health(time.Hour).State; got != probe.StateDown {
+		t.Fatalf("state %s, want still down", got)
+	}
+}
+
+// leadership is a switch the test flips, as the leader runner would.
+type leadership struct {
+	mu      sync.Mutex
+	epoch   int64
+	leading bool
+}
+
+func (l *leadership) set(epoch int64, leading bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.epoch, l.leading = epoch, leading
+}
+
+func (l *leadership) get() (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epoch, l.leading
+}
+
+// roundCount is how many rounds the store counted.
+func (e *env) roundCount() int {
+	e.t.Helper()
+	counts, err := e.store.Uptime(context.Background(), t0.Add(-time.Hour), e.clock.Now().Add(time.Hour))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
+
+func TestFollowerLoadsAndNeverSaves(t *testing.T) {
+	e := newEnv(t)
+	e.subscribe(tgPlatform, "1")
+	e.mon = e.replica("eu-west", nil)
+	var role leadership // never leading
+	follower := e.replica("us-east", role.get)
+	ctx := context.Background()
+	e.rounds(up, down, down)
+	rounds := e.roundCount()
+	e.probe.verdict = up // the follower sees X up: it only records its region
+	if err := follower.RunRound(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.roundCount(); n != rounds {
+		t.Fatalf("the follower saved a round: %d rounds, want %d", n, rounds)
+	}
+	if n := len(e.outcomes()); n != 1 {
+		t.Fatalf("%d outbox rows, want the leader's one", n)
+	}
+	h := follower.Health(time.Hour)
+	if h.State != probe.StateDown || h.LastVerdict != down {
+		t.Fatalf("follower health %+v, want the leader's down state", h)
+	}
+	if want := "Down from eu-west; up from us-east."; !strings.Contains(e.status(follower, "en"), want) {
+		t.Fatalf("follower /status %q lacks %q", e.status(follower, "en"), want)
+	}
+	regions, err := e.store.Regions(ctx, e.clock.Now().Add(-fresh))
+	if err != nil || len(regions) != 2 || regions[1].Region != "us-east" || regions[1].Verdict != up {
+		t.Fatalf("regions %+v, %v: the follower's round is not recorded", regions, err)
+	}
+}
+
+// A replica that leads again after another did must start from what that
+// one saved, or it announces the same change a second time.
+func TestNewLeaderLoadsBeforeDeciding(t *testing.T) {
+	e := newEnv(t)
+	e.subscribe(tgPlatform, "1")
+	var roleA, roleB leadership
+	a := e.replica("eu-west", roleA.get)
+	b := e.replica("us-east", roleB.get)
+	ctx := context.Background()
+	run := func(m *bot.Monitor, verdicts ...probe.Verdict) {
+		t.Helper()
+		for _, v := range verdicts {
+			e.probe.verdict = v
+			if err := m.RunRound(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(10 * time.Second)
+		}
+	}
+	roleB.set(1, true)
+	run(b, up, up)
+	// B's host stalls; A takes the lease and sees X go down.
+	roleB.set(1, false)
+	roleA.set(2, true)
+	run(a, down, down)
+	if n := len(e.outcomes()); n != 1 {
+		t.Fatalf("%d outbox rows after A saw X down from the state B saved, want one", n)
+	}
+	// A dies; B leads again, its memory still saying up.
+	roleA.set(2, false)
+	roleB.set(3, true)
+	run(b, down, down, down)
+	e.flush()
+	if n := len(e.outcomes()); n != 1 {
+		t.Fatalf("%d outbox rows, want one", n)
+	}
+	if msgs := e.tg.To("1"); len(msgs) != 1 || msgs[0].Msg.Severity != bot.SeverityDown {
+		t.Fatalf("messages %+v, want one down alert", msgs)
+	}
+	if h := b.Health(time.Hour); h.State != probe.StateDown {
+		t.Fatalf("new leader's state %s, want down", h.State)
+	}
+}
+
+// fencedStore is the SQLite store behind a fence the test closes, as a
+// PostgreSQL store refuses a deposed leader's writes.
+type fencedStore struct {
+	*sqlite.Store
+	mu     sync.Mutex
+	closed bool
+}
+
+func (s *fencedStore) close() { s.mu.Lock(); s.closed = true; s.mu.Unlock() }
+
+func (s *fencedStore) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("save round: %w", bot.ErrDeposed)
+	}
+	return s.Store.SaveRound(ctx, snap)
+}
+
+func TestDeposedLeaderChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.subscribe(tgPlatform, "1")
+	fenced := &fencedStore{Store: e.store}
+	mon := bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1}, Store: fenced,
+		Now: e.clock.Now, Log: quiet(), Region: "eu-west", Vantage: fenced, Fresh: fresh})
+	if err := mon.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.mon = mon
+	e.rounds(up)
+	fenced.close()
+	e.probe.verdict = down
+	if err := mon.RunRound(context.Background()); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("round of a deposed leader: %v, want ErrDeposed", err)
+	}
+	if h := mon.Health(time.Hour); h.State != probe.StateUp || h.LastVerdict != up {
+		t.Fatalf("health %+v after a refused save, want the last saved round's", h)
+	}
+	if n := len(e.outcomes()); n != 0 {
+		t.Fatalf("%d outbox rows from a deposed leader", n)
+	}
+	// Its round still counts in the vote of whoever leads now.
+	regions, err := e.store.Regions(context.Background(), e.clock.Now())
+	if err != nil || len(regions) != 1 || regions[0].Verdict != down {
+		t.Fatalf("regions %+v, %v: want the deposed replica's down round", regions, err)
+	}
+}
