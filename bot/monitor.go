@@ -53,7 +53,8 @@ type Monitor struct {
 	mu       sync.Mutex
 	status   probe.Status
 	incident *Incident // the open incident, nil when X is up
-	last     *probe.Round
+	last     *probe.Round // the last round decided (by any leader)
+	probed   *probe.Round // this replica's last round, for its own health
 	started  time.Time
 	flap     Flap
 	recent   []probe.Transition // announced changes, oldest first, at most RecentChanges
@@ -116,6 +117,9 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 		return fmt.Errorf("round interrupted: %w", err)
 	}
 	m.cfg.Metrics.observeRound(round)
+	m.mu.Lock()
+	m.probed = &round
+	m.mu.Unlock()
 	own := RegionRound{Region: m.cfg.Region, At: round.Start, Verdict: round.Verdict, Causes: CausesOf(round)}
 	if m.cfg.Vantage != nil {
 		if err := m.cfg.Vantage.RecordRegion(ctx, own); err != nil {
@@ -342,8 +346,11 @@ func (m *Monitor) log(round probe.Round, tr *probe.Transition, causes []Cause) {
 
 // Health is what /healthz reports about probing.
 type Health struct {
-	State       probe.State   `json:"state"`
-	Since       time.Time     `json:"since,omitzero"`
+	// State and Since are X's announced state, as the leader decided it.
+	State probe.State `json:"state"`
+	Since time.Time   `json:"since,omitzero"`
+	// LastRound, LastVerdict and ControlOK are this replica's own last
+	// round: what it saw from its region, before the vote.
 	LastRound   time.Time     `json:"last_round,omitzero"`
 	LastVerdict probe.Verdict `json:"last_verdict,omitempty"`
 	ControlOK   bool          `json:"control_ok"`
@@ -364,8 +371,14 @@ func (m *Monitor) Health(maxAge time.Duration) Health {
 	defer m.mu.Unlock()
 	h := Health{State: m.status.State, Since: m.status.Since, ControlOK: true}
 	ref := m.started
-	if m.last != nil {
-		h.LastRound, h.LastVerdict, h.ControlOK = m.last.Start.Add(m.last.Duration), m.last.Verdict, m.last.ControlOK()
+	// This replica's own probing: a follower is healthy while it probes,
+	// even when no leader is deciding (during a takeover).
+	last := m.probed
+	if last == nil {
+		last = m.last
+	}
+	if last != nil {
+		h.LastRound, h.LastVerdict, h.ControlOK = last.Start.Add(last.Duration), last.Verdict, last.ControlOK()
 		if h.LastRound.After(ref) {
 			ref = h.LastRound
 		}

@@ -265,8 +265,8 @@ func TestFollowerLoadsAndNeverSaves(t *testing.T) {
 		t.Fatalf("%d outbox rows, want the leader's one", n)
 	}
 	h := follower.Health(time.Hour)
-	if h.State != probe.StateDown || h.LastVerdict != down {
-		t.Fatalf("follower health %+v, want the leader's down state", h)
+	if h.State != probe.StateDown || h.LastVerdict != up || !h.LastRound.Equal(e.clock.Now()) {
+		t.Fatalf("follower health %+v, want the leader's down state and its own last round (up, now)", h)
 	}
 	if want := "Down from eu-west; up from us-east."; !strings.Contains(e.status(follower, "en"), want) {
 		t.Fatalf("follower /status %q lacks %q", e.status(follower, "en"), want)
@@ -356,8 +356,8 @@ func TestDeposedLeaderChangesNothing(t *testing.T) {
 	if err := mon.RunRound(context.Background()); !errors.Is(err, bot.ErrDeposed) {
 		t.Fatalf("round of a deposed leader: %v, want ErrDeposed", err)
 	}
-	if h := mon.Health(time.Hour); h.State != probe.StateUp || h.LastVerdict != up {
-		t.Fatalf("health %+v after a refused save, want the last saved round's", h)
+	if h := mon.Health(time.Hour); h.State != probe.StateUp || h.LastVerdict != down {
+		t.Fatalf("health %+v after a refused save, want the last saved state and its own last round", h)
 	}
 	if n := len(e.outcomes()); n != 0 {
 		t.Fatalf("%d outbox rows from a deposed leader", n)
