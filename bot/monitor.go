@@ -52,7 +52,7 @@ type Monitor struct {
 
 	mu       sync.Mutex
 	status   probe.Status
-	incident *Incident // the open incident, nil when X is up
+	incident *Incident    // the open incident, nil when X is up
 	last     *probe.Round // the last round decided (by any leader)
 	probed   *probe.Round // this replica's last round, for its own health
 	started  time.Time
