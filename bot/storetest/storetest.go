@@ -82,6 +82,7 @@ func Run(t *testing.T, b Backend) {
 		{"Subscriptions", subscriptionTests},
 		{"State", stateTests},
 		{"Outbox", outboxTests},
+		{"FanOut", fanOutTests},
 		{"History", historyTests},
 		{"Settings", settingsTests},
 		{"Retention", retentionTests},
