@@ -119,8 +119,8 @@ var concurrencyTests = []test{
 			saved.LastRound == nil || !saved.LastRound.Start.Equal(t0) {
 			t.Fatalf("the other store loads %+v", saved)
 		}
-		if d := due(t, c, dcPlatform, t0); len(d) != 1 || d[0].Change.ID != snap.Change.ID {
-			t.Fatalf("the other store's outbox %+v", d)
+		if bl, err := c.Backlog(ctx); err != nil || bl[tgPlatform].Pending != 1 || bl[dcPlatform].Pending != 1 || !bl[dcPlatform].Oldest.Equal(t0) {
+			t.Fatalf("the other store's backlog %+v, %v", bl, err)
 		}
 		at := t0.Add(time.Minute)
 		flap := &bot.Flap{Since: t0, Changes: 3, Worst: probe.StateDown}
@@ -141,11 +141,14 @@ var concurrencyTests = []test{
 			t.Fatalf("flap seen by the other store %+v", f)
 		}
 
-		// Delivery written by one is seen by the other.
-		row := due(t, c, tgPlatform, at)[0]
-		finish(t, a, row.ID, bot.StatusSent, "m-1", at)
-		if d := due(t, c, tgPlatform, at); len(d) != 1 || d[0].ID == row.ID {
+		// An outcome written by one is seen by the other.
+		row := due(t, a, tgPlatform, at)[0]
+		finish(t, c, row.ID, bot.StatusSent, "m-1", at)
+		if d := due(t, a, tgPlatform, at); len(d) != 1 || d[0].ID == row.ID {
 			t.Fatalf("a row finished by one store is still due in the other: %+v", d)
+		}
+		if bl, err := c.Backlog(ctx); err != nil || bl[tgPlatform].Pending != 1 {
+			t.Fatalf("backlog after the finish %+v, %v", bl, err)
 		}
 		if removed, err := c.Unsubscribe(ctx, x); !removed || err != nil {
 			t.Fatalf("unsubscribe: %v, %v", removed, err)
@@ -163,7 +166,7 @@ var concurrencyTests = []test{
 			t.Fatal(err)
 		}
 		saveDown(t, a, t0)
-		row := due(t, c, tgPlatform, t0)[0]
+		row := due(t, a, tgPlatform, t0)[0]
 		if err := c.Retry(ctx, row.ID, t0.Add(time.Minute), 1, "HTTP 502"); err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,13 @@ const (
 
 var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
-// open opens a store on db and closes it at cleanup.
+// leaseTTL is long enough that no test outlives the lease it took.
+const leaseTTL = 10 * time.Minute
+
+// open opens a store on db and closes it at cleanup. A store that fences
+// leader writes (a bot.Lease) saves rounds and claims outbox rows only while
+// it holds the lease: it tries to take it here, so the first store on a
+// database leads and a second one, finding it held, follows.
 func open(t *testing.T, b Backend, db string, opts Options) Store {
 	t.Helper()
 	s := b.Open(t, db, opts)
@@ -25,6 +31,11 @@ func open(t *testing.T, b Backend, db string, opts Options) Store {
 			t.Errorf("close store: %v", err)
 		}
 	})
+	if l, ok := s.(bot.Lease); ok {
+		if _, _, err := l.Acquire(t.Context(), leaseTTL); err != nil {
+			t.Fatalf("take the leader lease: %v", err)
+		}
+	}
 	return s
 }
 
@@ -35,9 +46,15 @@ func fresh(t *testing.T, b Backend, opts Options) (Store, string) {
 	return open(t, b, db, opts), db
 }
 
-// reopen closes s and opens a new store on db: a restart.
+// reopen closes s and opens a new store on db: a restart. A leader gives
+// its lease up first, as at a clean stop, so the new store can lead.
 func reopen(t *testing.T, b Backend, s Store, db string, opts Options) Store {
 	t.Helper()
+	if l, ok := s.(bot.Lease); ok {
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatalf("release the leader lease: %v", err)
+		}
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("close store: %v", err)
 	}

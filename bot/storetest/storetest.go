@@ -14,6 +14,14 @@ import (
 // Store is what the suite tests: everything the service needs, the
 // subscriptions list SyncFixed reads, and Close. Close must be safe to call
 // twice: the suite closes stores itself to reopen them, and again at cleanup.
+//
+// A store that is also a bot.Lease (one that fences leader writes) is asked
+// to Acquire the lease when opened: the first store on a database leads.
+// Where the suite opens two stores on one database, it saves rounds and
+// calls Due through the first only; the second does what a follower does
+// (Load, subscriptions, settings, Finish, Retry, Backlog, history, regions).
+// Before reopening a database the suite Releases the lease of the store it
+// closes. Leader fencing and outbox claims are each backend's own tests.
 type Store interface {
 	bot.Store
 	bot.FixedStore
