@@ -76,6 +76,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	for _, p := range []string{"journal_mode(WAL)", busy, "foreign_keys(1)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
 	}
+	// Write transactions take the write lock at BEGIN, where busy_timeout
+	// applies. A deferred one that reads first fails at once with SQLITE_BUSY
+	// when another connection (a second store on the file) wrote meanwhile.
+	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
