@@ -15,14 +15,25 @@ import (
 )
 
 // Load returns the tracker state, the open (or last) incident and the last round.
-func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
+//
+// Its reads share one snapshot (REPEATABLE READ, read-only): a follower
+// loading while the leader saves a round sees the round whole or not at all.
+func (s *Store) Load(ctx context.Context) (saved bot.Saved, err error) {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		saved, err = load(ctx, tx)
+		return err
+	})
+	return saved, err
+}
+
+func load(ctx context.Context, q pgx.Tx) (bot.Saved, error) {
 	var (
 		saved                          bot.Saved
 		since, pendingSince, flapSince int64
 		incID                          *int64
 		status                         probe.Status
 	)
-	err := s.pool.QueryRow(ctx, `SELECT state, since, pending, streak, pending_since, incident_id, flap_since, flap_changes, flap_worst, flap_change FROM state WHERE id = 1`).
+	err := q.QueryRow(ctx, `SELECT state, since, pending, streak, pending_since, incident_id, flap_since, flap_changes, flap_worst, flap_change FROM state WHERE id = 1`).
 		Scan(&status.State, &since, &status.Pending, &status.Streak, &pendingSince, &incID, &flapSince, &saved.Flap.Changes, &saved.Flap.Worst, &saved.Flap.ChangeID)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -34,7 +45,7 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 		saved.Flap.Since = fromNanos(flapSince)
 	}
 	saved.Status = status
-	if saved.Recent, err = s.recentChanges(ctx); err != nil {
+	if saved.Recent, err = recentChanges(ctx, q); err != nil {
 		return saved, err
 	}
 
@@ -43,7 +54,7 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 	if incID != nil {
 		incQuery, args = `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents WHERE id = $1`, []any{*incID}
 	}
-	inc, err := scanIncident(s.pool.QueryRow(ctx, incQuery, args...))
+	inc, err := scanIncident(q.QueryRow(ctx, incQuery, args...))
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return saved, fmt.Errorf("load incident: %w", err)
 	}
@@ -54,7 +65,7 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 		r       probe.Round
 		at, dur int64
 	)
-	err = s.pool.QueryRow(ctx, `SELECT at, duration_ns, verdict, results FROM rounds ORDER BY id DESC LIMIT 1`).Scan(&at, &dur, &r.Verdict, &results)
+	err = q.QueryRow(ctx, `SELECT at, duration_ns, verdict, results FROM rounds ORDER BY id DESC LIMIT 1`).Scan(&at, &dur, &r.Verdict, &results)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -70,8 +81,8 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 }
 
 // recentChanges are the latest announced state changes, oldest first.
-func (s *Store) recentChanges(ctx context.Context) ([]probe.Transition, error) {
-	rows, err := s.pool.Query(ctx, `SELECT from_state, to_state, at, began FROM changes WHERE kind = '' ORDER BY id DESC LIMIT $1`, bot.RecentChanges)
+func recentChanges(ctx context.Context, q pgx.Tx) ([]probe.Transition, error) {
+	rows, err := q.Query(ctx, `SELECT from_state, to_state, at, began FROM changes WHERE kind = '' ORDER BY id DESC LIMIT $1`, bot.RecentChanges)
 	if err != nil {
 		return nil, fmt.Errorf("load recent changes: %w", err)
 	}
