@@ -150,7 +150,9 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if cfg.ProbeUpAfter < 1 || cfg.ProbeUpAfter > 100 {
 		bad("PROBE_UP_AFTER", "%d is out of range 1..100", cfg.ProbeUpAfter)
 	}
-	if cfg.DatabaseURL != "" {
+	if cfg.DatabaseURL != "" && !withPostgres {
+		bad("DATABASE_URL", "this build has no PostgreSQL support (built with -tags nopostgres); unset it to use SQLite")
+	} else if cfg.DatabaseURL != "" {
 		// The URL holds a password: never quoted back.
 		if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 			bad("DATABASE_URL", "is not a postgres://user:password@host:port/database URL (value not shown)")

@@ -245,6 +245,14 @@ func TestStatusAddrMustDifferFromHTTPAddr(t *testing.T) {
 
 func TestDatabaseURLIsCheckedAndNeverShown(t *testing.T) {
 	const password = "s3cr3t-Pa55"
+	if !withPostgres { // go test -tags nopostgres
+		_, err := loadConfig(lookupFrom(map[string]string{"DATABASE_URL": "postgres://bot:" + password + "@127.0.0.1:5432/x"}), "")
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL: this build has no PostgreSQL support") {
+			t.Fatalf("error %v, want DATABASE_URL refused by a build without PostgreSQL", err)
+		}
+		bottest.AssertNoSecret(t, password, err.Error())
+		return
+	}
 	for _, bad := range []string{
 		"mysql://bot:" + password + "@127.0.0.1/x",
 		"postgres://bot:" + password + "@/x",

@@ -212,7 +212,8 @@ func (r detectRun) report(b *testing.B) {
 // Telegram subscriptions in its database (no token: they are only stored),
 // for BENCH_MEMORY_SECONDS (default 60); then VmRSS and VmHWM of the process
 // are read from /proc. Target: at most 20 MB. The binary is built as
-// `CGO_ENABLED=0 go build -trimpath -ldflags="-s -w"`.
+// `CGO_ENABLED=0 go build -trimpath -ldflags="-s -w"`, with BENCH_TAGS as
+// -tags (nopostgres: the single-machine build).
 //
 //	go test -run '^$' -bench Memory -benchtime 1x ./cmd/xstatusbot
 func BenchmarkMemory(b *testing.B) {
@@ -223,7 +224,8 @@ func BenchmarkMemory(b *testing.B) {
 	}
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "xstatusbot")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	// BENCH_TAGS=nopostgres measures the single-machine build without pgx.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+os.Getenv("BENCH_TAGS"), "-o", bin, ".")
 	// Static, as the project has no cgo: a cgo-enabled build links libc
 	// dynamically for the net package's resolver, about 1.4 MB more resident.
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/postgres"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -283,12 +282,7 @@ func (d *delivery) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, e
 func openStore(ctx context.Context, cfg Config, interval time.Duration) (storage, bot.Lease, error) {
 	gap := 3 * interval // rounds further apart than that: the bot was not running
 	if cfg.DatabaseURL != "" {
-		store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithRetention(cfg.DBRoundRetention),
-			postgres.WithOutboxRetention(cfg.DBOutboxRetention), postgres.WithSpanGap(gap))
-		if err != nil {
-			return nil, nil, err
-		}
-		return store, store, nil
+		return openPostgres(ctx, cfg, gap)
 	}
 	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention),
 		sqlite.WithOutboxRetention(cfg.DBOutboxRetention), sqlite.WithSpanGap(gap))
