@@ -125,6 +125,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	leader := &bot.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
 	delivery := &delivery{Backlogger: store}
 	var pub *bot.BoardPublisher
+	var vantage bot.VantageStore
+	if cfg.DatabaseURL != "" {
+		// Alone (SQLite) there is nothing to vote over: the round decides alone,
+		// without a write and a read of region rounds every round.
+		vantage = store
+	}
 	mon := bot.NewMonitor(bot.MonitorConfig{
 		Probe:       func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
 		Tracker:     probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
@@ -136,7 +142,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		FlapChanges: cfg.FlapChanges,
 		FlapWindow:  cfg.FlapWindow,
 		Region:      cfg.ProbeRegion,
-		Vantage:     store,
+		Vantage:     vantage,
 		Fresh:       2 * interval, // the vote hears the regions whose last round is at most two intervals old
 		Leading:     leader.Epoch, // only the leader decides; a follower follows the saved state
 	})
