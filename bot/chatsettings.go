@@ -1,6 +1,10 @@
 package bot
 
-import "time"
+import (
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/probe"
+)
 
 // AlertLevel is which changes a chat hears of.
 type AlertLevel string
@@ -11,6 +15,15 @@ const (
 	// AlertsOutages: only down and its recovery.
 	AlertsOutages AlertLevel = "outages"
 )
+
+// AsHeard is the state a chat on level l would be told of: a chat on
+// "outages" is never told of degraded, so for it degraded reads as up.
+func (l AlertLevel) AsHeard(st probe.State) probe.State {
+	if l == AlertsOutages && st == probe.StateDegraded {
+		return probe.StateUp
+	}
+	return st
+}
 
 // ChatSettings are one chat's preferences (issue 12). The zero value is the
 // default: every alert, not muted, the subscription's language, no reminders.

@@ -94,15 +94,43 @@ func Days(spans []Span, end time.Time, n int) []Day {
 
 // overlap is how long sp lies within [from, to).
 func overlap(sp Span, from, to time.Time) time.Duration {
-	a, b := sp.From, sp.To
-	if a.Before(from) {
-		a = from
-	}
-	if b.After(to) {
-		b = to
-	}
+	a, b := later(sp.From, from), earlier(sp.To, to)
 	if !b.After(a) {
 		return 0
 	}
 	return b.Sub(a)
+}
+
+// StoredSpans turns the spans a store read into the time in state over
+// [from, to): spans holds, oldest first, every stored span that may overlap
+// the window, the latest of all included. That latest one counts as lasting
+// until to when its last round is within gap of it: the bot is running and
+// the next round will extend it. Each span is clipped to the window; those
+// left empty are dropped.
+func StoredSpans(spans []Span, from, to time.Time, gap time.Duration) []Span {
+	if n := len(spans); n > 0 && !spans[n-1].To.After(to) && to.Sub(spans[n-1].To) <= gap {
+		spans[n-1].To = to
+	}
+	var clipped []Span
+	for _, sp := range spans {
+		sp.From, sp.To = later(sp.From, from), earlier(sp.To, to)
+		if sp.To.After(sp.From) {
+			clipped = append(clipped, sp)
+		}
+	}
+	return clipped
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -126,3 +126,53 @@ func TestDays(t *testing.T) {
 		}
 	})
 }
+
+func TestStoredSpans(t *testing.T) {
+	gap := 90 * time.Second
+	tests := []struct {
+		name     string
+		spans    []bot.Span
+		from, to float64
+		want     []bot.Span
+	}{
+		{"clipped to the window, the empty dropped",
+			[]bot.Span{sp(probe.StateUp, 0, 2), sp(probe.StateDown, 2, 3), sp(probe.StateUp, 5, 6)}, 1, 5.5,
+			[]bot.Span{sp(probe.StateUp, 1, 2), sp(probe.StateDown, 2, 3), sp(probe.StateUp, 5, 5.5)}},
+		{"the latest runs on to the end within the gap",
+			[]bot.Span{sp(probe.StateDown, 1, 3.99)}, 0, 4,
+			[]bot.Span{sp(probe.StateDown, 1, 4)}},
+		{"the latest stops after a silence",
+			[]bot.Span{sp(probe.StateDown, 1, 3)}, 0, 4,
+			[]bot.Span{sp(probe.StateDown, 1, 3)}},
+		{"none", nil, 0, 4, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := bot.StoredSpans(tc.spans, at(tc.from), at(tc.to), gap)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i].State != tc.want[i].State || !got[i].From.Equal(tc.want[i].From) || !got[i].To.Equal(tc.want[i].To) {
+					t.Errorf("span %d = %v, want %v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestAsHeard(t *testing.T) {
+	for _, tc := range []struct {
+		level    bot.AlertLevel
+		st, want probe.State
+	}{
+		{bot.AlertsOutages, probe.StateDegraded, probe.StateUp},
+		{bot.AlertsOutages, probe.StateDown, probe.StateDown},
+		{bot.AlertsAll, probe.StateDegraded, probe.StateDegraded},
+		{"", probe.StateDegraded, probe.StateDegraded},
+	} {
+		if got := tc.level.AsHeard(tc.st); got != tc.want {
+			t.Errorf("%q.AsHeard(%s) = %s, want %s", tc.level, tc.st, got, tc.want)
+		}
+	}
+}

@@ -228,6 +228,15 @@ type Snapshot struct {
 	Queued int
 }
 
+// SpanState is the state the round leaves X in, for time in state: the
+// announced state, except that a round that could not tell is no data.
+func (s *Snapshot) SpanState() probe.State {
+	if s.Round.Verdict == probe.VerdictUnknown || s.Status.State == "" {
+		return probe.StateUnknown
+	}
+	return s.Status.State
+}
+
 // RegionRound is the latest round of one vantage point (issue 13): every
 // replica probes X and records its verdict under its PROBE_REGION name; the
 // leader votes over the fresh ones.

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -41,7 +42,7 @@ func heardOf(states, inc, change string) string {
 func fanOut(ctx context.Context, tx pgx.Tx, changeID, incID int64, inc *bot.Incident, ch *bot.Change, unstableID int64) (int64, error) {
 	tr := ch.Transition
 	// $1 is the change, $2 its time; the cases number theirs from $3.
-	args := []any{changeID, nanos(tr.At)}
+	args := []any{changeID, sqlstore.Nanos(tr.At)}
 	where := `s.muted_until <= $2`
 	switch {
 	case ch.Kind == bot.KindUnstable:
@@ -59,7 +60,7 @@ func fanOut(ctx context.Context, tx pgx.Tx, changeID, incID int64, inc *bot.Inci
 		args = append(args, incID)
 	case tr.To == probe.StateUp:
 		where = `(` + heardOf(`('down', 'degraded')`, "$3", "$1") + ` OR (s.created_at > $4 AND s.muted_until <= $2 AND (s.level = 'all' OR $5 = 'down')))`
-		args = append(args, incID, nanos(inc.Start), inc.Worst)
+		args = append(args, incID, sqlstore.Nanos(inc.Start), inc.Worst)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
 		SELECT $1, s.platform, s.chat_id, s.lang, $2, $2 FROM subscriptions s WHERE `+where+`
@@ -83,15 +84,6 @@ func toldState(ctx context.Context, tx pgx.Tx, chat bot.ChatRef) (probe.State, e
 	return st, err
 }
 
-// asHeard is the state a chat on level would be told of: a chat on
-// "outages" is never told of degraded, so for it degraded reads as up.
-func asHeard(st probe.State, level bot.AlertLevel) probe.State {
-	if level == bot.AlertsOutages && st == probe.StateDegraded {
-		return probe.StateUp
-	}
-	return st
-}
-
 // endMutes ends the mutes that are over at now. A chat whose mute hid a
 // change (the state now differs from the one it last heard of, as its level
 // sees them) gets one catch-up row with the current state; the others get
@@ -103,7 +95,7 @@ func endMutes(ctx context.Context, tx pgx.Tx, status probe.Status, incID int64, 
 		level bot.AlertLevel
 	}
 	rows, err := tx.Query(ctx, `SELECT platform, chat_id, lang, level FROM subscriptions
-		WHERE muted_until <> 0 AND muted_until <= $1`, nanos(now))
+		WHERE muted_until <> 0 AND muted_until <= $1`, sqlstore.Nanos(now))
 	if err != nil {
 		return 0, fmt.Errorf("find ended mutes: %w", err)
 	}
@@ -127,16 +119,16 @@ func endMutes(ctx context.Context, tx pgx.Tx, status probe.Status, incID int64, 
 		if err != nil {
 			return 0, fmt.Errorf("what %s last heard: %w", m.chat, err)
 		}
-		if asHeard(told, m.level) == asHeard(status.State, m.level) {
+		if m.level.AsHeard(told) == m.level.AsHeard(status.State) {
 			continue
 		}
 		var id int64
 		if err := tx.QueryRow(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			bot.KindUnmuted, told, status.State, nanos(now), nanos(status.Since), nullID(incID)).Scan(&id); err != nil {
+			bot.KindUnmuted, told, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), nullID(incID)).Scan(&id); err != nil {
 			return 0, fmt.Errorf("catch up %s: %w", m.chat, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at) VALUES ($1, $2, $3, $4, $5, $5)`,
-			id, m.chat.Platform, m.chat.ID, m.lang, nanos(now)); err != nil {
+			id, m.chat.Platform, m.chat.ID, m.lang, sqlstore.Nanos(now)); err != nil {
 			return 0, fmt.Errorf("catch up %s: %w", m.chat, err)
 		}
 		queued++
@@ -157,7 +149,7 @@ func remind(ctx context.Context, tx pgx.Tx, status probe.Status, incID int64, no
 	// then there is no change row to write and delete again.
 	var wanted bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE remind_every <> 0 AND muted_until <= $1)`,
-		nanos(now)).Scan(&wanted); err != nil {
+		sqlstore.Nanos(now)).Scan(&wanted); err != nil {
 		return 0, fmt.Errorf("look for reminders: %w", err)
 	}
 	if !wanted {
@@ -165,7 +157,7 @@ func remind(ctx context.Context, tx pgx.Tx, status probe.Status, incID int64, no
 	}
 	var id int64
 	if err := tx.QueryRow(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES ($1, $2, $2, $3, $4, $5) RETURNING id`,
-		bot.KindReminder, status.State, nanos(now), nanos(status.Since), nullID(incID)).Scan(&id); err != nil {
+		bot.KindReminder, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), nullID(incID)).Scan(&id); err != nil {
 		return 0, fmt.Errorf("record reminder: %w", err)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
@@ -177,7 +169,7 @@ func remind(ctx context.Context, tx pgx.Tx, status probe.Status, incID int64, no
 		WHERE s.remind_every <> 0 AND s.muted_until <= $2 AND lc.to_state = $3 AND o.created_at + s.remind_every <= $2
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.platform = s.platform AND p.chat_id = s.chat_id AND p.status = 'pending')
 		ORDER BY s.created_at, s.platform, s.chat_id`,
-		id, nanos(now), status.State)
+		id, sqlstore.Nanos(now), status.State)
 	if err != nil {
 		return 0, fmt.Errorf("queue reminders: %w", err)
 	}

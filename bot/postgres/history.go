@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -21,21 +22,12 @@ const spanRetention = 100 * 24 * time.Hour
 // bot was not running, shown as "no data". Give it a few schedule intervals.
 func WithSpanGap(d time.Duration) Option { return func(s *Store) { s.spanGap = d } }
 
-// spanState is the state a round leaves X in, for time in state: the
-// announced state, except that a round that could not tell is no data.
-func spanState(snap *bot.Snapshot) probe.State {
-	if snap.Round.Verdict == probe.VerdictUnknown || snap.Status.State == "" {
-		return probe.StateUnknown
-	}
-	return snap.Status.State
-}
-
 // recordSpan extends the latest span to the round at `at`, or opens a new one
 // when the state changed or the round comes after a gap. A round following
 // within the gap ends the previous span at its own time, so consecutive spans
 // touch and only real silences are left uncovered.
 func (s *Store) recordSpan(ctx context.Context, tx pgx.Tx, state probe.State, at time.Time) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM spans WHERE to_at < $1`, nanos(at.Add(-spanRetention))); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM spans WHERE to_at < $1`, sqlstore.Nanos(at.Add(-spanRetention))); err != nil {
 		return fmt.Errorf("prune spans: %w", err)
 	}
 	var (
@@ -47,7 +39,7 @@ func (s *Store) recordSpan(ctx context.Context, tx pgx.Tx, state probe.State, at
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("read last span: %w", err)
 	}
-	now := nanos(at)
+	now := sqlstore.Nanos(at)
 	if err == nil && now >= to && time.Duration(now-to) <= s.spanGap {
 		if _, err := tx.Exec(ctx, `UPDATE spans SET to_at = $1 WHERE id = $2`, now, id); err != nil {
 			return fmt.Errorf("extend span: %w", err)
@@ -70,7 +62,7 @@ func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, erro
 	// No upper bound: whether the last span in the window is the latest of
 	// all decides if it runs on until `to`.
 	rows, err := s.pool.Query(ctx, `SELECT state, from_at, to_at FROM spans
-		WHERE to_at >= $1 ORDER BY from_at, id`, nanos(from.Add(-s.spanGap)))
+		WHERE to_at >= $1 ORDER BY from_at, id`, sqlstore.Nanos(from.Add(-s.spanGap)))
 	if err != nil {
 		return nil, fmt.Errorf("read spans: %w", err)
 	}
@@ -80,37 +72,13 @@ func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, erro
 			fa, ta int64
 		)
 		err := row.Scan(&sp.State, &fa, &ta)
-		sp.From, sp.To = fromNanos(fa), fromNanos(ta)
+		sp.From, sp.To = sqlstore.FromNanos(fa), sqlstore.FromNanos(ta)
 		return sp, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read spans: %w", err)
 	}
-	if n := len(out); n > 0 && !out[n-1].To.After(to) && to.Sub(out[n-1].To) <= s.spanGap {
-		out[n-1].To = to
-	}
-	var clipped []bot.Span
-	for _, sp := range out {
-		sp.From, sp.To = later(sp.From, from), earlier(sp.To, to)
-		if sp.To.After(sp.From) {
-			clipped = append(clipped, sp)
-		}
-	}
-	return clipped, nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+	return bot.StoredSpans(out, from, to, s.spanGap), nil
 }
 
 // Incidents returns up to limit incidents, newest first.
@@ -122,7 +90,7 @@ func (s *Store) Incidents(ctx context.Context, limit int) ([]bot.Incident, error
 	defer rows.Close()
 	var out []bot.Incident
 	for rows.Next() {
-		inc, err := scanIncident(rows)
+		inc, err := sqlstore.ScanIncident(rows)
 		if err != nil {
 			return nil, fmt.Errorf("read incidents: %w", err)
 		}

@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
 // claimable is an SQL condition on outbox row o: no other replica's claim
@@ -49,7 +49,7 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 				GROUP BY o.chat_id HAVING bool_and`+claimable+`)
 			SELECT o.id FROM heads h JOIN outbox o ON o.id = h.head
 			WHERE o.next_at <= $4 AND o.chat_id <> ALL($5::text[])
-			ORDER BY o.id LIMIT $6`, t.Holder, t.Epoch, p, nanos(now), skip, limit)
+			ORDER BY o.id LIMIT $6`, t.Holder, t.Epoch, p, sqlstore.Nanos(now), skip, limit)
 		if err != nil {
 			return fmt.Errorf("due chats: %w", err)
 		}
@@ -117,16 +117,16 @@ func dueRows(ctx context.Context, tx pgx.Tx, p bot.Platform, chats []string) ([]
 			&ch.Incident.ID, &start, &end, &ch.Incident.Worst, &incCauses, &d.ReplyTo); err != nil {
 			return nil, fmt.Errorf("due rows: %w", err)
 		}
-		d.CreatedAt, d.NextAt, ch.Transition.At, ch.Transition.Began = fromNanos(created), fromNanos(next), fromNanos(at), fromNanos(began)
-		ch.Incident.Start, ch.Incident.End = fromNanos(start), fromNanos(end)
-		ch.FlapSince = fromNanos(flapSince)
-		if err := json.Unmarshal([]byte(changeCauses), &ch.Causes); err != nil {
+		d.CreatedAt, d.NextAt, ch.Transition.At, ch.Transition.Began = sqlstore.FromNanos(created), sqlstore.FromNanos(next), sqlstore.FromNanos(at), sqlstore.FromNanos(began)
+		ch.Incident.Start, ch.Incident.End = sqlstore.FromNanos(start), sqlstore.FromNanos(end)
+		ch.FlapSince = sqlstore.FromNanos(flapSince)
+		if ch.Causes, err = sqlstore.DecodeCauses(changeCauses); err != nil {
 			return nil, fmt.Errorf("decode change causes: %w", err)
 		}
-		if ch.Regions, err = decodeRegions(regions); err != nil {
+		if ch.Regions, err = sqlstore.DecodeRegions(regions); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal([]byte(incCauses), &ch.Incident.Causes); err != nil {
+		if ch.Incident.Causes, err = sqlstore.DecodeCauses(incCauses); err != nil {
 			return nil, fmt.Errorf("decode incident causes: %w", err)
 		}
 		out = append(out, d)
@@ -150,7 +150,7 @@ func (s *Store) Finish(ctx context.Context, ids []int64, status bot.DeliveryStat
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE outbox SET status = $1, message_id = $2, reason = $3, finished_at = $4, `+unclaim+`
-			WHERE status = 'pending' AND id = ANY($5)`, status, messageID, reason, nanos(at), ids); err != nil {
+			WHERE status = 'pending' AND id = ANY($5)`, status, messageID, reason, sqlstore.Nanos(at), ids); err != nil {
 			return fmt.Errorf("update rows: %w", err)
 		}
 		if status != bot.StatusGone {
@@ -172,7 +172,7 @@ func (s *Store) Finish(ctx context.Context, ids []int64, status bot.DeliveryStat
 // Retry reschedules a row after a failed attempt and clears its claim.
 func (s *Store) Retry(ctx context.Context, id int64, next time.Time, attempts int, reason string) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET next_at = $1, attempts = $2, reason = $3, `+unclaim+` WHERE id = $4 AND status = 'pending'`,
-		nanos(next), attempts, reason, id); err != nil {
+		sqlstore.Nanos(next), attempts, reason, id); err != nil {
 		return fmt.Errorf("reschedule outbox row %d: %w", id, err)
 	}
 	return nil
@@ -195,7 +195,7 @@ func (s *Store) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, erro
 		if err := rows.Scan(&p, &b.Pending, &oldest); err != nil {
 			return nil, fmt.Errorf("outbox backlog: %w", err)
 		}
-		b.Oldest = fromNanos(oldest)
+		b.Oldest = sqlstore.FromNanos(oldest)
 		out[p] = b
 	}
 	if err := rows.Err(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
 // Settings returns a chat's settings; subscribed is false when it has no subscription.
@@ -39,7 +40,7 @@ func (s *Store) UpdateSettings(ctx context.Context, chat bot.ChatRef, change fun
 		}
 		_, err = tx.Exec(ctx, `UPDATE subscriptions SET level = $1, muted_until = $2, remind_every = $3, lang = CASE WHEN $4 = '' THEN lang ELSE $4 END
 			WHERE platform = $5 AND chat_id = $6`,
-			cs.Level, nanos(cs.MutedUntil), int64(cs.RemindEvery), cs.Lang, chat.Platform, chat.ID)
+			cs.Level, sqlstore.Nanos(cs.MutedUntil), int64(cs.RemindEvery), cs.Lang, chat.Platform, chat.ID)
 		return err
 	})
 	if err != nil {
@@ -62,6 +63,6 @@ func readSettings(row pgx.Row) (bot.ChatSettings, bool, error) {
 	if err != nil {
 		return bot.ChatSettings{}, false, err
 	}
-	cs.MutedUntil, cs.RemindEvery = fromNanos(muted), time.Duration(every)
+	cs.MutedUntil, cs.RemindEvery = sqlstore.FromNanos(muted), time.Duration(every)
 	return cs, true, nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -41,8 +41,8 @@ func load(ctx context.Context, q pgx.Tx) (bot.Saved, error) {
 	case err != nil:
 		return saved, fmt.Errorf("load state: %w", err)
 	default:
-		status.Since, status.PendingSince = fromNanos(since), fromNanos(pendingSince)
-		saved.Flap.Since = fromNanos(flapSince)
+		status.Since, status.PendingSince = sqlstore.FromNanos(since), sqlstore.FromNanos(pendingSince)
+		saved.Flap.Since = sqlstore.FromNanos(flapSince)
 	}
 	saved.Status = status
 	if saved.Recent, err = recentChanges(ctx, q); err != nil {
@@ -54,7 +54,7 @@ func load(ctx context.Context, q pgx.Tx) (bot.Saved, error) {
 	if incID != nil {
 		incQuery, args = `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents WHERE id = $1`, []any{*incID}
 	}
-	inc, err := scanIncident(q.QueryRow(ctx, incQuery, args...))
+	inc, err := sqlstore.ScanIncident(q.QueryRow(ctx, incQuery, args...))
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return saved, fmt.Errorf("load incident: %w", err)
 	}
@@ -71,10 +71,10 @@ func load(ctx context.Context, q pgx.Tx) (bot.Saved, error) {
 	case err != nil:
 		return saved, fmt.Errorf("load last round: %w", err)
 	default:
-		if err := json.Unmarshal([]byte(results), &r); err != nil {
+		if err := sqlstore.DecodeRound(results, &r); err != nil {
 			return saved, fmt.Errorf("decode last round: %w", err)
 		}
-		r.Start, r.Duration = fromNanos(at), time.Duration(dur)
+		r.Start, r.Duration = sqlstore.FromNanos(at), time.Duration(dur)
 		saved.LastRound = &r
 	}
 	return saved, nil
@@ -94,7 +94,7 @@ func recentChanges(ctx context.Context, q pgx.Tx) ([]probe.Transition, error) {
 		if err := rows.Scan(&tr.From, &tr.To, &at, &began); err != nil {
 			return nil, fmt.Errorf("load recent changes: %w", err)
 		}
-		tr.At, tr.Began = fromNanos(at), fromNanos(began)
+		tr.At, tr.Began = sqlstore.FromNanos(at), sqlstore.FromNanos(began)
 		out = append(out, tr)
 	}
 	if err := rows.Err(); err != nil {
@@ -104,22 +104,6 @@ func recentChanges(ctx context.Context, q pgx.Tx) ([]probe.Transition, error) {
 	return out, nil
 }
 
-func scanIncident(row pgx.Row) (*bot.Incident, error) {
-	var (
-		inc        bot.Incident
-		start, end int64
-		causes     string
-	)
-	if err := row.Scan(&inc.ID, &start, &end, &inc.Worst, &causes); err != nil {
-		return nil, err
-	}
-	inc.Start, inc.End = fromNanos(start), fromNanos(end)
-	if err := json.Unmarshal([]byte(causes), &inc.Causes); err != nil {
-		return nil, fmt.Errorf("decode incident causes: %w", err)
-	}
-	return &inc, nil
-}
-
 // SaveRound persists one round and everything it changed in one transaction:
 // the round, the tracker status, the incident, and the change with one outbox
 // row per subscription. Either all of it is stored or none. It is a leader
@@ -127,16 +111,13 @@ func scanIncident(row pgx.Row) (*bot.Incident, error) {
 // wrapping bot.ErrDeposed.
 func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 	r := snap.Round
-	results, err := json.Marshal(struct {
-		Targets  []probe.Result `json:"targets"`
-		Controls []probe.Result `json:"controls,omitempty"`
-	}{r.Targets, r.Controls})
+	results, err := sqlstore.EncodeRound(r)
 	if err != nil {
-		return fmt.Errorf("encode round: %w", err)
+		return err
 	}
 	var (
 		incID, changeID int64
-		prune           = s.outboxPruneDue(r.Start)
+		prune           = s.outboxRetention > 0 && s.pruning.Due(r.Start)
 		pruneFull       bool
 		queued          int64
 	)
@@ -145,21 +126,21 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO rounds (at, verdict, duration_ns, control_ok, results) VALUES ($1, $2, $3, $4, $5)`,
-			nanos(r.Start), r.Verdict, int64(r.Duration), r.ControlOK(), string(results)); err != nil {
+			sqlstore.Nanos(r.Start), r.Verdict, int64(r.Duration), r.ControlOK(), string(results)); err != nil {
 			return fmt.Errorf("insert round: %w", err)
 		}
-		col := verdictColumn(r.Verdict)
+		col := sqlstore.VerdictColumn(r.Verdict)
 		hour := r.Start.UTC().Truncate(time.Hour).Unix()
 		if _, err := tx.Exec(ctx, `INSERT INTO uptime_hourly (hour, `+col+`) VALUES ($1, 1)
 			ON CONFLICT (hour) DO UPDATE SET `+col+` = uptime_hourly.`+col+` + 1`, hour); err != nil {
 			return fmt.Errorf("count round: %w", err)
 		}
 		if s.retention > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM rounds WHERE at < $1`, nanos(r.Start.Add(-s.retention))); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM rounds WHERE at < $1`, sqlstore.Nanos(r.Start.Add(-s.retention))); err != nil {
 				return fmt.Errorf("prune rounds: %w", err)
 			}
 		}
-		if err := s.recordSpan(ctx, tx, spanState(snap), r.Start); err != nil {
+		if err := s.recordSpan(ctx, tx, snap.SpanState(), r.Start); err != nil {
 			return err
 		}
 		if prune {
@@ -169,18 +150,18 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			}
 		}
 		if inc := snap.Incident; inc != nil {
-			causes, err := json.Marshal(nonNil(inc.Causes))
+			causes, err := sqlstore.EncodeCauses(inc.Causes)
 			if err != nil {
 				return fmt.Errorf("encode incident causes: %w", err)
 			}
 			var end *int64
 			if !inc.End.IsZero() {
-				n := nanos(inc.End)
+				n := sqlstore.Nanos(inc.End)
 				end = &n
 			}
 			if inc.ID == 0 {
 				if err := tx.QueryRow(ctx, `INSERT INTO incidents (start_at, end_at, worst, causes) VALUES ($1, $2, $3, $4) RETURNING id`,
-					nanos(inc.Start), end, inc.Worst, string(causes)).Scan(&incID); err != nil {
+					sqlstore.Nanos(inc.Start), end, inc.Worst, string(causes)).Scan(&incID); err != nil {
 					return fmt.Errorf("insert incident: %w", err)
 				}
 			} else {
@@ -192,11 +173,11 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			}
 		}
 		if ch := snap.Change; ch != nil {
-			causes, err := json.Marshal(nonNil(ch.Causes))
+			causes, err := sqlstore.EncodeCauses(ch.Causes)
 			if err != nil {
 				return fmt.Errorf("encode change causes: %w", err)
 			}
-			regions, err := encodeRegions(ch.Regions)
+			regions, err := sqlstore.EncodeRegions(ch.Regions)
 			if err != nil {
 				return err
 			}
@@ -214,7 +195,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			tr := ch.Transition
 			if err := tx.QueryRow(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id, causes, regions, flaps, flap_since)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-				ch.Kind, tr.From, tr.To, nanos(tr.At), nanos(tr.Began), nullID(chIncID), string(causes), regions, ch.Flaps, nanos(ch.FlapSince)).Scan(&changeID); err != nil {
+				ch.Kind, tr.From, tr.To, sqlstore.Nanos(tr.At), sqlstore.Nanos(tr.Began), nullID(chIncID), string(causes), regions, ch.Flaps, sqlstore.Nanos(ch.FlapSince)).Scan(&changeID); err != nil {
 				return fmt.Errorf("insert change: %w", err)
 			}
 			if ch.Kind == bot.KindUnstable && snap.Flap != nil {
@@ -247,13 +228,13 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			ON CONFLICT (id) DO UPDATE SET state = excluded.state, since = excluded.since, pending = excluded.pending,
 				streak = excluded.streak, pending_since = excluded.pending_since,
 				incident_id = CASE WHEN $7 THEN excluded.incident_id ELSE state.incident_id END`,
-			st.State, nanos(st.Since), st.Pending, st.Streak, nanos(st.PendingSince), open, snap.Incident != nil)
+			st.State, sqlstore.Nanos(st.Since), st.Pending, st.Streak, sqlstore.Nanos(st.PendingSince), open, snap.Incident != nil)
 		if err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
 		if f := snap.Flap; f != nil {
 			if _, err := tx.Exec(ctx, `UPDATE state SET flap_since = $1, flap_changes = $2, flap_worst = $3, flap_change = $4 WHERE id = 1`,
-				nanos(f.Since), f.Changes, f.Worst, f.ChangeID); err != nil {
+				sqlstore.Nanos(f.Since), f.Changes, f.Worst, f.ChangeID); err != nil {
 				return fmt.Errorf("save flapping: %w", err)
 			}
 		}
@@ -286,7 +267,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		return fmt.Errorf("save round: %w", err)
 	}
 	if prune {
-		s.outboxPruned(r.Start, pruneFull)
+		s.pruning.Pruned(r.Start, pruneFull)
 	}
 	snap.Queued = int(queued)
 	if snap.Incident != nil {
@@ -307,51 +288,6 @@ func nullID(id int64) *int64 {
 		return nil
 	}
 	return &id
-}
-
-func nonNil(c []bot.Cause) []bot.Cause {
-	if c == nil {
-		return []bot.Cause{}
-	}
-	return c
-}
-
-// encodeRegions stores what each region saw; an empty string when they
-// agreed (nil).
-func encodeRegions(r []bot.RegionVerdict) (string, error) {
-	if len(r) == 0 {
-		return "", nil
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return "", fmt.Errorf("encode change regions: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeRegions reads encodeRegions' column: empty or "[]" is nil.
-func decodeRegions(s string) ([]bot.RegionVerdict, error) {
-	if s == "" || s == "[]" {
-		return nil, nil
-	}
-	var out []bot.RegionVerdict
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
-		return nil, fmt.Errorf("decode change regions: %w", err)
-	}
-	return out, nil
-}
-
-func verdictColumn(v probe.Verdict) string {
-	switch v {
-	case probe.VerdictUp:
-		return "up"
-	case probe.VerdictDegraded:
-		return "degraded"
-	case probe.VerdictDown:
-		return "down"
-	default:
-		return "unknown"
-	}
 }
 
 // Uptime counts rounds by verdict between two times, from the hourly roll-up.

@@ -8,13 +8,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
 // Subscribe adds a subscription; created is false if the chat was subscribed already.
 func (s *Store) Subscribe(ctx context.Context, sub bot.Subscription) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO subscriptions (platform, chat_id, kind, grp, lang, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (platform, chat_id) DO NOTHING`,
-		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, nanos(sub.CreatedAt))
+		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, sqlstore.Nanos(sub.CreatedAt))
 	if err != nil {
 		return false, fmt.Errorf("subscribe %s: %w", sub.Chat, err)
 	}
@@ -41,7 +42,7 @@ func endSubscription(ctx context.Context, tx pgx.Tx, chat bot.ChatRef, reason st
 		return false, fmt.Errorf("delete subscription: %w", err)
 	}
 	if _, err = tx.Exec(ctx, `UPDATE outbox SET status = $1, reason = $2, finished_at = $3, `+unclaim+`
-		WHERE platform = $4 AND chat_id = $5 AND status = 'pending'`, bot.StatusGone, reason, nanos(at), chat.Platform, chat.ID); err != nil {
+		WHERE platform = $4 AND chat_id = $5 AND status = 'pending'`, bot.StatusGone, reason, sqlstore.Nanos(at), chat.Platform, chat.ID); err != nil {
 		return false, fmt.Errorf("drop pending alerts: %w", err)
 	}
 	return tag.RowsAffected() > 0, nil
@@ -78,7 +79,7 @@ func (s *Store) UnsubscribeGroup(ctx context.Context, p bot.Platform, group stri
 
 // MigrateChat moves a subscription and its pending alerts to a new chat id.
 func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
-	now := nanos(time.Now())
+	now := sqlstore.Nanos(time.Now())
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// If the new id is subscribed already, the old subscription just ends.
 		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET platform = $1, chat_id = $2 WHERE platform = $3 AND chat_id = $4
@@ -118,7 +119,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
 			created int64
 		)
 		err := row.Scan(&sub.Chat.Platform, &sub.Chat.ID, &sub.Kind, &sub.Group, &sub.Lang, &created)
-		sub.CreatedAt = fromNanos(created)
+		sub.CreatedAt = sqlstore.FromNanos(created)
 		return sub, err
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -43,7 +44,7 @@ func heardOf(states string) string {
 // settled state.
 func fanOut(ctx context.Context, tx *sql.Tx, changeID, incID int64, inc *bot.Incident, ch *bot.Change, unstableID int64) (int64, error) {
 	tr := ch.Transition
-	at := nanos(tr.At)
+	at := sqlstore.Nanos(tr.At)
 	where, args := `s.muted_until <= ?`, []any{at}
 	switch {
 	case ch.Kind == bot.KindUnstable:
@@ -61,7 +62,7 @@ func fanOut(ctx context.Context, tx *sql.Tx, changeID, incID int64, inc *bot.Inc
 		args = append(args, incID, changeID)
 	case tr.To == probe.StateUp:
 		where = `(` + heardOf(`('down', 'degraded')`) + ` OR (s.created_at > ? AND s.muted_until <= ? AND (s.level = 'all' OR ? = 'down')))`
-		args = []any{incID, changeID, nanos(inc.Start), at, inc.Worst}
+		args = []any{incID, changeID, sqlstore.Nanos(inc.Start), at, inc.Worst}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
 		SELECT ?, s.platform, s.chat_id, s.lang, ?, ? FROM subscriptions s WHERE `+where+`
@@ -90,22 +91,13 @@ func toldState(ctx context.Context, tx *sql.Tx, chat bot.ChatRef) (probe.State, 
 	return st, err
 }
 
-// asHeard is the state a chat on level would be told of: a chat on
-// "outages" is never told of degraded, so for it degraded reads as up.
-func asHeard(st probe.State, level bot.AlertLevel) probe.State {
-	if level == bot.AlertsOutages && st == probe.StateDegraded {
-		return probe.StateUp
-	}
-	return st
-}
-
 // endMutes ends the mutes that are over at now. A chat whose mute hid a
 // change (the state now differs from the one it last heard of, as its level
 // sees them) gets one catch-up row with the current state; the others get
 // nothing. Only muted chats are read (subscriptions_muted).
 func endMutes(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64, now time.Time) (int64, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT platform, chat_id, lang, level FROM subscriptions
-		WHERE muted_until <> 0 AND muted_until <= ?`, nanos(now))
+		WHERE muted_until <> 0 AND muted_until <= ?`, sqlstore.Nanos(now))
 	if err != nil {
 		return 0, fmt.Errorf("find ended mutes: %w", err)
 	}
@@ -138,7 +130,7 @@ func endMutes(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64,
 		if err != nil {
 			return 0, fmt.Errorf("what %s last heard: %w", m.chat, err)
 		}
-		if asHeard(told, m.level) == asHeard(status.State, m.level) {
+		if m.level.AsHeard(told) == m.level.AsHeard(status.State) {
 			continue
 		}
 		var inc any
@@ -146,7 +138,7 @@ func endMutes(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64,
 			inc = incID
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES (?, ?, ?, ?, ?, ?)`,
-			bot.KindUnmuted, told, status.State, nanos(now), nanos(status.Since), inc)
+			bot.KindUnmuted, told, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), inc)
 		if err != nil {
 			return 0, fmt.Errorf("catch up %s: %w", m.chat, err)
 		}
@@ -155,7 +147,7 @@ func endMutes(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64,
 			return 0, fmt.Errorf("catch up %s: %w", m.chat, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			id, m.chat.Platform, m.chat.ID, m.lang, nanos(now), nanos(now)); err != nil {
+			id, m.chat.Platform, m.chat.ID, m.lang, sqlstore.Nanos(now), sqlstore.Nanos(now)); err != nil {
 			return 0, fmt.Errorf("catch up %s: %w", m.chat, err)
 		}
 		queued++
@@ -176,7 +168,7 @@ func remind(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64, n
 	// then there is no change row to write and delete again.
 	var wanted bool
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM subscriptions WHERE remind_every <> 0 AND muted_until <= ?)`,
-		nanos(now)).Scan(&wanted); err != nil {
+		sqlstore.Nanos(now)).Scan(&wanted); err != nil {
 		return 0, fmt.Errorf("look for reminders: %w", err)
 	}
 	if !wanted {
@@ -187,7 +179,7 @@ func remind(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64, n
 		inc = incID
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES (?, ?, ?, ?, ?, ?)`,
-		bot.KindReminder, status.State, status.State, nanos(now), nanos(status.Since), inc)
+		bot.KindReminder, status.State, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), inc)
 	if err != nil {
 		return 0, fmt.Errorf("record reminder: %w", err)
 	}
@@ -204,7 +196,7 @@ func remind(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64, n
 		WHERE s.remind_every <> 0 AND s.muted_until <= ? AND lc.to_state = ? AND o.created_at + s.remind_every <= ?
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.platform = s.platform AND p.chat_id = s.chat_id AND p.status = 'pending')
 		ORDER BY s.created_at, s.platform, s.chat_id`,
-		id, nanos(now), nanos(now), nanos(now), status.State, nanos(now))
+		id, sqlstore.Nanos(now), sqlstore.Nanos(now), sqlstore.Nanos(now), status.State, sqlstore.Nanos(now))
 	if err != nil {
 		return 0, fmt.Errorf("queue reminders: %w", err)
 	}

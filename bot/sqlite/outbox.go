@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
 // Due returns every pending row of up to limit chats of a platform whose
@@ -18,7 +18,7 @@ import (
 func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit int, busy map[string]bool) ([]bot.Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.chat_id FROM outbox o
 		JOIN (SELECT MIN(id) AS head FROM outbox WHERE platform = ? AND status = 'pending' GROUP BY chat_id) h ON o.id = h.head
-		WHERE o.next_at <= ? ORDER BY o.id LIMIT ?`, p, nanos(now), limit+len(busy))
+		WHERE o.next_at <= ? ORDER BY o.id LIMIT ?`, p, sqlstore.Nanos(now), limit+len(busy))
 	if err != nil {
 		return nil, fmt.Errorf("due chats: %w", err)
 	}
@@ -70,16 +70,16 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 			&ch.Incident.ID, &start, &end, &ch.Incident.Worst, &incCauses, &d.ReplyTo); err != nil {
 			return nil, fmt.Errorf("due rows: %w", err)
 		}
-		d.CreatedAt, d.NextAt, ch.Transition.At, ch.Transition.Began = fromNanos(created), fromNanos(next), fromNanos(at), fromNanos(began)
-		ch.Incident.Start, ch.Incident.End = fromNanos(start), fromNanos(end)
-		ch.FlapSince = fromNanos(flapSince)
-		if err := json.Unmarshal(changeCauses, &ch.Causes); err != nil {
+		d.CreatedAt, d.NextAt, ch.Transition.At, ch.Transition.Began = sqlstore.FromNanos(created), sqlstore.FromNanos(next), sqlstore.FromNanos(at), sqlstore.FromNanos(began)
+		ch.Incident.Start, ch.Incident.End = sqlstore.FromNanos(start), sqlstore.FromNanos(end)
+		ch.FlapSince = sqlstore.FromNanos(flapSince)
+		if ch.Causes, err = sqlstore.DecodeCauses(changeCauses); err != nil {
 			return nil, fmt.Errorf("decode change causes: %w", err)
 		}
-		if err := json.Unmarshal(incCauses, &ch.Incident.Causes); err != nil {
+		if ch.Incident.Causes, err = sqlstore.DecodeCauses(incCauses); err != nil {
 			return nil, fmt.Errorf("decode incident causes: %w", err)
 		}
-		if ch.Regions, err = decodeRegions(regions); err != nil {
+		if ch.Regions, err = sqlstore.DecodeRegions(regions); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
@@ -96,7 +96,7 @@ func (s *Store) Finish(ctx context.Context, ids []int64, status bot.DeliveryStat
 	if len(ids) == 0 {
 		return nil
 	}
-	args := []any{status, messageID, reason, nanos(at)}
+	args := []any{status, messageID, reason, sqlstore.Nanos(at)}
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -125,7 +125,7 @@ func (s *Store) Finish(ctx context.Context, ids []int64, status bot.DeliveryStat
 // Retry reschedules a row after a failed attempt.
 func (s *Store) Retry(ctx context.Context, id int64, next time.Time, attempts int, reason string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE outbox SET next_at = ?, attempts = ?, reason = ? WHERE id = ? AND status = 'pending'`,
-		nanos(next), attempts, reason, id); err != nil {
+		sqlstore.Nanos(next), attempts, reason, id); err != nil {
 		return fmt.Errorf("reschedule outbox row %d: %w", id, err)
 	}
 	return nil
@@ -146,7 +146,7 @@ func (s *Store) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, erro
 		if err := rows.Scan(&p, &b.Pending, &oldest); err != nil {
 			return nil, fmt.Errorf("outbox backlog: %w", err)
 		}
-		b.Oldest = fromNanos(oldest)
+		b.Oldest = sqlstore.FromNanos(oldest)
 		out[p] = b
 	}
 	if err := rows.Err(); err != nil {

@@ -5,35 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
-const (
-	// pruneEvery spaces outbox pruning out once it has caught up.
-	pruneEvery = 5 * time.Minute
-	// pruneBatch bounds the rows deleted per table in one round's transaction,
-	// so pruning a large backlog never holds the write lock for long; while
-	// batches come back full, the next round prunes again.
-	pruneBatch = 1000
-)
-
-// outboxPruneDue says whether the round at now should prune the outbox.
-func (s *Store) outboxPruneDue(now time.Time) bool {
-	if s.outboxRetention <= 0 {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pruneAgain || s.lastPrune.IsZero() || now.Before(s.lastPrune) || now.Sub(s.lastPrune) >= pruneEvery
-}
-
-// outboxPruned records a committed pruning at now.
-func (s *Store) outboxPruned(now time.Time, full bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lastPrune, s.pruneAgain = now, full
-}
-
-// pruneOutbox deletes up to pruneBatch finished outbox rows and pruneBatch
+// pruneOutbox deletes up to sqlstore.PruneBatch finished outbox rows and as many
 // changes left without rows, all older than before. It keeps the sent rows of
 // an incident that is open or still has pending rows: a recovery replies to
 // them. It reports whether a batch was full.
@@ -45,7 +21,7 @@ func pruneOutbox(ctx context.Context, tx *sql.Tx, before time.Time) (bool, error
 			SELECT id FROM incidents WHERE end_at IS NULL
 			UNION SELECT pc.incident_id FROM outbox p JOIN changes pc ON pc.id = p.change_id
 				WHERE p.status = 'pending' AND pc.incident_id IS NOT NULL))
-		LIMIT ?)`, nanos(before), pruneBatch)
+		LIMIT ?)`, sqlstore.Nanos(before), sqlstore.PruneBatch)
 	if err != nil {
 		return false, fmt.Errorf("prune outbox rows: %w", err)
 	}
@@ -55,7 +31,7 @@ func pruneOutbox(ctx context.Context, tx *sql.Tx, before time.Time) (bool, error
 	}
 	res, err = tx.ExecContext(ctx, `DELETE FROM changes WHERE id IN (
 		SELECT c.id FROM changes c WHERE c.at < ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.change_id = c.id)
-		LIMIT ?)`, nanos(before), pruneBatch)
+		LIMIT ?)`, sqlstore.Nanos(before), sqlstore.PruneBatch)
 	if err != nil {
 		return false, fmt.Errorf("prune changes: %w", err)
 	}
@@ -63,5 +39,5 @@ func pruneOutbox(ctx context.Context, tx *sql.Tx, before time.Time) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("prune changes: %w", err)
 	}
-	return rows == pruneBatch || changes == pruneBatch, nil
+	return rows == sqlstore.PruneBatch || changes == sqlstore.PruneBatch, nil
 }

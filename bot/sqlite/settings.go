@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
 // Settings returns a chat's settings; subscribed is false when it has no subscription.
@@ -36,7 +37,7 @@ func (s *Store) UpdateSettings(ctx context.Context, chat bot.ChatRef, change fun
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET level = ?, muted_until = ?, remind_every = ?, lang = CASE WHEN ? = '' THEN lang ELSE ? END
 			WHERE platform = ? AND chat_id = ?`,
-			cs.Level, nanos(cs.MutedUntil), int64(cs.RemindEvery), cs.Lang, cs.Lang, chat.Platform, chat.ID)
+			cs.Level, sqlstore.Nanos(cs.MutedUntil), int64(cs.RemindEvery), cs.Lang, cs.Lang, chat.Platform, chat.ID)
 		return err
 	})
 	if err != nil {
@@ -59,6 +60,6 @@ func readSettings(row *sql.Row) (bot.ChatSettings, bool, error) {
 	if err != nil {
 		return bot.ChatSettings{}, false, err
 	}
-	cs.MutedUntil, cs.RemindEvery = fromNanos(muted), time.Duration(every)
+	cs.MutedUntil, cs.RemindEvery = sqlstore.FromNanos(muted), time.Duration(every)
 	return cs, true, nil
 }

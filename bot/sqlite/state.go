@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -31,8 +31,8 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 	case err != nil:
 		return saved, fmt.Errorf("load state: %w", err)
 	default:
-		status.Since, status.PendingSince = fromNanos(since), fromNanos(pendingSince)
-		saved.Flap.Since = fromNanos(flapSince)
+		status.Since, status.PendingSince = sqlstore.FromNanos(since), sqlstore.FromNanos(pendingSince)
+		saved.Flap.Since = sqlstore.FromNanos(flapSince)
 	}
 	saved.Status = status
 	if saved.Recent, err = s.recentChanges(ctx); err != nil {
@@ -44,7 +44,7 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 	if incID.Valid {
 		incQuery, args = `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents WHERE id = ?`, []any{incID.Int64}
 	}
-	inc, err := scanIncident(s.db.QueryRowContext(ctx, incQuery, args...))
+	inc, err := sqlstore.ScanIncident(s.db.QueryRowContext(ctx, incQuery, args...))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return saved, fmt.Errorf("load incident: %w", err)
 	}
@@ -59,10 +59,10 @@ func (s *Store) Load(ctx context.Context) (bot.Saved, error) {
 	case err != nil:
 		return saved, fmt.Errorf("load last round: %w", err)
 	default:
-		if err := json.Unmarshal(results, &r); err != nil {
+		if err := sqlstore.DecodeRound(results, &r); err != nil {
 			return saved, fmt.Errorf("decode last round: %w", err)
 		}
-		r.Start, r.Duration = fromNanos(at), time.Duration(dur)
+		r.Start, r.Duration = sqlstore.FromNanos(at), time.Duration(dur)
 		saved.LastRound = &r
 	}
 	return saved, nil
@@ -82,7 +82,7 @@ func (s *Store) recentChanges(ctx context.Context) ([]probe.Transition, error) {
 		if err := rows.Scan(&tr.From, &tr.To, &at, &began); err != nil {
 			return nil, fmt.Errorf("load recent changes: %w", err)
 		}
-		tr.At, tr.Began = fromNanos(at), fromNanos(began)
+		tr.At, tr.Began = sqlstore.FromNanos(at), sqlstore.FromNanos(began)
 		out = append(out, tr)
 	}
 	if err := rows.Err(); err != nil {
@@ -92,57 +92,38 @@ func (s *Store) recentChanges(ctx context.Context) ([]probe.Transition, error) {
 	return out, nil
 }
 
-func scanIncident(row *sql.Row) (*bot.Incident, error) {
-	var (
-		inc        bot.Incident
-		start, end int64
-		causes     []byte
-	)
-	if err := row.Scan(&inc.ID, &start, &end, &inc.Worst, &causes); err != nil {
-		return nil, err
-	}
-	inc.Start, inc.End = fromNanos(start), fromNanos(end)
-	if err := json.Unmarshal(causes, &inc.Causes); err != nil {
-		return nil, fmt.Errorf("decode incident causes: %w", err)
-	}
-	return &inc, nil
-}
-
 // SaveRound persists one round and everything it changed in one transaction:
 // the round, the tracker status, the incident, and the change with one outbox
 // row per subscription. Either all of it is stored or none.
 func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 	r := snap.Round
-	results, err := json.Marshal(struct {
-		Targets  []probe.Result `json:"targets"`
-		Controls []probe.Result `json:"controls,omitempty"`
-	}{r.Targets, r.Controls})
+	results, err := sqlstore.EncodeRound(r)
 	if err != nil {
-		return fmt.Errorf("encode round: %w", err)
+		return err
 	}
 	var (
 		incID, changeID int64
-		prune           = s.outboxPruneDue(r.Start)
+		prune           = s.outboxRetention > 0 && s.pruning.Due(r.Start)
 		pruneFull       bool
 		queued          int64
 	)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rounds (at, verdict, duration_ns, control_ok, results) VALUES (?, ?, ?, ?, ?)`,
-			nanos(r.Start), r.Verdict, int64(r.Duration), r.ControlOK(), results); err != nil {
+			sqlstore.Nanos(r.Start), r.Verdict, int64(r.Duration), r.ControlOK(), results); err != nil {
 			return fmt.Errorf("insert round: %w", err)
 		}
-		col := verdictColumn(r.Verdict)
+		col := sqlstore.VerdictColumn(r.Verdict)
 		hour := r.Start.UTC().Truncate(time.Hour).Unix()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO uptime_hourly (hour, `+col+`) VALUES (?, 1)
 			ON CONFLICT (hour) DO UPDATE SET `+col+` = `+col+` + 1`, hour); err != nil {
 			return fmt.Errorf("count round: %w", err)
 		}
 		if s.retention > 0 {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM rounds WHERE at < ?`, nanos(r.Start.Add(-s.retention))); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM rounds WHERE at < ?`, sqlstore.Nanos(r.Start.Add(-s.retention))); err != nil {
 				return fmt.Errorf("prune rounds: %w", err)
 			}
 		}
-		if err := s.recordSpan(ctx, tx, spanState(snap), r.Start); err != nil {
+		if err := s.recordSpan(ctx, tx, snap.SpanState(), r.Start); err != nil {
 			return err
 		}
 		if prune {
@@ -152,17 +133,17 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			}
 		}
 		if inc := snap.Incident; inc != nil {
-			causes, err := json.Marshal(nonNil(inc.Causes))
+			causes, err := sqlstore.EncodeCauses(inc.Causes)
 			if err != nil {
 				return fmt.Errorf("encode incident causes: %w", err)
 			}
 			var end any
 			if !inc.End.IsZero() {
-				end = nanos(inc.End)
+				end = sqlstore.Nanos(inc.End)
 			}
 			if inc.ID == 0 {
 				res, err := tx.ExecContext(ctx, `INSERT INTO incidents (start_at, end_at, worst, causes) VALUES (?, ?, ?, ?)`,
-					nanos(inc.Start), end, inc.Worst, causes)
+					sqlstore.Nanos(inc.Start), end, inc.Worst, causes)
 				if err != nil {
 					return fmt.Errorf("insert incident: %w", err)
 				}
@@ -178,7 +159,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			}
 		}
 		if ch := snap.Change; ch != nil {
-			causes, err := json.Marshal(nonNil(ch.Causes))
+			causes, err := sqlstore.EncodeCauses(ch.Causes)
 			if err != nil {
 				return fmt.Errorf("encode change causes: %w", err)
 			}
@@ -195,13 +176,13 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			if chIncID != 0 {
 				chInc = chIncID
 			}
-			regions, err := encodeRegions(ch.Regions)
+			regions, err := sqlstore.EncodeRegions(ch.Regions)
 			if err != nil {
 				return err
 			}
 			tr := ch.Transition
 			res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id, causes, flaps, flap_since, regions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				ch.Kind, tr.From, tr.To, nanos(tr.At), nanos(tr.Began), chInc, causes, ch.Flaps, nanos(ch.FlapSince), regions)
+				ch.Kind, tr.From, tr.To, sqlstore.Nanos(tr.At), sqlstore.Nanos(tr.Began), chInc, causes, ch.Flaps, sqlstore.Nanos(ch.FlapSince), regions)
 			if err != nil {
 				return fmt.Errorf("insert change: %w", err)
 			}
@@ -237,13 +218,13 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO state (id, state, since, pending, streak, pending_since, incident_id) VALUES (1, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET state = excluded.state, since = excluded.since, pending = excluded.pending,
 				streak = excluded.streak, pending_since = excluded.pending_since, incident_id = CASE WHEN ? THEN excluded.incident_id ELSE incident_id END`,
-			st.State, nanos(st.Since), st.Pending, st.Streak, nanos(st.PendingSince), open, snap.Incident != nil)
+			st.State, sqlstore.Nanos(st.Since), st.Pending, st.Streak, sqlstore.Nanos(st.PendingSince), open, snap.Incident != nil)
 		if err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
 		if f := snap.Flap; f != nil {
 			if _, err := tx.ExecContext(ctx, `UPDATE state SET flap_since = ?, flap_changes = ?, flap_worst = ?, flap_change = ? WHERE id = 1`,
-				nanos(f.Since), f.Changes, f.Worst, f.ChangeID); err != nil {
+				sqlstore.Nanos(f.Since), f.Changes, f.Worst, f.ChangeID); err != nil {
 				return fmt.Errorf("save flapping: %w", err)
 			}
 		}
@@ -272,7 +253,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		return fmt.Errorf("save round: %w", err)
 	}
 	if prune {
-		s.outboxPruned(r.Start, pruneFull)
+		s.pruning.Pruned(r.Start, pruneFull)
 	}
 	snap.Queued = int(queued)
 	if snap.Incident != nil {
@@ -285,26 +266,6 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		}
 	}
 	return nil
-}
-
-func nonNil(c []bot.Cause) []bot.Cause {
-	if c == nil {
-		return []bot.Cause{}
-	}
-	return c
-}
-
-func verdictColumn(v probe.Verdict) string {
-	switch v {
-	case probe.VerdictUp:
-		return "up"
-	case probe.VerdictDegraded:
-		return "degraded"
-	case probe.VerdictDown:
-		return "down"
-	default:
-		return "unknown"
-	}
 }
 
 // Uptime counts rounds by verdict between two times, from the hourly roll-up.

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
 // Subscribe adds a subscription; created is false if the chat was subscribed already.
 func (s *Store) Subscribe(ctx context.Context, sub bot.Subscription) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO subscriptions (platform, chat_id, kind, grp, lang, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, chat_id) DO NOTHING`,
-		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, nanos(sub.CreatedAt))
+		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, sqlstore.Nanos(sub.CreatedAt))
 	if err != nil {
 		return false, fmt.Errorf("subscribe %s: %w", sub.Chat, err)
 	}
@@ -48,7 +49,7 @@ func endSubscription(ctx context.Context, tx *sql.Tx, chat bot.ChatRef, reason s
 		return false, fmt.Errorf("delete subscription: %w", err)
 	}
 	if _, err = tx.ExecContext(ctx, `UPDATE outbox SET status = ?, reason = ?, finished_at = ?
-		WHERE platform = ? AND chat_id = ? AND status = 'pending'`, bot.StatusGone, reason, nanos(at), chat.Platform, chat.ID); err != nil {
+		WHERE platform = ? AND chat_id = ? AND status = 'pending'`, bot.StatusGone, reason, sqlstore.Nanos(at), chat.Platform, chat.ID); err != nil {
 		return false, fmt.Errorf("drop pending alerts: %w", err)
 	}
 	return n > 0, nil
@@ -93,7 +94,7 @@ func (s *Store) UnsubscribeGroup(ctx context.Context, p bot.Platform, group stri
 
 // MigrateChat moves a subscription and its pending alerts to a new chat id.
 func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
-	now := nanos(time.Now())
+	now := sqlstore.Nanos(time.Now())
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// If the new id is subscribed already, the old subscription just ends.
 		if _, err := tx.ExecContext(ctx, `UPDATE OR IGNORE subscriptions SET platform = ?, chat_id = ? WHERE platform = ? AND chat_id = ?`,
@@ -132,7 +133,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
 		if err := rows.Scan(&sub.Chat.Platform, &sub.Chat.ID, &sub.Kind, &sub.Group, &sub.Lang, &created); err != nil {
 			return nil, fmt.Errorf("list subscriptions: %w", err)
 		}
-		sub.CreatedAt = fromNanos(created)
+		sub.CreatedAt = sqlstore.FromNanos(created)
 		out = append(out, sub)
 	}
 	if err := rows.Err(); err != nil {

@@ -2,22 +2,22 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
 // RecordRegion stores r as its region's latest round.
 func (s *Store) RecordRegion(ctx context.Context, r bot.RegionRound) error {
-	causes, err := json.Marshal(nonNil(r.Causes))
+	causes, err := sqlstore.EncodeCauses(r.Causes)
 	if err != nil {
 		return fmt.Errorf("encode causes of region %s: %w", r.Region, err)
 	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO region_rounds (region, at, verdict, causes) VALUES (?, ?, ?, ?)
 		ON CONFLICT (region) DO UPDATE SET at = excluded.at, verdict = excluded.verdict, causes = excluded.causes`,
-		r.Region, nanos(r.At), r.Verdict, causes); err != nil {
+		r.Region, sqlstore.Nanos(r.At), r.Verdict, causes); err != nil {
 		return fmt.Errorf("record the round of region %s: %w", r.Region, err)
 	}
 	return nil
@@ -26,7 +26,7 @@ func (s *Store) RecordRegion(ctx context.Context, r bot.RegionRound) error {
 // Regions returns the latest round of every region recorded at or after
 // since, ordered by region name.
 func (s *Store) Regions(ctx context.Context, since time.Time) ([]bot.RegionRound, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT region, at, verdict, causes FROM region_rounds WHERE at >= ? ORDER BY region`, nanos(since))
+	rows, err := s.db.QueryContext(ctx, `SELECT region, at, verdict, causes FROM region_rounds WHERE at >= ? ORDER BY region`, sqlstore.Nanos(since))
 	if err != nil {
 		return nil, fmt.Errorf("read the regions' rounds: %w", err)
 	}
@@ -41,8 +41,8 @@ func (s *Store) Regions(ctx context.Context, since time.Time) ([]bot.RegionRound
 		if err := rows.Scan(&r.Region, &at, &r.Verdict, &causes); err != nil {
 			return nil, fmt.Errorf("read the regions' rounds: %w", err)
 		}
-		r.At = fromNanos(at)
-		if err := json.Unmarshal(causes, &r.Causes); err != nil {
+		r.At = sqlstore.FromNanos(at)
+		if r.Causes, err = sqlstore.DecodeCauses(causes); err != nil {
 			return nil, fmt.Errorf("decode causes of region %s: %w", r.Region, err)
 		}
 		if len(r.Causes) == 0 {
@@ -52,29 +52,6 @@ func (s *Store) Regions(ctx context.Context, since time.Time) ([]bot.RegionRound
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read the regions' rounds: %w", err)
-	}
-	return out, nil
-}
-
-// encodeRegions is the changes.regions column, empty for none.
-func encodeRegions(regions []bot.RegionVerdict) (string, error) {
-	if len(regions) == 0 {
-		return "", nil
-	}
-	b, err := json.Marshal(regions)
-	if err != nil {
-		return "", fmt.Errorf("encode regions: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeRegions(s string) ([]bot.RegionVerdict, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var out []bot.RegionVerdict
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
-		return nil, fmt.Errorf("decode regions: %w", err)
 	}
 	return out, nil
 }
