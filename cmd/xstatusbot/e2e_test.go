@@ -18,9 +18,16 @@ import (
 
 // waitFor polls cond until it holds or the deadline passes; the deadline only
 // bounds a hung test, it measures nothing.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitWithin(t, 30*time.Second, what, cond)
+}
+
+// waitWithin is waitFor with a deadline of its own, for conditions that
+// include a lease expiring and a fan-out going on at a configured rate.
+func waitWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -29,7 +36,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +65,7 @@ func start(t *testing.T, env map[string]string) *instance {
 	return in
 }
 
-func (in *instance) stop(t *testing.T) {
+func (in *instance) stop(t testing.TB) {
 	in.once.Do(func() {
 		in.cancel()
 		select {
@@ -72,7 +79,7 @@ func (in *instance) stop(t *testing.T) {
 	})
 }
 
-func botEnv(t *testing.T, x, ctrl *fakex.Server) map[string]string {
+func botEnv(t testing.TB, x, ctrl *fakex.Server) map[string]string {
 	return map[string]string{
 		"PROBE_SCHEDULE":        "@every 1s",
 		"PROBE_TARGETS":         "web=" + x.URL() + "/home,api=" + x.URL() + "/2/tweets",

@@ -324,7 +324,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 
 // subscribeChats subscribes the Telegram chats (one in five a group with a
 // supergroup id, one in ten in French) and the Discord channels (ten per server).
-func subscribeChats(b *testing.B, ctx context.Context, store *sqlite.Store, cfg fanOutSettings) (tgIDs, dcIDs []string) {
+func subscribeChats(b *testing.B, ctx context.Context, store subscriber, cfg fanOutSettings) (tgIDs, dcIDs []string) {
 	at := time.Now().Add(-time.Hour)
 	lang := func(i int) string {
 		if i%10 == 3 {
@@ -357,6 +357,11 @@ func subscribeChats(b *testing.B, ctx context.Context, store *sqlite.Store, cfg 
 		dcIDs = append(dcIDs, sub.Chat.ID)
 	}
 	return tgIDs, dcIDs
+}
+
+// subscriber is the part of a store subscribeChats needs (SQLite or PostgreSQL).
+type subscriber interface {
+	Subscribe(ctx context.Context, sub bot.Subscription) (bool, error)
 }
 
 // countDelivery compares the messages per chat with the subscribed chats.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -44,10 +45,7 @@ func TestRealBinaryFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "xstatusbot")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	t.Run("sigterm with sends in flight", func(t *testing.T) { testSigtermMidSend(t, bin) })
 	t.Run("telegram token revoked while running", func(t *testing.T) { testTokenRevoked(t, bin, "telegram") })
 	t.Run("discord token revoked while running", func(t *testing.T) { testTokenRevoked(t, bin, "discord") })
@@ -56,12 +54,22 @@ func TestRealBinaryFaults(t *testing.T) {
 	t.Run("sigkill during a fan-out", func(t *testing.T) { testKillDuringFanOut(t, bin) })
 }
 
+// buildBinary builds the program into a temporary directory, once per test.
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "xstatusbot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		tb.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // startBinary runs the built program in dir with only env (and PATH) as its
 // environment. The *instance it returns works with the in-process helpers
 // (health, rounds, stop): its cancel sends SIGTERM, once, as a second signal
 // racing the exit would turn a clean stop into a death by signal; its done
 // carries the exit code. Cleanup stops it and, should it hang, kills it.
-func startBinary(t *testing.T, bin, dir string, env map[string]string) *instance {
+func startBinary(t testing.TB, bin, dir string, env map[string]string) *instance {
 	t.Helper()
 	in := &instance{stdout: &bottest.Buffer{}, stderr: &bottest.Buffer{}, addr: env["HTTP_ADDR"], done: make(chan int, 1)}
 	cmd := exec.Command(bin)
@@ -154,24 +162,33 @@ func subscribeDiscord(t *testing.T, dc *discordtest.Server, channels int) []stri
 }
 
 // healthOf reads /healthz into its type, for the per-platform fields.
-func healthOf(t *testing.T, in *instance) web.Health {
+func healthOf(t testing.TB, in *instance) web.Health {
 	t.Helper()
-	resp, err := http.Get("http://" + in.addr + "/healthz")
+	h, err := readHealth(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var h web.Health
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
-		t.Fatalf("healthz is not JSON: %v", err)
-	}
 	return h
+}
+
+// readHealth is healthOf for a process that may not listen yet.
+func readHealth(in *instance) (web.Health, error) {
+	var h web.Health
+	resp, err := http.Get("http://" + in.addr + "/healthz")
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		return h, fmt.Errorf("healthz is not JSON: %w", err)
+	}
+	return h, nil
 }
 
 // metric returns the value of one series of /metrics, e.g.
 // `xstatusbot_platform_state{platform="discord",state="unauthorized"}`, and
 // whether the series is there at all.
-func metric(t *testing.T, in *instance, series string) (float64, bool) {
+func metric(t testing.TB, in *instance, series string) (float64, bool) {
 	t.Helper()
 	resp, err := http.Get("http://" + in.addr + "/metrics")
 	if err != nil {

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/postgres"
+	"github.com/xstatusbot/xstatusbot/bot/postgres/pgtest"
+	"github.com/xstatusbot/xstatusbot/bot/telegram"
+	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
+	"github.com/xstatusbot/xstatusbot/probe/fakex"
+)
+
+// TestReplicas is issue 13's promise against the real program: three
+// replicas, separate processes of one build, on one PostgreSQL database,
+// each with its own HTTP port and PROBE_REGION, against the fakes. One of
+// them leads (polls Telegram, decides, delivers); when it dies another
+// takes over and every chat still hears of the outage once. Subtests run one
+// after the other, each on a database of its own.
+func TestReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	if os.Getenv(pgtest.Env) == "" {
+		pgtest.URL(t) // skips, saying how to enable the test
+	}
+	bin := buildBinary(t)
+	t.Run("sigkill of the leader mid fan-out", func(t *testing.T) { testReplicaKilled(t, bin) })
+	t.Run("sigterm of the leader hands over at once", func(t *testing.T) { testReplicaStopped(t, bin) })
+	t.Run("split vantage", func(t *testing.T) { testSplitVantage(t, bin) })
+}
+
+// cluster is a set of replicas of the binary on one database.
+type cluster struct {
+	ins     []*instance
+	regions []string
+	gone    []bool // killed or stopped: no longer asked anything
+}
+
+// replicaEnv is one replica's environment: the fakes, the shared database,
+// a port and a region of its own.
+func replicaEnv(t testing.TB, x, ctrl *fakex.Server, tg *telegramtest.Server, db, region string) map[string]string {
+	env := botEnv(t, x, ctrl)
+	env["DATABASE_URL"] = db
+	env["HTTP_ADDR"] = freeAddr(t)
+	env["PROBE_REGION"] = region
+	env["LOG_LEVEL"] = "info" // a thousand sends at debug level is load the test does not need
+	withTelegram(env, tg.Endpoint())
+	return env
+}
+
+// add starts one more replica in a directory of its own (no stray .env).
+func (c *cluster) add(t testing.TB, bin string, env map[string]string) {
+	t.Helper()
+	c.ins = append(c.ins, startBinary(t, bin, t.TempDir(), env))
+	c.regions = append(c.regions, env["PROBE_REGION"])
+	c.gone = append(c.gone, false)
+}
+
+// leader waits until exactly one live replica says it leads on /healthz and
+// every other live one says it follows, and returns the leader's index.
+func (c *cluster) leader(t testing.TB) int {
+	t.Helper()
+	lead := -1
+	waitWithin(t, 45*time.Second, "exactly one leader", func() bool {
+		lead = -1
+		for i, in := range c.ins {
+			if c.gone[i] {
+				continue
+			}
+			h, err := readHealth(in)
+			if err != nil {
+				return false // not listening yet
+			}
+			switch h.Role {
+			case "leader":
+				if lead >= 0 {
+					t.Fatalf("two leaders: %s and %s", c.regions[lead], c.regions[i])
+				}
+				lead = i
+			case "follower":
+			default:
+				return false
+			}
+		}
+		return lead >= 0
+	})
+	return lead
+}
+
+// established waits until the leader has established X's initial state as
+// up: a change before that is not announced.
+func established(t testing.TB, in *instance) {
+	t.Helper()
+	waitFor(t, "the initial state", func() bool { return healthOf(t, in).State == "up" })
+}
+
+// seedTelegram subscribes private Telegram chats through the store, as
+// /subscribe would: a thousand commands at the rate limit would take the
+// test's whole time budget before the fault it is about.
+func seedTelegram(t testing.TB, db string, ids []int64) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	at := time.Now().Add(-time.Hour)
+	for _, id := range ids {
+		sub := bot.Subscription{Chat: bot.ChatRef{Platform: telegram.Platform, ID: strconv.FormatInt(id, 10)},
+			Kind: telegram.KindPrivate, Lang: "en", CreatedAt: at}
+		if _, err := store.Subscribe(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// chatRange is the chat ids countAll and chatsWith read: 5000, 5001, …
+func chatRange(from, n int) []int64 {
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = int64(5000 + from + i)
+	}
+	return ids
+}
+
+// leaseLeft is how long the leader lease has left, on the database's clock.
+func leaseLeft(t testing.TB, db string) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var secs float64
+	if err := conn.QueryRow(ctx, `SELECT extract(epoch FROM expires_at - now())::float8 FROM leases WHERE name = 'leader'`).Scan(&secs); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// settled waits until the leader's outbox has nothing pending: every row
+// sent and recorded, so that counts taken now are final.
+func settled(t testing.TB, in *instance) {
+	t.Helper()
+	waitWithin(t, 90*time.Second, "the outbox to drain", func() bool {
+		return healthOf(t, in).Outbox[telegram.Platform].Pending == 0
+	})
+}
+
+// firstAfter is when the first message starting with prefix was accepted
+// after at; zero if none was.
+func firstAfter(tg *telegramtest.Server, prefix string, at time.Time) time.Time {
+	var first time.Time
+	for _, m := range tg.Sent() {
+		if strings.HasPrefix(m.Plain, prefix) && m.At.After(at) {
+			first = earliest(first, m.At)
+		}
+	}
+	return first
+}
+
+// testReplicaKilled kills the leader with SIGKILL a third into a fan-out to
+// 1,000 chats at 50 msgs/s (≈20 s): another replica takes over when the
+// lease expires, every chat gets its down alert (a send in flight at the
+// death may come twice: at most DELIVERY_WORKERS) and then exactly one
+// recovery. Failover is measured twice: kill → another replica says leader
+// on /healthz, and kill → the next alert accepted by Telegram.
+func testReplicaKilled(t *testing.T, bin string) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	tg := telegramtest.Start(t, telegramtest.Options{})
+	db := pgtest.URL(t)
+	const chats, workers = 1000, 4
+	seedTelegram(t, db, chatRange(0, chats-1)) // the last one subscribes by command
+	var c cluster
+	for _, region := range []string{"r1", "r2", "r3"} {
+		env := replicaEnv(t, x, ctrl, tg, db, region)
+		env["TELEGRAM_RATE_LIMIT"] = "50"
+		env["DELIVERY_WORKERS"] = strconv.Itoa(workers)
+		c.add(t, bin, env)
+	}
+	first := c.leader(t)
+	established(t, c.ins[first])
+
+	// Commands reach the leader only, and are answered once.
+	subscriber, asker := int64(5000+chats-1), int64(5000)
+	tg.Private(telegramtest.User{ID: subscriber}, "/subscribe")
+	waitFor(t, "the /subscribe answer", func() bool { return countPrefix(tg.SentTo(subscriber), "✅") == 1 })
+	tg.Private(telegramtest.User{ID: asker}, "/status")
+	waitFor(t, "the /status answer", func() bool { return len(tg.SentTo(asker)) == 1 })
+
+	x.Set(fakex.Down503)
+	waitWithin(t, 60*time.Second, "a third of the alerts", func() bool { return countAll(tg, chats, "🔴") >= chats/3 })
+	c.ins[first].kill()
+	killed := time.Now()
+	c.gone[first] = true
+	before := countAll(tg, chats, "🔴")
+	if before >= chats {
+		t.Fatalf("the fan-out finished before the kill (%d alerts); nothing was tested", before)
+	}
+
+	next := c.leader(t)
+	toLeader := time.Since(killed)
+	waitWithin(t, 90*time.Second, "the rest of the fan-out", func() bool { return chatsWith(tg, chats, "🔴") == chats })
+	settled(t, c.ins[next])
+	toAlert := firstAfter(tg, "🔴", killed).Sub(killed)
+	total := countAll(tg, chats, "🔴")
+	if dups := total - chats; dups > workers {
+		t.Errorf("%d duplicate down alerts after the kill, want at most %d (the sends in flight)", dups, workers)
+	}
+	if v, _ := metric(t, c.ins[next], `xstatusbot_leadership_changes_total{change="gained"}`); v != 1 {
+		t.Errorf("the new leader %s counts %v leaderships gained, want 1", c.regions[next], v)
+	}
+
+	x.Set(fakex.Up)
+	waitWithin(t, 90*time.Second, "every recovery", func() bool { return chatsWith(tg, chats, "🟢") == chats })
+	settled(t, c.ins[next])
+	if got := countAll(tg, chats, "🟢"); got != chats {
+		t.Errorf("%d recoveries for %d chats, want one each", got, chats)
+	}
+
+	if n := tg.Stats().Conflicts; n != 0 {
+		t.Errorf("telegram saw %d getUpdates conflicts: more than one replica polled", n)
+	}
+	if n := countPrefix(tg.SentTo(subscriber), "✅"); n != 1 {
+		t.Errorf("/subscribe answered %d times, want once", n)
+	}
+	answers := slices.DeleteFunc(tg.SentTo(asker), func(m telegramtest.SentMessage) bool {
+		return strings.HasPrefix(m.Plain, "🔴") || strings.HasPrefix(m.Plain, "🟢")
+	})
+	if len(answers) != 1 {
+		t.Errorf("/status answered %d times, want once", len(answers))
+	}
+	t.Logf("leader %s killed after %d of %d alerts; %s took over: /healthz leader %.1fs after the kill, next alert delivered %.1fs after; %d duplicate alerts",
+		c.regions[first], before, chats, c.regions[next], toLeader.Seconds(), toAlert.Seconds(), total-chats)
+	for i, in := range c.ins {
+		if !c.gone[i] {
+			noSecrets(t, in)
+		}
+	}
+}
+
+// testReplicaStopped stops the leader with SIGTERM during a fan-out: it
+// finishes its sends in flight and releases the lease, so another replica
+// leads before the old lease would have expired, and no chat hears twice.
+func testReplicaStopped(t *testing.T, bin string) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	tg := telegramtest.Start(t, telegramtest.Options{})
+	db := pgtest.URL(t)
+	const chats = 300
+	seedTelegram(t, db, chatRange(0, chats))
+	var c cluster
+	for _, region := range []string{"r1", "r2", "r3"} {
+		env := replicaEnv(t, x, ctrl, tg, db, region)
+		env["TELEGRAM_RATE_LIMIT"] = "50"
+		env["DELIVERY_WORKERS"] = "4"
+		c.add(t, bin, env)
+	}
+	first := c.leader(t)
+	established(t, c.ins[first])
+	x.Set(fakex.Down503)
+	waitWithin(t, 60*time.Second, "a third of the alerts", func() bool { return countAll(tg, chats, "🔴") >= chats/3 })
+
+	// Without a release the others would wait for this to run out.
+	left := leaseLeft(t, db)
+	c.ins[first].cancel()
+	stopped := time.Now()
+	c.gone[first] = true
+	next := c.leader(t)
+	takeover := time.Since(stopped)
+	c.ins[first].stop(t) // exit code 0, or the test fails
+	if takeover >= left {
+		t.Errorf("%s led %.1fs after the SIGTERM, when the old lease had %.1fs left: the lease was not released", c.regions[next], takeover.Seconds(), left.Seconds())
+	}
+	waitWithin(t, 90*time.Second, "the rest of the fan-out", func() bool { return chatsWith(tg, chats, "🔴") == chats })
+	settled(t, c.ins[next])
+	if got := countAll(tg, chats, "🔴"); got != chats {
+		t.Errorf("%d down alerts for %d chats after a clean handover, want one each", got, chats)
+	}
+	if n := tg.Stats().Conflicts; n != 0 {
+		t.Errorf("telegram saw %d getUpdates conflicts", n)
+	}
+	t.Logf("SIGTERM of leader %s: %s led %.1fs later (the lease had %.1fs left)", c.regions[first], c.regions[next], takeover.Seconds(), left.Seconds())
+}
+
+// testSplitVantage has r1 and r2 probe a fake X that is down and r3, the
+// leader, one that is up: the vote says down (at least half the regions
+// see it down) and the alert says where X fails.
+func testSplitVantage(t *testing.T, bin string) {
+	xDown, xUp, ctrl := fakex.New(), fakex.New(), fakex.New()
+	defer xDown.Close()
+	defer xUp.Close()
+	defer ctrl.Close()
+	tg := telegramtest.Start(t, telegramtest.Options{})
+	db := pgtest.URL(t)
+	const chats = 3
+	seedTelegram(t, db, chatRange(0, chats))
+	var c cluster
+	// r3 starts first, so that the leader itself sees X up.
+	c.add(t, bin, replicaEnv(t, xUp, ctrl, tg, db, "r3"))
+	if lead := c.leader(t); c.regions[lead] != "r3" {
+		t.Fatalf("%s leads, want r3, the only replica", c.regions[lead])
+	}
+	c.add(t, bin, replicaEnv(t, xDown, ctrl, tg, db, "r1"))
+	c.add(t, bin, replicaEnv(t, xDown, ctrl, tg, db, "r2"))
+	lead := c.leader(t)
+	established(t, c.ins[lead])
+	waitFor(t, "the leader to hear every region", func() bool {
+		for _, r := range c.regions {
+			if v, _ := metric(t, c.ins[lead], `xstatusbot_region_verdict{region="`+r+`",verdict="up"}`); v != 1 {
+				return false
+			}
+		}
+		return true
+	})
+
+	xDown.Set(fakex.Down503)
+	waitWithin(t, 60*time.Second, "the down alerts", func() bool { return chatsWith(tg, chats, "🔴") == chats })
+	settled(t, c.ins[lead])
+	const where = "Down from r1, r2; up from r3."
+	for _, id := range chatRange(0, chats) {
+		var texts []string
+		for _, m := range tg.SentTo(id) {
+			texts = append(texts, m.Plain)
+		}
+		if len(texts) != 1 || !strings.Contains(texts[0], where) {
+			t.Errorf("chat %d got %q, want one alert saying %q", id, texts, where)
+		}
+	}
+	if h := healthOf(t, c.ins[lead]); h.State != "down" {
+		t.Errorf("the leader says X is %q, want down", h.State)
+	}
+	if n := tg.Stats().Conflicts; n != 0 {
+		t.Errorf("telegram saw %d getUpdates conflicts", n)
+	}
+}
