@@ -92,11 +92,19 @@ type Dispatcher struct {
 	// ShutdownGrace bounds how long sends in flight may finish once Run's
 	// context ends; their outcomes are recorded after that.
 	ShutdownGrace time.Duration
+	// Working, if set, is told when delivery starts (some platform found
+	// rows to send) and when every platform has gone idle again, so the
+	// process can lift its memory budget for a fan-out. Set before Run.
+	Working func(working bool)
+
+	workMu  sync.Mutex
+	working int // platforms whose last look found rows to send
 }
 
 type channel struct {
 	Channel
-	wake chan struct{}
+	wake    chan struct{}
+	working bool // the loop's last look found rows to send (loop goroutine only)
 
 	mu      sync.Mutex
 	busy    map[string]bool
@@ -257,10 +265,31 @@ func (d *Dispatcher) loop(ctx, sendCtx context.Context, c *channel) {
 			d.storeFailed(c, err)
 			continue
 		}
+		d.setWorking(c, started > 0)
 		if started > 0 {
 			continue
 		}
 		d.sleep(ctx, c, c.idle(d.now(), d.pollEvery))
+	}
+}
+
+// setWorking records whether c's loop has rows to send and tells Working
+// when the first platform starts and when the last one stops.
+func (d *Dispatcher) setWorking(c *channel, working bool) {
+	if d.Working == nil || c.working == working {
+		return
+	}
+	c.working = working
+	d.workMu.Lock()
+	defer d.workMu.Unlock()
+	before := d.working > 0
+	if working {
+		d.working++
+	} else {
+		d.working--
+	}
+	if after := d.working > 0; after != before {
+		d.Working(after)
 	}
 }
 

@@ -351,3 +351,37 @@ func TestStoreRefusingWritesNeverResends(t *testing.T) {
 		t.Fatalf("%d alerts after a restart, want still %d", n, len(chats))
 	}
 }
+
+// The dispatcher tells when delivery starts and when it has gone idle, once
+// per fan-out, not once per message: the process lifts its memory budget
+// for that time (cmd/xstatusbot).
+func TestWorkingIsToldAtTheStartAndTheEndOfAFanOut(t *testing.T) {
+	e := newEnv(t)
+	tg := newPlatform(e.clock)
+	chats := []string{"1", "2", "3", "4", "5", "6", "7", "8"}
+	e.subscribe(tgPlatform, chats...)
+	var (
+		mu  sync.Mutex
+		got []bool
+	)
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
+	d.Working = func(w bool) { mu.Lock(); got = append(got, w); mu.Unlock() }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	l := &loop{t: t, clock: e.clock, disp: d, cancel: cancel, done: done}
+	transitions := func() []bool { mu.Lock(); defer mu.Unlock(); return append([]bool(nil), got...) }
+
+	l.advance(5*time.Second, time.Second)
+	if w := transitions(); len(w) != 0 {
+		t.Fatalf("Working told %v with nothing to send", w)
+	}
+	e.outage()
+	d.Wake()
+	l.until(time.Minute, time.Second, func() bool { _, n := tg.total(); return n == len(chats) })
+	l.advance(5*time.Second, time.Second)
+	if w := transitions(); len(w) != 2 || !w[0] || w[1] {
+		t.Fatalf("Working told %v over one fan-out to %d chats, want [true false]", w, len(chats))
+	}
+}

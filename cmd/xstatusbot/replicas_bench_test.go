@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -72,6 +73,9 @@ func runFanOutReplicas(b *testing.B, bin string, cfg fanOutSettings) replicasRes
 		env["TELEGRAM_RATE_LIMIT"] = strconv.FormatFloat(cfg.tgRate, 'f', -1, 64)
 		env["DELIVERY_WORKERS"] = strconv.Itoa(cfg.workers)
 		env["PROBE_DOWN_AFTER"] = "1"
+		if v := os.Getenv("BENCH_GOMEMLIMIT"); v != "" { // the replicas' soft memory limit (default: the bot's 8MiB)
+			env["GOMEMLIMIT"] = v
+		}
 		c.add(b, bin, env)
 	}
 	lead := c.leader(b)

@@ -218,6 +218,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *d
 	}
 	disp := bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
+	disp.Working = memoryBudget
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
 			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {
