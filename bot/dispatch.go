@@ -190,7 +190,8 @@ func (c *channel) signal() {
 
 // Run delivers until ctx ends. Sends in flight then get ShutdownGrace to
 // finish, on a context the stop does not cancel; their outcomes are recorded
-// before Run returns.
+// before Run returns. When ctx ends because this replica was deposed (its
+// cause is ErrDeposed), sends in flight are cancelled at once instead.
 func (d *Dispatcher) Run(ctx context.Context) {
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
@@ -202,10 +203,18 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			return
 		case <-ctx.Done():
 		}
+		grace := d.ShutdownGrace
+		if errors.Is(context.Cause(ctx), ErrDeposed) {
+			// Another replica leads, or soon will, and may send these rows:
+			// cut the sends short rather than race it (their rows stay pending).
+			grace = 0
+		}
 		select {
 		case <-stopped:
-		case <-d.clock.After(d.ShutdownGrace):
-			d.log.Warn("sends still in flight after the shutdown grace; cancelling them", "grace", d.ShutdownGrace)
+		case <-d.clock.After(grace):
+			if grace > 0 {
+				d.log.Warn("sends still in flight after the shutdown grace; cancelling them", "grace", grace)
+			}
 			cancelSends()
 		}
 	}()

@@ -385,3 +385,32 @@ func TestWorkingIsToldAtTheStartAndTheEndOfAFanOut(t *testing.T) {
 		t.Fatalf("Working told %v over one fan-out to %d chats, want [true false]", w, len(chats))
 	}
 }
+
+// A deposed leader's dispatcher does not wait out the shutdown grace:
+// another replica may already send the same rows, so sends in flight are
+// cut short at once and their rows stay pending.
+func TestDeposedStopCancelsSendsInFlightAtOnce(t *testing.T) {
+	e := newEnv(t)
+	stuck := bot.NotifierFunc(func(ctx context.Context, chat string, m bot.Message) (string, error) {
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	e.subscribe(tgPlatform, "1")
+	e.outage()
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: stuck, Policy: e.policy}}, e.clock, quiet(), nil)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	defer func() { cancel(nil); <-done }()
+	e.clock.WaitIdle(t, idleTimers)
+	cancel(fmt.Errorf("lease lost: %w", bot.ErrDeposed))
+	select {
+	case <-done: // no clock advance: the grace was not waited for
+	case <-time.After(10 * time.Second):
+		t.Fatal("a deposed dispatcher waited for its send in flight")
+	}
+	out := e.outcomes()
+	if len(out) != 1 || out[0].Status != bot.StatusPending || out[0].Attempts != 0 {
+		t.Fatalf("outcome %+v, want pending with no attempt spent", out)
+	}
+}

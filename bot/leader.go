@@ -70,12 +70,14 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 		every = l.TTL / 3
 	}
 	var (
-		stop   context.CancelFunc
+		stop   context.CancelCauseFunc
 		done   chan error
 		lastOK time.Time // the last renewal, on this replica's clock
 	)
-	stepDown := func(why string) {
-		stop()
+	// why is nil at shutdown; otherwise it wraps ErrDeposed, which tells the
+	// work (the dispatcher) to cut sends in flight short.
+	stepDown := func(why error) {
+		stop(why)
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			l.Log.Debug("leader work ended", "err", err)
 		}
@@ -83,11 +85,13 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 		term, _ := l.Status()
 		l.set(term, false)
 		l.Metrics.leadership(false)
-		l.Log.Warn("not leading any more: leader work stopped", "why", why, "epoch", term.Epoch)
+		if why != nil {
+			l.Log.Warn("not leading any more: leader work stopped", "why", why, "epoch", term.Epoch)
+		}
 	}
 	defer func() {
 		if stop != nil {
-			stepDown("shutting down")
+			stepDown(nil)
 			// Released only once the work has stopped (sends in flight recorded),
 			// on a context of its own: ctx has ended.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
@@ -112,16 +116,16 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 				l.set(term, true)
 				l.Metrics.leadership(true)
 				l.Log.Info("leading: this replica decides X's state and delivers alerts", "epoch", term.Epoch, "holder", term.Holder)
-				wctx, c := context.WithCancel(ctx)
+				wctx, c := context.WithCancelCause(ctx)
 				stop, done = c, make(chan error, 1)
 				go func() { done <- work(wctx) }()
 			} else {
 				l.set(term, true) // renewed; the epoch moves if it had lapsed
 			}
 		case err == nil && stop != nil:
-			stepDown("another replica holds the lease")
+			stepDown(fmt.Errorf("another replica holds the lease: %w", ErrDeposed))
 		case err != nil && stop != nil && l.Clock.Now().Sub(lastOK) >= l.TTL-every:
-			stepDown("lease not renewed: " + err.Error())
+			stepDown(fmt.Errorf("lease not renewed (%v): %w", err, ErrDeposed))
 		case err != nil:
 			l.Log.Warn("leader lease", "err", err)
 		}
@@ -129,7 +133,7 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 			select {
 			case werr := <-done:
 				// The work ended by itself: as when the bot runs alone, that ends it.
-				stop()
+				stop(nil)
 				stop, done = nil, nil
 				l.set(term, false)
 				l.Metrics.leadership(false)
