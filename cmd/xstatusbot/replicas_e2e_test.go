@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/postgres"
 	"github.com/xstatusbot/xstatusbot/bot/postgres/pgtest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
@@ -261,6 +262,7 @@ func testReplicaStopped(t *testing.T, bin string) {
 	defer x.Close()
 	defer ctrl.Close()
 	tg := telegramtest.Start(t, telegramtest.Options{})
+	dc := discordtest.New(t) // only the leader may hold the gateway
 	db := pgtest.URL(t)
 	const chats = 300
 	seedTelegram(t, db, chatRange(0, chats))
@@ -269,6 +271,7 @@ func testReplicaStopped(t *testing.T, bin string) {
 		env := replicaEnv(t, x, ctrl, tg, db, region)
 		env["TELEGRAM_RATE_LIMIT"] = "50"
 		env["DELIVERY_WORKERS"] = "4"
+		withDiscord(env, dc)
 		c.add(t, bin, env)
 	}
 	first := c.leader(t)
@@ -294,6 +297,22 @@ func testReplicaStopped(t *testing.T, bin string) {
 	}
 	if n := tg.Stats().Conflicts; n != 0 {
 		t.Errorf("telegram saw %d getUpdates conflicts", n)
+	}
+	// The new leader holds the gateway and answers an interaction, once.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := dc.WaitConnected(ctx); err != nil {
+		t.Fatalf("discord: the new leader never connected: %v", err)
+	}
+	id, err := dc.Interact(discordtest.InteractionSpec{Name: "status", GuildID: "310000000000000100", ChannelID: "310000000000000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ia, err := dc.WaitAnswered(ctx, id); err != nil || len(ia.Callbacks) != 1 {
+		t.Fatalf("/status on discord after the hand-over: %+v, %v; want one answer", ia, err)
+	}
+	if n := dc.MaxSessions(); n != 1 {
+		t.Errorf("discord saw %d gateway sessions at once, want 1: only the leader holds the gateway", n)
 	}
 	t.Logf("SIGTERM of leader %s: %s led %.1fs later (the lease had %.1fs left)", c.regions[first], c.regions[next], takeover.Seconds(), left.Seconds())
 }

@@ -95,6 +95,7 @@ type Server struct {
 	channels     map[string]*channelState
 	failNext     []Failure
 	conns        map[*gwConn]bool // value: identified or resumed
+	maxSessions  int              // most identified or resumed connections at once
 	identifies   int
 	resumes      int
 	heartbeats   int
@@ -432,6 +433,23 @@ func (s *Server) Violations() []string {
 
 // Gateway counters: IDENTIFYs, RESUMEs and heartbeats received.
 func (s *Server) Identifies() int { s.mu.Lock(); defer s.mu.Unlock(); return s.identifies }
+
+// MaxSessions is the most gateway sessions (identified or resumed
+// connections) the fake held at the same time: two means two processes
+// received every event, and would each answer every interaction.
+func (s *Server) MaxSessions() int { s.mu.Lock(); defer s.mu.Unlock(); return s.maxSessions }
+
+// sessionLocked marks c identified or resumed; s.mu is held.
+func (s *Server) sessionLocked(c *gwConn) {
+	s.conns[c] = true
+	n := 0
+	for _, ok := range s.conns {
+		if ok {
+			n++
+		}
+	}
+	s.maxSessions = max(s.maxSessions, n)
+}
 func (s *Server) Resumes() int    { s.mu.Lock(); defer s.mu.Unlock(); return s.resumes }
 func (s *Server) Heartbeats() int { s.mu.Lock(); defer s.mu.Unlock(); return s.heartbeats }
 

@@ -114,7 +114,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			}
 			s.mu.Lock()
 			s.identifies++
-			s.conns[c] = true
+			s.sessionLocked(c)
 			s.notify()
 			s.mu.Unlock()
 		case 6: // resume
@@ -131,7 +131,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			}
 			s.mu.Lock()
 			s.resumes++
-			s.conns[c] = true
+			s.sessionLocked(c)
 			s.notify()
 			s.mu.Unlock()
 		}
