@@ -66,15 +66,8 @@ func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, erro
 	if err != nil {
 		return nil, fmt.Errorf("read spans: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (bot.Span, error) {
-		var (
-			sp     bot.Span
-			fa, ta int64
-		)
-		err := row.Scan(&sp.State, &fa, &ta)
-		sp.From, sp.To = sqlstore.FromNanos(fa), sqlstore.FromNanos(ta)
-		return sp, err
-	})
+	defer rows.Close()
+	out, err := sqlstore.Spans(rows)
 	if err != nil {
 		return nil, fmt.Errorf("read spans: %w", err)
 	}
@@ -88,15 +81,8 @@ func (s *Store) Incidents(ctx context.Context, limit int) ([]bot.Incident, error
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
 	defer rows.Close()
-	var out []bot.Incident
-	for rows.Next() {
-		inc, err := sqlstore.ScanIncident(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read incidents: %w", err)
-		}
-		out = append(out, *inc)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.Incidents(rows)
+	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
 	return out, nil

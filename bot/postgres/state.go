@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,20 +86,10 @@ func recentChanges(ctx context.Context, q pgx.Tx) ([]probe.Transition, error) {
 		return nil, fmt.Errorf("load recent changes: %w", err)
 	}
 	defer rows.Close()
-	var out []probe.Transition
-	for rows.Next() {
-		var tr probe.Transition
-		var at, began int64
-		if err := rows.Scan(&tr.From, &tr.To, &at, &began); err != nil {
-			return nil, fmt.Errorf("load recent changes: %w", err)
-		}
-		tr.At, tr.Began = sqlstore.FromNanos(at), sqlstore.FromNanos(began)
-		out = append(out, tr)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.Transitions(rows)
+	if err != nil {
 		return nil, fmt.Errorf("load recent changes: %w", err)
 	}
-	slices.Reverse(out)
 	return out, nil
 }
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
@@ -31,29 +29,12 @@ func (s *Store) RecordRegion(ctx context.Context, r bot.RegionRound) error {
 func (s *Store) Regions(ctx context.Context, since time.Time) ([]bot.RegionRound, error) {
 	rows, err := s.pool.Query(ctx, `SELECT region, at, verdict, causes FROM region_rounds WHERE at >= $1 ORDER BY region`, sqlstore.Nanos(since))
 	if err != nil {
-		return nil, fmt.Errorf("read region rounds: %w", err)
+		return nil, fmt.Errorf("read the regions' rounds: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (bot.RegionRound, error) {
-		var (
-			r      bot.RegionRound
-			at     int64
-			causes string
-		)
-		if err := row.Scan(&r.Region, &at, &r.Verdict, &causes); err != nil {
-			return r, err
-		}
-		r.At = sqlstore.FromNanos(at)
-		var err error
-		if r.Causes, err = sqlstore.DecodeCauses(causes); err != nil {
-			return r, fmt.Errorf("decode causes of region %s: %w", r.Region, err)
-		}
-		if len(r.Causes) == 0 {
-			r.Causes = nil
-		}
-		return r, nil
-	})
+	defer rows.Close()
+	out, err := sqlstore.RegionRounds(rows)
 	if err != nil {
-		return nil, fmt.Errorf("read region rounds: %w", err)
+		return nil, fmt.Errorf("read the regions' rounds: %w", err)
 	}
 	return out, nil
 }

@@ -66,19 +66,8 @@ func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, erro
 		return nil, fmt.Errorf("read spans: %w", err)
 	}
 	defer rows.Close()
-	var out []bot.Span
-	for rows.Next() {
-		var (
-			sp     bot.Span
-			fa, ta int64
-		)
-		if err := rows.Scan(&sp.State, &fa, &ta); err != nil {
-			return nil, fmt.Errorf("read spans: %w", err)
-		}
-		sp.From, sp.To = sqlstore.FromNanos(fa), sqlstore.FromNanos(ta)
-		out = append(out, sp)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.Spans(rows)
+	if err != nil {
 		return nil, fmt.Errorf("read spans: %w", err)
 	}
 	return bot.StoredSpans(out, from, to, s.spanGap), nil
@@ -91,15 +80,8 @@ func (s *Store) Incidents(ctx context.Context, limit int) ([]bot.Incident, error
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
 	defer rows.Close()
-	var out []bot.Incident
-	for rows.Next() {
-		inc, err := sqlstore.ScanIncident(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read incidents: %w", err)
-		}
-		out = append(out, *inc)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.Incidents(rows)
+	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
 	return out, nil

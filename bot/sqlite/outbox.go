@@ -138,18 +138,8 @@ func (s *Store) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, erro
 		return nil, fmt.Errorf("outbox backlog: %w", err)
 	}
 	defer rows.Close()
-	out := map[bot.Platform]bot.Backlog{}
-	for rows.Next() {
-		var p bot.Platform
-		var b bot.Backlog
-		var oldest int64
-		if err := rows.Scan(&p, &b.Pending, &oldest); err != nil {
-			return nil, fmt.Errorf("outbox backlog: %w", err)
-		}
-		b.Oldest = sqlstore.FromNanos(oldest)
-		out[p] = b
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.Backlog(rows)
+	if err != nil {
 		return nil, fmt.Errorf("outbox backlog: %w", err)
 	}
 	return out, nil

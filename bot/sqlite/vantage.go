@@ -31,26 +31,8 @@ func (s *Store) Regions(ctx context.Context, since time.Time) ([]bot.RegionRound
 		return nil, fmt.Errorf("read the regions' rounds: %w", err)
 	}
 	defer rows.Close()
-	var out []bot.RegionRound
-	for rows.Next() {
-		var (
-			r      bot.RegionRound
-			at     int64
-			causes []byte
-		)
-		if err := rows.Scan(&r.Region, &at, &r.Verdict, &causes); err != nil {
-			return nil, fmt.Errorf("read the regions' rounds: %w", err)
-		}
-		r.At = sqlstore.FromNanos(at)
-		if r.Causes, err = sqlstore.DecodeCauses(causes); err != nil {
-			return nil, fmt.Errorf("decode causes of region %s: %w", r.Region, err)
-		}
-		if len(r.Causes) == 0 {
-			r.Causes = nil
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.RegionRounds(rows)
+	if err != nil {
 		return nil, fmt.Errorf("read the regions' rounds: %w", err)
 	}
 	return out, nil
