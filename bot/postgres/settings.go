@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -52,17 +51,9 @@ func (s *Store) UpdateSettings(ctx context.Context, chat bot.ChatRef, change fun
 const settingsQuery = `SELECT level, muted_until, lang, remind_every FROM subscriptions WHERE platform = $1 AND chat_id = $2`
 
 func readSettings(row pgx.Row) (bot.ChatSettings, bool, error) {
-	var (
-		cs           bot.ChatSettings
-		muted, every int64
-	)
-	err := row.Scan(&cs.Level, &muted, &cs.Lang, &every)
+	cs, err := sqlstore.ScanSettings(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return bot.ChatSettings{}, false, nil
 	}
-	if err != nil {
-		return bot.ChatSettings{}, false, err
-	}
-	cs.MutedUntil, cs.RemindEvery = sqlstore.FromNanos(muted), time.Duration(every)
-	return cs, true, nil
+	return cs, err == nil, err
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
@@ -49,17 +48,9 @@ func (s *Store) UpdateSettings(ctx context.Context, chat bot.ChatRef, change fun
 const settingsQuery = `SELECT level, muted_until, lang, remind_every FROM subscriptions WHERE platform = ? AND chat_id = ?`
 
 func readSettings(row *sql.Row) (bot.ChatSettings, bool, error) {
-	var (
-		cs           bot.ChatSettings
-		muted, every int64
-	)
-	err := row.Scan(&cs.Level, &muted, &cs.Lang, &every)
+	cs, err := sqlstore.ScanSettings(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bot.ChatSettings{}, false, nil
 	}
-	if err != nil {
-		return bot.ChatSettings{}, false, err
-	}
-	cs.MutedUntil, cs.RemindEvery = sqlstore.FromNanos(muted), time.Duration(every)
-	return cs, true, nil
+	return cs, err == nil, err
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -116,4 +117,18 @@ func RegionRounds(rows Rows) ([]bot.RegionRound, error) {
 		}
 		return rr, nil
 	})
+}
+
+// ScanSettings reads a row of level, muted_until, lang, remind_every.
+// A scan error (no rows included) is returned as is.
+func ScanSettings(row Row) (bot.ChatSettings, error) {
+	var (
+		cs           bot.ChatSettings
+		muted, every int64
+	)
+	if err := row.Scan(&cs.Level, &muted, &cs.Lang, &every); err != nil {
+		return bot.ChatSettings{}, err
+	}
+	cs.MutedUntil, cs.RemindEvery = FromNanos(muted), time.Duration(every)
+	return cs, nil
 }
