@@ -234,17 +234,20 @@ func TestSigtermMidSendFinishesAndRecords(t *testing.T) {
 	}
 }
 
+// stuckSend is a platform that never answers: the send returns only when
+// its context is cancelled.
+var stuckSend = bot.NotifierFunc(func(ctx context.Context, chat string, m bot.Message) (string, error) {
+	<-ctx.Done()
+	return "", ctx.Err()
+})
+
 // TestShutdownGraceBoundsAStuckSend: a send that never returns is cancelled
 // once the grace is over, and the row stays pending for the next run.
 func TestShutdownGraceBoundsAStuckSend(t *testing.T) {
 	e := newEnv(t)
-	stuck := bot.NotifierFunc(func(ctx context.Context, chat string, m bot.Message) (string, error) {
-		<-ctx.Done()
-		return "", ctx.Err()
-	})
 	e.subscribe(tgPlatform, "1")
 	e.outage()
-	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: stuck, Policy: e.policy})
+	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: stuckSend, Policy: e.policy})
 	l.idle()
 	l.cancel()
 	// The grace runs on the manual clock: the send stays until it passes.
@@ -391,13 +394,9 @@ func TestWorkingIsToldAtTheStartAndTheEndOfAFanOut(t *testing.T) {
 // cut short at once and their rows stay pending.
 func TestDeposedStopCancelsSendsInFlightAtOnce(t *testing.T) {
 	e := newEnv(t)
-	stuck := bot.NotifierFunc(func(ctx context.Context, chat string, m bot.Message) (string, error) {
-		<-ctx.Done()
-		return "", ctx.Err()
-	})
 	e.subscribe(tgPlatform, "1")
 	e.outage()
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: stuck, Policy: e.policy}}, e.clock, quiet(), nil)
+	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: stuckSend, Policy: e.policy}}, e.clock, quiet(), nil)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(ctx) }()

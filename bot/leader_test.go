@@ -72,11 +72,10 @@ func (r *replica) Release(context.Context) error {
 
 // work records which replica works when, on the test clock.
 type work struct {
-	clock *bottest.Clock
-	mu    sync.Mutex
-	now   []string // replicas working now
-	log   []string // "a+" started, "a-" stopped
-	max   int
+	mu  sync.Mutex
+	now []string // replicas working now
+	log []string // "a+" started, "a-" stopped
+	max int
 }
 
 func (w *work) run(name string) func(context.Context) error {
@@ -156,13 +155,27 @@ func (lr *leaderRun) stop(t *testing.T) {
 	lr.done <- nil // for the cleanup
 }
 
-func TestLeaderOneAtATimeAndHandOverOnStop(t *testing.T) {
+// pair is two replicas sharing one lease: a starts first and takes it.
+type pair struct {
+	clock *bottest.Clock
+	w     *work
+	ra    *replica // a's view of the lease, to cut it off
+	a, b  *leaderRun
+}
+
+func startPair(t *testing.T) *pair {
 	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
 	l := &lease{clock: clock}
-	w := &work{clock: clock}
-	a := startLeader(t, clock, &replica{lease: l, holder: "a"}, w)
+	p := &pair{clock: clock, w: &work{}, ra: &replica{lease: l, holder: "a"}}
+	p.a = startLeader(t, clock, p.ra, p.w)
 	clock.WaitIdle(t, 1)
-	b := startLeader(t, clock, &replica{lease: l, holder: "b"}, w)
+	p.b = startLeader(t, clock, &replica{lease: l, holder: "b"}, p.w)
+	return p
+}
+
+func TestLeaderOneAtATimeAndHandOverOnStop(t *testing.T) {
+	p := startPair(t)
+	clock, w, a, b := p.clock, p.w, p.a, p.b
 	clock.Run(t, 2, 30*time.Second, time.Second)
 	w.waitWorking(t, "a") // a took the lease first and renews it
 	if _, leading := b.l.Status(); leading {
@@ -222,13 +235,8 @@ xstatusbot_leader %v
 // The leader loses the database (or its host is cut off): it stops its
 // work before its lease expires, and only then may another replica lead.
 func TestLeaderCutOffStepsDownBeforeTheLeaseExpires(t *testing.T) {
-	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
-	l := &lease{clock: clock}
-	w := &work{clock: clock}
-	ra := &replica{lease: l, holder: "a"}
-	a := startLeader(t, clock, ra, w)
-	clock.WaitIdle(t, 1)
-	b := startLeader(t, clock, &replica{lease: l, holder: "b"}, w)
+	p := startPair(t)
+	clock, w, ra, a, b := p.clock, p.w, p.ra, p.a, p.b
 	clock.Run(t, 2, 6*time.Second, time.Second)
 
 	ra.setDown(true)
@@ -267,13 +275,8 @@ func TestLeaderCutOffStepsDownBeforeTheLeaseExpires(t *testing.T) {
 // SIGKILL: the leader vanishes without releasing; another replica takes
 // over once the lease expires.
 func TestLeaderKilledIsReplacedWhenTheLeaseExpires(t *testing.T) {
-	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
-	l := &lease{clock: clock}
-	w := &work{clock: clock}
-	ra := &replica{lease: l, holder: "a"}
-	a := startLeader(t, clock, ra, w)
-	clock.WaitIdle(t, 1)
-	b := startLeader(t, clock, &replica{lease: l, holder: "b"}, w)
+	p := startPair(t)
+	clock, ra, a, b := p.clock, p.ra, p.a, p.b
 	clock.Run(t, 2, 4*time.Second, time.Second)
 	ra.setDown(true) // it can neither renew nor release
 	a.cancel()
