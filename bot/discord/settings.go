@@ -53,15 +53,7 @@ func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 			Name: "xstatusbot_discord_invalid_requests",
 			Help: "Answers Discord counts towards its IP ban (401, 403, 429) in the last 10 minutes.",
 		}, func() float64 { return float64(a.InvalidRequests()) })
-		err := deps.Metrics.Register(gauge)
-		var again prometheus.AlreadyRegisteredError
-		if errors.As(err, &again) {
-			// A replica builds its adapters again for each leadership term:
-			// the gauge follows the adapter of the current term.
-			deps.Metrics.Unregister(again.ExistingCollector)
-			err = deps.Metrics.Register(gauge)
-		}
-		if err != nil {
+		if err := deps.Metrics.Register(gauge); err != nil {
 			return nil, err
 		}
 	}

@@ -212,6 +212,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 // (only one replica may poll Telegram or hold the Discord gateway) and
 // delivery. It ends when the term does, or when a platform fails for good.
 func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *delivery, metrics *bot.Metrics, log *slog.Logger) error {
+	// Adapters are built again for each term; their collectors go with the term.
+	termReg := &termMetrics{Registerer: deps.Metrics}
+	defer termReg.end()
+	deps.Metrics = termReg
 	channels, runners, err := buildAdapters(ctx, cfg, store, deps, log)
 	if err != nil {
 		return err
@@ -304,4 +308,40 @@ type storage interface {
 	bot.Store
 	bot.FixedStore
 	Close() error
+}
+
+// termMetrics registers one leadership term's adapter collectors and
+// removes them when the term ends, so that the next term's adapters can
+// register theirs.
+type termMetrics struct {
+	prometheus.Registerer
+	mu         sync.Mutex
+	collectors []prometheus.Collector
+}
+
+func (r *termMetrics) Register(c prometheus.Collector) error {
+	if err := r.Registerer.Register(c); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.collectors = append(r.collectors, c)
+	return nil
+}
+
+func (r *termMetrics) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func (r *termMetrics) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.collectors {
+		r.Registerer.Unregister(c)
+	}
+	r.collectors = nil
 }
