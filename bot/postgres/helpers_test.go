@@ -88,18 +88,6 @@ func subscribe(t testing.TB, s *postgres.Store, ids ...string) {
 	}
 }
 
-// downSnapshot is a round with an up→down change.
-func downSnapshot(at time.Time) *bot.Snapshot {
-	tr := probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at.Add(-time.Second)}
-	causes := []bot.Cause{{Component: "api", Detail: "HTTP 503"}}
-	return &bot.Snapshot{
-		Round:    probe.Round{Start: at, Verdict: probe.VerdictDown, Targets: []probe.Result{{Target: "api", Class: probe.ClassStatus, Detail: "HTTP 503", Status: 503}}},
-		Status:   probe.Status{State: probe.StateDown, Since: at},
-		Incident: &bot.Incident{Start: tr.Began, Worst: probe.StateDown, Causes: causes},
-		Change:   &bot.Change{Transition: tr, Causes: causes},
-	}
-}
-
 // recoverySnapshot closes inc with a down→up change.
 func recoverySnapshot(inc bot.Incident, at time.Time) *bot.Snapshot {
 	tr := probe.Transition{From: probe.StateDown, To: probe.StateUp, At: at, Began: at.Add(-time.Second)}

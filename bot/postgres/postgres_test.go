@@ -13,6 +13,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/postgres"
 	"github.com/xstatusbot/xstatusbot/bot/postgres/pgtest"
+	"github.com/xstatusbot/xstatusbot/bot/storetest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -150,7 +151,7 @@ func TestFencing(t *testing.T) {
 	a, b, never := open(t, url, "a"), open(t, url, "b"), open(t, url, "c")
 	subscribe(t, a, "1", "2", "3")
 	lead(t, a)
-	first := save(t, a, downSnapshot(t0))
+	first := save(t, a, storetest.DownSnapshot(t0))
 	due, err := a.Due(ctx, tgPlatform, t0, 10, nil)
 	if err != nil || len(due) != 3 {
 		t.Fatalf("a's due: %d rows, %v", len(due), err)
@@ -206,7 +207,7 @@ func TestClaims(t *testing.T) {
 	a, b := open(t, url, "a"), open(t, url, "b")
 	subscribe(t, a, "1", "2", "3")
 	lead(t, a)
-	save(t, a, downSnapshot(t0))
+	save(t, a, storetest.DownSnapshot(t0))
 	claimedBy := func() map[string]string {
 		t.Helper()
 		out, err := a.Outcomes(ctx)
@@ -280,8 +281,8 @@ func TestDueSkipsChatsLockedByAnotherDue(t *testing.T) {
 	a := open(t, url, "a")
 	subscribe(t, a, "1", "2", "3")
 	lead(t, a)
-	save(t, a, downSnapshot(t0))
-	save(t, a, recoverySnapshot(*downSnapshot(t0).Incident, t0.Add(time.Minute))) // ignored by Due: ids differ, chats the same
+	save(t, a, storetest.DownSnapshot(t0))
+	save(t, a, recoverySnapshot(*storetest.DownSnapshot(t0).Incident, t0.Add(time.Minute))) // ignored by Due: ids differ, chats the same
 
 	conn := connect(t, url)
 	tx, err := conn.Begin(ctx)
@@ -319,7 +320,7 @@ func TestChangeRegionsRoundTrip(t *testing.T) {
 	subscribe(t, a, "1")
 	lead(t, a)
 	regions := []bot.RegionVerdict{{Region: "eu", Verdict: probe.VerdictDown}, {Region: "us", Verdict: probe.VerdictUp}}
-	down := downSnapshot(t0)
+	down := storetest.DownSnapshot(t0)
 	down.Change.Regions = regions
 	save(t, a, down)
 	save(t, a, recoverySnapshot(*down.Incident, t0.Add(time.Minute)))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/storetest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -46,7 +47,7 @@ func TestWritesFailWhileLockedAndRecover(t *testing.T) {
 	defer s.Close()
 	a := chat(tgPlatform, "a")
 	subscribe(t, s, a)
-	saveDown(t, s, t0)
+	storetest.SaveDown(t, s, t0)
 	row := mustOutcomes(t, s)[0]
 
 	other, err := sql.Open("sqlite", "file:"+path)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
 
 // An incident row written before causes had times still decodes, with zero
@@ -16,7 +17,7 @@ func TestIncidentRowWithoutCauseTimesDecodes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bot.db")
 	ctx := context.Background()
 	s := open(t, path)
-	saveDown(t, s, t0)
+	storetest.SaveDown(t, s, t0)
 	s.Close()
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {

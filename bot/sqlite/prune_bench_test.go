@@ -9,6 +9,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
 
 // BenchmarkPruneOutbox measures, on 10,000 subscribers with 9 delivered
@@ -33,7 +34,7 @@ func BenchmarkPruneOutbox(b *testing.B) {
 		}
 		for f := range fanouts {
 			at := t0.Add(time.Duration(f) * time.Minute)
-			saveDown(b, s, at)
+			storetest.SaveDown(b, s, at)
 			if f == fanouts-1 {
 				break // the last fan-out stays pending
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/storetest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -25,25 +26,6 @@ func upRound(t testing.TB, s *sqlite.Store, at time.Time) {
 }
 
 // saveRecovery closes the open incident with a down→up change.
-func saveRecovery(t testing.TB, s *sqlite.Store, at time.Time) {
-	t.Helper()
-	saved, err := s.Load(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	inc := *saved.Incident
-	inc.End = at
-	snap := &bot.Snapshot{
-		Round:    probe.Round{Start: at, Verdict: probe.VerdictUp},
-		Status:   probe.Status{State: probe.StateUp, Since: at},
-		Incident: &inc,
-		Change:   &bot.Change{Transition: probe.Transition{From: probe.StateDown, To: probe.StateUp, At: at, Began: at}},
-	}
-	if err := s.SaveRound(context.Background(), snap); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func finish(t *testing.T, s *sqlite.Store, row sqlite.Outcome, status bot.DeliveryStatus, msg string, at time.Time) {
 	t.Helper()
 	if err := s.Finish(context.Background(), []int64{row.ID}, status, msg, "", at); err != nil {
@@ -78,8 +60,8 @@ func TestOutboxPrunedAtMostEveryFiveMinutes(t *testing.T) {
 	}
 	defer s.Close()
 	subscribe(t, s, chat(tgPlatform, "a"))
-	saveDown(t, s, t0)
-	saveDown(t, s, t0.Add(time.Minute))
+	storetest.SaveDown(t, s, t0)
+	storetest.SaveDown(t, s, t0.Add(time.Minute))
 	rows := mustOutcomes(t, s)
 	finish(t, s, rows[0], bot.StatusExpired, "", t0)
 	upRound(t, s, t0.Add(2*time.Hour))
@@ -111,7 +93,7 @@ func TestOutboxPruningGoesInBatches(t *testing.T) {
 		chats[i] = chat(tgPlatform, string(rune('a'+i%26))+time.Duration(i).String())
 	}
 	subscribe(t, s, chats...)
-	saveDown(t, s, t0)
+	storetest.SaveDown(t, s, t0)
 	var ids []int64
 	for _, o := range mustOutcomes(t, s) {
 		ids = append(ids, o.ID)

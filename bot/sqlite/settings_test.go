@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/storetest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -61,7 +62,7 @@ func TestMigrationFourKeepsSubscriptionsWithDefaults(t *testing.T) {
 	if _, _, err := s.UpdateSettings(ctx, chat(tgPlatform, "1"), func(cs *bot.ChatSettings) { cs.MutedUntil = t0.Add(time.Hour) }); err != nil {
 		t.Fatal(err)
 	}
-	saveRecovery(t, s, t0.Add(time.Minute))
+	storetest.SaveRecovery(t, s, t0.Add(time.Minute))
 	due, err := s.Due(ctx, tgPlatform, t0.Add(time.Minute), 10, nil)
 	if err != nil || len(due) != 1 || due[0].Change.Transition.To != probe.StateUp || due[0].ReplyTo != "77" {
 		t.Fatalf("recovery after migration: %+v, %v", due, err)

@@ -40,26 +40,6 @@ func subscribe(t *testing.T, s *sqlite.Store, chats ...bot.ChatRef) {
 	}
 }
 
-func downRound(at time.Time) probe.Round {
-	return probe.Round{Start: at, Verdict: probe.VerdictDown, Targets: []probe.Result{{Target: "api", Class: probe.ClassStatus, Detail: "HTTP 503", Status: 503}}}
-}
-
-// saveDown saves a round with an up→down change and returns it.
-func saveDown(t testing.TB, s *sqlite.Store, at time.Time) *bot.Snapshot {
-	t.Helper()
-	tr := probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at.Add(-time.Second)}
-	snap := &bot.Snapshot{
-		Round:    downRound(at),
-		Status:   probe.Status{State: probe.StateDown, Since: at},
-		Incident: &bot.Incident{Start: tr.Began, Worst: probe.StateDown, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}},
-		Change:   &bot.Change{Transition: tr, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}},
-	}
-	if err := s.SaveRound(context.Background(), snap); err != nil {
-		t.Fatal(err)
-	}
-	return snap
-}
-
 func TestMigrationsFromEmptyAndReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "bot.db")
 	s := open(t, path)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/storetest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -47,7 +48,7 @@ func TestChangeRegionsRoundTrip(t *testing.T) {
 	subscribe(t, s, chat(tgPlatform, "1"))
 	regions := []bot.RegionVerdict{{Region: "ap-south", Verdict: probe.VerdictUp}, {Region: "eu-west", Verdict: probe.VerdictDown}}
 	tr := probe.Transition{From: probe.StateUp, To: probe.StateDown, At: t0, Began: t0}
-	first := &bot.Snapshot{Round: downRound(t0), Status: probe.Status{State: probe.StateDown, Since: t0},
+	first := &bot.Snapshot{Round: storetest.DownRound(t0), Status: probe.Status{State: probe.StateDown, Since: t0},
 		Incident: &bot.Incident{Start: t0, Worst: probe.StateDown},
 		Change:   &bot.Change{Transition: tr, Regions: regions}}
 	if err := s.SaveRound(ctx, first); err != nil {

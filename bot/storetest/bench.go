@@ -53,11 +53,11 @@ func BenchFanOutSettings(b *testing.B, open func(b *testing.B) Store) {
 		for k := range history + 1 {
 			at := t0.Add(time.Duration(k) * time.Hour)
 			start := time.Now()
-			saveDown(b, s, at)
+			SaveDown(b, s, at)
 			downMs = float64(time.Since(start).Microseconds()) / 1000
 			sent += sendAll(b, s, at)
 			start = time.Now()
-			saveRecovery(b, s, at.Add(time.Minute))
+			SaveRecovery(b, s, at.Add(time.Minute))
 			upMs = float64(time.Since(start).Microseconds()) / 1000
 			sent += sendAll(b, s, at.Add(time.Minute))
 		}

@@ -113,7 +113,7 @@ var concurrencyTests = []test{
 		}
 
 		// The follower path: one store saves rounds, the other loads them.
-		snap := saveDown(t, a, t0)
+		snap := SaveDown(t, a, t0)
 		saved := load(t, c)
 		if saved.Status.State != probe.StateDown || saved.Incident == nil || saved.Incident.ID != snap.Incident.ID ||
 			saved.LastRound == nil || !saved.LastRound.Start.Equal(t0) {
@@ -125,7 +125,7 @@ var concurrencyTests = []test{
 		at := t0.Add(time.Minute)
 		flap := &bot.Flap{Since: t0, Changes: 3, Worst: probe.StateDown}
 		unstable := &bot.Snapshot{
-			Round:  downRound(at),
+			Round:  DownRound(at),
 			Status: probe.Status{State: probe.StateDown, Since: at},
 			Change: &bot.Change{Kind: bot.KindUnstable, Transition: probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at}, Flaps: 3, FlapSince: t0},
 			Flap:   flap,
@@ -165,7 +165,7 @@ var concurrencyTests = []test{
 		if _, _, err := c.UpdateSettings(ctx, x, func(cs *bot.ChatSettings) { cs.RemindEvery = time.Hour }); err != nil {
 			t.Fatal(err)
 		}
-		saveDown(t, a, t0)
+		SaveDown(t, a, t0)
 		row := due(t, a, tgPlatform, t0)[0]
 		if err := c.Retry(ctx, row.ID, t0.Add(time.Minute), 1, "HTTP 502"); err != nil {
 			t.Fatal(err)

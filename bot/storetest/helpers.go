@@ -73,29 +73,34 @@ func subscribe(t *testing.T, s Store, chats ...bot.ChatRef) {
 	}
 }
 
-func downRound(at time.Time) probe.Round {
+// DownRound is a round in which the api target fails with HTTP 503.
+func DownRound(at time.Time) probe.Round {
 	return probe.Round{Start: at, Verdict: probe.VerdictDown, Targets: []probe.Result{{Target: "api", Class: probe.ClassStatus, Detail: "HTTP 503", Status: 503}}}
 }
 
-// saveDown saves a round with an up→down change opening an incident and
-// returns it.
-func saveDown(t testing.TB, s Store, at time.Time) *bot.Snapshot {
-	t.Helper()
+// DownSnapshot is a down round with an up→down change opening an incident.
+func DownSnapshot(at time.Time) *bot.Snapshot {
 	tr := probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at.Add(-time.Second)}
-	snap := &bot.Snapshot{
-		Round:    downRound(at),
+	return &bot.Snapshot{
+		Round:    DownRound(at),
 		Status:   probe.Status{State: probe.StateDown, Since: at},
 		Incident: &bot.Incident{Start: tr.Began, Worst: probe.StateDown, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}},
 		Change:   &bot.Change{Transition: tr, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}},
 	}
+}
+
+// SaveDown saves DownSnapshot(at) and returns it.
+func SaveDown(t testing.TB, s bot.StateStore, at time.Time) *bot.Snapshot {
+	t.Helper()
+	snap := DownSnapshot(at)
 	if err := s.SaveRound(t.Context(), snap); err != nil {
 		t.Fatal(err)
 	}
 	return snap
 }
 
-// saveRecovery closes the open incident with a down→up change.
-func saveRecovery(t testing.TB, s Store, at time.Time) *bot.Snapshot {
+// SaveRecovery closes the open incident with a down→up change.
+func SaveRecovery(t testing.TB, s bot.StateStore, at time.Time) *bot.Snapshot {
 	t.Helper()
 	saved, err := s.Load(t.Context())
 	if err != nil {

@@ -101,7 +101,7 @@ var historyTests = []test{
 			if k == 2 {
 				inc.End = time.Time{}
 			}
-			snap := &bot.Snapshot{Round: downRound(start), Status: probe.Status{State: probe.StateDown, Since: start}, Incident: inc}
+			snap := &bot.Snapshot{Round: DownRound(start), Status: probe.Status{State: probe.StateDown, Since: start}, Incident: inc}
 			if err := s.SaveRound(t.Context(), snap); err != nil {
 				t.Fatal(err)
 			}
@@ -123,11 +123,11 @@ var historyTests = []test{
 	}},
 	{"IncidentUpdatedInPlace", func(t *testing.T, b Backend) {
 		s, _ := fresh(t, b, Defaults())
-		snap := saveDown(t, s, t0)
+		snap := SaveDown(t, s, t0)
 		inc := *snap.Incident
 		inc.Worst = probe.StateDown
 		inc.Causes = append(inc.Causes, bot.Cause{Component: "web", Detail: "timeout", FirstSeen: t0.Add(time.Minute), LastSeen: t0.Add(time.Minute)})
-		next := &bot.Snapshot{Round: downRound(t0.Add(time.Minute)), Status: probe.Status{State: probe.StateDown, Since: t0}, Incident: &inc}
+		next := &bot.Snapshot{Round: DownRound(t0.Add(time.Minute)), Status: probe.Status{State: probe.StateDown, Since: t0}, Incident: &inc}
 		if err := s.SaveRound(t.Context(), next); err != nil {
 			t.Fatal(err)
 		}

@@ -41,26 +41,26 @@ var retentionTests = []test{
 		}
 
 		// A change nobody was subscribed to: nothing refers to it once old.
-		saveDown(t, s, t0.Add(-3*time.Hour))
+		SaveDown(t, s, t0.Add(-3*time.Hour))
 		a, c, d := chat(tgPlatform, "a"), chat(tgPlatform, "b"), chat(dcPlatform, "c")
 		subscribe(t, s, a, c, d)
 
 		// Incident 1, over and fully delivered: every row of it may go.
-		inc1 := saveDown(t, s, t0)
+		inc1 := SaveDown(t, s, t0)
 		finish(t, s, rowsOf(a)[inc1.Change.ID].ID, bot.StatusSent, "m-a1", t0)
 		finish(t, s, rowsOf(c)[inc1.Change.ID].ID, bot.StatusGone, "", t0)
 		finish(t, s, rowsOf(d)[inc1.Change.ID].ID, bot.StatusExpired, "", t0)
-		saveRecovery(t, s, t0.Add(time.Minute))
+		SaveRecovery(t, s, t0.Add(time.Minute))
 		finishPending(a, bot.StatusSent, "m-a1-up", t0.Add(time.Minute))
 		finishPending(d, bot.StatusCoalesced, "", t0.Add(time.Minute))
 		// Incident 2, over, but a's recovery still pending: it replies to m-a2.
-		inc2 := saveDown(t, s, t0.Add(10*time.Minute))
+		inc2 := SaveDown(t, s, t0.Add(10*time.Minute))
 		finish(t, s, rowsOf(a)[inc2.Change.ID].ID, bot.StatusSent, "m-a2", t0.Add(10*time.Minute))
 		finish(t, s, rowsOf(d)[inc2.Change.ID].ID, bot.StatusSent, "m-c2", t0.Add(10*time.Minute))
-		saveRecovery(t, s, t0.Add(20*time.Minute))
+		SaveRecovery(t, s, t0.Add(20*time.Minute))
 		finishPending(d, bot.StatusSent, "m-c2-up", t0.Add(20*time.Minute))
 		// Incident 3, still open: its sent row is what the recovery will reply to.
-		inc3 := saveDown(t, s, t0.Add(30*time.Minute))
+		inc3 := SaveDown(t, s, t0.Add(30*time.Minute))
 		finish(t, s, rowsOf(d)[inc3.Change.ID].ID, bot.StatusSent, "m-c3", t0.Add(30*time.Minute))
 
 		before := len(inspect(s).Outbox)
@@ -93,7 +93,7 @@ var retentionTests = []test{
 			t.Errorf("changes kept %d, want incident 3's", n)
 		}
 		// What is kept still works: the open incident's recovery replies to its alert.
-		saveRecovery(t, s, t0.Add(6*time.Hour))
+		SaveRecovery(t, s, t0.Add(6*time.Hour))
 		if d := due(t, s, dcPlatform, t0.Add(6*time.Hour)); len(d) != 1 || d[0].ReplyTo != "m-c3" {
 			t.Fatalf("recovery of the open incident %+v, want a reply to m-c3", d)
 		}
@@ -104,9 +104,9 @@ var retentionTests = []test{
 		opts.OutboxRetention = 0
 		s, _ := fresh(t, b, opts)
 		subscribe(t, s, chat(tgPlatform, "a"))
-		saveDown(t, s, t0)
+		SaveDown(t, s, t0)
 		finish(t, s, inspect(s).Outbox[0].ID, bot.StatusExpired, "", t0)
-		saveRecovery(t, s, t0.Add(time.Minute))
+		SaveRecovery(t, s, t0.Add(time.Minute))
 		finish(t, s, inspect(s).Outbox[1].ID, bot.StatusSent, "m-up", t0.Add(time.Minute))
 		upRound(t, s, t0.Add(365*24*time.Hour))
 		upRound(t, s, t0.Add(366*24*time.Hour))

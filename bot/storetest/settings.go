@@ -82,7 +82,7 @@ var settingsTests = []test{
 		if _, _, err := s.UpdateSettings(ctx, muted, func(cs *bot.ChatSettings) { cs.MutedUntil = t0.Add(2 * time.Hour) }); err != nil {
 			t.Fatal(err)
 		}
-		saveDown(t, s, t0)
+		SaveDown(t, s, t0)
 		d := due(t, s, tgPlatform, t0)
 		if len(d) != 1 || d[0].Chat != heard {
 			t.Fatalf("down alert went to %+v, want only the chat not muted", d)
@@ -92,7 +92,7 @@ var settingsTests = []test{
 		if _, _, err := s.UpdateSettings(ctx, heard, func(cs *bot.ChatSettings) { cs.MutedUntil = t0.Add(2 * time.Hour) }); err != nil {
 			t.Fatal(err)
 		}
-		saveRecovery(t, s, t0.Add(time.Minute))
+		SaveRecovery(t, s, t0.Add(time.Minute))
 		d = due(t, s, tgPlatform, t0.Add(time.Minute))
 		if len(d) != 1 || d[0].Chat != heard || d[0].Change.Transition.To != probe.StateUp || d[0].ReplyTo != "77" {
 			t.Fatalf("recovery %+v, want one for %v replying to 77", d, heard)

@@ -65,7 +65,7 @@ var subscriptionTests = []test{
 		ctx := t.Context()
 		old, nw := chat(tgPlatform, "-100"), chat(tgPlatform, "-100200")
 		subscribe(t, s, old, chat(dcPlatform, "c1"))
-		saveDown(t, s, t0)
+		SaveDown(t, s, t0)
 		if err := s.MigrateChat(ctx, old, nw); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ var subscriptionTests = []test{
 		s, _ := fresh(t, b, Defaults())
 		a, c := chat(tgPlatform, "a"), chat(tgPlatform, "c")
 		subscribe(t, s, a, c)
-		saveDown(t, s, t0)
+		SaveDown(t, s, t0)
 		if removed, err := s.Unsubscribe(t.Context(), a); !removed || err != nil {
 			t.Fatalf("unsubscribe: %v %v", removed, err)
 		}
@@ -108,7 +108,7 @@ var stateTests = []test{
 	{"SaveRoundFansOutAndLoadRestores", func(t *testing.T, b Backend) {
 		s, db := fresh(t, b, Defaults())
 		subscribe(t, s, chat(tgPlatform, "1"), chat(tgPlatform, "2"), chat(dcPlatform, "3"))
-		snap := saveDown(t, s, t0)
+		snap := SaveDown(t, s, t0)
 		if snap.Change.ID == 0 || snap.Incident.ID == 0 || snap.Queued != 3 {
 			t.Fatalf("ids or queued count not set: %+v", snap)
 		}
@@ -148,7 +148,7 @@ var stateTests = []test{
 		// An incident id that does not exist makes the change's reference to
 		// it fail after the round and state were written: none of it may remain.
 		snap := &bot.Snapshot{
-			Round:    downRound(t0),
+			Round:    DownRound(t0),
 			Status:   probe.Status{State: probe.StateDown, Since: t0},
 			Incident: &bot.Incident{ID: 999, Start: t0, Worst: probe.StateDown},
 			Change:   &bot.Change{Transition: probe.Transition{From: probe.StateUp, To: probe.StateDown, At: t0}},
@@ -170,7 +170,7 @@ var stateTests = []test{
 	{"FlapStateRoundTrips", func(t *testing.T, b Backend) {
 		s, db := fresh(t, b, Defaults())
 		subscribe(t, s, chat(tgPlatform, "1"))
-		saveDown(t, s, t0)
+		SaveDown(t, s, t0)
 		at := t0.Add(time.Minute)
 		flap := &bot.Flap{Since: t0, Changes: 4, Worst: probe.StateDown}
 		snap := &bot.Snapshot{
@@ -230,7 +230,7 @@ var outboxTests = []test{
 		ctx := t.Context()
 		a, c := chat(tgPlatform, "a"), chat(tgPlatform, "b")
 		subscribe(t, s, a, c, chat(dcPlatform, "c"))
-		saveDown(t, s, t0)
+		SaveDown(t, s, t0)
 
 		got := due(t, s, tgPlatform, t0)
 		if len(got) != 2 {
@@ -272,7 +272,7 @@ var outboxTests = []test{
 			t.Errorf("finished rows still pending: %+v", bl)
 		}
 		// A recovery for b replies to b's down alert.
-		saveRecovery(t, s, t0.Add(time.Minute))
+		SaveRecovery(t, s, t0.Add(time.Minute))
 		got = due(t, s, tgPlatform, t0.Add(time.Hour))
 		if len(got) != 1 || got[0].Chat != c || got[0].ReplyTo != "m-1" || got[0].Change.Incident.End.IsZero() {
 			t.Fatalf("recovery row %+v", got)
@@ -282,11 +282,11 @@ var outboxTests = []test{
 		s, _ := fresh(t, b, Defaults())
 		a := chat(tgPlatform, "a")
 		subscribe(t, s, a)
-		saveDown(t, s, t0)
+		SaveDown(t, s, t0)
 		row := due(t, s, tgPlatform, t0)[0]
 		finish(t, s, row.ID, bot.StatusSent, "m-1", t0)
 		finish(t, s, row.ID, bot.StatusExpired, "", t0)
-		saveRecovery(t, s, t0.Add(time.Minute))
+		SaveRecovery(t, s, t0.Add(time.Minute))
 		if d := due(t, s, tgPlatform, t0.Add(time.Minute)); len(d) != 1 || d[0].ReplyTo != "m-1" {
 			t.Fatalf("recovery %+v: the sent alert should stand", d)
 		}
@@ -297,7 +297,7 @@ var outboxTests = []test{
 		if _, err := s.Subscribe(t.Context(), bot.Subscription{Chat: chat(tgPlatform, "b"), Lang: "fr", CreatedAt: t0}); err != nil {
 			t.Fatal(err)
 		}
-		snap := saveDown(t, s, t0)
+		snap := SaveDown(t, s, t0)
 		got := due(t, s, tgPlatform, t0)
 		if len(got) != 2 || got[1].Lang != "fr" {
 			t.Fatalf("rows %+v", got)

@@ -112,7 +112,7 @@ var vantageTests = []test{
 		split := []bot.RegionVerdict{{Region: "eu-west", Verdict: probe.VerdictDown}, {Region: "us-east", Verdict: probe.VerdictUp}}
 		tr := probe.Transition{From: probe.StateUp, To: probe.StateDown, At: t0, Began: t0}
 		snap := &bot.Snapshot{
-			Round:    downRound(t0),
+			Round:    DownRound(t0),
 			Status:   probe.Status{State: probe.StateDown, Since: t0},
 			Incident: &bot.Incident{Start: t0, Worst: probe.StateDown},
 			Change:   &bot.Change{Transition: tr, Regions: split},
@@ -120,7 +120,7 @@ var vantageTests = []test{
 		if err := s.SaveRound(t.Context(), snap); err != nil {
 			t.Fatal(err)
 		}
-		saveRecovery(t, s, t0.Add(time.Minute)) // agreed: no regions
+		SaveRecovery(t, s, t0.Add(time.Minute)) // agreed: no regions
 		d := due(t, s, tgPlatform, t0.Add(time.Minute))
 		if len(d) != 2 {
 			t.Fatalf("rows %+v", d)
