@@ -61,10 +61,9 @@ func Handler(m Monitor, b Delivery, l Leadership, maxAge time.Duration, g promet
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := Health{Health: m.Health(maxAge), Status: "ok", Role: "follower"}
-		if term, leading := l.Status(); leading {
-			h.Role, h.Epoch = "leader", term.Epoch
-		} else {
-			h.Epoch = term.Epoch
+		term, leading := l.Status()
+		if h.Epoch = term.Epoch; leading {
+			h.Role = "leader"
 		}
 		code := http.StatusOK
 		backlog, err := b.Backlog(r.Context())
