@@ -11,6 +11,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -35,10 +36,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	defer store.Close()
 
-	slack, discord, plain, flaky := newReceiver(t, KindSlack), newReceiver(t, KindDiscord), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
-	receivers := map[string]*receiver{"slack": slack, "discord": discord, "json": plain, "flaky json": flaky}
+	slack, discordHook, plain, flaky := newReceiver(t, KindSlack), newReceiver(t, KindDiscord), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
+	receivers := map[string]*receiver{"slack": slack, "discord": discordHook, "json": plain, "flaky json": flaky}
 	settings := Settings{Rate: 20, URLs: bot.Secret(strings.Join([]string{
-		"slack=" + slack.URL(), "discord=" + discord.URL(), plain.URL(), "json=" + flaky.URL(),
+		"slack=" + slack.URL(), "discord=" + discordHook.URL(), plain.URL(), "json=" + flaky.URL(),
 	}, ","))}
 	logs := &bottest.Buffer{}
 	log := textLogger(logs)
@@ -169,9 +170,9 @@ func stateIn(t *testing.T, kind string, body []byte) string {
 			t.Fatalf("discord payload %s: %v", body, err)
 		}
 		switch m.Embeds[0].Color {
-		case colorDown:
+		case discord.ColorDown:
 			return "down"
-		case colorUp:
+		case discord.ColorUp:
 			return "up"
 		}
 		return m.Embeds[0].Title

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/discord"
 )
 
 // Slack's limits, in characters.
@@ -19,25 +20,9 @@ const (
 	maxSlackBlocks           = 50    // blocks per message
 )
 
-// Discord's embed limits, in characters (the same as the bot's, see bot/discord/embed.go).
-const (
-	discordTitle       = 256
-	discordDescription = 4096
-	discordFields      = 25
-	discordFieldName   = 256
-	discordFieldValue  = 1024
-	discordEmbedTotal  = 6000
-	// discordSuppressNotifications is the message flag for a silent message.
-	discordSuppressNotifications = 1 << 12
-)
-
-// Embed colours per severity, the bot's own (bot/discord).
-const (
-	colorDown     = 0xED4245
-	colorDegraded = 0xE67E22
-	colorUp       = 0x57F287
-	colorInfo     = 0x99AAB5
-)
+// discordSuppressNotifications is the message flag for a silent message.
+// Embed limits and colours are the Discord adapter's (bot/discord/embed.go).
+const discordSuppressNotifications = 1 << 12
 
 // stateOf names the state a message announces.
 func stateOf(s bot.Severity) string {
@@ -166,21 +151,21 @@ type discordField struct {
 // renderDiscord formats m as one embed within Discord's limits: title, then
 // the lines as the description, then as many fields as fit.
 func renderDiscord(m bot.Message) discordMessage {
-	e := discordEmbed{Color: colorOf(m.Severity)}
+	e := discordEmbed{Color: discord.Color(m.Severity)}
 	if !m.Time.IsZero() {
 		e.Timestamp = m.Time.UTC().Format(time.RFC3339)
 	}
-	budget := discordEmbedTotal
-	e.Title = bot.Truncate(m.Title, discordTitle)
+	budget := discord.LimitEmbedTotal
+	e.Title = bot.Truncate(m.Title, discord.LimitEmbedTitle)
 	budget -= runes(e.Title)
-	e.Description = bot.Truncate(strings.Join(m.Lines, "\n"), min(discordDescription, budget))
+	e.Description = bot.Truncate(strings.Join(m.Lines, "\n"), min(discord.LimitEmbedDescription, budget))
 	budget -= runes(e.Description)
 	for _, f := range m.Fields {
-		if len(e.Fields) == discordFields {
+		if len(e.Fields) == discord.LimitEmbedFields {
 			break
 		}
-		name := bot.Truncate(nonBlank(f.Name), discordFieldName)
-		room := min(discordFieldValue, budget-runes(name))
+		name := bot.Truncate(nonBlank(f.Name), discord.LimitFieldName)
+		room := min(discord.LimitFieldValue, budget-runes(name))
 		if room < 16 { // too little left for a useful value
 			break
 		}
@@ -193,19 +178,6 @@ func renderDiscord(m bot.Message) discordMessage {
 		msg.Flags = discordSuppressNotifications
 	}
 	return msg
-}
-
-func colorOf(s bot.Severity) int {
-	switch s {
-	case bot.SeverityDown:
-		return colorDown
-	case bot.SeverityDegraded:
-		return colorDegraded
-	case bot.SeverityUp:
-		return colorUp
-	default:
-		return colorInfo
-	}
 }
 
 // nonBlank stands in a zero-width space for an empty text, which Discord rejects.
