@@ -38,6 +38,11 @@ type Subscription struct {
 	Group     string
 	Lang      string
 	CreatedAt time.Time
+	// By is who subscribed the chat (the platform's user id, or "chat:<id>"
+	// for a post made on behalf of a chat), so subscriptions per person can
+	// be capped; "" for chats subscribed before it was recorded or by the
+	// configuration.
+	By string
 }
 
 // Cause is one failing component and why it fails. In an incident,

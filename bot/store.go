@@ -26,6 +26,13 @@ type SubscriptionStore interface {
 	MigrateChat(ctx context.Context, from, to ChatRef) error
 }
 
+// SubscriptionCounter counts the chats one person subscribed, so that
+// subscriptions per person can be capped.
+type SubscriptionCounter interface {
+	// SubscribedBy counts the chats of platform p whose Subscription.By is user.
+	SubscribedBy(ctx context.Context, p Platform, user string) (int, error)
+}
+
 // SettingsStore keeps each subscription's settings (issue 12); ending a
 // subscription drops them.
 type SettingsStore interface {

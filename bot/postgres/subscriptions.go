@@ -13,9 +13,9 @@ import (
 
 // Subscribe adds a subscription; created is false if the chat was subscribed already.
 func (s *Store) Subscribe(ctx context.Context, sub bot.Subscription) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO subscriptions (platform, chat_id, kind, grp, lang, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (platform, chat_id) DO NOTHING`,
-		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, sqlstore.Nanos(sub.CreatedAt))
+	tag, err := s.pool.Exec(ctx, `INSERT INTO subscriptions (platform, chat_id, kind, grp, lang, created_at, subscribed_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (platform, chat_id) DO NOTHING`,
+		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, sqlstore.Nanos(sub.CreatedAt), sub.By)
 	if err != nil {
 		return false, fmt.Errorf("subscribe %s: %w", sub.Chat, err)
 	}
@@ -109,7 +109,7 @@ func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
 
 // Subscriptions lists every subscription (for the console adapter, tests and tools).
 func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
-	rows, err := s.pool.Query(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at FROM subscriptions ORDER BY platform, chat_id`)
+	rows, err := s.pool.Query(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at, subscribed_by FROM subscriptions ORDER BY platform, chat_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
@@ -118,7 +118,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
 			sub     bot.Subscription
 			created int64
 		)
-		err := row.Scan(&sub.Chat.Platform, &sub.Chat.ID, &sub.Kind, &sub.Group, &sub.Lang, &created)
+		err := row.Scan(&sub.Chat.Platform, &sub.Chat.ID, &sub.Kind, &sub.Group, &sub.Lang, &created, &sub.By)
 		sub.CreatedAt = sqlstore.FromNanos(created)
 		return sub, err
 	})
@@ -126,4 +126,13 @@ func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
 	return out, nil
+}
+
+// SubscribedBy counts the chats of a platform that user subscribed.
+func (s *Store) SubscribedBy(ctx context.Context, p bot.Platform, user string) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM subscriptions WHERE platform = $1 AND subscribed_by = $2`, p, user).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count subscriptions by %s:%s: %w", p, user, err)
+	}
+	return n, nil
 }

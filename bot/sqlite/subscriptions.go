@@ -12,9 +12,9 @@ import (
 
 // Subscribe adds a subscription; created is false if the chat was subscribed already.
 func (s *Store) Subscribe(ctx context.Context, sub bot.Subscription) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO subscriptions (platform, chat_id, kind, grp, lang, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, chat_id) DO NOTHING`,
-		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, sqlstore.Nanos(sub.CreatedAt))
+	res, err := s.db.ExecContext(ctx, `INSERT INTO subscriptions (platform, chat_id, kind, grp, lang, created_at, subscribed_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, chat_id) DO NOTHING`,
+		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, sqlstore.Nanos(sub.CreatedAt), sub.By)
 	if err != nil {
 		return false, fmt.Errorf("subscribe %s: %w", sub.Chat, err)
 	}
@@ -121,7 +121,7 @@ func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
 
 // Subscriptions lists every subscription (for the console adapter, tests and tools).
 func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at FROM subscriptions ORDER BY platform, chat_id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at, subscribed_by FROM subscriptions ORDER BY platform, chat_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
@@ -130,7 +130,7 @@ func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
 	for rows.Next() {
 		var sub bot.Subscription
 		var created int64
-		if err := rows.Scan(&sub.Chat.Platform, &sub.Chat.ID, &sub.Kind, &sub.Group, &sub.Lang, &created); err != nil {
+		if err := rows.Scan(&sub.Chat.Platform, &sub.Chat.ID, &sub.Kind, &sub.Group, &sub.Lang, &created, &sub.By); err != nil {
 			return nil, fmt.Errorf("list subscriptions: %w", err)
 		}
 		sub.CreatedAt = sqlstore.FromNanos(created)
@@ -140,4 +140,13 @@ func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
 	return out, nil
+}
+
+// SubscribedBy counts the chats of a platform that user subscribed.
+func (s *Store) SubscribedBy(ctx context.Context, p bot.Platform, user string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscriptions WHERE platform = ? AND subscribed_by = ?`, p, user).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count subscriptions by %s:%s: %w", p, user, err)
+	}
+	return n, nil
 }

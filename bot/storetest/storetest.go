@@ -25,6 +25,7 @@ import (
 type Store interface {
 	bot.Store
 	bot.FixedStore
+	bot.SubscriptionCounter
 	Close() error
 }
 
@@ -88,6 +89,7 @@ func Run(t *testing.T, b Backend) {
 		tests []test
 	}{
 		{"Subscriptions", subscriptionTests},
+		{"SubscribedBy", subscribedByTests},
 		{"State", stateTests},
 		{"Outbox", outboxTests},
 		{"FanOut", fanOutTests},
