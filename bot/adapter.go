@@ -63,6 +63,9 @@ type Deps struct {
 	Metrics prometheus.Registerer
 	// Stdout is the program's standard output (the console writes alerts there).
 	Stdout io.Writer
+	// Commands is the per-person command limit shared by every adapter
+	// (nil: no limit).
+	Commands *CommandLimiter
 }
 
 // DeliverySettings are the delivery settings shared by every platform.

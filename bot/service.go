@@ -29,6 +29,10 @@ type Command struct {
 	// Discord option, its value.
 	Args string
 	Lang string
+	// User is the sender's id on the platform, "chat:<id>" for a post made
+	// on behalf of a chat, "" when unknown (a Telegram channel post): the
+	// command limit then applies to the chat.
+	User string
 	// IsAdmin tells whether the sender may manage this chat. It is called only
 	// when a subscription changes in an AdminOnly chat, so adapters can make
 	// the platform call lazily. Nil means "not an admin".
@@ -60,6 +64,14 @@ type Service struct {
 	board func() *Board
 	// regions is the last vote's breakdown of the vantage points.
 	regions func() []RegionVerdict
+	// live is the monitor's state in memory, read by /status instead of
+	// the store when set.
+	live interface{ Snapshot() Saved }
+	// langs remembers chats' languages for a while, so a burst of commands
+	// does not read the store per command.
+	langs *langCache
+	// maxSubs caps the chats one person may subscribe per platform (0: no cap).
+	maxSubs int
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -77,11 +89,21 @@ func WithRegions(regions func() []RegionVerdict) ServiceOption {
 	return func(s *Service) { s.regions = regions }
 }
 
+// WithLiveState lets /status answer from the monitor's state in memory
+// (Monitor.Snapshot) instead of loading it from the store per command.
+func WithLiveState(live interface{ Snapshot() Saved }) ServiceOption {
+	return func(s *Service) { s.live = live }
+}
+
+// WithSubscriptionCap caps the chats one person may subscribe on a platform;
+// 0 or less means no cap. It needs a store that is a SubscriptionCounter.
+func WithSubscriptionCap(n int) ServiceOption { return func(s *Service) { s.maxSubs = n } }
+
 // NewService builds the command service. Uptime and /history come from the
 // board when one is published, else from state when it is a HistoryStore.
 func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, log *slog.Logger, opts ...ServiceOption) *Service {
 	s := &Service{subs: subs, state: state, now: now, log: log, board: func() *Board { return nil },
-		regions: func() []RegionVerdict { return nil }}
+		regions: func() []RegionVerdict { return nil }, langs: newLangCache(langTTL)}
 	s.history, _ = state.(HistoryStore)
 	for _, o := range opts {
 		o(s)
@@ -99,11 +121,15 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 	if name != "subscribe" && name != "unsubscribe" {
 		cmd.Lang = s.chatLang(ctx, cmd)
 	}
+	if AdminCommand(name) {
+		// The chat's subscription or language may change: read it afresh next time.
+		defer s.langs.forget(cmd.Chat)
+	}
 	switch name {
 	case "start", "help":
 		return HelpMessage(cmd.Lang), true
 	case "status":
-		saved, err := s.state.Load(ctx)
+		saved, err := s.saved(ctx)
 		if err != nil {
 			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
 			return NoticeMessage(cmd.Lang, NoticeFailed), true
@@ -140,13 +166,20 @@ func (s *Service) chatLang(ctx context.Context, cmd Command) string {
 	if !ok {
 		return cmd.Lang
 	}
-	cs, subscribed, err := store.Settings(ctx, cmd.Chat)
-	if err != nil {
-		s.log.Warn("read the chat's language; answering in the asker's", "err", err, "chat", cmd.Chat.String())
-		return cmd.Lang
+	lang, known := s.langs.get(cmd.Chat, s.now())
+	if !known {
+		cs, subscribed, err := store.Settings(ctx, cmd.Chat)
+		if err != nil {
+			s.log.Warn("read the chat's language; answering in the asker's", "err", err, "chat", cmd.Chat.String())
+			return cmd.Lang
+		}
+		if subscribed {
+			lang = cs.Lang
+		}
+		s.langs.put(cmd.Chat, lang, s.now())
 	}
-	if subscribed && cs.Lang != "" {
-		return cs.Lang
+	if lang != "" {
+		return lang
 	}
 	return cmd.Lang
 }
@@ -207,8 +240,11 @@ func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe
 		return refusal
 	}
 	if subscribe {
+		if refusal, ok := s.underCap(ctx, cmd); !ok {
+			return refusal
+		}
 		created, err := s.subs.Subscribe(ctx, Subscription{
-			Chat: cmd.Chat, Kind: cmd.Kind, Group: cmd.Group, Lang: cmd.Lang, CreatedAt: s.now(),
+			Chat: cmd.Chat, Kind: cmd.Kind, Group: cmd.Group, Lang: cmd.Lang, CreatedAt: s.now(), By: cmd.User,
 		})
 		if err != nil {
 			s.log.Error("subscribe", "err", err, "chat", cmd.Chat.String())
@@ -234,6 +270,7 @@ func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe
 
 // ChatGone ends the subscription of a chat that removed, kicked or blocked the bot.
 func (s *Service) ChatGone(ctx context.Context, chat ChatRef) error {
+	defer s.langs.forget(chat)
 	removed, err := s.subs.Unsubscribe(ctx, chat)
 	if removed {
 		s.log.Info("chat removed the bot; subscription ended", "chat", chat.String())
@@ -243,6 +280,7 @@ func (s *Service) ChatGone(ctx context.Context, chat ChatRef) error {
 
 // GroupGone ends every subscription of a server the bot was removed from.
 func (s *Service) GroupGone(ctx context.Context, p Platform, group string) error {
+	defer s.langs.forgetAll()
 	n, err := s.subs.UnsubscribeGroup(ctx, p, group)
 	if n > 0 {
 		s.log.Info("bot left a server; subscriptions ended", "platform", p, "group", group, "count", n)
@@ -252,6 +290,8 @@ func (s *Service) GroupGone(ctx context.Context, p Platform, group string) error
 
 // ChatMigrated keeps a subscription when a chat changes id.
 func (s *Service) ChatMigrated(ctx context.Context, from, to ChatRef) error {
+	defer s.langs.forget(from)
+	defer s.langs.forget(to)
 	if err := s.subs.MigrateChat(ctx, from, to); err != nil {
 		return err
 	}

@@ -68,6 +68,8 @@ type catalog struct {
 	regionsSeen    string // state, regions
 	regionsUnknown string // regions
 	listSep        string
+	// Command limits.
+	subscriptionCap string // the cap
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never
@@ -82,6 +84,9 @@ const (
 	NoticeBotLacksPermissions
 	// NoticeStaleButton answers a press on a button the bot can no longer act on.
 	NoticeStaleButton
+	// NoticeSlowDown answers a person whose commands come faster than the
+	// command limit: some were dropped.
+	NoticeSlowDown
 )
 
 var english = catalog{
@@ -190,7 +195,9 @@ var english = catalog{
 		NoticeServersOnly:         "This command works in a shared chat (a group, a server channel), not in direct messages.",
 		NoticeBotLacksPermissions: "I can't post alerts in this channel yet: give me View Channel, Send Messages, Embed Links and Read Message History here, then run /subscribe again.",
 		NoticeStaleButton:         "This button no longer works here. Send /settings for fresh ones.",
+		NoticeSlowDown:            "You are sending commands too fast: I skipped some. Wait a few seconds.",
 	},
+	subscriptionCap: "You have already subscribed %d chats, the most one person may. Send /unsubscribe in one of them first.",
 }
 
 var french = catalog{
@@ -300,7 +307,9 @@ var french = catalog{
 		NoticeServersOnly:         "Cette commande s'utilise dans une discussion partagée (un groupe, un salon de serveur), pas en message privé.",
 		NoticeBotLacksPermissions: "Je ne peux pas encore publier d'alertes dans ce salon : donnez-moi Voir le salon, Envoyer des messages, Intégrer des liens et Voir les anciens messages ici, puis relancez /subscribe.",
 		NoticeStaleButton:         "Ce bouton n'est plus valable ici. Envoyez /settings pour en obtenir de nouveaux.",
+		NoticeSlowDown:            "Vous envoyez des commandes trop vite : j'en ai ignoré. Patientez quelques secondes.",
 	},
+	subscriptionCap: "Vous avez déjà abonné %d discussions, le maximum par personne. Envoyez d'abord /unsubscribe dans l'une d'elles.",
 }
 
 // catalogFor picks the catalog of a language tag ("fr", "fr-FR"); English by default.

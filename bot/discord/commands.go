@@ -125,6 +125,16 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 			return
 		}
 	}
+	if known := slices.Contains(bot.CommandNames, name); known && a.limiter.Admit(a.command(i, name, args, lang)) != bot.Admitted {
+		// An interaction needs an answer within 3 s, or Discord shows
+		// "interaction failed": a short one only the asker sees, which
+		// costs no sending budget.
+		a.respond(ctx, s, i, &discordgo.InteractionResponse{
+			Type: discordgo.InteractionResponseChannelMessageWithSource,
+			Data: &discordgo.InteractionResponseData{Content: bot.NoticeText(lang, bot.NoticeSlowDown), Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
+		})
+		return
+	}
 	known := slices.Contains(bot.CommandNames, name)
 	// Changes and refusals are the asker's business; reading is not, except
 	// in a DM where /settings is only refused.
@@ -176,14 +186,7 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, ar
 	if name == "" {
 		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
 	}
-	cmd := bot.Command{
-		Chat:      bot.ChatRef{Platform: Platform, ID: i.ChannelID},
-		Kind:      KindServer,
-		AdminOnly: true,
-		Name:      name,
-		Args:      args,
-		Lang:      lang,
-	}
+	cmd := a.command(i, name, args, lang)
 	if i.GuildID == "" {
 		cmd.Kind, cmd.AdminOnly, cmd.Private = KindPrivate, false, true
 		if bot.AdminCommand(name) || settingsCommand(name) {
@@ -210,6 +213,25 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, ar
 		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
 	}
 	return m
+}
+
+// command is the interaction as a bot.Command, before the checks of answer.
+func (a *Adapter) command(i *discordgo.Interaction, name, args, lang string) bot.Command {
+	cmd := bot.Command{
+		Chat:      bot.ChatRef{Platform: Platform, ID: i.ChannelID},
+		Kind:      KindServer,
+		AdminOnly: true,
+		Name:      name,
+		Args:      args,
+		Lang:      lang,
+	}
+	switch {
+	case i.Member != nil && i.Member.User != nil:
+		cmd.User = i.Member.User.ID
+	case i.User != nil:
+		cmd.User = i.User.ID
+	}
+	return cmd
 }
 
 // interactionLang is the invoking user's locale, else the server's.

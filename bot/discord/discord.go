@@ -4,6 +4,7 @@
 package discord
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,7 +54,22 @@ type Config struct {
 	// without rate-limit headers and the waits between login and gateway
 	// retries; nil means bot.SystemClock{}.
 	Clock bot.Clock
+	// Limiter is the per-person command limit shared with the other
+	// adapters; nil admits every command.
+	Limiter *bot.CommandLimiter
+	// Panics counts panics recovered while handling an event or interaction;
+	// nil counts nothing.
+	Panics *bot.Panics
+	// MaxHandlers bounds the events and interactions handled at once; 0
+	// means DefaultMaxHandlers.
+	MaxHandlers int
 }
+
+// DefaultMaxHandlers is how many events and interactions are handled at
+// once by default. Beyond it an event is dropped with a warning: each
+// interaction must be acknowledged within 3 s, so queueing it behind a full
+// pool would only fail it later.
+const DefaultMaxHandlers = 64
 
 // Adapter connects the bot to Discord. Build it with New, start it with Run.
 type Adapter struct {
@@ -81,6 +97,11 @@ type Adapter struct {
 	mu       sync.Mutex
 	stopping bool
 	wg       sync.WaitGroup
+	// slots bounds the gateway events handled at once (a token per handler).
+	slots chan struct{}
+
+	limiter *bot.CommandLimiter
+	panics  *bot.Panics
 
 	// Tunables, unexported so tests in this package can shorten them.
 	minBackoff, maxBackoff time.Duration
@@ -126,6 +147,9 @@ func New(cfg Config, h Handler) *Adapter {
 		maxBackoff:     30 * time.Second,
 		openTimeout:    30 * time.Second,
 		handlerTimeout: 10 * time.Second,
+		slots:          make(chan struct{}, cmp.Or(max(cfg.MaxHandlers, 0), DefaultMaxHandlers)),
+		limiter:        cfg.Limiter,
+		panics:         cfg.Panics,
 	}
 	a.client = newHTTPClient(cfg.Client, base, a.observe)
 	a.setState(bot.PlatformConnecting)
@@ -318,14 +342,14 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 		}
 	})
 	s.AddHandler(func(s *discordgo.Session, ic *discordgo.InteractionCreate) {
-		a.goHandle(ctx, func(ctx context.Context) { a.onInteraction(ctx, s, ic) })
+		a.goBounded(ctx, "interaction", func(ctx context.Context) { a.onInteraction(ctx, s, ic) })
 	})
 	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildDelete) {
 		if g == nil || g.Guild == nil || g.ID == "" || g.Unavailable {
 			return // an outage of that server, not a removal
 		}
 		id := g.ID
-		a.goHandle(ctx, func(ctx context.Context) {
+		a.goBounded(ctx, "guild delete", func(ctx context.Context) {
 			if err := a.h.GroupGone(ctx, Platform, id); err != nil {
 				a.log.Error("end subscriptions of a server that removed the bot", "err", err, "group", id)
 			}
@@ -336,7 +360,7 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 			return
 		}
 		chat := bot.ChatRef{Platform: Platform, ID: ch.ID}
-		a.goHandle(ctx, func(ctx context.Context) {
+		a.goBounded(ctx, "channel delete", func(ctx context.Context) {
 			if err := a.h.ChatGone(ctx, chat); err != nil {
 				a.log.Error("end subscription of a deleted channel", "err", err, "chat", chat.String())
 			}
@@ -347,27 +371,48 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 	return s, nil
 }
 
+// goBounded is goHandle for a gateway event: at most cap(slots) run at
+// once; beyond that the event is dropped with a warning (what is sent from
+// the gateway cannot wait: it holds the gateway's reader).
+func (a *Adapter) goBounded(ctx context.Context, what string, fn func(ctx context.Context)) {
+	select {
+	case a.slots <- struct{}{}:
+	default:
+		a.log.Warn("discord: too many events in progress; dropping one", "event", what, "limit", cap(a.slots))
+		return
+	}
+	if !a.goHandle(ctx, func(ctx context.Context) {
+		defer func() { <-a.slots }()
+		fn(ctx)
+	}) {
+		<-a.slots
+	}
+}
+
 // goHandle runs fn in a goroutine Run waits for, with a context that survives
 // the end of Run's ctx for at most handlerTimeout (so an answer in flight is
-// still delivered at shutdown), and recovers panics.
-func (a *Adapter) goHandle(ctx context.Context, fn func(ctx context.Context)) {
+// still delivered at shutdown), and recovers panics. It reports whether fn
+// was started (not once shutdown began).
+func (a *Adapter) goHandle(ctx context.Context, fn func(ctx context.Context)) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stopping {
-		return
+		return false
 	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		defer func() {
 			if p := recover(); p != nil {
-				a.log.Error("panic in discord event handler", "err", fmt.Errorf("panic: %v", p))
+				a.panics.Inc()
+				a.log.Error("panic in discord event handler; skipped", "err", fmt.Errorf("panic: %v", p))
 			}
 		}()
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.handlerTimeout)
 		defer cancel()
 		fn(hctx)
 	}()
+	return true
 }
 
 // login checks the token with GET users/@me, retrying while Discord is unreachable.

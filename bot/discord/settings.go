@@ -45,7 +45,8 @@ func (s *Settings) Validate() error {
 
 // Build makes the adapter and registers its invalid-request gauge.
 func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
-	a := New(Config{Token: s.Token, APIURL: s.APIURL, Log: deps.Log, Clock: deps.Clock}, deps.Handler)
+	a := New(Config{Token: s.Token, APIURL: s.APIURL, Log: deps.Log, Clock: deps.Clock,
+		Limiter: deps.Commands, Panics: bot.NewPanics(deps.Metrics, Platform)}, deps.Handler)
 	policy := deps.Delivery.Policy(s.Rate)
 	policy.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
 	if deps.Metrics != nil {

@@ -195,6 +195,7 @@ func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]update, error) 
 func (a *Adapter) handleSafely(ctx context.Context, u update) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			a.panics.Inc()
 			a.log.Error("telegram: panic while handling an update; skipped", "panic", RedactTokens(fmt.Sprint(r)), "update", u.UpdateID)
 			err = nil
 		}
@@ -233,8 +234,11 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 		return nil
 	}
 	cmd := bot.Command{Chat: chatRef(msg.Chat.ID), Name: name, Args: args}
-	if msg.From != nil {
-		cmd.Lang = msg.From.LanguageCode
+	switch {
+	case msg.From != nil:
+		cmd.Lang, cmd.User = msg.From.LanguageCode, strconv.FormatInt(msg.From.ID, 10)
+	case msg.SenderChat != nil:
+		cmd.User = "chat:" + strconv.FormatInt(msg.SenderChat.ID, 10)
 	}
 	var replyTo int
 	switch {
@@ -247,6 +251,27 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 		cmd.IsAdmin = a.isAdmin(msg.Chat.ID, msg.From, msg.SenderChat)
 		replyTo = msg.MessageID // several people may be talking: answer the one who asked
 	default:
+		return nil
+	}
+	switch a.limiter.Admit(cmd) {
+	case bot.SlowDown:
+		note := bot.NoticeMessage(cmd.Lang, bot.NoticeSlowDown)
+		if replyTo != 0 {
+			note.ReplyTo = strconv.Itoa(replyTo)
+		}
+		a.queueReply(cmd.Chat.ID, name, note, u.threadID)
+		return nil
+	case bot.Dropped:
+		return nil
+	}
+	if bot.Coalesced(name) {
+		// Read-only: answered when sent, so one answer serves every asker
+		// while it waits.
+		release, ok := a.limiter.Claim(cmd.Chat, name)
+		if !ok {
+			return nil
+		}
+		a.queueRendered(cmd, release, replyTo, u.threadID)
 		return nil
 	}
 	reply, ok := a.h.Handle(ctx, cmd)

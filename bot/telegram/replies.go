@@ -3,6 +3,7 @@ package telegram
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -21,6 +22,28 @@ var _ Replier = (*bot.Gate)(nil)
 func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID int) {
 	a.replies.add(chat, func(ctx context.Context) {
 		a.replyVia(ctx, chat, command, func(ctx context.Context) error {
+			_, err := a.send(ctx, chat, reply, threadID)
+			return err
+		})
+	})
+}
+
+// queueRendered queues the answer to a read-only command, rendered when the
+// chat's budget lets it go (each retry renders it afresh); release is
+// called then, so a command asked after that gets an answer of its own.
+func (a *Adapter) queueRendered(cmd bot.Command, release func(), replyTo, threadID int) {
+	chat := cmd.Chat.ID
+	a.replies.add(chat, func(ctx context.Context) {
+		defer release() // also when the answer is never sent
+		a.replyVia(ctx, chat, cmd.Name, func(ctx context.Context) error {
+			release()
+			reply, ok := a.h.Handle(ctx, cmd)
+			if !ok {
+				return nil
+			}
+			if replyTo != 0 {
+				reply.ReplyTo = strconv.Itoa(replyTo)
+			}
 			_, err := a.send(ctx, chat, reply, threadID)
 			return err
 		})
@@ -68,6 +91,8 @@ type replyQueue struct {
 	n       int                                // answers not finished
 	idle    chan struct{}                      // closed while n is 0
 	stopped bool
+	// panicked is told of a panic in one answer's send, which is skipped.
+	panicked func(any)
 }
 
 func newReplyQueue() *replyQueue {
@@ -125,7 +150,7 @@ func (q *replyQueue) work(ctx context.Context) {
 		send := q.pending[chat][0]
 		q.mu.Unlock()
 
-		send(ctx)
+		q.run(ctx, send)
 
 		q.mu.Lock()
 		if rest := q.pending[chat][1:]; len(rest) > 0 {
@@ -159,4 +184,14 @@ func (q *replyQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
+}
+
+// run sends one answer; a panic in it is reported and the worker goes on.
+func (q *replyQueue) run(ctx context.Context, send func(context.Context)) {
+	defer func() {
+		if p := recover(); p != nil && q.panicked != nil {
+			q.panicked(p)
+		}
+	}()
+	send(ctx)
 }

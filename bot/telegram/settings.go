@@ -59,7 +59,8 @@ func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 	policy := deps.Delivery.Policy(s.Rate)
 	gate := bot.NewGate(policy, deps.Clock)
 	cfg := s.config()
-	cfg.Log, cfg.Replier = deps.Log, gate
+	cfg.Log, cfg.Replier, cfg.Limiter = deps.Log, gate, deps.Commands
+	cfg.Panics = bot.NewPanics(deps.Metrics, Platform)
 	a := New(cfg, deps.Handler)
 	return &bot.Plugin{Notifier: a, Policy: policy, Gate: gate, Run: a.Run, State: a.State}, nil
 }

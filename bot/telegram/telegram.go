@@ -87,6 +87,12 @@ type Config struct {
 	// main passes the *bot.Gate the dispatcher uses, so answers go ahead of
 	// alert fan-out. Nil: a gate of its own at 25 messages/s, 1/s per chat.
 	Replier Replier
+	// Limiter is the per-person command limit and the answers pending per
+	// chat (shared with the other adapters); nil admits every command.
+	Limiter *bot.CommandLimiter
+	// Panics counts panics recovered while handling an update or sending an
+	// answer; nil counts nothing.
+	Panics *bot.Panics
 }
 
 // Validate reports every problem of the configuration at once.
@@ -146,6 +152,8 @@ type Adapter struct {
 	replier     Replier
 	replies     *replyQueue
 	replyDrain  time.Duration
+	limiter     *bot.CommandLimiter
+	panics      *bot.Panics
 
 	self atomic.Pointer[identity]
 
@@ -178,6 +186,8 @@ func New(cfg Config, h Handler) *Adapter {
 		replier:     cfg.Replier,
 		replies:     newReplyQueue(),
 		replyDrain:  replyDrain,
+		limiter:     cfg.Limiter,
+		panics:      cfg.Panics,
 		state:       bot.PlatformConnecting,
 		wake:        make(chan struct{}, 1),
 		pollStopped: make(chan struct{}),
@@ -191,6 +201,10 @@ func New(cfg Config, h Handler) *Adapter {
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.replies.panicked = func(p any) {
+		a.panics.Inc()
+		a.log.Error("telegram: panic while sending a command answer; skipped", "panic", RedactTokens(fmt.Sprint(p)))
 	}
 	if a.pollTimeout <= 0 {
 		a.pollTimeout = DefaultPollTimeout

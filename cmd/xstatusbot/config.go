@@ -36,28 +36,29 @@ const (
 
 // Config is every setting, read from the environment (and .env).
 type Config struct {
-	ProbeSchedule         string        `env:"PROBE_SCHEDULE" envDefault:"@every 30s"`
-	ProbeTargetsSpec      string        `env:"PROBE_TARGETS"` // default: defaultTargets
-	ProbeTimeout          time.Duration `env:"PROBE_TIMEOUT" envDefault:"10s"`
-	ProbeRetryDelay       time.Duration `env:"PROBE_RETRY_DELAY" envDefault:"1s"`
-	ProbeSlow             time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
-	ProbeDownAfter        int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
-	ProbeUpAfter          int           `env:"PROBE_UP_AFTER" envDefault:"2"`
-	ProbeRegion           string        `env:"PROBE_REGION"` // default: the host name
-	FlapChanges           int           `env:"FLAP_CHANGES" envDefault:"4"`
-	FlapWindow            time.Duration `env:"FLAP_WINDOW" envDefault:"30m"`
-	DatabaseURL           string        `env:"DATABASE_URL"` // postgres://…; empty: SQLite at DB_PATH
-	DBPath                string        `env:"DB_PATH" envDefault:"data/xstatusbot.db"`
-	DBRoundRetention      time.Duration `env:"DB_ROUND_RETENTION" envDefault:"168h"`
-	DBOutboxRetention     time.Duration `env:"DB_OUTBOX_RETENTION" envDefault:"720h"`
-	HTTPAddr              string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
-	StatusAddr            string        `env:"STATUS_ADDR" envDefault:"off"`
-	LogLevel              string        `env:"LOG_LEVEL" envDefault:"info"`
-	DeliveryMaxAge        time.Duration `env:"DELIVERY_MAX_AGE" envDefault:"6h"`
-	DeliveryAttempts      int           `env:"DELIVERY_MAX_ATTEMPTS" envDefault:"8"`
-	DeliveryWorkers       int           `env:"DELIVERY_WORKERS" envDefault:"16"`
-	DeliveryShutdownGrace time.Duration `env:"DELIVERY_SHUTDOWN_GRACE" envDefault:"10s"`
-	LeaderLeaseTTL        time.Duration `env:"LEADER_LEASE_TTL" envDefault:"9s"`
+	ProbeSchedule           string        `env:"PROBE_SCHEDULE" envDefault:"@every 30s"`
+	ProbeTargetsSpec        string        `env:"PROBE_TARGETS"` // default: defaultTargets
+	ProbeTimeout            time.Duration `env:"PROBE_TIMEOUT" envDefault:"10s"`
+	ProbeRetryDelay         time.Duration `env:"PROBE_RETRY_DELAY" envDefault:"1s"`
+	ProbeSlow               time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
+	ProbeDownAfter          int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
+	ProbeUpAfter            int           `env:"PROBE_UP_AFTER" envDefault:"2"`
+	ProbeRegion             string        `env:"PROBE_REGION"` // default: the host name
+	FlapChanges             int           `env:"FLAP_CHANGES" envDefault:"4"`
+	FlapWindow              time.Duration `env:"FLAP_WINDOW" envDefault:"30m"`
+	DatabaseURL             string        `env:"DATABASE_URL"` // postgres://…; empty: SQLite at DB_PATH
+	DBPath                  string        `env:"DB_PATH" envDefault:"data/xstatusbot.db"`
+	DBRoundRetention        time.Duration `env:"DB_ROUND_RETENTION" envDefault:"168h"`
+	DBOutboxRetention       time.Duration `env:"DB_OUTBOX_RETENTION" envDefault:"720h"`
+	HTTPAddr                string        `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	StatusAddr              string        `env:"STATUS_ADDR" envDefault:"off"`
+	LogLevel                string        `env:"LOG_LEVEL" envDefault:"info"`
+	DeliveryMaxAge          time.Duration `env:"DELIVERY_MAX_AGE" envDefault:"6h"`
+	DeliveryAttempts        int           `env:"DELIVERY_MAX_ATTEMPTS" envDefault:"8"`
+	DeliveryWorkers         int           `env:"DELIVERY_WORKERS" envDefault:"16"`
+	DeliveryShutdownGrace   time.Duration `env:"DELIVERY_SHUTDOWN_GRACE" envDefault:"10s"`
+	LeaderLeaseTTL          time.Duration `env:"LEADER_LEASE_TTL" envDefault:"9s"`
+	MaxSubscriptionsPerUser int           `env:"MAX_SUBSCRIPTIONS_PER_USER" envDefault:"20"`
 
 	// Adapters are every chat platform with its own settings, read from the
 	// same environment; Enabled picks those that are on.
@@ -202,6 +203,9 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	}
 	if cfg.DeliveryAttempts < 1 {
 		bad("DELIVERY_MAX_ATTEMPTS", "must be at least 1")
+	}
+	if cfg.MaxSubscriptionsPerUser < 0 || cfg.MaxSubscriptionsPerUser > 100000 {
+		bad("MAX_SUBSCRIPTIONS_PER_USER", "%d is out of range 0..100000 (0: no cap)", cfg.MaxSubscriptionsPerUser)
 	}
 	if cfg.DeliveryWorkers < 1 || cfg.DeliveryWorkers > 1024 {
 		bad("DELIVERY_WORKERS", "%d is out of range 1..1024", cfg.DeliveryWorkers)

@@ -150,13 +150,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		return err
 	}
 	pub = bot.NewBoardPublisher(store, mon, bot.SystemClock{})
-	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board), bot.WithRegions(mon.Regions))
+	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board), bot.WithRegions(mon.Regions),
+		bot.WithLiveState(mon), bot.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser))
 	deps := bot.Deps{
 		Handler:  svc,
 		Clock:    bot.SystemClock{},
 		Delivery: bot.DeliverySettings{MaxAge: cfg.DeliveryMaxAge, MaxAttempts: cfg.DeliveryAttempts, Workers: cfg.DeliveryWorkers},
 		Metrics:  reg,
 		Stdout:   stdout,
+		// One limiter for the process: a person's budget outlives a change of leader.
+		Commands: bot.NewCommandLimiter(bot.DefaultCommandLimits(), bot.SystemClock{}),
 	}
 
 	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second

@@ -1,0 +1,225 @@
+package bot_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+)
+
+func TestCommandLimiterBurstRateAndNote(t *testing.T) {
+	clock := bottest.NewClock(t0)
+	l := bot.NewCommandLimiter(bot.CommandLimits{Burst: 3, Every: 2 * time.Second, NoteEvery: time.Minute}, clock)
+	private := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, User: "1", Name: "status"}
+	group := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-5"}, User: "1", Name: "status"}
+	var got []bot.Admission
+	for i := range 8 { // one person, two chats, one second
+		cmd := private
+		if i%2 == 1 {
+			cmd = group
+		}
+		got = append(got, l.Admit(cmd))
+	}
+	want := []bot.Admission{bot.Admitted, bot.Admitted, bot.Admitted, bot.SlowDown, bot.Dropped, bot.Dropped, bot.Dropped, bot.Dropped}
+	if !equal(got, want) {
+		t.Fatalf("admissions %v, want %v", got, want)
+	}
+	// Another person, and the same id on another platform, have budgets of their own.
+	if a := l.Admit(bot.Command{Chat: private.Chat, User: "2"}); a != bot.Admitted {
+		t.Errorf("another person: %v", a)
+	}
+	if a := l.Admit(bot.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, User: "1"}); a != bot.Admitted {
+		t.Errorf("the same id on Discord: %v", a)
+	}
+	clock.Advance(2 * time.Second)
+	if a, b := l.Admit(group), l.Admit(group); a != bot.Admitted || b != bot.Dropped {
+		t.Errorf("2 s later: %v then %v, want one admitted then dropped (note given a minute ago at most)", a, b)
+	}
+	clock.Advance(time.Minute)
+	for range 3 {
+		l.Admit(group)
+	}
+	if a := l.Admit(group); a != bot.SlowDown {
+		t.Errorf("a minute after the note, over the limit again: %v, want a new note", a)
+	}
+}
+
+func TestCommandLimiterKeysChannelPostsByChat(t *testing.T) {
+	l := bot.NewCommandLimiter(bot.CommandLimits{Burst: 1}, bottest.NewClock(t0))
+	a := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100"}}
+	b := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-200"}}
+	if l.Admit(a) != bot.Admitted || l.Admit(b) != bot.Admitted {
+		t.Fatal("two channels without a sender share a budget")
+	}
+	if l.Admit(a) == bot.Admitted {
+		t.Fatal("a channel went past its budget")
+	}
+}
+
+func TestCommandLimiterForgetsIdlePeople(t *testing.T) {
+	clock := bottest.NewClock(t0)
+	l := bot.NewCommandLimiter(bot.DefaultCommandLimits(), clock)
+	for i := range 10000 {
+		l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, User: string(rune('a'+i%26)) + strings.Repeat("x", i/26)})
+	}
+	if n := l.People(); n != 10000 {
+		t.Fatalf("remembers %d people, want 10000", n)
+	}
+	clock.Advance(time.Minute) // the default idle time: budgets full, notes due again
+	l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, User: "last"})
+	if n := l.People(); n != 1 {
+		t.Fatalf("remembers %d people after a quiet minute, want 1", n)
+	}
+}
+
+func TestClaimFoldsPendingAnswers(t *testing.T) {
+	l := bot.NewCommandLimiter(bot.CommandLimits{}, bottest.NewClock(t0))
+	chat := bot.ChatRef{Platform: tgPlatform, ID: "1"}
+	release, ok := l.Claim(chat, "status")
+	if !ok {
+		t.Fatal("first claim refused")
+	}
+	if _, ok := l.Claim(chat, "status"); ok {
+		t.Fatal("a second /status while one is pending was not folded into it")
+	}
+	if _, ok := l.Claim(chat, "history"); !ok {
+		t.Fatal("/history folded into /status")
+	}
+	if _, ok := l.Claim(bot.ChatRef{Platform: tgPlatform, ID: "2"}, "status"); !ok {
+		t.Fatal("another chat's /status folded into this one's")
+	}
+	release()
+	release() // twice is harmless
+	if _, ok := l.Claim(chat, "status"); !ok {
+		t.Fatal("a /status after the answer was rendered was folded")
+	}
+}
+
+// countingStore counts every store call the service makes.
+type countingStore struct {
+	*sqlite.Store
+	calls atomic.Int64
+}
+
+func (c *countingStore) Load(ctx context.Context) (bot.Saved, error) {
+	c.calls.Add(1)
+	return c.Store.Load(ctx)
+}
+
+func (c *countingStore) Settings(ctx context.Context, chat bot.ChatRef) (bot.ChatSettings, bool, error) {
+	c.calls.Add(1)
+	return c.Store.Settings(ctx, chat)
+}
+
+func (c *countingStore) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, error) {
+	c.calls.Add(1)
+	return c.Store.Spans(ctx, from, to)
+}
+
+func (c *countingStore) Incidents(ctx context.Context, limit int) ([]bot.Incident, error) {
+	c.calls.Add(1)
+	return c.Store.Incidents(ctx, limit)
+}
+
+func TestStatusBurstAnswersFromMemory(t *testing.T) {
+	e := newEnv(t)
+	e.subscribe(tgPlatform, "1")
+	e.rounds(up, down, down)
+	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	if err := pub.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	store := &countingStore{Store: e.store}
+	svc := bot.NewService(store, store, e.clock.Now, quiet(), bot.WithBoard(pub.Board), bot.WithLiveState(e.mon), bot.WithRegions(e.mon.Regions))
+	cmd := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "status", Lang: "fr"}
+	svc.Handle(t.Context(), cmd) // the chat's language is read once
+	before := store.calls.Load()
+	for i := range 200 {
+		cmd.Name = []string{"status", "history"}[i%2]
+		reply, ok := svc.Handle(t.Context(), cmd)
+		if !ok || reply.Title == "" {
+			t.Fatalf("no answer to /%s", cmd.Name)
+		}
+	}
+	if n := store.calls.Load() - before; n != 0 {
+		t.Errorf("200 /status and /history made %d store calls, want 0", n)
+	}
+	cmd.Name = "status"
+	reply, _ := svc.Handle(t.Context(), cmd)
+	for _, want := range []string{"X est en panne", "Incident en cours"} {
+		if !strings.Contains(reply.PlainText(), want) {
+			t.Errorf("status from memory %q lacks %q", reply.PlainText(), want)
+		}
+	}
+	// The state moves on in memory: /status follows without a query.
+	e.rounds(up, up)
+	reply, _ = svc.Handle(t.Context(), cmd)
+	if !strings.Contains(reply.PlainText(), "X est en ligne") || !strings.Contains(reply.PlainText(), "Dernier incident") {
+		t.Errorf("status after recovery %q", reply.PlainText())
+	}
+	// A language change through the service is seen at once.
+	if _, ok := svc.Handle(t.Context(), bot.Command{Chat: cmd.Chat, Kind: "private", Private: true, Name: "language", Args: "en"}); !ok {
+		t.Fatal("no answer to /language")
+	}
+	reply, _ = svc.Handle(t.Context(), cmd)
+	if !strings.Contains(reply.PlainText(), "X is up") {
+		t.Errorf("status after /language en: %q", reply.PlainText())
+	}
+}
+
+func TestSubscriptionCapPerPerson(t *testing.T) {
+	for _, tt := range []struct{ lang, subscribed, refused, already string }{
+		{"en", "Subscribed", "already subscribed 2 chats, the most one person may", "already subscribed"},
+		{"fr", "Abonné", "déjà abonné 2 discussions, le maximum par personne", "déjà abonné"},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			e := newEnv(t)
+			svc := bot.NewService(e.store, e.store, e.clock.Now, quiet(), bot.WithSubscriptionCap(2))
+			sub := func(id, user string) string {
+				reply, _ := svc.Handle(t.Context(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: id}, Kind: "channel", Name: "subscribe", User: user, Lang: tt.lang})
+				return reply.PlainText()
+			}
+			for _, id := range []string{"-1", "-2"} {
+				if r := sub(id, "42"); !strings.Contains(r, tt.subscribed) {
+					t.Fatalf("subscribe %s: %q", id, r)
+				}
+			}
+			if r := sub("-3", "42"); !strings.Contains(r, tt.refused) {
+				t.Fatalf("third subscribe: %q, want the cap", r)
+			}
+			if r := sub("-1", "42"); !strings.Contains(r, tt.already) {
+				t.Errorf("subscribing a chat already subscribed at the cap: %q", r)
+			}
+			if r := sub("-3", "7"); !strings.Contains(r, tt.subscribed) {
+				t.Errorf("another person: %q", r)
+			}
+			if _, err := e.store.Unsubscribe(t.Context(), bot.ChatRef{Platform: tgPlatform, ID: "-1"}); err != nil {
+				t.Fatal(err)
+			}
+			if r := sub("-4", "42"); !strings.Contains(r, tt.subscribed) {
+				t.Errorf("after an unsubscribe: %q", r)
+			}
+			subs, _ := e.store.Subscriptions(t.Context())
+			if len(subs) != 3 {
+				t.Errorf("%d subscriptions, want 3 (-2, -3, -4: the refusal changed nothing)", len(subs))
+			}
+		})
+	}
+}
+
+func equal[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
