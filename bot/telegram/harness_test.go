@@ -118,12 +118,12 @@ func newHarnessAt(t *testing.T, opts telegramtest.Options, wrap func(Handler) Ha
 }
 
 // newHarnessWith is newHarnessAt with setup applied to the adapter before Run.
-func newHarnessWith(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter)) *harness {
+func newHarnessWith(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter), svcOpts ...bot.ServiceOption) *harness {
 	t.Helper()
 	fake := telegramtest.Start(t, opts)
 	logs := newLogBuffer()
 	store := openStore(t)
-	svc := bot.NewService(store, store, now, logs.logger())
+	svc := bot.NewService(store, store, now, logs.logger(), svcOpts...)
 	var hd Handler = svc
 	if wrap != nil {
 		hd = wrap(svc)

@@ -234,10 +234,12 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 		return nil
 	}
 	cmd := bot.Command{Chat: chatRef(msg.Chat.ID), Name: name, Args: args}
-	switch {
-	case msg.From != nil:
+	if msg.From != nil {
 		cmd.Lang, cmd.User = msg.From.LanguageCode, strconv.FormatInt(msg.From.ID, 10)
-	case msg.SenderChat != nil:
+	}
+	if msg.SenderChat != nil {
+		// Posted on behalf of a chat (an anonymous admin, a channel): From
+		// is then a placeholder bot every such post shares.
 		cmd.User = "chat:" + strconv.FormatInt(msg.SenderChat.ID, 10)
 	}
 	var replyTo int

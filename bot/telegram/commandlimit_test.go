@@ -1,0 +1,169 @@
+package telegram
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
+)
+
+// One person typing /status eight times in a second, half in a private chat
+// and half in a group: a bounded number of answers and one slow-down note,
+// then silence until their budget comes back.
+func TestFloodingUserIsLimited(t *testing.T) {
+	for _, tt := range []struct{ lang, status, slow string }{
+		{"en", "X is", "too fast"},
+		{"fr", "X est", "trop vite"},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			clock := bottest.NewClock(t0) // frozen: no budget comes back until the test says so
+			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+				a.limiter = bot.NewCommandLimiter(bot.DefaultCommandLimits(), clock)
+			})
+			user := telegramtest.User{ID: userID, LanguageCode: tt.lang}
+			flood := func(n int) {
+				t.Helper()
+				var last int
+				for i := range n {
+					if i%2 == 0 {
+						last = h.fake.Private(user, "/status")
+					} else {
+						last = h.fake.Group(groupID, user, "/status")
+					}
+				}
+				h.handled(last)
+			}
+			count := func() (answers, notes int) {
+				for _, m := range h.fake.Sent() {
+					switch {
+					case strings.Contains(m.Plain, tt.slow):
+						notes++
+					case strings.Contains(m.Plain, tt.status):
+						answers++
+					default:
+						t.Errorf("unexpected message to %d: %q", m.ChatID, m.Plain)
+					}
+				}
+				return answers, notes
+			}
+			flood(8)
+			answers, notes := count()
+			// Three admitted (private, group, private); the two private ones
+			// fold into one answer when the first is still waiting.
+			if answers < 2 || answers > 3 || notes != 1 {
+				t.Fatalf("%d answers and %d notes after 8 commands, want 2 or 3 and 1", answers, notes)
+			}
+			if g := h.fake.SentTo(groupID); len(g) != 2 || !strings.Contains(g[1].Plain, tt.slow) || g[1].ReplyTo == 0 {
+				t.Errorf("the group got %+v, want its answer then the note, replying to the asker", g)
+			}
+			flood(8)
+			if a, n := count(); a != answers || n != notes {
+				t.Errorf("8 more commands within the minute: %d answers, %d notes, want still %d and %d", a, n, answers, notes)
+			}
+			clock.Advance(2 * time.Second)
+			flood(1)
+			if a, _ := count(); a != answers+1 {
+				t.Errorf("2 s later: %d answers, want %d", a, answers+1)
+			}
+		})
+	}
+}
+
+// The answer to a /status asked while one is pending in the chat is the
+// pending one, rendered when it goes out: one answer for both.
+func TestPendingStatusServesLaterAskers(t *testing.T) {
+	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+		a.limiter = bot.NewCommandLimiter(bot.CommandLimits{Burst: 100}, bottest.NewClock(t0))
+	})
+	// The first answer in a chat goes at once; the next one waits out the
+	// chat's 1 s spacing, and /status asked meanwhile folds into it.
+	first := h.fake.Group(groupID, telegramtest.User{ID: userID}, "/help")
+	h.handled(first)
+	var last int
+	for i := range 5 {
+		last = h.fake.Group(groupID, telegramtest.User{ID: int64(userID + i)}, "/status")
+	}
+	h.handled(last)
+	var statuses int
+	for _, m := range h.fake.SentTo(groupID) {
+		if strings.Contains(m.Plain, "X is") {
+			statuses++
+		}
+	}
+	if statuses != 1 {
+		t.Errorf("%d answers to 5 /status asked while one was pending, want 1", statuses)
+	}
+}
+
+func TestSubscriptionCapOnTelegram(t *testing.T) {
+	for _, tt := range []struct{ lang, ok, refused string }{
+		{"en", "Subscribed", "already subscribed 2 chats, the most one person may"},
+		{"fr", "Abonné", "déjà abonné 2 discussions, le maximum par personne"},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, nil, bot.WithSubscriptionCap(2))
+			user := telegramtest.User{ID: userID, LanguageCode: tt.lang}
+			groups := []int64{-1001, -1002, -1003}
+			for _, g := range groups {
+				h.fake.SetMember(g, userID, "administrator")
+				h.handled(h.fake.Group(g, user, "/subscribe"))
+			}
+			for i, g := range groups[:2] {
+				if sent := h.fake.SentTo(g); len(sent) != 1 || !strings.Contains(sent[0].Plain, tt.ok) {
+					t.Errorf("group %d got %+v, want %q", i, sent, tt.ok)
+				}
+			}
+			if sent := h.fake.SentTo(groups[2]); len(sent) != 1 || !strings.Contains(sent[0].Plain, tt.refused) {
+				t.Errorf("third group got %+v, want the cap", sent)
+			}
+			if n := len(h.subscribed()); n != 2 {
+				t.Errorf("%d subscriptions, want 2", n)
+			}
+			// An anonymous admin's post is the group's, not the person's.
+			h.handled(h.fake.AnonymousAdmin(groups[2], "/subscribe"))
+			if _, ok := h.subscribed()["-1003"]; !ok {
+				t.Error("an anonymous admin could not subscribe the third group")
+			}
+		})
+	}
+}
+
+// panicky panics while answering /status (rendered by a reply worker) and
+// /settings (handled in the poll loop).
+type panicky struct{ Handler }
+
+func (p panicky) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool) {
+	if cmd.Name == "status" || cmd.Name == "settings" {
+		panic("boom")
+	}
+	return p.Handler.Handle(ctx, cmd)
+}
+
+func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
+	panics := bot.NewPanics(nil, Platform)
+	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { return panicky{s} }, func() time.Time { return t0 },
+		func(a *Adapter) { a.panics = panics })
+	user := telegramtest.User{ID: userID}
+	h.fake.Private(user, "/status")
+	h.fake.Private(user, "/settings")
+	h.handled(h.fake.Private(user, "/subscribe"))
+	if n := panics.Count(); n != 2 {
+		t.Errorf("%d panics counted, want 2", n)
+	}
+	for _, want := range []string{"panic while sending a command answer", "panic while handling an update"} {
+		if !strings.Contains(h.logs.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if _, ok := h.subscribed()["1001"]; !ok {
+		t.Error("the command after the panics was not handled")
+	}
+	h.handled(h.fake.Private(user, "/help"))
+	if sent := h.fake.SentTo(userID); len(sent) != 2 {
+		t.Errorf("%d answers after the panics, want 2 (/subscribe, /help)", len(sent))
+	}
+}
