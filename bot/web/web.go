@@ -25,7 +25,9 @@ type Monitor interface {
 	Health(maxAge time.Duration) bot.Health
 }
 
-// Delivery reports undelivered notifications and how each platform fares.
+// Delivery reports undelivered notifications and how each platform fares;
+// /healthz calls both per request, so both must answer from memory
+// (CachedBacklog).
 type Delivery interface {
 	Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
 	Platforms() map[bot.Platform]bot.PlatformHealth
@@ -119,12 +121,16 @@ func platformProblems(ps map[bot.Platform]bot.PlatformHealth) (platform, store s
 // Serve serves /healthz and /metrics (h, from Handler) and the status page
 // (Page) on addr until ctx ends, then shuts down gracefully.
 func Serve(ctx context.Context, addr string, h http.Handler, boards Boards, log *slog.Logger) error {
+	return ServeLimited(ctx, addr, h, boards, log, DefaultLimits())
+}
+
+// ServeLimited is Serve with the given limits.
+func ServeLimited(ctx context.Context, addr string, h http.Handler, boards Boards, log *slog.Logger, lim Limits) error {
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", h)
 	mux.Handle("/metrics", h)
 	mux.Handle("/", Page(boards, log))
-	return serve(ctx, addr, &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, log,
-		"/healthz /metrics / /api/status /api/incidents")
+	return serve(ctx, addr, lim.server(mux), lim.MaxConns, log, "/healthz /metrics / /api/status /api/incidents")
 }
 
 // ServePage serves the status page alone on addr (the STATUS_ADDR setting),
@@ -133,22 +139,16 @@ func Serve(ctx context.Context, addr string, h http.Handler, boards Boards, log 
 // tell outsiders about chats, backlogs and the bot's own network. Its limits
 // suit strangers: slow or oversized requests are cut off.
 func ServePage(ctx context.Context, addr string, boards Boards, log *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           Page(boards, log),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-	}
-	return serve(ctx, addr, srv, log, "/ /api/status /api/incidents")
+	lim := DefaultLimits()
+	return serve(ctx, addr, lim.server(Page(boards, log)), lim.MaxConns, log, "/ /api/status /api/incidents")
 }
 
-func serve(ctx context.Context, addr string, srv *http.Server, log *slog.Logger, paths string) error {
+func serve(ctx context.Context, addr string, srv *http.Server, maxConns int, log *slog.Logger, paths string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	l = limitListen(l, maxConns)
 	log.Info("http endpoints ready", "addr", l.Addr().String(), "paths", paths)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

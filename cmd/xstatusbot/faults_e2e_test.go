@@ -148,8 +148,9 @@ func subscribeDiscord(t *testing.T, dc *discordtest.Server, channels int) []stri
 	var ids []string
 	for i := range channels {
 		ch := strconv.Itoa(310000000000000000 + i)
+		// One admin per channel: one person is held to the command limit.
 		id, err := dc.Interact(discordtest.InteractionSpec{Name: "subscribe", GuildID: "310000000000000100", ChannelID: ch,
-			Permissions: discordgo.PermissionManageChannels})
+			Permissions: discordgo.PermissionManageChannels, UserID: strconv.Itoa(710000000000000000 + i)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -123,7 +123,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Slow:       cfg.ProbeSlow,
 	}
 	leader := &bot.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
-	delivery := &delivery{Backlogger: store}
+	// /healthz reports the backlog read every 5 s, never a query per request.
+	backlog := &web.CachedBacklog{Store: store}
+	backlog.Refresh(ctx)
+	delivery := &delivery{Backlogger: backlog}
 	var pub *bot.BoardPublisher
 	var vantage bot.VantageStore
 	if cfg.DatabaseURL != "" {
@@ -165,6 +168,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second
 	runners := []func(context.Context) error{
 		func(ctx context.Context) error { pub.Run(ctx, log); return nil },
+		func(ctx context.Context) error { backlog.Run(ctx); return nil },
 		func(ctx context.Context) error {
 			return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, cfg, store, deps, delivery, metrics, log) })
 		},
@@ -259,7 +263,8 @@ func runAll(ctx context.Context, cancel context.CancelCauseFunc, runners []func(
 }
 
 // delivery is /healthz's and the monitor's view of the current term's
-// dispatcher: none on a follower. The backlog is the database's on all.
+// dispatcher: none on a follower. The backlog is the database's on all,
+// read every few seconds.
 type delivery struct {
 	Backlogger interface {
 		Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
