@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
 
 func TestCommandLimiterBurstRateAndNote(t *testing.T) {
@@ -222,4 +224,44 @@ func equal[T comparable](a, b []T) bool {
 		}
 	}
 	return true
+}
+
+// BenchmarkStatus answers /status from memory (the board and the monitor)
+// and, for comparison, from the store, X being down.
+func BenchmarkStatus(b *testing.B) {
+	for _, memory := range []bool{true, false} {
+		b.Run(map[bool]string{true: "memory", false: "store"}[memory], func(b *testing.B) {
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bot.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			storetest.SaveDown(b, st, t0)
+			clock := bottest.NewClock(t0.Add(time.Minute))
+			opts := []bot.ServiceOption{}
+			if memory {
+				mon := bot.NewMonitor(bot.MonitorConfig{Store: st, Now: clock.Now, Log: quiet()})
+				if err := mon.Load(ctx); err != nil {
+					b.Fatal(err)
+				}
+				pub := bot.NewBoardPublisher(st, mon, clock)
+				if err := pub.Refresh(ctx); err != nil {
+					b.Fatal(err)
+				}
+				opts = append(opts, bot.WithBoard(pub.Board), bot.WithLiveState(mon))
+			}
+			svc := bot.NewService(st, st, clock.Now, quiet(), opts...)
+			cmd := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "status"}
+			if m, _ := svc.Handle(ctx, cmd); !strings.Contains(m.Title, "down") {
+				b.Fatalf("status %q, want X down", m.Title)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := svc.Handle(ctx, cmd); !ok {
+					b.Fatal("no answer")
+				}
+			}
+		})
+	}
 }
