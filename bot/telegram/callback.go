@@ -63,6 +63,13 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery,
 		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeUnknownCommand))
 		return nil
 	}
+	cmd.User = strconv.FormatInt(q.From.ID, 10)
+	if a.limiter.Admit(cmd) != bot.Admitted {
+		// A press must be answered or the client spins: a pop-up only the
+		// presser sees, which sends no message.
+		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeSlowDown))
+		return nil
+	}
 	// The service asks IsAdmin only when the command changes the chat; a
 	// "no" there means the answer is a refusal, shown to the presser alone.
 	var refused atomic.Bool

@@ -167,3 +167,32 @@ func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
 		t.Errorf("%d answers after the panics, want 2 (/subscribe, /help)", len(sent))
 	}
 }
+
+// Button presses count as commands: past the limit a press gets the
+// slow-down pop-up and changes nothing.
+func TestRapidButtonPressesAreLimited(t *testing.T) {
+	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+		a.limiter = bot.NewCommandLimiter(bot.CommandLimits{Burst: 3}, bottest.NewClock(t0))
+	})
+	user := telegramtest.User{ID: userID, LanguageCode: "fr"}
+	h.handled(h.fake.Private(user, "/subscribe"))
+	h.handled(h.fake.Private(user, "/settings"))
+	sent := h.fake.SentTo(userID)
+	if len(sent) != 2 || len(sent[1].Buttons) == 0 {
+		t.Fatalf("sent %+v, want the subscription then the settings with buttons", sent)
+	}
+	msgID := sent[1].MessageID
+	// Two commands spent; one press left in the burst.
+	first := press(t, h, telegramtest.Press{From: user, ChatID: userID, MessageID: msgID, Data: "/alerts outages"})
+	if strings.Contains(first.Text, "trop vite") {
+		t.Fatalf("the first press was limited: %q", first.Text)
+	}
+	second := press(t, h, telegramtest.Press{From: user, ChatID: userID, MessageID: msgID, Data: "/alerts all"})
+	if !strings.Contains(second.Text, "trop vite") {
+		t.Errorf("a press past the limit answered %q, want the slow-down pop-up", second.Text)
+	}
+	cs, _, err := h.store.Settings(t.Context(), bot.ChatRef{Platform: Platform, ID: "1001"})
+	if err != nil || cs.Level != bot.AlertsOutages {
+		t.Errorf("settings %+v (%v), want the first press's level kept", cs, err)
+	}
+}
