@@ -1,6 +1,8 @@
 package bot
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,8 +88,8 @@ func (l *CommandLimiter) idle() time.Duration {
 // Admit charges one command to its sender (Command.User, on the chat's
 // platform; the chat itself when the sender is unknown).
 func (l *CommandLimiter) Admit(cmd Command) Admission {
-	if l == nil {
-		return Admitted
+	if l == nil || ignored(cmd) {
+		return Admitted // the service stays silent: nothing to charge
 	}
 	key := string(cmd.Chat.Platform) + "\x00"
 	if cmd.User != "" {
@@ -113,6 +115,13 @@ func (l *CommandLimiter) Admit(cmd Command) Admission {
 		return SlowDown
 	}
 	return Dropped
+}
+
+// ignored reports whether the service ignores cmd: an unknown command in a
+// shared chat is likely another bot's.
+func ignored(cmd Command) bool {
+	name := strings.ToLower(strings.TrimPrefix(cmd.Name, "/"))
+	return !cmd.Private && name != "start" && !slices.Contains(CommandNames, name)
 }
 
 // sweep forgets the people idle for long, at most once per idle period, so

@@ -32,10 +32,10 @@ func TestCommandLimiterBurstRateAndNote(t *testing.T) {
 		t.Fatalf("admissions %v, want %v", got, want)
 	}
 	// Another person, and the same id on another platform, have budgets of their own.
-	if a := l.Admit(bot.Command{Chat: private.Chat, User: "2"}); a != bot.Admitted {
+	if a := l.Admit(bot.Command{Chat: private.Chat, User: "2", Name: "status"}); a != bot.Admitted {
 		t.Errorf("another person: %v", a)
 	}
-	if a := l.Admit(bot.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, User: "1"}); a != bot.Admitted {
+	if a := l.Admit(bot.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, User: "1", Name: "status"}); a != bot.Admitted {
 		t.Errorf("the same id on Discord: %v", a)
 	}
 	clock.Advance(2 * time.Second)
@@ -53,8 +53,8 @@ func TestCommandLimiterBurstRateAndNote(t *testing.T) {
 
 func TestCommandLimiterKeysChannelPostsByChat(t *testing.T) {
 	l := bot.NewCommandLimiter(bot.CommandLimits{Burst: 1}, bottest.NewClock(t0))
-	a := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100"}}
-	b := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-200"}}
+	a := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100"}, Name: "status"}
+	b := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-200"}, Name: "status"}
 	if l.Admit(a) != bot.Admitted || l.Admit(b) != bot.Admitted {
 		t.Fatal("two channels without a sender share a budget")
 	}
@@ -67,13 +67,13 @@ func TestCommandLimiterForgetsIdlePeople(t *testing.T) {
 	clock := bottest.NewClock(t0)
 	l := bot.NewCommandLimiter(bot.DefaultCommandLimits(), clock)
 	for i := range 10000 {
-		l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, User: string(rune('a'+i%26)) + strings.Repeat("x", i/26)})
+		l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Name: "status", User: string(rune('a'+i%26)) + strings.Repeat("x", i/26)})
 	}
 	if n := l.People(); n != 10000 {
 		t.Fatalf("remembers %d people, want 10000", n)
 	}
 	clock.Advance(time.Minute) // the default idle time: budgets full, notes due again
-	l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, User: "last"})
+	l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Name: "status", User: "last"})
 	if n := l.People(); n != 1 {
 		t.Fatalf("remembers %d people after a quiet minute, want 1", n)
 	}
@@ -263,5 +263,23 @@ func BenchmarkStatus(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Commands the bot ignores (an unknown command in a group, likely another
+// bot's) cost nothing and never earn a note.
+func TestIgnoredCommandsAreNotCharged(t *testing.T) {
+	l := bot.NewCommandLimiter(bot.CommandLimits{Burst: 1}, bottest.NewClock(t0))
+	group := bot.ChatRef{Platform: tgPlatform, ID: "-5"}
+	for range 10 {
+		if a := l.Admit(bot.Command{Chat: group, User: "1", Name: "otherbotcommand"}); a != bot.Admitted {
+			t.Fatalf("an ignored command was %v", a)
+		}
+	}
+	if a := l.Admit(bot.Command{Chat: group, User: "1", Name: "status"}); a != bot.Admitted {
+		t.Fatalf("/status after ignored commands: %v", a)
+	}
+	if a := l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Private: true, User: "1", Name: "otherbotcommand"}); a != bot.SlowDown {
+		t.Fatalf("an unknown command in a private chat (answered with the help) was %v, want charged", a)
 	}
 }

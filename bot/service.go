@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 )
@@ -115,7 +114,7 @@ func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, 
 // unknown commands outside private chats are ignored.
 func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bool) {
 	name := strings.ToLower(strings.TrimPrefix(cmd.Name, "/"))
-	if !cmd.Private && name != "start" && !slices.Contains(CommandNames, name) {
+	if ignored(cmd) {
 		return Message{}, false // an unknown command in a shared chat: silence, no store read
 	}
 	if name != "subscribe" && name != "unsubscribe" {
