@@ -96,6 +96,23 @@ type CachedBacklog struct {
 	// Every is how often the backlog is read again (default 5 s).
 	Every time.Duration
 	last  atomic.Pointer[backlogReading]
+	poke  chan struct{}
+	once  sync.Once
+}
+
+func (c *CachedBacklog) pokes() chan struct{} {
+	c.once.Do(func() { c.poke = make(chan struct{}, 1) })
+	return c.poke
+}
+
+// Poke asks Run to read the backlog again at once, without waiting: wire
+// it to the moment rows are queued, so /healthz shows a new alert's rows
+// right away.
+func (c *CachedBacklog) Poke() {
+	select {
+	case c.pokes() <- struct{}{}:
+	default:
+	}
 }
 
 type backlogReading struct {
@@ -112,7 +129,7 @@ func (c *CachedBacklog) Refresh(ctx context.Context) {
 	c.last.Store(&backlogReading{backlog: b, err: err})
 }
 
-// Run refreshes the backlog every Every until ctx ends.
+// Run refreshes the backlog every Every, and after each Poke, until ctx ends.
 func (c *CachedBacklog) Run(ctx context.Context) {
 	every := c.Every
 	if every <= 0 {
@@ -128,6 +145,7 @@ func (c *CachedBacklog) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-clock.After(every):
+		case <-c.pokes():
 		}
 	}
 }

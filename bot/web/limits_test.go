@@ -193,3 +193,26 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 		t.Fatal("an idle keep-alive connection was still open after 15 s")
 	}
 }
+
+// A poke (rows were queued) has the backlog read at once, not at the next period.
+func TestCachedBacklogPoke(t *testing.T) {
+	store := &countingBacklog{}
+	clock := bottest.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	cache := &web.CachedBacklog{Store: store, Clock: clock, Every: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); cache.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	clock.WaitIdle(t, 1)
+	cache.Poke()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := cache.Backlog(ctx); b[tgPlatform].Pending == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a poke did not read the backlog again within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

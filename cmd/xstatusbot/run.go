@@ -277,8 +277,12 @@ func (d *delivery) set(disp *bot.Dispatcher) { d.mu.Lock(); d.disp = disp; d.mu.
 
 func (d *delivery) current() *bot.Dispatcher { d.mu.Lock(); defer d.mu.Unlock(); return d.disp }
 
-// Wake tells the dispatcher, if this replica leads, that rows were queued.
+// Wake tells the dispatcher, if this replica leads, that rows were queued,
+// and has /healthz's backlog read again.
 func (d *delivery) Wake() {
+	if p, ok := d.Backlogger.(interface{ Poke() }); ok {
+		p.Poke()
+	}
 	if disp := d.current(); disp != nil {
 		disp.Wake()
 	}
