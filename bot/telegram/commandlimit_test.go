@@ -2,6 +2,7 @@ package telegram
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,4 +196,38 @@ func TestRapidButtonPressesAreLimited(t *testing.T) {
 	if err != nil || cs.Level != bot.AlertsOutages {
 		t.Errorf("settings %+v (%v), want the first press's level kept", cs, err)
 	}
+}
+
+// The answer queue is bounded: past maxQueued waiting answers new ones are
+// dropped (reported once), and it takes answers again once it drains.
+func TestReplyQueueIsBounded(t *testing.T) {
+	q := newReplyQueue()
+	drops := 0
+	q.dropped = func() { drops++ }
+	for i := range maxQueued {
+		if !q.add(strconv.Itoa(i%50), func(context.Context) {}) {
+			t.Fatalf("answer %d refused below the bound", i)
+		}
+	}
+	for range 3 {
+		if q.add("x", func(context.Context) {}) {
+			t.Fatal("an answer past the bound was queued")
+		}
+	}
+	if drops != 1 {
+		t.Errorf("the drop streak was reported %d times, want once", drops)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wg := q.start(ctx, 4)
+	q.wait(waitCtx(t))
+	if q.len() != 0 {
+		t.Fatalf("%d answers left after draining", q.len())
+	}
+	if !q.add("x", func(context.Context) {}) {
+		t.Error("an answer was refused after the queue drained")
+	}
+	q.wait(waitCtx(t))
+	cancel()
+	wg.Wait()
 }

@@ -33,7 +33,7 @@ func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID i
 // called then, so a command asked after that gets an answer of its own.
 func (a *Adapter) queueRendered(cmd bot.Command, release func(), replyTo, threadID int) {
 	chat := cmd.Chat.ID
-	a.replies.add(chat, func(ctx context.Context) {
+	queued := a.replies.add(chat, func(ctx context.Context) {
 		defer release() // also when the answer is never sent
 		a.replyVia(ctx, chat, cmd.Name, func(ctx context.Context) error {
 			release()
@@ -48,6 +48,9 @@ func (a *Adapter) queueRendered(cmd bot.Command, release func(), replyTo, thread
 			return err
 		})
 	})
+	if !queued {
+		release()
+	}
 }
 
 // replyVia sends one answer through the replier (the chat's budget, retries)
@@ -93,7 +96,15 @@ type replyQueue struct {
 	stopped bool
 	// panicked is told of a panic in one answer's send, which is skipped.
 	panicked func(any)
+	// dropped is told when the queue starts dropping answers (once per
+	// streak); full is set during the streak.
+	dropped func()
+	full    bool
 }
+
+// maxQueued bounds the answers waiting at once (about 7 minutes of answers
+// at Telegram's 25 messages/s).
+const maxQueued = 10000
 
 func newReplyQueue() *replyQueue {
 	q := &replyQueue{pending: map[string][]func(context.Context){}, idle: make(chan struct{})}
@@ -102,9 +113,22 @@ func newReplyQueue() *replyQueue {
 	return q
 }
 
-func (q *replyQueue) add(chat string, send func(context.Context)) {
+// add queues send after the chat's earlier answers. It reports false, and
+// drops send, when maxQueued answers are waiting already: past that the
+// answers would be minutes late anyway, and memory must stay bounded.
+func (q *replyQueue) add(chat string, send func(context.Context)) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.n >= maxQueued {
+		if !q.full {
+			q.full = true
+			if q.dropped != nil {
+				q.dropped()
+			}
+		}
+		return false
+	}
+	q.full = false
 	if q.n == 0 {
 		q.idle = make(chan struct{})
 	}
@@ -114,6 +138,7 @@ func (q *replyQueue) add(chat string, send func(context.Context)) {
 		q.cond.Signal()
 	}
 	q.pending[chat] = append(q.pending[chat], send)
+	return true
 }
 
 // start runs workers until ctx ends; answers still queued then stay unsent.

@@ -206,6 +206,9 @@ func New(cfg Config, h Handler) *Adapter {
 		a.panics.Inc()
 		a.log.Error("telegram: panic while sending a command answer; skipped", "panic", RedactTokens(fmt.Sprint(p)))
 	}
+	a.replies.dropped = func() {
+		a.log.Warn("telegram: too many command answers waiting; dropping new ones until the queue drains", "limit", maxQueued)
+	}
 	if a.pollTimeout <= 0 {
 		a.pollTimeout = DefaultPollTimeout
 	}
