@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -42,8 +43,12 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent opens: %v", err)
 	}
-	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != 1 {
-		t.Fatalf("%d migrations recorded, want 1", n)
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != len(files) {
+		t.Fatalf("%d migrations recorded, want one per file, %d", n, len(files))
 	}
 
 	s := open(t, url, "a")
@@ -54,8 +59,8 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	if err != nil || len(subs) != 1 || subs[0].Chat != chat("1") {
 		t.Fatalf("subscriptions after reopening: %+v, %v", subs, err)
 	}
-	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != 1 {
-		t.Fatalf("%d migrations recorded after reopening, want 1", n)
+	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != len(files) {
+		t.Fatalf("%d migrations recorded after reopening, want %d", n, len(files))
 	}
 }
 
