@@ -65,12 +65,6 @@ type Config struct {
 	MaxHandlers int
 }
 
-// DefaultMaxHandlers is how many events and interactions are handled at
-// once by default. Beyond it an event is dropped with a warning: each
-// interaction must be acknowledged within 3 s, so queueing it behind a full
-// pool would only fail it later.
-const DefaultMaxHandlers = 64
-
 // Adapter connects the bot to Discord. Build it with New, start it with Run.
 type Adapter struct {
 	token  bot.Secret
@@ -369,50 +363,6 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) { chatGone(c.Channel) })
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) { chatGone(c.Channel) })
 	return s, nil
-}
-
-// goBounded is goHandle for a gateway event: at most cap(slots) run at
-// once; beyond that the event is dropped with a warning (what is sent from
-// the gateway cannot wait: it holds the gateway's reader).
-func (a *Adapter) goBounded(ctx context.Context, what string, fn func(ctx context.Context)) {
-	select {
-	case a.slots <- struct{}{}:
-	default:
-		a.log.Warn("discord: too many events in progress; dropping one", "event", what, "limit", cap(a.slots))
-		return
-	}
-	if !a.goHandle(ctx, func(ctx context.Context) {
-		defer func() { <-a.slots }()
-		fn(ctx)
-	}) {
-		<-a.slots
-	}
-}
-
-// goHandle runs fn in a goroutine Run waits for, with a context that survives
-// the end of Run's ctx for at most handlerTimeout (so an answer in flight is
-// still delivered at shutdown), and recovers panics. It reports whether fn
-// was started (not once shutdown began).
-func (a *Adapter) goHandle(ctx context.Context, fn func(ctx context.Context)) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.stopping {
-		return false
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		defer func() {
-			if p := recover(); p != nil {
-				a.panics.Inc()
-				a.log.Error("panic in discord event handler; skipped", "err", fmt.Errorf("panic: %v", p))
-			}
-		}()
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.handlerTimeout)
-		defer cancel()
-		fn(hctx)
-	}()
-	return true
 }
 
 // login checks the token with GET users/@me, retrying while Discord is unreachable.
