@@ -2,8 +2,10 @@ package telegram
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,4 +232,49 @@ func TestReplyQueueIsBounded(t *testing.T) {
 	q.wait(waitCtx(t))
 	cancel()
 	wg.Wait()
+}
+
+// heldReplier sends an answer only once the test lets it.
+type heldReplier struct{ release chan struct{} }
+
+func (r heldReplier) Reply(ctx context.Context, _ string, send func(context.Context) error) error {
+	select {
+	case <-r.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return send(ctx)
+}
+
+// versioned answers /status with the version current when it renders.
+type versioned struct {
+	Handler
+	v *atomic.Int32
+}
+
+func (h versioned) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool) {
+	if cmd.Name == "status" {
+		return bot.Message{Title: fmt.Sprintf("status v%d", h.v.Load())}, true
+	}
+	return h.Handler.Handle(ctx, cmd)
+}
+
+// A /status answer is rendered when it goes out, not when asked: what
+// changed while it waited for the chat's budget is in it.
+func TestStatusRenderedWhenSent(t *testing.T) {
+	var v atomic.Int32
+	v.Store(1)
+	release := make(chan struct{})
+	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { return versioned{s, &v} }, func() time.Time { return t0 },
+		func(a *Adapter) { a.replier = heldReplier{release} })
+	id := h.fake.Private(telegramtest.User{ID: userID}, "/status")
+	if err := h.fake.WaitHandled(waitCtx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	v.Store(2) // the state moves on while the answer waits
+	close(release)
+	h.handled(id)
+	if sent := h.fake.SentTo(userID); len(sent) != 1 || !strings.Contains(sent[0].Plain, "status v2") {
+		t.Errorf("sent %+v, want one answer rendered when sent (v2)", sent)
+	}
 }
