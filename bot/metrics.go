@@ -46,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "xstatusbot_transitions_total", Help: "State changes by new state, including those the flap rule keeps quiet.",
 		}, []string{"to"}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, unavailable, rate_limited, gone, expired, migrated).",
+			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, unavailable, rate_limited, no_rights, gone, expired, migrated, panic).",
 		}, []string{"platform", "outcome"}),
 		sendLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "xstatusbot_send_latency_seconds", Help: "Duration of one send call to a platform.",

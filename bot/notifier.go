@@ -31,6 +31,11 @@ const (
 	// 5xx, not connected yet, token revoked). Delivery pauses the platform and
 	// probes it; the row keeps its attempts and expires only by age.
 	Unavailable
+	// NoRights: the chat exists and keeps the bot, but the bot may not post
+	// there (Telegram "not enough rights to send", Discord 50013 Missing
+	// Permissions). An admin can fix it, so one refusal drops only that
+	// message; delivery ends the subscription after a few in a row.
+	NoRights
 )
 
 func (c ErrorClass) String() string {
@@ -43,6 +48,8 @@ func (c ErrorClass) String() string {
 		return "migrated"
 	case Unavailable:
 		return "unavailable"
+	case NoRights:
+		return "no-rights"
 	default:
 		return "retryable"
 	}

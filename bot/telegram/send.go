@@ -204,13 +204,15 @@ func keyboard(rows [][]bot.Button) string {
 //   - 403 (blocked, kicked, not a member, deactivated user, deleted group,
 //     can't initiate a conversation) and 400 "chat not found" → Permanent:
 //     the subscription ends.
-//   - every other 4xx → Retryable. It is either this message's fault (our
-//     bug: bad entities, too long) or a condition an admin can fix (missing
-//     rights, a closed topic; Telegram even answered "not enough rights" for
-//     every channel for a day in October 2023). Permanent would silently end
-//     a subscription, and bot.ErrorClass has no "drop this message only";
-//     Retryable lets delivery back off and expire the row while the
-//     subscription survives.
+//   - 400 or 403 saying the bot lacks the rights to post ("not enough rights
+//     to send", "have no rights to send", CHAT_WRITE_FORBIDDEN, "need
+//     administrator rights") → NoRights: this message is dropped; delivery
+//     decides when repeated refusals end the subscription (an admin can fix
+//     rights, and Telegram once answered "not enough rights" for every
+//     channel for a day, so one refusal must not end it).
+//   - every other 4xx → Retryable. It is this message's fault (our bug: bad
+//     entities, too long) or a passing condition (a closed topic): delivery
+//     backs off and expires the row while the subscription survives.
 func classify(err error) error {
 	if errors.Is(err, ErrUnauthorized) {
 		return &bot.SendError{Class: bot.Unavailable, Err: err}
@@ -233,6 +235,8 @@ func classify(err error) error {
 		return &bot.SendError{Class: bot.Migrated, NewChatID: strconv.FormatInt(ce.MigrateTo, 10), Err: err}
 	case platformDown(ce):
 		return &bot.SendError{Class: bot.Unavailable, Err: err}
+	case (ce.Code == http.StatusBadRequest || ce.Code == http.StatusForbidden) && noRights(desc):
+		return &bot.SendError{Class: bot.NoRights, Err: err}
 	case ce.Code == http.StatusForbidden && permanentForbidden(desc):
 		return &bot.SendError{Class: bot.Permanent, Err: err}
 	case ce.Code == http.StatusBadRequest && (strings.Contains(desc, "chat not found") || strings.Contains(desc, "peer_id_invalid")):
@@ -240,6 +244,17 @@ func classify(err error) error {
 	default:
 		return &bot.SendError{Class: bot.Retryable, Err: err}
 	}
+}
+
+// noRights recognises the descriptions that mean the bot is in the chat
+// but may not post there.
+func noRights(desc string) bool {
+	for _, s := range []string{"not enough rights", "have no rights", "chat_write_forbidden", "need administrator rights"} {
+		if strings.Contains(desc, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // permanentForbidden recognises the 403 descriptions that mean the bot can

@@ -33,9 +33,12 @@ func TestSendErrorClasses(t *testing.T) {
 		{"500 JSON", telegramtest.ServerError(500), bot.Unavailable, 0, ""},
 		{"502 non-JSON", telegramtest.NonJSON(502), bot.Unavailable, 0, ""},
 		{"403 non-JSON from a proxy", telegramtest.NonJSON(403), bot.Unavailable, 0, ""},
-		// Other 400s are this message's or a fixable rights problem, not a gone chat.
+		// Other 400s are this message's problem, not a gone chat.
 		{"400 bad entities", telegramtest.BadRequest("can't parse entities: unclosed tag"), bot.Retryable, 0, ""},
-		{"400 not enough rights", telegramtest.BadRequest("not enough rights to send text messages to the chat"), bot.Retryable, 0, ""},
+		// Rights an admin can restore: this message is dropped, delivery counts the refusals.
+		{"400 not enough rights", telegramtest.BadRequest("not enough rights to send text messages to the chat"), bot.NoRights, 0, ""},
+		{"400 have no rights", telegramtest.BadRequest("have no rights to send a message"), bot.NoRights, 0, ""},
+		{"403 CHAT_WRITE_FORBIDDEN", telegramtest.Failure{Code: 403, Description: "Forbidden: CHAT_WRITE_FORBIDDEN"}, bot.NoRights, 0, ""},
 		{"409 conflict", telegramtest.Conflict(), bot.Retryable, 0, ""},
 		// 401 switches the adapter off: see TestTokenRevokedAtRuntime.
 	}
