@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -39,4 +40,12 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// BaseTransport is the transport NewHTTPClient wrapped in its body limit.
+func BaseTransport(c *http.Client) http.RoundTripper {
+	if t, ok := c.Transport.(*limitTransport); ok {
+		return t.next
+	}
+	return c.Transport
 }

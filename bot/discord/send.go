@@ -37,8 +37,9 @@ const (
 //     the subscription must end at once.
 //   - 400 and other 4xx (our payload is wrong; delivery's attempt limit
 //     bounds the retries): Retryable.
-//   - 5xx, network errors, timeouts, the gateway not connected yet: Unavailable
-//     (Discord's failure, not the channel's).
+//   - 5xx, a redirect (never followed), network errors, timeouts, the
+//     gateway not connected yet: Unavailable (Discord's failure, not the
+//     channel's).
 //   - 401: the token was revoked. Unavailable wrapping ErrUnauthorized, and
 //     from then on every Send returns that without calling Discord.
 //   - InvalidRequestLimit invalid answers in InvalidRequestWindow:
@@ -159,9 +160,10 @@ func (a *Adapter) classify(err error, info rateInfo) *bot.SendError {
 		return &bot.SendError{Class: bot.Unavailable}
 	case st == http.StatusForbidden || st == http.StatusNotFound:
 		return &bot.SendError{Class: bot.Permanent}
-	case st >= 500 || st == 0:
+	case st >= 500 || st == 0 || bot.IsRedirect(st):
 		// Discord (or the way to it) failed, not this channel. A timeout or a
-		// refused connection gives no status at all.
+		// refused connection gives no status at all; a redirect is never
+		// followed (the API base is misconfigured or hijacked).
 		return &bot.SendError{Class: bot.Unavailable}
 	default:
 		return &bot.SendError{Class: bot.Retryable}

@@ -36,6 +36,9 @@ func (e *callError) Error() string {
 	switch {
 	case e.api:
 		return fmt.Sprintf("telegram %s: %d %s", e.Method, e.Code, e.Description)
+	case bot.IsRedirect(e.Status):
+		// The client follows no redirect: the token is in the URL's path.
+		return fmt.Sprintf("telegram %s: HTTP %d redirect not followed (check TELEGRAM_API_ENDPOINT)", e.Method, e.Status)
 	case e.Status != 0:
 		return fmt.Sprintf("telegram %s: HTTP %d with a body that is not Bot API JSON: %v", e.Method, e.Status, e.Err)
 	default:
@@ -196,8 +199,9 @@ func keyboard(rows [][]bot.Button) string {
 // classify maps a failed call to the class delivery acts on:
 //
 //   - 429 → RateLimited, RetryAfter from retry_after (or Retry-After, else 1s).
-//   - 5xx, network errors, timeouts, bodies that are not Bot API JSON →
-//     Unavailable: Telegram as a whole is failing, not this chat.
+//   - 5xx, network errors, timeouts, bodies that are not Bot API JSON, a
+//     redirect (never followed) → Unavailable: Telegram as a whole is
+//     failing, not this chat.
 //   - 401 (the token was revoked; the adapter has stopped calling the API) →
 //     Unavailable wrapping ErrUnauthorized: the rows wait for a restart.
 //   - 400 with migrate_to_chat_id → Migrated, NewChatID set.
