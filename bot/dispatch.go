@@ -425,6 +425,7 @@ func groupByChat(rows []Delivery) [][]Delivery {
 // deliver sends one chat's pending rows as one message and records the
 // outcome. ctx ending stops it before the send; sendCtx bounds the send.
 func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []Delivery) {
+	defer d.survive(ctx, c, rows)
 	chat := rows[0].Chat
 	now := d.now()
 	var live []Delivery

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // SetPollEvery sets how long an idle loop sleeps at most, for tests.
@@ -49,3 +51,6 @@ func BaseTransport(c *http.Client) http.RoundTripper {
 	}
 	return c.Transport
 }
+
+// Panics is the counter of panics recovered at where.
+func (m *Metrics) Panics(where string) prometheus.Counter { return m.panics.WithLabelValues(where) }

@@ -32,6 +32,7 @@ type platform struct {
 	got     map[string][]bot.Message
 	hold    chan struct{}    // non-nil: sends block until it is closed
 	chatErr map[string]error // a chat whose every send fails with this
+	panics  map[string]bool  // a chat whose every send panics (rendering it, say)
 	chatAt  map[string][]time.Time
 	held    chan struct{} // receives once per send that is blocked
 }
@@ -44,7 +45,7 @@ func (p *platform) Send(ctx context.Context, chat string, m bot.Message) (string
 	p.mu.Lock()
 	p.calls++
 	p.callsAt = append(p.callsAt, p.clock.Now())
-	down, hold, chatErr := p.down, p.hold, p.chatErr[chat]
+	down, hold, chatErr, panics := p.down, p.hold, p.chatErr[chat], p.panics[chat]
 	if p.chatAt == nil {
 		p.chatAt = map[string][]time.Time{}
 	}
@@ -55,6 +56,10 @@ func (p *platform) Send(ctx context.Context, chat string, m bot.Message) (string
 	}
 	if chatErr != nil {
 		return "", chatErr
+	}
+	if panics {
+		var lines []string
+		_ = lines[len(m.Lines)+1] // an index out of range, as a rendering bug would make
 	}
 	if hold != nil {
 		p.held <- struct{}{}
@@ -109,7 +114,7 @@ type loop struct {
 }
 
 func (e *env) runLoop(chans ...bot.Channel) *loop {
-	d := bot.NewDispatcher(e.store, chans, e.clock, quiet(), nil)
+	d := bot.NewDispatcher(e.store, chans, e.clock, quiet(), e.metrics)
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &loop{t: e.t, clock: e.clock, disp: d, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(l.done); d.Run(ctx) }()

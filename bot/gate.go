@@ -291,7 +291,7 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 			}
 			return err
 		}
-		err := send(ctx)
+		err := sendSafely(ctx, send)
 		now = g.clock.Now()
 		if err == nil {
 			g.Sent(chat, now)
@@ -320,6 +320,21 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 			return ctx.Err()
 		}
 	}
+}
+
+// ErrSendPanicked is wrapped by Gate.Reply when send panicked (rendering
+// the answer, say): the answer is lost, the caller and the process go on.
+var ErrSendPanicked = errors.New("sending the answer panicked")
+
+// sendSafely calls send, turning a panic into a Permanent error so that one
+// answer cannot end the adapter's reply worker, or the process.
+func sendSafely(ctx context.Context, send func(ctx context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &SendError{Class: Permanent, Err: fmt.Errorf("%w: %v", ErrSendPanicked, r)}
+		}
+	}()
+	return send(ctx)
 }
 
 // Waiting is how many answers are inside Reply.

@@ -167,3 +167,22 @@ func TestRepliesWaitingAreBounded(t *testing.T) {
 		t.Fatalf("%d answers sent, want 3", n)
 	}
 }
+
+// TestReplyThatPanicsIsAnError: an answer whose sending panics comes back
+// as an error wrapping ErrSendPanicked, once, and the gate serves the next.
+func TestReplyThatPanicsIsAnError(t *testing.T) {
+	g := bot.NewGate(bot.Policy{}, bottest.NewClock(t0))
+	calls := 0
+	err := g.Reply(context.Background(), "1", func(context.Context) error {
+		calls++
+		var m map[string]int
+		m["x"]++ // a nil map, as a rendering bug would write
+		return nil
+	})
+	if !errors.Is(err, bot.ErrSendPanicked) || calls != 1 {
+		t.Fatalf("Reply = %v after %d calls, want ErrSendPanicked after 1", err, calls)
+	}
+	if err := g.Reply(context.Background(), "2", func(context.Context) error { return nil }); err != nil || g.Waiting() != 0 {
+		t.Fatalf("next answer: %v, %d waiting", err, g.Waiting())
+	}
+}
