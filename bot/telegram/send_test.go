@@ -3,8 +3,11 @@ package telegram
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,5 +165,29 @@ func TestFakeRateLimiter(t *testing.T) {
 	}
 	if st := h.fake.Stats(); st.Sent != 3 || st.RateLimited != 2 || st.SendCalls != 5 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestRedirectIsNotFollowed: the Bot API endpoint answers 307 towards
+// another host. The token is in the URL's path, so following would hand it
+// over: the other host gets nothing, and the send fails as Telegram being
+// unavailable, with an error that says so and holds no token.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	h := newHarness(t, telegramtest.Options{}, nil)
+	h.connected()
+	const chat = 7070
+	h.fake.FailChat(chat, telegramtest.Failure{Code: http.StatusTemporaryRedirect, Body: "moved", Location: other.URL + "/bot" + h.fake.Token + "/sendMessage"})
+	_, err := h.a.Send(context.Background(), strconv.Itoa(chat), bot.Message{Title: "x"})
+	if se := bot.ClassOf(err); err == nil || se.Class != bot.Unavailable {
+		t.Fatalf("Send = %v, want Unavailable", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "HTTP 307 redirect not followed") || strings.Contains(msg, h.fake.Token) {
+		t.Errorf("error %q: want the redirect named and no token", msg)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("the redirect target got %d requests, want none", n)
 	}
 }
