@@ -44,8 +44,8 @@ var ErrTooManyReplies = errors.New("too many command answers waiting for the pla
 // Alerts own the budget. While alerts are waiting for it (or took a turn in
 // the last second), answers take at most ReplyShare of the rate, through a
 // limiter of their own, and then queue for the overall rate behind the alert
-// turns already reserved: an alert worker never waits for an answer, and an
-// answer never waits for more than the alerts already in line. With no alert
+// turns already booked (at most alertHorizon's worth): an alert worker never
+// waits for an answer, and an answer waits behind a turn or two of alerts. With no alert
 // under way answers may use the whole rate. An answer waits out its own
 // chat's gap before it asks for a turn, holding nothing.
 type Gate struct {
@@ -184,9 +184,9 @@ func (g *Gate) turn(ctx context.Context, reply bool, deadline time.Time) (time.D
 			}
 		}
 		if !reply && g.share != nil {
-			// An alert books its token only when at most alertAhead turns
-			// are already booked: a reply that passed its share then waits
-			// behind a turn or two, not behind every worker of a fan-out.
+			// An alert books its token only within alertHorizon of the
+			// turns already booked: an answer that passed its share then
+			// waits behind a turn or two, not behind every worker of a fan-out.
 			if wait := g.aheadWait(now); wait > 0 {
 				if !Sleep(ctx, g.clock, wait) {
 					return 0, ctx.Err()
@@ -205,16 +205,20 @@ func (g *Gate) turn(ctx context.Context, reply bool, deadline time.Time) (time.D
 	}
 }
 
-// alertAhead is how many turns of the overall rate alerts may book ahead.
-const alertAhead = 1
+// alertHorizon is how far ahead alerts may book turns of the overall rate
+// (one turn at least). It bounds what an answer that passed its share waits
+// behind alerts: at 25/s one turn, 40 ms; at 1000/s 50 turns, 50 ms. Booking
+// a little ahead keeps the rate fully used when a worker's timer fires late.
+const alertHorizon = 50 * time.Millisecond
 
-// aheadWait is how long until the turns booked ahead fall to alertAhead.
+// aheadWait is how long until the turns booked ahead fit in alertHorizon.
 func (g *Gate) aheadWait(now time.Time) time.Duration {
-	owed := -alertAhead - g.limiter.TokensAt(now)
+	perSec := float64(g.limiter.Limit())
+	owed := -max(1, perSec*alertHorizon.Seconds()) - g.limiter.TokensAt(now)
 	if owed <= 0 {
 		return 0
 	}
-	return time.Duration(owed / float64(g.limiter.Limit()) * float64(time.Second))
+	return time.Duration(owed / perSec * float64(time.Second))
 }
 
 // errTooLate: the turn would come after the caller's deadline.
