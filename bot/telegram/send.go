@@ -54,7 +54,10 @@ func (e *callError) Unwrap() error { return e.Err }
 // It also keeps the adapter's state: a success means Telegram answers, a
 // network error, a timeout, a 5xx or a body that is not Bot API JSON that it
 // does not, and a 401 after the bot has started that the token was revoked;
-// from then on no call is made.
+// from then on no call is made. A 5xx in Bot API JSON to sendMessage leaves
+// the state alone: Telegram answered, about one chat, and one chat failing
+// must not show the platform unavailable (delivery still backs that chat
+// off, and pauses the platform when several chats fail so).
 func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Params, timeout time.Duration) (json.RawMessage, error) {
 	if a.State() == bot.PlatformUnauthorized {
 		return nil, fmt.Errorf("telegram %s: not called: %w", method, ErrUnauthorized)
@@ -92,7 +95,7 @@ func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Param
 		// Our caller gave up: says nothing about Telegram.
 	case unauthorized(ce) && a.self.Load() != nil:
 		a.tokenRevoked(ce)
-	case platformDown(ce):
+	case platformDown(ce) && !(ce.api && method == "sendMessage"):
 		a.unavailable()
 	}
 	return nil, ce

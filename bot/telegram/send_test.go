@@ -191,3 +191,22 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 		t.Fatalf("the redirect target got %d requests, want none", n)
 	}
 }
+
+// TestOneChatsServerErrorLeavesTelegramReady: a sendMessage answered with
+// Telegram's JSON 500 for one chat is Unavailable for delivery (which backs
+// that chat off) but leaves the adapter ready: Telegram answered.
+func TestOneChatsServerErrorLeavesTelegramReady(t *testing.T) {
+	h := newHarness(t, telegramtest.Options{}, nil)
+	h.connected()
+	const chat = 7171
+	h.fake.FailChat(chat, telegramtest.ServerError(500), telegramtest.ServerError(500), telegramtest.ServerError(500))
+	for range 3 {
+		_, err := h.a.Send(context.Background(), strconv.Itoa(chat), bot.Message{Title: "x"})
+		if se := bot.ClassOf(err); err == nil || se.Class != bot.Unavailable {
+			t.Fatalf("Send = %v, want Unavailable", err)
+		}
+	}
+	if st := h.a.State(); st != bot.PlatformReady {
+		t.Fatalf("state %s after one chat's 500s, want ready", st)
+	}
+}
