@@ -27,8 +27,9 @@ type Policy struct {
 	// ProbeMin and ProbeMax bound the wait between two probe sends to a
 	// paused (unavailable) platform: it doubles from ProbeMin to ProbeMax.
 	ProbeMin, ProbeMax time.Duration
-	// PauseAfter is how many platform failures in a row, with no answer in
-	// between, pause the platform.
+	// PauseAfter is how many different chats must fail as unavailable, with
+	// no answer from the platform in between, to pause the platform: one
+	// chat failing however often is that chat's problem, never a pause.
 	PauseAfter int
 }
 
@@ -112,17 +113,20 @@ type channel struct {
 	sent    int         // messages sent since the last progress line
 
 	// Circuit breaker: paused while the platform does not answer.
-	failures  int       // platform failures in a row
-	paused    bool      // sends stopped; one probe at a time
-	pausedAt  time.Time // start of the pause
-	probeAt   time.Time // next probe send
-	probes    int       // probes made in this pause
+	failChats map[string]bool // chats whose sends failed as unavailable since the platform last answered
+	paused    bool            // sends stopped; one probe at a time
+	pausedAt  time.Time       // start of the pause
+	probeAt   time.Time       // next probe send
+	probes    int             // probes made in this pause
 	probed    map[string]bool
 	lastState PlatformState
 
 	// unanswered counts, per chat, the platform failures in a row that did
 	// not pause the platform, so the wait grows without spending attempts.
 	unanswered map[string]int
+	// refusals counts, per chat, the sends refused for rights in a row.
+	// Kept in memory only: a restart starts each chat's count again.
+	refusals map[string]int
 
 	// Outcomes decided but not yet written, by chat: the chat is not sent to
 	// again until they are written.
@@ -167,7 +171,8 @@ func NewDispatcher(store DeliveryStore, chans []Channel, clock Clock, log *slog.
 			c.Gate = NewGate(p, clock)
 		}
 		d.channels = append(d.channels, &channel{Channel: c, wake: make(chan struct{}, 1), busy: map[string]bool{},
-			unrecorded: map[string][]outcome{}, probed: map[string]bool{}, unanswered: map[string]int{}})
+			unrecorded: map[string][]outcome{}, probed: map[string]bool{}, unanswered: map[string]int{},
+			failChats: map[string]bool{}, refusals: map[string]int{}})
 	}
 	return d
 }
@@ -420,6 +425,7 @@ func groupByChat(rows []Delivery) [][]Delivery {
 // deliver sends one chat's pending rows as one message and records the
 // outcome. ctx ending stops it before the send; sendCtx bounds the send.
 func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []Delivery) {
+	defer d.survive(ctx, c, rows)
 	chat := rows[0].Chat
 	now := d.now()
 	var live []Delivery
@@ -458,6 +464,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		c.mu.Lock()
 		c.sent++
 		delete(c.unanswered, chat.ID)
+		delete(c.refusals, chat.ID)
 		c.mu.Unlock()
 		last := live[len(live)-1]
 		if len(live) > 1 {
@@ -475,7 +482,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 	reason := Truncate(err.Error(), 500)
 	if se.Class == Unavailable {
 		d.metrics.send(c.Platform, "unavailable", took)
-		if d.unavailable(c, sentAt, reason) {
+		if d.unavailable(c, chat.ID, sentAt, reason) {
 			return // paused: the row keeps its place and its attempts
 		}
 		// Not (yet) judged a platform outage: retry this chat later, without
@@ -499,6 +506,8 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		d.reschedule(ctx, c, head, sentAt.Add(after), head.Attempts, reason)
 		d.metrics.send(c.Platform, "rate_limited", took)
 		d.log.Warn("rate limited", "platform", c.Platform, "chat", chat.ID, "retry_after", after, "global", se.Global)
+	case NoRights:
+		d.refused(ctx, c, chat.ID, live, sentAt, reason, took)
 	case Permanent:
 		d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusGone, reason: reason, at: sentAt})
 		d.metrics.send(c.Platform, "gone", took)
@@ -532,7 +541,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 // answered notes that the platform answered a send: a pause ends at once.
 func (d *Dispatcher) answered(c *channel, now time.Time) {
 	c.mu.Lock()
-	c.failures = 0
+	clear(c.failChats)
 	wasPaused, since, probes := c.paused, c.pausedAt, c.probes
 	c.paused, c.probes = false, 0
 	c.probed = map[string]bool{}
@@ -542,27 +551,6 @@ func (d *Dispatcher) answered(c *channel, now time.Time) {
 			"paused_for", now.Sub(since).Round(time.Millisecond), "probes", probes)
 		c.signal()
 	}
-}
-
-// unavailable notes a platform failure and reports whether the platform is
-// now paused (the failed row then stays as it is).
-func (d *Dispatcher) unavailable(c *channel, now time.Time, reason string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.failures++
-	if c.paused {
-		wait := c.Policy.ProbeMin << min(c.probes, 16)
-		c.probeAt = now.Add(min(wait, c.Policy.ProbeMax))
-		return true
-	}
-	if c.failures < c.Policy.PauseAfter {
-		return false
-	}
-	c.paused, c.pausedAt, c.probes = true, now, 0
-	c.probeAt = now.Add(c.Policy.ProbeMin)
-	d.log.Warn("platform unavailable: delivery paused, alerts wait without spending attempts; probing until it answers",
-		"platform", c.Platform, "err", reason, "probe_every_max", c.Policy.ProbeMax)
-	return true
 }
 
 // pauseState reports whether the platform is paused and when to probe next.

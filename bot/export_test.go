@@ -2,7 +2,10 @@ package bot
 
 import (
 	"context"
+	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // SetPollEvery sets how long an idle loop sleeps at most, for tests.
@@ -40,3 +43,14 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	}
 	return nil
 }
+
+// BaseTransport is the transport NewHTTPClient wrapped in its body limit.
+func BaseTransport(c *http.Client) http.RoundTripper {
+	if t, ok := c.Transport.(*limitTransport); ok {
+		return t.next
+	}
+	return c.Transport
+}
+
+// Panics is the counter of panics recovered at where.
+func (m *Metrics) Panics(where string) prometheus.Counter { return m.panics.WithLabelValues(where) }

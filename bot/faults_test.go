@@ -30,7 +30,10 @@ type platform struct {
 	calls   int
 	callsAt []time.Time
 	got     map[string][]bot.Message
-	hold    chan struct{} // non-nil: sends block until it is closed
+	hold    chan struct{}    // non-nil: sends block until it is closed
+	chatErr map[string]error // a chat whose every send fails with this
+	panics  map[string]bool  // a chat whose every send panics (rendering it, say)
+	chatAt  map[string][]time.Time
 	held    chan struct{} // receives once per send that is blocked
 }
 
@@ -42,10 +45,21 @@ func (p *platform) Send(ctx context.Context, chat string, m bot.Message) (string
 	p.mu.Lock()
 	p.calls++
 	p.callsAt = append(p.callsAt, p.clock.Now())
-	down, hold := p.down, p.hold
+	down, hold, chatErr, panics := p.down, p.hold, p.chatErr[chat], p.panics[chat]
+	if p.chatAt == nil {
+		p.chatAt = map[string][]time.Time{}
+	}
+	p.chatAt[chat] = append(p.chatAt[chat], p.clock.Now())
 	p.mu.Unlock()
 	if down {
 		return "", errPlatformDown
+	}
+	if chatErr != nil {
+		return "", chatErr
+	}
+	if panics {
+		var lines []string
+		_ = lines[len(m.Lines)+1] // an index out of range, as a rendering bug would make
 	}
 	if hold != nil {
 		p.held <- struct{}{}
@@ -61,6 +75,23 @@ func (p *platform) Send(ctx context.Context, chat string, m bot.Message) (string
 }
 
 func (p *platform) setDown(v bool) { p.mu.Lock(); p.down = v; p.mu.Unlock() }
+
+// breakChat makes every send to chat fail with err (nil: work again).
+func (p *platform) breakChat(chat string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.chatErr == nil {
+		p.chatErr = map[string]error{}
+	}
+	p.chatErr[chat] = err
+}
+
+// attempts is when each send to chat was tried, on the clock.
+func (p *platform) attempts(chat string) []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.chatAt[chat]...)
+}
 
 func (p *platform) count(chat string) int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.got[chat]) }
 
@@ -83,7 +114,7 @@ type loop struct {
 }
 
 func (e *env) runLoop(chans ...bot.Channel) *loop {
-	d := bot.NewDispatcher(e.store, chans, e.clock, quiet(), nil)
+	d := bot.NewDispatcher(e.store, chans, e.clock, quiet(), e.metrics)
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &loop{t: e.t, clock: e.clock, disp: d, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(l.done); d.Run(ctx) }()

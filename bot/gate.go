@@ -14,41 +14,71 @@ import (
 // command's answer (rate limits, a platform hiccup) before it gives up.
 const DefaultReplyWindow = 30 * time.Second
 
+// DefaultReplyShare is the share of a platform's rate command answers may
+// take while alerts are waiting: a fifth. At Telegram's 25 messages/s that
+// is 5 answers a second, enough for a busy group's /status, while a fan-out
+// keeps four fifths of the budget.
+const DefaultReplyShare = 0.2
+
+// DefaultMaxReplies bounds the command answers waiting in one gate at once
+// (the chat's spacing, the share, the rate). Beyond it Reply refuses at once.
+const DefaultMaxReplies = 64
+
+// alertQuiet is how long after an alert's last turn the fan-out still counts
+// as under way: between two sends a worker records its outcome and picks the
+// next chat, and answers must not take the whole budget in that gap.
+const alertQuiet = time.Second
+
 // ErrReplyWindow is wrapped by Gate.Reply when the answer could not be sent
 // within the reply window.
 var ErrReplyWindow = errors.New("reply not delivered within the reply window")
 
+// ErrTooManyReplies is wrapped by Gate.Reply when MaxReplies answers are
+// already waiting: the answer is dropped, nothing was sent.
+var ErrTooManyReplies = errors.New("too many command answers waiting for the platform's budget")
+
 // Gate is one platform's sending budget, shared by alert fan-out and command
 // replies: the overall rate, the least gap between two messages to one chat,
-// and a platform-wide pause after a global rate limit. Replies go first: a
-// fan-out send waits while any reply is waiting.
+// and a platform-wide pause after a global rate limit.
+//
+// Alerts own the budget. While alerts are waiting for it (or took a turn in
+// the last second), answers take at most ReplyShare of the rate, through a
+// limiter of their own, and then queue for the overall rate behind the alert
+// turns already booked (at most alertHorizon's worth): an alert worker never
+// waits for an answer, and an answer waits behind a turn or two of alerts. With no alert
+// under way answers may use the whole rate. An answer waits out its own
+// chat's gap before it asks for a turn, holding nothing.
 type Gate struct {
 	clock   Clock
 	limiter *rate.Limiter
+	share   *rate.Limiter // answers' share while alerts are under way; nil without a ceiling
 	perChat time.Duration
 	// ReplyWindow bounds how long Reply retries; DefaultReplyWindow if zero.
 	ReplyWindow time.Duration
+	// MaxReplies bounds the answers in Reply at once; DefaultMaxReplies if zero.
+	MaxReplies int
 
-	mu       sync.Mutex
-	lastSent map[string]time.Time
-	paused   time.Time     // a global rate limit holds every send until then
-	replies  int           // replies waiting for their turn
-	noReply  chan struct{} // closed when replies drops to 0
+	mu        sync.Mutex
+	lastSent  map[string]time.Time
+	paused    time.Time // a global rate limit holds every send until then
+	replies   int       // answers inside Reply
+	alerts    int       // alert sends waiting in Take
+	lastAlert time.Time // when the last alert send left Take
 }
 
 // NewGate builds the gate of a platform sending at most p.Rate messages per
-// second (0: no ceiling) and one per p.PerChat to each chat.
+// second (0: no ceiling) and one per p.PerChat to each chat; answers get
+// DefaultReplyShare of the rate while alerts are under way.
 func NewGate(p Policy, clock Clock) *Gate {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	lim := rate.NewLimiter(rate.Inf, 1)
+	g := &Gate{clock: clock, limiter: rate.NewLimiter(rate.Inf, 1), perChat: p.PerChat, lastSent: map[string]time.Time{}}
 	if p.Rate > 0 {
-		lim = rate.NewLimiter(rate.Limit(p.Rate), 1)
+		g.limiter = rate.NewLimiter(rate.Limit(p.Rate), 1)
+		g.share = rate.NewLimiter(rate.Limit(p.Rate*DefaultReplyShare), 1)
 	}
-	closed := make(chan struct{})
-	close(closed)
-	return &Gate{clock: clock, limiter: lim, perChat: p.PerChat, lastSent: map[string]time.Time{}, noReply: closed}
+	return g
 }
 
 // HoldUntil is the earliest time chat may be sent to again.
@@ -107,77 +137,143 @@ func (g *Gate) Forget(now time.Time, age time.Duration) {
 	}
 }
 
-// Take waits for a fan-out send slot: after every waiting reply, after a
-// global pause, within the overall rate. It does not wait for the per-chat
-// gap (the dispatcher reschedules such rows instead of holding a worker).
+// Take waits for a fan-out send slot: after a global pause, within the
+// overall rate. It does not wait for the per-chat gap (the dispatcher
+// reschedules such rows instead of holding a worker), nor for answers.
 func (g *Gate) Take(ctx context.Context) error {
-	for {
+	g.mu.Lock()
+	g.alerts++
+	g.mu.Unlock()
+	defer func() {
 		g.mu.Lock()
-		waiting, noReply, paused := g.replies, g.noReply, g.paused
+		g.alerts--
+		g.lastAlert = g.clock.Now()
 		g.mu.Unlock()
-		if waiting > 0 {
-			select {
-			case <-noReply:
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
+	}()
+	_, err := g.turn(ctx, false, time.Time{})
+	return err
+}
+
+// alerting reports whether a fan-out is under way: an alert is waiting for
+// its turn or had one within alertQuiet.
+func (g *Gate) alerting(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.alerts > 0 || (!g.lastAlert.IsZero() && now.Sub(g.lastAlert) < alertQuiet)
+}
+
+// turn waits for one token of the overall rate, after any global pause; an
+// answer first takes one of its share while alerts are under way. A turn
+// that would come after deadline (when set) is not taken: turn reports
+// false and how long it would have waited.
+func (g *Gate) turn(ctx context.Context, reply bool, deadline time.Time) (time.Duration, error) {
+	for {
+		now := g.clock.Now()
+		if wait := g.Paused().Sub(now); wait > 0 {
+			if !deadline.IsZero() && now.Add(wait).After(deadline) {
+				return wait, errTooLate
 			}
-		}
-		if wait := paused.Sub(g.clock.Now()); wait > 0 {
 			if !Sleep(ctx, g.clock, wait) {
-				return ctx.Err()
+				return 0, ctx.Err()
 			}
 			continue
 		}
-		if err := g.wait(ctx); err != nil {
-			return err
+		if reply && g.share != nil && g.alerting(now) {
+			if wait, err := g.reserve(ctx, g.share, deadline); err != nil {
+				return wait, err
+			}
+		}
+		if !reply && g.share != nil {
+			// An alert books its token only within alertHorizon of the
+			// turns already booked: an answer that passed its share then
+			// waits behind a turn or two, not behind every worker of a fan-out.
+			if wait := g.aheadWait(now); wait > 0 {
+				if !Sleep(ctx, g.clock, wait) {
+					return 0, ctx.Err()
+				}
+				continue
+			}
+		}
+		if wait, err := g.reserve(ctx, g.limiter, deadline); err != nil {
+			return wait, err
 		}
 		// A global limit may have come while this send waited for its turn.
 		if g.Paused().After(g.clock.Now()) {
 			continue
 		}
-		return nil
+		return 0, nil
 	}
 }
 
-// wait takes one token of the overall rate, on the gate's clock.
-func (g *Gate) wait(ctx context.Context) error {
+// alertHorizon is how far ahead alerts may book turns of the overall rate
+// (one turn at least). It bounds what an answer that passed its share waits
+// behind alerts: at 25/s one turn, 40 ms; at 1000/s 50 turns, 50 ms. Booking
+// a little ahead keeps the rate fully used when a worker's timer fires late.
+const alertHorizon = 50 * time.Millisecond
+
+// aheadWait is how long until the turns booked ahead fit in alertHorizon.
+func (g *Gate) aheadWait(now time.Time) time.Duration {
+	perSec := float64(g.limiter.Limit())
+	owed := -max(1, perSec*alertHorizon.Seconds()) - g.limiter.TokensAt(now)
+	if owed <= 0 {
+		return 0
+	}
+	return time.Duration(owed / perSec * float64(time.Second))
+}
+
+// errTooLate: the turn would come after the caller's deadline.
+var errTooLate = errors.New("turn after the deadline")
+
+// reserve takes one token of lim, on the gate's clock, and waits for it;
+// past deadline (when set) the token is given back and errTooLate returned
+// with the wait it would have taken.
+func (g *Gate) reserve(ctx context.Context, lim *rate.Limiter, deadline time.Time) (time.Duration, error) {
 	now := g.clock.Now()
-	r := g.limiter.ReserveN(now, 1)
+	r := lim.ReserveN(now, 1)
 	if !r.OK() {
-		return errors.New("rate gate: burst too small")
+		return 0, errors.New("rate gate: burst too small")
 	}
-	if d := r.DelayFrom(now); d > 0 && !Sleep(ctx, g.clock, d) {
+	d := r.DelayFrom(now)
+	if !deadline.IsZero() && now.Add(d).After(deadline) {
+		r.CancelAt(now)
+		return d, errTooLate
+	}
+	if d > 0 && !Sleep(ctx, g.clock, d) {
 		r.CancelAt(g.clock.Now())
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
-	return nil
+	return 0, nil
 }
 
-// Reply delivers a command's answer with priority over fan-out: it waits for
-// the chat's gap, a global pause and the overall rate; a rate-limited answer
-// waits the platform's retry_after and is tried again, an unavailable
-// platform or a retryable error is retried with backoff, for as long as the
-// reply window lasts. Permanent and migrated errors are returned at once.
-// send must return *SendError for the gate to tell them apart.
+// Reply delivers a command's answer within the platform's budget: it waits
+// for the chat's gap and a global pause (holding no token meanwhile), then
+// for its turn (see Gate); a rate-limited answer waits the platform's
+// retry_after and is tried again, an unavailable platform or a retryable
+// error is retried with backoff, for as long as the reply window lasts.
+// Permanent, migrated and no-rights errors are returned at once. When
+// MaxReplies answers are already waiting, it returns an error wrapping
+// ErrTooManyReplies without sending. send must return *SendError for the
+// gate to tell errors apart.
 func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Context) error) error {
 	window := g.ReplyWindow
 	if window <= 0 {
 		window = DefaultReplyWindow
 	}
+	limit := g.MaxReplies
+	if limit <= 0 {
+		limit = DefaultMaxReplies
+	}
 	deadline := g.clock.Now().Add(window)
 	g.mu.Lock()
-	if g.replies == 0 {
-		g.noReply = make(chan struct{})
+	if g.replies >= limit {
+		g.mu.Unlock()
+		return fmt.Errorf("reply to chat %s: %w (%d already waiting): dropped", chat, ErrTooManyReplies, limit)
 	}
 	g.replies++
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()
 		g.replies--
-		if g.replies == 0 {
-			close(g.noReply)
-		}
 		g.mu.Unlock()
 	}()
 
@@ -193,10 +289,13 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 				return ctx.Err()
 			}
 		}
-		if err := g.wait(ctx); err != nil {
+		if wait, err := g.turn(ctx, true, deadline); err != nil {
+			if errors.Is(err, errTooLate) {
+				return g.expired(chat, attempt-1, last, wait)
+			}
 			return err
 		}
-		err := send(ctx)
+		err := sendSafely(ctx, send)
 		now = g.clock.Now()
 		if err == nil {
 			g.Sent(chat, now)
@@ -227,9 +326,31 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 	}
 }
 
+// ErrSendPanicked is wrapped by Gate.Reply when send panicked (rendering
+// the answer, say): the answer is lost, the caller and the process go on.
+var ErrSendPanicked = errors.New("sending the answer panicked")
+
+// sendSafely calls send, turning a panic into a Permanent error so that one
+// answer cannot end the adapter's reply worker, or the process.
+func sendSafely(ctx context.Context, send func(ctx context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &SendError{Class: Permanent, Err: fmt.Errorf("%w: %v", ErrSendPanicked, r)}
+		}
+	}()
+	return send(ctx)
+}
+
+// Waiting is how many answers are inside Reply.
+func (g *Gate) Waiting() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.replies
+}
+
 func (g *Gate) expired(chat string, attempts int, last error, wait time.Duration) error {
 	if last == nil {
-		last = errors.New("chat is rate limited")
+		last = errors.New("no turn within the budget")
 	}
 	return fmt.Errorf("reply to chat %s: %w after %d attempts (would wait %s more): %w",
 		chat, ErrReplyWindow, attempts, wait.Round(time.Millisecond), last)

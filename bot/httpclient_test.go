@@ -2,10 +2,12 @@ package bot_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +18,7 @@ import (
 
 func TestNewHTTPClientDefaults(t *testing.T) {
 	c := bot.NewHTTPClient(nil, 7*time.Second)
-	tr, ok := c.Transport.(*http.Transport)
+	tr, ok := bot.BaseTransport(c).(*http.Transport)
 	if !ok || tr.MaxIdleConnsPerHost != 32 || c.Timeout != 7*time.Second {
 		t.Fatalf("client %+v: want a pooled *http.Transport (32 idle per host) and the timeout", c)
 	}
@@ -30,12 +32,12 @@ func TestNewHTTPClientDefaults(t *testing.T) {
 	mine := &http.Transport{}
 	base := &http.Client{Timeout: time.Second, Transport: mine}
 	c = bot.NewHTTPClient(base, 7*time.Second)
-	if c == base || c.Transport != mine || c.Timeout != time.Second {
+	if c == base || bot.BaseTransport(c) != mine || c.Timeout != time.Second {
 		t.Errorf("a given client's transport and timeout must be kept, on a copy")
 	}
 	base = &http.Client{}
 	c = bot.NewHTTPClient(base, 3*time.Second)
-	if base.Transport != nil || base.Timeout != 0 || c.Timeout != 3*time.Second || c.Transport == nil {
+	if base.Transport != nil || base.Timeout != 0 || base.CheckRedirect != nil || c.Timeout != 3*time.Second || c.Transport == nil {
 		t.Error("base changed, or the copy lacks the defaults")
 	}
 }
@@ -90,3 +92,64 @@ func TestNewHTTPClientReusesConnections(t *testing.T) {
 		t.Errorf("%d connections for 3 waves of %d concurrent requests, want %d (kept and reused)", n, wave, wave)
 	}
 }
+
+// TestNewHTTPClientFollowsNoRedirect: a POST answered 307 towards another
+// host comes back as the 307; the other host gets nothing, so neither the
+// body nor a Referer holding the secret path reaches it.
+func TestNewHTTPClientFollowsNoRedirect(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/catch", status)
+		}))
+		c := bot.NewHTTPClient(nil, 5*time.Second)
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+"/hook/s3cret", strings.NewReader(`{"text":"X is down"}`))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%d: %v", status, err)
+		}
+		_ = resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != status || !bot.IsRedirect(resp.StatusCode) {
+			t.Errorf("answer %d, want the %d itself", resp.StatusCode, status)
+		}
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("the redirect target got %d requests, want none", n)
+	}
+}
+
+// TestNewHTTPClientLimitsAnswers: an endpoint streaming more than
+// MaxAnswerBytes is read up to the limit and then fails with
+// ErrAnswerTooLarge; an answer of exactly the limit reads whole.
+func TestNewHTTPClientLimitsAnswers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := bot.MaxAnswerBytes
+		if r.URL.Path == "/huge" {
+			n = 3 * bot.MaxAnswerBytes
+		}
+		_, _ = io.CopyN(w, zeros{}, int64(n))
+	}))
+	defer srv.Close()
+	c := bot.NewHTTPClient(nil, 10*time.Second)
+	read := func(path string) (int64, error) {
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return io.Copy(io.Discard, resp.Body)
+	}
+	if n, err := read("/huge"); !errors.Is(err, bot.ErrAnswerTooLarge) || n != bot.MaxAnswerBytes {
+		t.Errorf("huge answer: read %d, %v; want %d then ErrAnswerTooLarge", n, err, bot.MaxAnswerBytes)
+	}
+	if n, err := read("/exact"); err != nil || n != bot.MaxAnswerBytes {
+		t.Errorf("answer of exactly the limit: read %d, %v", n, err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

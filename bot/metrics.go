@@ -24,6 +24,7 @@ type Metrics struct {
 	leader      prometheus.Gauge
 	leaderships *prometheus.CounterVec
 	regions     *prometheus.GaugeVec
+	panics      *prometheus.CounterVec
 }
 
 // NewMetrics registers the collectors with reg.
@@ -46,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "xstatusbot_transitions_total", Help: "State changes by new state, including those the flap rule keeps quiet.",
 		}, []string{"to"}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, unavailable, rate_limited, gone, expired, migrated).",
+			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, unavailable, rate_limited, no_rights, gone, expired, migrated, panic).",
 		}, []string{"platform", "outcome"}),
 		sendLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "xstatusbot_send_latency_seconds", Help: "Duration of one send call to a platform.",
@@ -74,6 +75,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.regions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "xstatusbot_region_verdict", Help: "1 for each fresh region's verdict in the last vote (up, degraded, down, unknown), 0 for the others.",
 	}, []string{"region", "verdict"})
+	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xstatusbot_panics_total", Help: "Panics recovered, by where: the row or item at fault is failed and the process goes on.",
+	}, []string{"where"})
+	reg.MustRegister(m.panics)
 	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest,
 		m.platState, m.unrecorded, m.leader, m.leaderships, m.regions)
 	return m
@@ -177,4 +182,13 @@ func (m *Metrics) leadership(leading bool) {
 	}
 	m.leader.Set(0)
 	m.leaderships.WithLabelValues("lost").Inc()
+}
+
+// RecoveredPanic counts a panic recovered while handling one item (where:
+// "delivery" for a chat's outbox rows).
+func (m *Metrics) RecoveredPanic(where string) {
+	if m == nil {
+		return
+	}
+	m.panics.WithLabelValues(where).Inc()
 }

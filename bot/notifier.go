@@ -28,9 +28,15 @@ const (
 	// Migrated: the chat has a new id (Telegram group → supergroup); re-key and resend.
 	Migrated
 	// Unavailable: the platform as a whole does not answer (network errors,
-	// 5xx, not connected yet, token revoked). Delivery pauses the platform and
-	// probes it; the row keeps its attempts and expires only by age.
+	// 5xx, not connected yet, token revoked). The row keeps its attempts and
+	// expires only by age; delivery backs the chat off, and pauses and probes
+	// the platform once several different chats fail so.
 	Unavailable
+	// NoRights: the chat exists and keeps the bot, but the bot may not post
+	// there (Telegram "not enough rights to send", Discord 50013 Missing
+	// Permissions). An admin can fix it, so one refusal drops only that
+	// message; delivery ends the subscription after a few in a row.
+	NoRights
 )
 
 func (c ErrorClass) String() string {
@@ -43,6 +49,8 @@ func (c ErrorClass) String() string {
 		return "migrated"
 	case Unavailable:
 		return "unavailable"
+	case NoRights:
+		return "no-rights"
 	default:
 		return "retryable"
 	}

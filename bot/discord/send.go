@@ -28,13 +28,18 @@ const (
 //     RateLimited and Global, for Retry-After or else a pause of 1 s doubling
 //     with each such 429 up to 1 min, back to 1 s after a success. During
 //     that pause Send returns the same without calling Discord.
-//   - 10003 Unknown Channel, 50001 Missing Access, 50013 Missing Permissions,
-//     50007, any other 403 or 404: Permanent. Discord bans IPs that keep
-//     making such requests, so the subscription must end at once.
+//   - 50013 Missing Permissions: NoRights. The bot sees the channel but may
+//     not post: this message is dropped and delivery ends the subscription
+//     after a few refusals in a row (an admin can restore the permission;
+//     the refusals are rare enough not to approach the IP ban).
+//   - 10003 Unknown Channel, 50001 Missing Access, 50007, any other 403 or
+//     404: Permanent. Discord bans IPs that keep making such requests, so
+//     the subscription must end at once.
 //   - 400 and other 4xx (our payload is wrong; delivery's attempt limit
 //     bounds the retries): Retryable.
-//   - 5xx, network errors, timeouts, the gateway not connected yet: Unavailable
-//     (Discord's failure, not the channel's).
+//   - 5xx, a redirect (never followed), network errors, timeouts, the
+//     gateway not connected yet: Unavailable (Discord's failure, not the
+//     channel's).
 //   - 401: the token was revoked. Unavailable wrapping ErrUnauthorized, and
 //     from then on every Send returns that without calling Discord.
 //   - InvalidRequestLimit invalid answers in InvalidRequestWindow:
@@ -140,7 +145,9 @@ func (a *Adapter) classify(err error, info rateInfo) *bot.SendError {
 		return &bot.SendError{Class: bot.RateLimited, Global: info.global, RetryAfter: info.retryAfter}
 	}
 	switch code(err) {
-	case codeUnknownChannel, codeMissingAccess, codeMissingPermissions, codeCannotMessageUser:
+	case codeMissingPermissions:
+		return &bot.SendError{Class: bot.NoRights}
+	case codeUnknownChannel, codeMissingAccess, codeCannotMessageUser:
 		return &bot.SendError{Class: bot.Permanent}
 	}
 	st := info.status
@@ -153,9 +160,10 @@ func (a *Adapter) classify(err error, info rateInfo) *bot.SendError {
 		return &bot.SendError{Class: bot.Unavailable}
 	case st == http.StatusForbidden || st == http.StatusNotFound:
 		return &bot.SendError{Class: bot.Permanent}
-	case st >= 500 || st == 0:
+	case st >= 500 || st == 0 || bot.IsRedirect(st):
 		// Discord (or the way to it) failed, not this channel. A timeout or a
-		// refused connection gives no status at all.
+		// refused connection gives no status at all; a redirect is never
+		// followed (the API base is misconfigured or hijacked).
 		return &bot.SendError{Class: bot.Unavailable}
 	default:
 		return &bot.SendError{Class: bot.Retryable}

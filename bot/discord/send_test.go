@@ -31,7 +31,7 @@ func TestSendErrorClasses(t *testing.T) {
 		{name: "429 global", channel: "300000000000000003", fail: ptr(discordtest.RateLimited(150*time.Millisecond, true)), wantClass: bot.RateLimited, retryAfter: 150 * time.Millisecond, global: true, attempts: 1},
 		{name: "50001 missing access", channel: "300000000000000004", fail: ptr(discordtest.MissingAccess()), wantClass: bot.Permanent, attempts: 1},
 		{name: "10003 unknown channel", channel: "300000000000000005", fail: ptr(discordtest.UnknownChannel()), wantClass: bot.Permanent, attempts: 1},
-		{name: "50013 missing permissions", channel: "300000000000000006", fail: ptr(discordtest.MissingPermissions()), wantClass: bot.Permanent, attempts: 1},
+		{name: "50013 missing permissions", channel: "300000000000000006", fail: ptr(discordtest.MissingPermissions()), wantClass: bot.NoRights, attempts: 1},
 		{name: "500", channel: "300000000000000007", fail: ptr(discordtest.ServerError()), wantClass: bot.Unavailable, attempts: 1},
 		{name: "502 not retried inside discordgo", channel: "300000000000000008", fail: &discordtest.Failure{Status: http.StatusBadGateway, Message: "bad gateway"}, wantClass: bot.Unavailable, attempts: 1},
 		{name: "503 html", channel: "300000000000000011", fail: ptr(discordtest.HTMLError(http.StatusServiceUnavailable)), wantClass: bot.Unavailable, attempts: 1},

@@ -36,6 +36,9 @@ func (e *callError) Error() string {
 	switch {
 	case e.api:
 		return fmt.Sprintf("telegram %s: %d %s", e.Method, e.Code, e.Description)
+	case bot.IsRedirect(e.Status):
+		// The client follows no redirect: the token is in the URL's path.
+		return fmt.Sprintf("telegram %s: HTTP %d redirect not followed (check TELEGRAM_API_ENDPOINT)", e.Method, e.Status)
 	case e.Status != 0:
 		return fmt.Sprintf("telegram %s: HTTP %d with a body that is not Bot API JSON: %v", e.Method, e.Status, e.Err)
 	default:
@@ -51,7 +54,10 @@ func (e *callError) Unwrap() error { return e.Err }
 // It also keeps the adapter's state: a success means Telegram answers, a
 // network error, a timeout, a 5xx or a body that is not Bot API JSON that it
 // does not, and a 401 after the bot has started that the token was revoked;
-// from then on no call is made.
+// from then on no call is made. A 5xx in Bot API JSON to sendMessage leaves
+// the state alone: Telegram answered, about one chat, and one chat failing
+// must not show the platform unavailable (delivery still backs that chat
+// off, and pauses the platform when several chats fail so).
 func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Params, timeout time.Duration) (json.RawMessage, error) {
 	if a.State() == bot.PlatformUnauthorized {
 		return nil, fmt.Errorf("telegram %s: not called: %w", method, ErrUnauthorized)
@@ -89,7 +95,7 @@ func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Param
 		// Our caller gave up: says nothing about Telegram.
 	case unauthorized(ce) && a.self.Load() != nil:
 		a.tokenRevoked(ce)
-	case platformDown(ce):
+	case platformDown(ce) && !(ce.api && method == "sendMessage"):
 		a.unavailable()
 	}
 	return nil, ce
@@ -196,21 +202,24 @@ func keyboard(rows [][]bot.Button) string {
 // classify maps a failed call to the class delivery acts on:
 //
 //   - 429 → RateLimited, RetryAfter from retry_after (or Retry-After, else 1s).
-//   - 5xx, network errors, timeouts, bodies that are not Bot API JSON →
-//     Unavailable: Telegram as a whole is failing, not this chat.
+//   - 5xx, network errors, timeouts, bodies that are not Bot API JSON, a
+//     redirect (never followed) → Unavailable: Telegram as a whole is
+//     failing, not this chat.
 //   - 401 (the token was revoked; the adapter has stopped calling the API) →
 //     Unavailable wrapping ErrUnauthorized: the rows wait for a restart.
 //   - 400 with migrate_to_chat_id → Migrated, NewChatID set.
 //   - 403 (blocked, kicked, not a member, deactivated user, deleted group,
 //     can't initiate a conversation) and 400 "chat not found" → Permanent:
 //     the subscription ends.
-//   - every other 4xx → Retryable. It is either this message's fault (our
-//     bug: bad entities, too long) or a condition an admin can fix (missing
-//     rights, a closed topic; Telegram even answered "not enough rights" for
-//     every channel for a day in October 2023). Permanent would silently end
-//     a subscription, and bot.ErrorClass has no "drop this message only";
-//     Retryable lets delivery back off and expire the row while the
-//     subscription survives.
+//   - 400 or 403 saying the bot lacks the rights to post ("not enough rights
+//     to send", "have no rights to send", CHAT_WRITE_FORBIDDEN, "need
+//     administrator rights") → NoRights: this message is dropped; delivery
+//     decides when repeated refusals end the subscription (an admin can fix
+//     rights, and Telegram once answered "not enough rights" for every
+//     channel for a day, so one refusal must not end it).
+//   - every other 4xx → Retryable. It is this message's fault (our bug: bad
+//     entities, too long) or a passing condition (a closed topic): delivery
+//     backs off and expires the row while the subscription survives.
 func classify(err error) error {
 	if errors.Is(err, ErrUnauthorized) {
 		return &bot.SendError{Class: bot.Unavailable, Err: err}
@@ -233,6 +242,8 @@ func classify(err error) error {
 		return &bot.SendError{Class: bot.Migrated, NewChatID: strconv.FormatInt(ce.MigrateTo, 10), Err: err}
 	case platformDown(ce):
 		return &bot.SendError{Class: bot.Unavailable, Err: err}
+	case (ce.Code == http.StatusBadRequest || ce.Code == http.StatusForbidden) && noRights(desc):
+		return &bot.SendError{Class: bot.NoRights, Err: err}
 	case ce.Code == http.StatusForbidden && permanentForbidden(desc):
 		return &bot.SendError{Class: bot.Permanent, Err: err}
 	case ce.Code == http.StatusBadRequest && (strings.Contains(desc, "chat not found") || strings.Contains(desc, "peer_id_invalid")):
@@ -240,6 +251,17 @@ func classify(err error) error {
 	default:
 		return &bot.SendError{Class: bot.Retryable, Err: err}
 	}
+}
+
+// noRights recognises the descriptions that mean the bot is in the chat
+// but may not post there.
+func noRights(desc string) bool {
+	for _, s := range []string{"not enough rights", "have no rights", "chat_write_forbidden", "need administrator rights"} {
+		if strings.Contains(desc, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // permanentForbidden recognises the 403 descriptions that mean the bot can

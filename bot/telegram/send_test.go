@@ -3,8 +3,11 @@ package telegram
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,9 +36,12 @@ func TestSendErrorClasses(t *testing.T) {
 		{"500 JSON", telegramtest.ServerError(500), bot.Unavailable, 0, ""},
 		{"502 non-JSON", telegramtest.NonJSON(502), bot.Unavailable, 0, ""},
 		{"403 non-JSON from a proxy", telegramtest.NonJSON(403), bot.Unavailable, 0, ""},
-		// Other 400s are this message's or a fixable rights problem, not a gone chat.
+		// Other 400s are this message's problem, not a gone chat.
 		{"400 bad entities", telegramtest.BadRequest("can't parse entities: unclosed tag"), bot.Retryable, 0, ""},
-		{"400 not enough rights", telegramtest.BadRequest("not enough rights to send text messages to the chat"), bot.Retryable, 0, ""},
+		// Rights an admin can restore: this message is dropped, delivery counts the refusals.
+		{"400 not enough rights", telegramtest.BadRequest("not enough rights to send text messages to the chat"), bot.NoRights, 0, ""},
+		{"400 have no rights", telegramtest.BadRequest("have no rights to send a message"), bot.NoRights, 0, ""},
+		{"403 CHAT_WRITE_FORBIDDEN", telegramtest.Failure{Code: 403, Description: "Forbidden: CHAT_WRITE_FORBIDDEN"}, bot.NoRights, 0, ""},
 		{"409 conflict", telegramtest.Conflict(), bot.Retryable, 0, ""},
 		// 401 switches the adapter off: see TestTokenRevokedAtRuntime.
 	}
@@ -159,5 +165,48 @@ func TestFakeRateLimiter(t *testing.T) {
 	}
 	if st := h.fake.Stats(); st.Sent != 3 || st.RateLimited != 2 || st.SendCalls != 5 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestRedirectIsNotFollowed: the Bot API endpoint answers 307 towards
+// another host. The token is in the URL's path, so following would hand it
+// over: the other host gets nothing, and the send fails as Telegram being
+// unavailable, with an error that says so and holds no token.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	h := newHarness(t, telegramtest.Options{}, nil)
+	h.connected()
+	const chat = 7070
+	h.fake.FailChat(chat, telegramtest.Failure{Code: http.StatusTemporaryRedirect, Body: "moved", Location: other.URL + "/bot" + h.fake.Token + "/sendMessage"})
+	_, err := h.a.Send(context.Background(), strconv.Itoa(chat), bot.Message{Title: "x"})
+	if se := bot.ClassOf(err); err == nil || se.Class != bot.Unavailable {
+		t.Fatalf("Send = %v, want Unavailable", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "HTTP 307 redirect not followed") || strings.Contains(msg, h.fake.Token) {
+		t.Errorf("error %q: want the redirect named and no token", msg)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("the redirect target got %d requests, want none", n)
+	}
+}
+
+// TestOneChatsServerErrorLeavesTelegramReady: a sendMessage answered with
+// Telegram's JSON 500 for one chat is Unavailable for delivery (which backs
+// that chat off) but leaves the adapter ready: Telegram answered.
+func TestOneChatsServerErrorLeavesTelegramReady(t *testing.T) {
+	h := newHarness(t, telegramtest.Options{}, nil)
+	h.connected()
+	const chat = 7171
+	h.fake.FailChat(chat, telegramtest.ServerError(500), telegramtest.ServerError(500), telegramtest.ServerError(500))
+	for range 3 {
+		_, err := h.a.Send(context.Background(), strconv.Itoa(chat), bot.Message{Title: "x"})
+		if se := bot.ClassOf(err); err == nil || se.Class != bot.Unavailable {
+			t.Fatalf("Send = %v, want Unavailable", err)
+		}
+	}
+	if st := h.a.State(); st != bot.PlatformReady {
+		t.Fatalf("state %s after one chat's 500s, want ready", st)
 	}
 }

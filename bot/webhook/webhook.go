@@ -81,6 +81,9 @@ func newEndpoint(t target) *endpoint {
 //     HTTP date, at most bot.MaxRetryAfter; 1 s if absent).
 //   - 404, 410 (Slack no_service, channel_is_archived; Discord Unknown
 //     Webhook), an id not configured: Permanent, ending the subscription.
+//   - 3xx: Permanent. The client never follows a redirect (it would re-post
+//     the alert to a host nobody configured, with the secret URL in its
+//     Referer); the reason names the status, never the Location.
 //   - other 4xx: Retryable with the receiver's reason; delivery's attempt
 //     limit expires the row.
 //   - 5xx, network errors and timeouts: Unavailable. They spend no attempt
@@ -129,6 +132,11 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 			return "", nil
 		}
 		return sent.ID, nil
+	}
+	if bot.IsRedirect(resp.StatusCode) {
+		n.log.Warn("webhook answered with a redirect, not followed: its subscription ends; fix the URL in WEBHOOK_URLS",
+			"chat", chatID, "status", resp.StatusCode)
+		return fail(&bot.SendError{Class: bot.Permanent}, fmt.Errorf("HTTP %d: redirect not followed", resp.StatusCode))
 	}
 	reason := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippet(resp.Body))
 	switch st := resp.StatusCode; {

@@ -235,6 +235,8 @@ func TestErrorClasses(t *testing.T) {
 		{"404 no_service", KindSlack, fault{status: 404, body: "no_service"}, bot.Permanent, 0, "HTTP 404: no_service"},
 		{"410 channel_is_archived", KindSlack, fault{status: 410, body: "channel_is_archived"}, bot.Permanent, 0, "HTTP 410: channel_is_archived"},
 		{"404 unknown webhook", KindDiscord, fault{status: 404, body: `{"message": "Unknown Webhook", "code": 10015}`}, bot.Permanent, 0, "Unknown Webhook"},
+		{"307 towards another host", KindJSON, fault{status: 307, header: map[string]string{"Location": "http://127.0.0.1:9/elsewhere"}, body: "<a href=\"http://127.0.0.1:9/elsewhere\">"}, bot.Permanent, 0, "HTTP 307: redirect not followed"},
+		{"301", KindSlack, fault{status: 301, header: map[string]string{"Location": "/moved"}}, bot.Permanent, 0, "HTTP 301: redirect not followed"},
 		{"400 invalid_payload", KindSlack, fault{status: 400, body: "invalid_payload"}, bot.Retryable, 0, "HTTP 400: invalid_payload"},
 		{"403 action_prohibited", KindSlack, fault{status: 403, body: "action_prohibited"}, bot.Retryable, 0, "HTTP 403"},
 		{"500 HTML", KindJSON, fault{status: 500, body: "<html>\n<title>502 Bad Gateway</title>\n</html>"}, bot.Unavailable, 0, "HTTP 500: <html> <title>502"},

@@ -149,6 +149,8 @@ type Failure struct {
 	RetryAfter  int
 	MigrateTo   int64
 	Body        string
+	// Location, if set, is sent as the Location header (with a 3xx Code: a redirect).
+	Location string
 }
 
 // Failures shaped like Telegram's.
@@ -782,6 +784,9 @@ func writeOK(w http.ResponseWriter, result any) {
 }
 
 func writeFailure(w http.ResponseWriter, f Failure) {
+	if f.Location != "" {
+		w.Header().Set("Location", f.Location)
+	}
 	if f.Body != "" {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(f.Code)

@@ -1,0 +1,60 @@
+package bot_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// TestPanicInOneChatFailsThatRowOnly: rendering the message for one chat
+// panics inside the notifier, on the real loop and workers. The process
+// goes on, the other chats get their alert, that chat's row ends as expired
+// with the panic as reason (not retried), and the panic is counted. A
+// second change later is delivered to the others too: the loop survived.
+func TestPanicInOneChatFailsThatRowOnly(t *testing.T) {
+	e := newEnv(t)
+	reg := prometheus.NewRegistry()
+	e.metrics = bot.NewMetrics(reg)
+	tg := newPlatform(e.clock)
+	tg.panics = map[string]bool{"bad": true}
+	healthy := []string{"a", "b", "c"}
+	e.subscribe(tgPlatform, append([]string{"bad"}, healthy...)...)
+	e.outage()
+	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
+	l.until(time.Minute, 100*time.Millisecond, func() bool {
+		b, err := e.store.Backlog(t.Context())
+		return err == nil && b[tgPlatform].Pending == 0
+	})
+	for _, c := range healthy {
+		if n := tg.count(c); n != 1 {
+			t.Fatalf("chat %s got %d alerts, want 1", c, n)
+		}
+	}
+	for _, o := range e.outcomes() {
+		if o.Chat.ID == "bad" && (o.Status != bot.StatusExpired || !strings.Contains(o.Reason, "panic")) {
+			t.Fatalf("panicking chat's row %+v, want expired with the panic as reason", o)
+		}
+	}
+	if n := testutil.ToFloat64(e.metrics.Panics("delivery")); n != 1 {
+		t.Fatalf("xstatusbot_panics_total{where=delivery} = %v, want 1", n)
+	}
+	l.advance(time.Hour, time.Minute)
+	if n := len(tg.attempts("bad")); n != 1 {
+		t.Fatalf("the panicking row was tried %d times, want once", n)
+	}
+	e.rounds(up, up) // the recovery goes where the down alert went
+	l.until(time.Minute, 100*time.Millisecond, func() bool {
+		b, err := e.store.Backlog(t.Context())
+		return err == nil && b[tgPlatform].Pending == 0 && tg.count("a") == 2
+	})
+	for _, c := range healthy {
+		if n := tg.count(c); n != 2 {
+			t.Fatalf("after the panic chat %s got %d alerts, want 2: the loop did not go on", c, n)
+		}
+	}
+}
