@@ -48,6 +48,7 @@ func freeAddr(t testing.TB) string {
 type instance struct {
 	stdout, stderr *bottest.Buffer
 	addr           string
+	pid            int // the process of a real binary, 0 in process
 	cancel         context.CancelFunc
 	kill           func() // SIGKILL, for a real binary; waits for the exit
 	done           chan int

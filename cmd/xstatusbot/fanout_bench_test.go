@@ -312,7 +312,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	tgStats := tgFake.Stats()
 	res.tg429, res.tgCalls = tgStats.RateLimited-tgBase.RateLimited, tgStats.SendCalls-tgBase.SendCalls
 	res.dc429, res.dcRequests = dcFake.RateLimitedCount()-dcBase, dcFake.Requests()-dcReqBase
-	res.rssMB = peakRSSMB(b)
+	res.rssMB = peakRSSMB(b, "self")
 
 	// Correctness, not timing.
 	if res.lost != 0 || res.dup != 0 || res.stray != 0 || len(res.notSent) != 0 {
@@ -461,9 +461,10 @@ func sinceOrZero(start, t time.Time) time.Duration {
 	return t.Sub(start)
 }
 
-// peakRSSMB is VmHWM of this process (all of it: bot, SQLite, fakes), in MB.
-func peakRSSMB(b *testing.B) float64 {
-	f, err := os.Open("/proc/self/status")
+// peakRSSMB is VmHWM of process proc ("self": all of this one, bot, SQLite
+// and fakes; or a pid), in MB.
+func peakRSSMB(b *testing.B, proc string) float64 {
+	f, err := os.Open("/proc/" + proc + "/status")
 	if err != nil {
 		b.Logf("peak RSS unavailable: %v", err)
 		return 0
