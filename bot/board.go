@@ -56,9 +56,13 @@ type Component struct {
 // show (bot/web renders its own JSON document from it). It is rebuilt after
 // each round and read without touching the database or the monitor's lock.
 type Board struct {
-	State      probe.State
-	Since      time.Time
-	LastCheck  time.Time
+	State probe.State
+	// Since is when the state began: the first round of the streak that
+	// led to it (an outage's first failing round), not its confirmation.
+	Since     time.Time
+	LastCheck time.Time
+	// Every is how often X is checked (the schedule's interval); 0 when not known.
+	Every      time.Duration
 	ControlOK  bool
 	Components []Component
 	// Uptime over the last 24 h, 7 days and 30 days.
@@ -102,6 +106,9 @@ type boardSource interface {
 // BoardPublisher keeps the latest Board in memory, so readers (the status
 // page, /status) never wait on the database or the monitor's lock.
 type BoardPublisher struct {
+	// Every is how often X is checked, shown on the board; set it before Run.
+	Every time.Duration
+
 	store  HistoryStore
 	health boardSource
 	clock  Clock
@@ -136,7 +143,7 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 	}
 	h := p.health.Health(0) // staleness is the health check's business, not the board's
 	b := &Board{
-		State: h.State, Since: h.Since, LastCheck: h.LastRound, ControlOK: h.ControlOK,
+		State: h.State, Since: h.Since, LastCheck: h.LastRound, ControlOK: h.ControlOK, Every: p.Every,
 		Components: []Component{},
 		Days:       Days(spans, now, BoardDays),
 		Incidents:  incidents,
@@ -149,6 +156,11 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 	}
 	if v, ok := p.health.(interface{ Regions() []RegionVerdict }); ok {
 		b.Regions = v.Regions()
+	}
+	if v, ok := p.health.(interface{ Began() time.Time }); ok {
+		if began := v.Began(); !began.IsZero() {
+			b.Since = began
+		}
 	}
 	if r := p.health.LastRound(); r != nil {
 		for _, t := range r.Targets {
@@ -181,4 +193,25 @@ func (p *BoardPublisher) Run(ctx context.Context, log *slog.Logger) {
 		case <-p.poke:
 		}
 	}
+}
+
+// StateBegan is when the announced state began: the first round of the
+// streak that led to it (for an outage, its first failing round; for a
+// recovery, the first healthy one), taken from the latest announced change
+// when that change set the current state; else st.Since, when it was set.
+func StateBegan(st probe.Status, recent []probe.Transition) time.Time {
+	if n := len(recent); n > 0 {
+		if tr := recent[n-1]; tr.To == st.State && tr.At.Equal(st.Since) && !tr.Began.IsZero() {
+			return tr.Began
+		}
+	}
+	return st.Since
+}
+
+// every is how often X is checked, from the published board; 0 without one.
+func (s *Service) every() time.Duration {
+	if b := s.board(); b != nil {
+		return b.Every
+	}
+	return 0
 }

@@ -136,7 +136,8 @@ func TestRoundRetryTimeoutIsCutToTheRound(t *testing.T) {
 	clk.Advance(7 * time.Second)
 	x.Set(fakex.Hang) // the held request already has its mode: 503
 	x.SetHold(false)
-	await(t, "the retry's wait", func() bool { return clk.Waiters() == 2 }) // and the first request's deadline
+	// The retry's wait, and the first request's deadline.
+	await(t, "the retry's wait", func() bool { return clk.Waiters() == 2 })
 	clk.Advance(time.Second) // 8 s in: 1 s left before the 9 s mark
 	await(t, "the retry", func() bool { return x.Hits() == 2 })
 	if next, _ := clk.Next(); next.Sub(t0) != 9*time.Second {

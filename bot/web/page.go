@@ -147,12 +147,14 @@ func asOf(b *bot.Board) time.Time {
 
 // The JSON document of /api/status; README.md documents it.
 type statusJSON struct {
-	State      probe.State     `json:"state"`
-	Since      time.Time       `json:"since,omitzero"`
-	LastCheck  time.Time       `json:"last_check,omitzero"`
-	ControlOK  bool            `json:"control_ok"`
-	Components []componentJSON `json:"components"`
-	Uptime     struct {
+	State     probe.State `json:"state"`
+	Since     time.Time   `json:"since,omitzero"`
+	LastCheck time.Time   `json:"last_check,omitzero"`
+	// EverySeconds is how often X is checked; 0 when not known.
+	EverySeconds int64           `json:"every_seconds,omitempty"`
+	ControlOK    bool            `json:"control_ok"`
+	Components   []componentJSON `json:"components"`
+	Uptime       struct {
 		H24 uptimeJSON `json:"24h"`
 		D7  uptimeJSON `json:"7d"`
 		D30 uptimeJSON `json:"30d"`
@@ -206,7 +208,7 @@ func newStatus(b *bot.Board) statusJSON {
 		return s
 	}
 	s.State, s.Since, s.LastCheck, s.ControlOK, s.Built = b.State, b.Since, b.LastCheck, b.ControlOK, b.Built
-	s.Regions = b.Regions
+	s.Regions, s.EverySeconds = b.Regions, seconds(b.Every)
 	for _, c := range b.Components {
 		s.Components = append(s.Components, componentJSON{Name: c.Name, OK: c.OK, LatencyMS: c.Latency.Milliseconds(), Detail: c.Detail})
 	}
