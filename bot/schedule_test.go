@@ -353,3 +353,43 @@ func TestRunSchedulePanicsAndShutdown(t *testing.T) {
 	<-p.ended
 	p.stop()
 }
+
+// TestWavesGiveTheSameMessagesWithFastConfirmation replays waves (X down for
+// a minute, up for a minute, for 20 minutes, then down for good) through the
+// schedule, @every 30s, with and without fast confirmation: the chats get
+// the same messages — the first changes, one "unstable", one "settled" —
+// fast confirmation only makes them come sooner.
+func TestWavesGiveTheSameMessagesWithFastConfirmation(t *testing.T) {
+	waves := func(at time.Duration) probe.Verdict {
+		if at < 45*time.Second || (at < 20*time.Minute+45*time.Second && (at-45*time.Second)%(2*time.Minute) >= time.Minute) {
+			return up
+		}
+		return down
+	}
+	firstDown := map[time.Duration]time.Duration{}
+	for _, confirm := range []time.Duration{0, 5 * time.Second} {
+		e := newEnv(t)
+		e.flapChanges, e.flapWindow = 4, 30*time.Minute
+		e.restart()
+		e.subscribe(tgPlatform, "1")
+		p := runPaced(t, e.clock, "@every 30s", confirm, func() bool {
+			e.probe.verdict = waves(e.clock.Now().Sub(t0))
+			if err := e.mon.RunRound(context.Background()); err != nil {
+				t.Error(err)
+			}
+			e.flush()
+			return e.mon.Undecided()
+		})
+		p.first()
+		for e.clock.Now().Before(t0.Add(55 * time.Minute)) {
+			p.next()
+		}
+		p.stop()
+		wantTitles(t, "1", e.tg.To("1"), "X is down", "back up", "X is down", "back up", "X is unstable", "X has settled: down")
+		firstDown[confirm] = e.tg.To("1")[0].Msg.Time.Sub(t0)
+	}
+	// Down from 45 s: seen at the 60 s tick, confirmed at 65 s rather than 90 s.
+	if firstDown[0] != 90*time.Second || firstDown[5*time.Second] != 65*time.Second {
+		t.Fatalf("first alert at %v, want 1m30s at the schedule's pace and 1m05s with fast confirmation", firstDown)
+	}
+}
