@@ -393,3 +393,27 @@ func TestWavesGiveTheSameMessagesWithFastConfirmation(t *testing.T) {
 		t.Fatalf("first alert at %v, want 1m30s at the schedule's pace and 1m05s with fast confirmation", firstDown)
 	}
 }
+
+// TestLongRoundIsFollowedAtOnceNotStacked: a round that overruns two ticks
+// (a slow database, say) is followed by one round as soon as it ends — the
+// ticks it covered are not dropped, and not run one after the other either
+// — and then by the schedule's next tick.
+func TestLongRoundIsFollowedAtOnceNotStacked(t *testing.T) {
+	clk := bottest.NewClock(t0)
+	n := 0
+	p := runPaced(t, clk, "@every 1s", time.Second, func() bool {
+		if n++; n == 2 {
+			clk.Advance(2500 * time.Millisecond) // the round takes 2.5 s
+		}
+		return false
+	})
+	starts := []time.Time{p.first()}
+	for range 4 {
+		starts = append(starts, p.next())
+	}
+	p.stop()
+	want := []time.Duration{0, time.Second, 3500 * time.Millisecond, 4 * time.Second, 5 * time.Second}
+	if got := offsets(starts); !sameDurations(got, want) {
+		t.Fatalf("rounds at %v, want %v", got, want)
+	}
+}

@@ -68,12 +68,14 @@ func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d
 // Checker runs the checks of one round.
 type Checker struct {
 	Client *http.Client
-	// Timeout bounds each request; a failed target gets one retry (see Round).
+	// Timeout bounds each request (and the round's budget may cut it
+	// shorter); a failed target gets one retry unless it timed out (see Round).
 	Timeout time.Duration
 	// RetryDelay is the pause before the one retry of a failed target.
 	RetryDelay time.Duration
-	// Interval is the schedule's interval; when set, retries are fitted into it
-	// so a round never runs into the next tick (see Round). Zero leaves retries unbounded.
+	// Interval is the schedule's interval; when set, every request and retry
+	// ends before 90% of it, so a round never runs into the next tick (see
+	// Round). Zero leaves rounds bounded by Timeout alone.
 	Interval time.Duration
 	// Slow is the latency above which a healthy answer marks the round degraded (0 disables).
 	Slow      time.Duration
