@@ -43,8 +43,9 @@ import (
 //
 // Reported per shape: detect-median-s and detect-worst-s (the fault begins →
 // the "[DOWN]" console line read from the process's stdout),
-// recover-median-s and recover-worst-s (fake X healthy again → "[UP]"), and
-// rounds (requests to the control). The target is two rounds + 1 s (3 s)
+// recover-median-s and recover-worst-s (fake X healthy again → "[UP]"),
+// rounds (requests to the control) and ticks (the run's length in
+// intervals: fewer rounds than ticks would be skipped ticks). The target is two rounds + 1 s (3 s)
 // for the worst of each. Only a missing or repeated alert fails the
 // benchmark; times never do.
 func BenchmarkDetect(b *testing.B) {
@@ -95,6 +96,9 @@ func benchDetect(b *testing.B, setup detectSetup) {
 type detectRun struct {
 	detect, recover map[string][]time.Duration
 	rounds          int
+	// ticks is how many ticks of the schedule the run lasted: rounds below
+	// it would be skipped ticks, above it confirming rounds.
+	ticks float64
 }
 
 // alertLine is a console alert as the benchmark saw it arrive.
@@ -168,6 +172,7 @@ func runDetect(b *testing.B, bin string, setup detectSetup) detectRun {
 
 	// The first healthy round sets the state silently.
 	awaitBench(b, "the first round", func() bool { return ctrl.Hits() >= 1 && x.Hits() >= 4 })
+	began := time.Now()
 	// An alert this late is a missing alert: three rounds and a hang's two timeouts.
 	late := 3*setup.every + 30*time.Second
 	next := func(up bool, what string) time.Time {
@@ -206,6 +211,7 @@ func runDetect(b *testing.B, bin string, setup detectSetup) detectRun {
 	default:
 	}
 	r.rounds = ctrl.Hits() // the healthy control is asked exactly once a round
+	r.ticks = float64(time.Since(began)) / float64(setup.every)
 	return r
 }
 
@@ -265,6 +271,7 @@ func (r detectRun) report(b *testing.B, shapes []string) {
 		b.Logf("%s: recover %v", shape, r.recover[shape])
 	}
 	b.ReportMetric(float64(r.rounds), "rounds")
+	b.ReportMetric(r.ticks, "ticks")
 }
 
 // BenchmarkMemory is issue 9's memory figure: the stripped real binary probes
