@@ -120,6 +120,7 @@ func RunSchedule(ctx context.Context, p Pace, round func() (pending bool), grace
 			if c := start.Add(p.ConfirmDelay); c.Before(due) {
 				due = c
 			}
+			p.Log.Debug("a change is pending: confirming round", "at", due, "confirming", confirming)
 		} else {
 			confirming = 0
 		}
