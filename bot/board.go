@@ -55,14 +55,13 @@ type Component struct {
 // Board is the public status: what /status, the status page and its JSON
 // show (bot/web renders its own JSON document from it). It is rebuilt after
 // each round and read without touching the database or the monitor's lock.
+//
+// Since is when the state began: the first round of the streak that led
+// to it (an outage's first failing round), not its confirmation.
 type Board struct {
-	State probe.State
-	// Since is when the state began: the first round of the streak that
-	// led to it (an outage's first failing round), not its confirmation.
-	Since     time.Time
-	LastCheck time.Time
-	// Every is how often X is checked (the schedule's interval); 0 when not known.
-	Every      time.Duration
+	State      probe.State
+	Since      time.Time
+	LastCheck  time.Time
 	ControlOK  bool
 	Components []Component
 	// Uptime over the last 24 h, 7 days and 30 days.
@@ -76,6 +75,8 @@ type Board struct {
 	Regions []RegionVerdict
 	// Built is when the board was made.
 	Built time.Time
+	// Every is how often X is checked (the schedule's interval); 0 when not known.
+	Every time.Duration
 }
 
 // HistoryStore reads time in state and past incidents.

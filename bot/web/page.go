@@ -147,14 +147,12 @@ func asOf(b *bot.Board) time.Time {
 
 // The JSON document of /api/status; README.md documents it.
 type statusJSON struct {
-	State     probe.State `json:"state"`
-	Since     time.Time   `json:"since,omitzero"`
-	LastCheck time.Time   `json:"last_check,omitzero"`
-	// EverySeconds is how often X is checked; 0 when not known.
-	EverySeconds int64           `json:"every_seconds,omitempty"`
-	ControlOK    bool            `json:"control_ok"`
-	Components   []componentJSON `json:"components"`
-	Uptime       struct {
+	State      probe.State     `json:"state"`
+	Since      time.Time       `json:"since,omitzero"`
+	LastCheck  time.Time       `json:"last_check,omitzero"`
+	ControlOK  bool            `json:"control_ok"`
+	Components []componentJSON `json:"components"`
+	Uptime     struct {
 		H24 uptimeJSON `json:"24h"`
 		D7  uptimeJSON `json:"7d"`
 		D30 uptimeJSON `json:"30d"`
@@ -164,6 +162,8 @@ type statusJSON struct {
 	// Regions is what each vantage point saw when they disagreed.
 	Regions []bot.RegionVerdict `json:"regions,omitempty"`
 	Built   time.Time           `json:"built,omitzero"`
+	// EverySeconds is how often X is checked; 0 when not known.
+	EverySeconds int64 `json:"every_seconds,omitempty"`
 }
 
 type componentJSON struct {

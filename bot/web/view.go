@@ -12,36 +12,38 @@ import (
 // view is what renderPage shows, every string already in the page's
 // language; renderPage only places and escapes them.
 type view struct {
-	Lang, Title      string
-	OtherLang        string
-	OtherLangCode    string
-	Checked          bool
-	State            string // a CSS class: up, degraded, down, unknown
-	StateLine        string
-	Since, LastCheck string
-	Every            string
-	// Refresh is how often, in seconds, a page left open reloads itself (0: never).
-	Refresh int
-	// OGTitle and OGDescription are the link preview (OpenGraph) chat apps show.
+	Lang, Title       string
+	OtherLang         string
+	OtherLangCode     string
+	Checked           bool
+	State             string // a CSS class: up, degraded, down, unknown
+	StateLine         string
+	Since, LastCheck  string
+	NoCheck, Network  string
+	Regions           string
+	ComponentsHeading string
+	NoComponent       string
+	Components        []componentView
+	UptimeHeading     string
+	Uptime            [3]uptimeView
+	DaysHeading       string
+	DaysLabel         string
+	DaysSummary       string
+	Legend            string
+	Days              []dayView
+	FirstDay, LastDay string
+	IncidentsHeading  string
+	NoIncident        string
+	Incidents         []incidentView
+	CausesHeading     string
+	Updated           string
+
+	// Every says how often X is checked; Refresh is how often, in seconds, a
+	// page left open reloads itself (0: never); OGTitle and OGDescription are
+	// the link preview (OpenGraph) chat apps show.
+	Every                  string
+	Refresh                int
 	OGTitle, OGDescription string
-	NoCheck, Network       string
-	Regions                string
-	ComponentsHeading      string
-	NoComponent            string
-	Components             []componentView
-	UptimeHeading          string
-	Uptime                 [3]uptimeView
-	DaysHeading            string
-	DaysLabel              string
-	DaysSummary            string
-	Legend                 string
-	Days                   []dayView
-	FirstDay, LastDay      string
-	IncidentsHeading       string
-	NoIncident             string
-	Incidents              []incidentView
-	CausesHeading          string
-	Updated                string
 }
 
 type componentView struct {
