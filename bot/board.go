@@ -55,6 +55,9 @@ type Component struct {
 // Board is the public status: what /status, the status page and its JSON
 // show (bot/web renders its own JSON document from it). It is rebuilt after
 // each round and read without touching the database or the monitor's lock.
+//
+// Since is when the state began: the first round of the streak that led
+// to it (an outage's first failing round), not its confirmation.
 type Board struct {
 	State      probe.State
 	Since      time.Time
@@ -72,6 +75,8 @@ type Board struct {
 	Regions []RegionVerdict
 	// Built is when the board was made.
 	Built time.Time
+	// Every is how often X is checked (the schedule's interval); 0 when not known.
+	Every time.Duration
 }
 
 // HistoryStore reads time in state and past incidents.
@@ -102,6 +107,9 @@ type boardSource interface {
 // BoardPublisher keeps the latest Board in memory, so readers (the status
 // page, /status) never wait on the database or the monitor's lock.
 type BoardPublisher struct {
+	// Every is how often X is checked, shown on the board; set it before Run.
+	Every time.Duration
+
 	store  HistoryStore
 	health boardSource
 	clock  Clock
@@ -136,7 +144,7 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 	}
 	h := p.health.Health(0) // staleness is the health check's business, not the board's
 	b := &Board{
-		State: h.State, Since: h.Since, LastCheck: h.LastRound, ControlOK: h.ControlOK,
+		State: h.State, Since: h.Since, LastCheck: h.LastRound, ControlOK: h.ControlOK, Every: p.Every,
 		Components: []Component{},
 		Days:       Days(spans, now, BoardDays),
 		Incidents:  incidents,
@@ -149,6 +157,11 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 	}
 	if v, ok := p.health.(interface{ Regions() []RegionVerdict }); ok {
 		b.Regions = v.Regions()
+	}
+	if v, ok := p.health.(interface{ Began() time.Time }); ok {
+		if began := v.Began(); !began.IsZero() {
+			b.Since = began
+		}
 	}
 	if r := p.health.LastRound(); r != nil {
 		for _, t := range r.Targets {
@@ -181,4 +194,25 @@ func (p *BoardPublisher) Run(ctx context.Context, log *slog.Logger) {
 		case <-p.poke:
 		}
 	}
+}
+
+// StateBegan is when the announced state began: the first round of the
+// streak that led to it (for an outage, its first failing round; for a
+// recovery, the first healthy one), taken from the latest announced change
+// when that change set the current state; else st.Since, when it was set.
+func StateBegan(st probe.Status, recent []probe.Transition) time.Time {
+	if n := len(recent); n > 0 {
+		if tr := recent[n-1]; tr.To == st.State && tr.At.Equal(st.Since) && !tr.Began.IsZero() {
+			return tr.Began
+		}
+	}
+	return st.Since
+}
+
+// every is how often X is checked, from the published board; 0 without one.
+func (s *Service) every() time.Duration {
+	if b := s.board(); b != nil {
+		return b.Every
+	}
+	return 0
 }

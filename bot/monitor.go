@@ -358,6 +358,23 @@ type Health struct {
 	Stale bool `json:"stale"`
 }
 
+// Undecided reports whether a change is pending: the latest rounds disagree
+// with the announced state and the hysteresis has not decided yet. On a
+// follower it is the leader's saved streak. The schedule runs confirming
+// rounds while it holds.
+func (m *Monitor) Undecided() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.status.Pending != "" && m.status.Streak > 0
+}
+
+// Began is when the announced state began (see StateBegan).
+func (m *Monitor) Began() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return StateBegan(m.status, m.recent)
+}
+
 // LastRound is the last round recorded, nil before the first.
 func (m *Monitor) LastRound() *probe.Round {
 	m.mu.Lock()

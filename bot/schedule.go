@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -44,42 +45,87 @@ func Interval(s cron.Schedule, now time.Time) time.Duration {
 	return s.Next(a).Sub(a)
 }
 
-// RunSchedule runs job once at once, then on every tick of s, until ctx ends.
-// A run still going when the next tick comes makes that tick skip, and a
-// panicking run is logged and recovered. On return, the run in progress (if
-// any) has finished or grace has passed.
-func RunSchedule(ctx context.Context, s cron.Schedule, job func(), grace time.Duration, log *slog.Logger) {
-	l := cronLogger{log}
-	// SkipIfStillRunning must wrap Recover: the other way round, a panic
-	// would leave the skip lock held and the job would never run again.
-	wrapped := cron.NewChain(cron.SkipIfStillRunning(l), cron.Recover(l)).Then(cron.FuncJob(job))
-	c := cron.New(cron.WithLogger(l))
-	c.Schedule(s, wrapped)
-	first := make(chan struct{})
-	go func() { defer close(first); wrapped.Run() }() // cron runs nothing at Start
-	c.Start()
-	<-ctx.Done()
-	stopped := c.Stop() // stops ticking; ends when running jobs end
-	select {
-	case <-stopped.Done():
-	case <-time.After(grace):
-		log.Warn("probe round still running at shutdown; leaving it", "grace", grace)
-		return
-	}
-	select {
-	case <-first:
-	case <-time.After(grace):
-	}
+// Pace is when probe rounds run: on the schedule's ticks, except while a
+// change is pending. A round that leaves a change pending (it disagreed
+// with the announced state and the hysteresis has not decided yet) is
+// followed by a confirming round ConfirmDelay after its start instead of
+// at the next tick, until the hysteresis decides either way (or MaxConfirm
+// confirming rounds in a row have run); then the schedule resumes.
+type Pace struct {
+	Schedule cron.Schedule
+	// ConfirmDelay is the gap between the starts of a round that left a
+	// change pending and its confirming round; zero turns fast confirmation off.
+	ConfirmDelay time.Duration
+	// MaxConfirm bounds the confirming rounds in a row, so rounds that say
+	// nothing (the bot's own network down) cannot keep the fast pace forever.
+	MaxConfirm int
+	Clock      Clock
+	Log        *slog.Logger
 }
 
-// cronLogger sends cron's logs to slog.
-type cronLogger struct{ log *slog.Logger }
-
-func (l cronLogger) Info(msg string, kv ...any) {
-	// cron logs every schedule and wake-up at info: that is debug detail for us.
-	l.log.Debug("cron: "+msg, kv...)
-}
-
-func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+// RunSchedule runs round at once, then at the pace p sets, until ctx ends.
+// round reports whether a change is pending after it.
+//
+// Rounds never overlap and no tick is dropped: a tick that passes while a
+// round runs starts the next round as soon as that one ends (one round for
+// however many ticks passed), so a slow round delays the next one instead of
+// costing a whole interval. A panicking round is logged and recovered. On
+// return, the round in progress (if any) has finished or grace has passed.
+//
+// The rounds are run by this loop rather than by a cron.Cron: cron cannot
+// bring one run forward for a confirmation, and its SkipIfStillRunning drops
+// the tick that comes during a long round.
+func RunSchedule(ctx context.Context, p Pace, round func() (pending bool), grace time.Duration) {
+	clk := p.Clock
+	var (
+		tick       time.Time // the schedule's latest tick, run or replaced by a confirming round
+		confirming int       // confirming rounds in a row
+	)
+	for {
+		start := clk.Now()
+		if tick.IsZero() {
+			tick = start
+		}
+		done := make(chan bool, 1)
+		go func() {
+			pending := false
+			defer func() {
+				if r := recover(); r != nil {
+					p.Log.Error("probe round panicked", "panic", r, "stack", string(debug.Stack()))
+				}
+				done <- pending
+			}()
+			pending = round()
+		}()
+		var pending bool
+		select {
+		case pending = <-done:
+		case <-ctx.Done():
+			select {
+			case <-done:
+			case <-clk.After(grace):
+				p.Log.Warn("probe round still running at shutdown; leaving it", "grace", grace)
+			}
+			return
+		}
+		for !tick.After(start) {
+			if tick = p.Schedule.Next(tick); tick.IsZero() {
+				p.Log.Error("the schedule has no next run; probing stops")
+				return
+			}
+		}
+		due := tick
+		if pending && p.ConfirmDelay > 0 && confirming < p.MaxConfirm {
+			confirming++
+			if c := start.Add(p.ConfirmDelay); c.Before(due) {
+				due = c
+			}
+			p.Log.Debug("a change is pending: confirming round", "at", due, "confirming", confirming)
+		} else {
+			confirming = 0
+		}
+		if !Sleep(ctx, clk, due.Sub(clk.Now())) {
+			return
+		}
+	}
 }

@@ -133,7 +133,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
 			return NoticeMessage(cmd.Lang, NoticeFailed), true
 		}
-		return RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.now()), true
+		return RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.every(), s.now()), true
 	case "history":
 		incidents, err := s.incidents(ctx)
 		if err != nil {

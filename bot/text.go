@@ -70,6 +70,8 @@ type catalog struct {
 	listSep        string
 	// Command limits.
 	subscriptionCap string // the cap
+	// Fast confirmation (first to know).
+	statusEvery string // interval
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never
@@ -166,6 +168,7 @@ var english = catalog{
 	regionsSeen:       "%s from %s",
 	regionsUnknown:    "no verdict from %s",
 	listSep:           "; ",
+	statusEvery:       "X is checked every %s.",
 	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
 	alreadySubscribed: "This chat is already subscribed; nothing changed.",
 	unsubscribed:      "Unsubscribed: no more alerts here.",
@@ -278,6 +281,7 @@ var french = catalog{
 	regionsSeen:       "%s vu de %s",
 	regionsUnknown:    "pas de verdict de %s",
 	listSep:           " ; ",
+	statusEvery:       "X est vérifié toutes les %s.",
 	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
 	alreadySubscribed: "Ce chat est déjà abonné ; rien n'a changé.",
 	unsubscribed:      "Désabonné : plus d'alertes ici.",
@@ -552,8 +556,10 @@ func (c *catalog) percent(u Uptime) string {
 
 // RenderStatus answers /status from the saved state; uptime may be nil when
 // the figures could not be read, regions is the last vote's breakdown (nil
-// when the vantage points agreed or there is one).
-func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict, now time.Time) Message {
+// when the vantage points agreed or there is one), every how often X is
+// checked (0: not said). The state is given since its first round (the
+// first failing round of an outage), not since its confirmation.
+func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict, every time.Duration, now time.Time) Message {
 	c := catalogFor(lang)
 	st := s.Status.State
 	if st == "" {
@@ -561,8 +567,8 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict
 	}
 	m := Message{Title: fmt.Sprintf(c.statusTitle, c.stateName[st]), Time: now}
 	m.Severity = severityOf(st)
-	if !s.Status.Since.IsZero() && st != probe.StateUnknown {
-		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(s.Status.Since), c.since(s.Status.Since, now)))
+	if began := StateBegan(s.Status, s.Recent); !began.IsZero() && st != probe.StateUnknown {
+		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(began), c.since(began, now)))
 	}
 	if len(regions) > 0 {
 		m.Lines = append(m.Lines, c.regionsLine(regions))
@@ -575,6 +581,9 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict
 		if u.D30.NoData >= noDataWorthSaying {
 			m.Lines = append(m.Lines, fmt.Sprintf(c.noDataLine, FormatDuration(u.D30.NoData)))
 		}
+	}
+	if every > 0 {
+		m.Lines = append(m.Lines, fmt.Sprintf(c.statusEvery, FormatDuration(every)))
 	}
 	if r := s.LastRound; r != nil {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.statusLastCheck, clock(r.Start), c.since(r.Start, now)))

@@ -68,12 +68,14 @@ func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d
 // Checker runs the checks of one round.
 type Checker struct {
 	Client *http.Client
-	// Timeout bounds each request; a failed target gets one retry (see Round).
+	// Timeout bounds each request (and the round's budget may cut it
+	// shorter); a failed target gets one retry unless it timed out (see Round).
 	Timeout time.Duration
 	// RetryDelay is the pause before the one retry of a failed target.
 	RetryDelay time.Duration
-	// Interval is the schedule's interval; when set, retries are fitted into it
-	// so a round never runs into the next tick (see Round). Zero leaves retries unbounded.
+	// Interval is the schedule's interval; when set, every request and retry
+	// ends before 90% of it, so a round never runs into the next tick (see
+	// Round). Zero leaves rounds bounded by Timeout alone.
 	Interval time.Duration
 	// Slow is the latency above which a healthy answer marks the round degraded (0 disables).
 	Slow      time.Duration
@@ -102,20 +104,27 @@ func (stampClock) After(d time.Duration) <-chan time.Time { return time.After(d)
 
 // Round checks every target and control concurrently and reduces the results to a verdict.
 //
+// A round never waits longer than the schedule allows: every request's
+// deadline is the smaller of Timeout and what is left before 90% of Interval
+// (the rest is for saving the round), so a hanging X is a timeout failure
+// inside the round and the next tick comes on time. The deadline runs on the
+// checker's clock.
+//
 // A failed target is tried once more, so one lost packet or reset connection
-// is not a failing round, but the retry never stretches the round past 90% of
-// Interval: a skipped tick would delay detection by a whole round. A reset,
-// refused or cut connection is retried at once; any other failure after
-// min(RetryDelay, Interval/10). The retry's timeout is cut to the room left
-// before that 90% mark, and when less than min(Timeout, Interval/10) is left
-// there is no retry and the failure stands (the state machine still needs
-// PROBE_DOWN_AFTER failing rounds).
+// is not a failing round: a reset, refused or cut connection at once, any
+// other failure after min(RetryDelay, Interval/10). A timeout is not retried:
+// it already waited as long as the round allows (TCP resends a lost packet
+// meanwhile), and a second wait would double the time to an alert; the
+// confirming round is its second look. The retry's timeout is cut to the
+// room left before the 90% mark, and when less than min(Timeout,
+// Interval/10) is left there is no retry and the failure stands (the state
+// machine still needs PROBE_DOWN_AFTER failing rounds).
 func (c *Checker) Round(ctx context.Context, targets, controls []Target) Round {
 	clk := c.clock()
 	start := clk.Now()
 	var end time.Time
 	if c.Interval > 0 {
-		end = start.Add(c.Interval * 9 / 10)
+		end = start.Add(RoundBudget(c.Interval))
 	}
 	all := append(append([]Target{}, targets...), controls...)
 	results := make([]Result, len(all))
@@ -138,10 +147,18 @@ func (c *Checker) Round(ctx context.Context, targets, controls []Target) Round {
 	return r
 }
 
+// RoundBudget is how long a round of a schedule with this interval may
+// probe: 90% of it, the rest left for saving the round. Zero: unbounded.
+func RoundBudget(interval time.Duration) time.Duration { return interval * 9 / 10 }
+
 // checkWithRetry checks t and retries a failure once, within end when it is set.
 func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time, clk Clock) Result {
-	r, cut := c.check(ctx, t, c.Timeout)
-	if r.OK() || ctx.Err() != nil {
+	timeout := c.Timeout
+	if !end.IsZero() {
+		timeout = min(timeout, end.Sub(clk.Now()))
+	}
+	r, cut := c.check(ctx, t, timeout, clk)
+	if r.OK() || r.Class == ClassTimeout || ctx.Err() != nil {
 		return r
 	}
 	delay := c.RetryDelay
@@ -162,7 +179,7 @@ func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time, c
 		case <-clk.After(delay):
 		}
 	}
-	timeout := c.Timeout
+	timeout = c.Timeout
 	if !end.IsZero() {
 		room := end.Sub(clk.Now())
 		if room < minRoom {
@@ -170,7 +187,7 @@ func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time, c
 		}
 		timeout = min(timeout, room)
 	}
-	again, _ := c.check(ctx, t, timeout)
+	again, _ := c.check(ctx, t, timeout, clk)
 	if again.Class == ClassTimeout && timeout < c.Timeout {
 		// Cut short by the round's own bound: the first failure is the better cause.
 		return r
@@ -180,16 +197,32 @@ func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time, c
 
 // Check performs one request against t and classifies the outcome.
 func (c *Checker) Check(ctx context.Context, t Target) Result {
-	r, _ := c.check(ctx, t, c.Timeout)
+	r, _ := c.check(ctx, t, c.Timeout, c.clock())
 	return r
 }
 
-// check is Check with its own timeout; cut reports a connection that was
-// reset, refused or closed mid-answer.
-func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration) (res Result, cut bool) {
+// errTimedOut ends a request whose deadline passed on the checker's clock.
+var errTimedOut = errors.New("probe deadline passed")
+
+// check is Check with its own timeout, timed on clk; cut reports a
+// connection that was reset, refused or closed mid-answer.
+func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration, clk Clock) (res Result, cut bool) {
 	res.Target = t.Name
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if timeout <= 0 {
+		cancel(errTimedOut)
+	} else {
+		// The deadline on the injected clock, so tests move it by hand.
+		expired := clk.After(timeout)
+		go func() {
+			select {
+			case <-expired:
+				cancel(errTimedOut)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
 	if err != nil {
 		res.Class, res.Detail = ClassConnect, "bad request: "+err.Error()
@@ -205,7 +238,7 @@ func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration) (r
 	resp, err := c.Client.Do(req)
 	if err != nil {
 		res.Latency = time.Since(begin)
-		res.Class, res.Detail, cut = classify(err, timeout)
+		res.Class, res.Detail, cut = classify(timedOut(ctx, err), timeout)
 		return res, cut
 	}
 	defer resp.Body.Close()
@@ -219,7 +252,7 @@ func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration) (r
 	res.Latency = time.Since(begin)
 	switch {
 	case err != nil:
-		res.Class, res.Detail, cut = classify(err, timeout)
+		res.Class, res.Detail, cut = classify(timedOut(ctx, err), timeout)
 	case !t.Accepts(resp.StatusCode):
 		res.Class, res.Detail = ClassStatus, fmt.Sprintf("HTTP %d", resp.StatusCode)
 	case t.BodyContains != "" && !bytes.Contains(body, []byte(t.BodyContains)):
@@ -228,6 +261,15 @@ func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration) (r
 		res.Slow = true
 	}
 	return res, cut
+}
+
+// timedOut turns the cancellation by the request's own deadline into a
+// deadline error, which classify counts as a timeout.
+func timedOut(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), errTimedOut) {
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	return err
 }
 
 // classify maps a transport error to a failure class and a short cause, and

@@ -76,7 +76,8 @@ func TestRoundRetryFitsTheInterval(t *testing.T) {
 			clk.Advance(tt.failAt)
 			x.SetHold(false)
 			if tt.wait > 0 {
-				await(t, "the retry's wait", func() bool { return clk.Waiters() == 1 })
+				// The first request's deadline and the retry's wait.
+				await(t, "the retry's wait", func() bool { return clk.Waiters() == 2 })
 				if next, _ := clk.Next(); next.Sub(t0) != tt.failAt+tt.wait {
 					t.Fatalf("retry waits until %s into the round, want %s", next.Sub(t0), tt.failAt+tt.wait)
 				}
@@ -135,13 +136,56 @@ func TestRoundRetryTimeoutIsCutToTheRound(t *testing.T) {
 	clk.Advance(7 * time.Second)
 	x.Set(fakex.Hang) // the held request already has its mode: 503
 	x.SetHold(false)
-	await(t, "the retry's wait", func() bool { return clk.Waiters() == 1 })
+	// The retry's wait, and the first request's deadline.
+	await(t, "the retry's wait", func() bool { return clk.Waiters() == 2 })
 	clk.Advance(time.Second) // 8 s in: 1 s left before the 9 s mark
-	r := awaitRound(t, done) // the retry times out after 1 s real time, not 2 minutes
+	await(t, "the retry", func() bool { return x.Hits() == 2 })
+	if next, _ := clk.Next(); next.Sub(t0) != 9*time.Second {
+		t.Fatalf("the retry's deadline is %s into the round, want 9s (not 2 minutes)", next.Sub(t0))
+	}
+	clk.Advance(time.Second)
+	r := awaitRound(t, done)
 	if got := x.Hits(); got != 2 {
 		t.Fatalf("fake X saw %d requests, want 2", got)
 	}
 	if r.Targets[0].Detail != "HTTP 503" {
 		t.Fatalf("result = %+v, want the first failure, HTTP 503", r.Targets[0])
+	}
+}
+
+// TestRoundDeadlineIsWhatIsLeftOfTheRound: X hangs (connections accepted,
+// never answered). The request's deadline is the smaller of PROBE_TIMEOUT and
+// the 90% mark of the interval, on the checker's clock; the hang is a timeout
+// failure inside the round, and it is not retried.
+func TestRoundDeadlineIsWhatIsLeftOfTheRound(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		interval time.Duration
+		deadline time.Duration
+		detail   string
+	}{
+		{"@every 1s: cut at 900ms", time.Second, 900 * time.Millisecond, "timeout after 900ms"},
+		{"@every 30s: PROBE_TIMEOUT, no retry", 30 * time.Second, 10 * time.Second, "timeout after 10s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x := fakex.New()
+			defer x.Close()
+			x.Set(fakex.Hang)
+			clk := bottest.NewClock(t0)
+			c := &probe.Checker{Client: &http.Client{}, Timeout: 10 * time.Second, RetryDelay: time.Second, Interval: tt.interval, Clock: clk}
+			done := startRound(c, x)
+			await(t, "the request", func() bool { return x.Hits() == 1 && clk.Waiters() == 1 })
+			if next, _ := clk.Next(); next.Sub(t0) != tt.deadline {
+				t.Fatalf("the request's deadline is %s into the round, want %s", next.Sub(t0), tt.deadline)
+			}
+			clk.Advance(tt.deadline)
+			r := awaitRound(t, done)
+			if r.Duration != tt.deadline || r.Verdict != probe.VerdictDown || r.Targets[0].Class != probe.ClassTimeout || r.Targets[0].Detail != tt.detail {
+				t.Fatalf("round = %s after %s, %+v; want down after %s with %q", r.Verdict, r.Duration, r.Targets[0], tt.deadline, tt.detail)
+			}
+			if got := x.Hits(); got != 1 {
+				t.Fatalf("fake X saw %d requests, want 1: a timeout is not retried", got)
+			}
+		})
 	}
 }

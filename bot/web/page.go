@@ -162,6 +162,8 @@ type statusJSON struct {
 	// Regions is what each vantage point saw when they disagreed.
 	Regions []bot.RegionVerdict `json:"regions,omitempty"`
 	Built   time.Time           `json:"built,omitzero"`
+	// EverySeconds is how often X is checked; 0 when not known.
+	EverySeconds int64 `json:"every_seconds,omitempty"`
 }
 
 type componentJSON struct {
@@ -206,7 +208,7 @@ func newStatus(b *bot.Board) statusJSON {
 		return s
 	}
 	s.State, s.Since, s.LastCheck, s.ControlOK, s.Built = b.State, b.Since, b.LastCheck, b.ControlOK, b.Built
-	s.Regions = b.Regions
+	s.Regions, s.EverySeconds = b.Regions, seconds(b.Every)
 	for _, c := range b.Components {
 		s.Components = append(s.Components, componentJSON{Name: c.Name, OK: c.OK, LatencyMS: c.Latency.Milliseconds(), Detail: c.Detail})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"html"
+	"strconv"
 )
 
 // The page is written by hand rather than with html/template: the template
@@ -29,6 +30,18 @@ func renderPage(v view) []byte {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+`)
+	if v.Refresh > 0 {
+		// A page left open follows X without any script (the CSP allows none).
+		w(`<meta http-equiv="refresh" content="`, strconv.Itoa(v.Refresh), `">
+`)
+	}
+	w(`<meta name="description" content="`, esc(v.OGDescription), `">
+<meta property="og:type" content="website">
+<meta property="og:site_name" content="`, esc(v.Title), `">
+<meta property="og:title" content="`, esc(v.OGTitle), `">
+<meta property="og:description" content="`, esc(v.OGDescription), `">
+<meta property="og:locale" content="`, esc(v.Lang), `">
 <title>`, esc(v.StateLine), ` · `, esc(v.Title), `</title>
 <style>
 `, pageCSS, `</style>
@@ -45,7 +58,11 @@ func renderPage(v view) []byte {
 		if v.Regions != "" {
 			w(`<p id="regions">`, esc(v.Regions), "</p>\n")
 		}
-		w(`<p class="muted">`, esc(v.LastCheck), "</p>\n")
+		w(`<p class="muted" id="checked">`)
+		if v.Every != "" {
+			w(esc(v.Every), " ")
+		}
+		w(esc(v.LastCheck), "</p>\n")
 		if v.Network != "" {
 			w(`<p class="warn" role="alert">`, esc(v.Network), "</p>\n")
 		}

@@ -40,6 +40,9 @@ type texts struct {
 	decimal     string
 	otherLang   string
 	otherCode   string // the other language's code, for the switch link
+	// How often X is checked, and the link preview's words.
+	every       string // interval
+	ogDownSince string // state line, time: the preview's title during trouble
 }
 
 var english = texts{
@@ -79,6 +82,8 @@ var english = texts{
 	decimal:     ".",
 	otherLang:   "Français",
 	otherCode:   "fr",
+	every:       "X is checked every %s.",
+	ogDownSince: "%s since %s",
 }
 
 var french = texts{
@@ -118,6 +123,8 @@ var french = texts{
 	decimal:     ",",
 	otherLang:   "English",
 	otherCode:   "en",
+	every:       "X est vérifié toutes les %s.",
+	ogDownSince: "%s depuis le %s",
 }
 
 // percent writes an uptime figure rounded down, so 99.999 never shows as 100.

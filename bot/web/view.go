@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -36,6 +37,13 @@ type view struct {
 	Incidents         []incidentView
 	CausesHeading     string
 	Updated           string
+
+	// Every says how often X is checked; Refresh is how often, in seconds, a
+	// page left open reloads itself (0: never); OGTitle and OGDescription are
+	// the link preview (OpenGraph) chat apps show.
+	Every                  string
+	Refresh                int
+	OGTitle, OGDescription string
 }
 
 type componentView struct {
@@ -70,6 +78,10 @@ func newView(b *bot.Board, t *texts) view {
 		DaysHeading: t.days, DaysLabel: t.daysLabel, Legend: t.legend,
 		IncidentsHeading: t.incidents, NoIncident: t.noIncident, CausesHeading: t.causes,
 	}
+	v.OGTitle, v.OGDescription = v.StateLine, t.noCheck
+	if b != nil && b.Every > 0 {
+		v.Refresh = refreshSeconds(b.Every)
+	}
 	if b == nil || b.LastCheck.IsZero() {
 		return v
 	}
@@ -83,6 +95,15 @@ func newView(b *bot.Board, t *texts) view {
 		v.Since = fmt.Sprintf(t.since, stamp(b.Since), bot.FormatDuration(now.Sub(b.Since)))
 	}
 	v.LastCheck = fmt.Sprintf(t.lastCheck, stamp(b.LastCheck))
+	if b.Every > 0 {
+		v.Every = fmt.Sprintf(t.every, bot.FormatDuration(b.Every))
+	}
+	v.OGTitle = v.StateLine
+	if !b.Since.IsZero() && b.State != probe.StateUp && b.State != probe.StateUnknown {
+		// During trouble the preview's title alone answers "since when?".
+		v.OGTitle = fmt.Sprintf(t.ogDownSince, v.StateLine, stamp(b.Since))
+	}
+	v.OGDescription = strings.TrimSpace(strings.Join([]string{v.Since, v.Every, v.LastCheck}, " "))
 	if !b.ControlOK {
 		v.Network = t.network
 	}
@@ -139,4 +160,14 @@ func newView(b *bot.Board, t *texts) view {
 	}
 	v.Updated = fmt.Sprintf(t.updated, stamp(b.LastCheck))
 	return v
+}
+
+// minRefresh is the shortest self-refresh of the page: answers may be
+// cached for 10 s (maxAge), so reloading sooner shows nothing new.
+const minRefresh = 10 * time.Second
+
+// refreshSeconds is how often a page left open reloads: at the check
+// interval, never more often than minRefresh.
+func refreshSeconds(every time.Duration) int {
+	return int(max(every, minRefresh).Round(time.Second) / time.Second)
 }

@@ -41,6 +41,7 @@ type Config struct {
 	ProbeTimeout            time.Duration `env:"PROBE_TIMEOUT" envDefault:"10s"`
 	ProbeRetryDelay         time.Duration `env:"PROBE_RETRY_DELAY" envDefault:"1s"`
 	ProbeSlow               time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
+	ProbeConfirmDelay       time.Duration `env:"PROBE_CONFIRM_DELAY"` // default: defaultConfirmDelay, or the interval when shorter
 	ProbeDownAfter          int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
 	ProbeUpAfter            int           `env:"PROBE_UP_AFTER" envDefault:"2"`
 	ProbeRegion             string        `env:"PROBE_REGION"` // default: the host name
@@ -72,6 +73,12 @@ type Config struct {
 }
 
 const controlsKey = "PROBE_CONTROL_TARGETS"
+
+// defaultConfirmDelay is PROBE_CONFIRM_DELAY when it is not set, or the
+// schedule's interval when that is shorter: long enough that a blip of a
+// second or two does not fail two rounds in a row, short enough that an
+// outage is announced within seconds of the round that first saw it.
+const defaultConfirmDelay = 5 * time.Second
 
 // loadConfig reads the settings through lookup, with the .env file in the
 // working directory as a fallback, and reports every bad setting at once.
@@ -144,6 +151,17 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	}
 	if cfg.ProbeSlow < 0 {
 		bad("PROBE_SLOW", "must not be negative (0 disables)")
+	}
+	if cfg.Schedule != nil {
+		interval := bot.Interval(cfg.Schedule, time.Now())
+		switch raw := strings.TrimSpace(environ["PROBE_CONFIRM_DELAY"]); {
+		case raw == "":
+			cfg.ProbeConfirmDelay = min(defaultConfirmDelay, interval)
+		case cfg.ProbeConfirmDelay < 100*time.Millisecond:
+			bad("PROBE_CONFIRM_DELAY", "%s is shorter than 100ms (unset, it is %s, or the check interval when shorter)", cfg.ProbeConfirmDelay, defaultConfirmDelay)
+		case cfg.ProbeConfirmDelay > interval:
+			bad("PROBE_CONFIRM_DELAY", "%s is longer than the check interval (%s, from PROBE_SCHEDULE): a confirming round must come before the next scheduled one; use at most %s, or unset it", cfg.ProbeConfirmDelay, interval, interval)
+		}
 	}
 	if cfg.ProbeDownAfter < 1 || cfg.ProbeDownAfter > 100 {
 		bad("PROBE_DOWN_AFTER", "%d is out of range 1..100", cfg.ProbeDownAfter)

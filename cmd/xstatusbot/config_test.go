@@ -315,3 +315,46 @@ func TestProbeRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmDelay: unset, it is 5 s, or the interval when that is shorter;
+// set, it must lie between 100ms and the interval, and a bad value is named
+// with the interval it was checked against.
+func TestConfirmDelay(t *testing.T) {
+	for _, tc := range []struct {
+		schedule, value string
+		want            time.Duration
+		err             string
+	}{
+		{"", "", 5 * time.Second, ""},
+		{"@every 1s", "", time.Second, ""},
+		{"@every 30s", "", 5 * time.Second, ""},
+		{"", "", 5 * time.Second, ""},
+		{"@every 30s", "30s", 30 * time.Second, ""},
+		{"@every 30s", "2s", 2 * time.Second, ""},
+		{"@every 30s", "31s", 0, "PROBE_CONFIRM_DELAY: 31s is longer than the check interval (30s, from PROBE_SCHEDULE)"},
+		{"@every 1s", "5s", 0, "PROBE_CONFIRM_DELAY: 5s is longer than the check interval (1s, from PROBE_SCHEDULE)"},
+		{"@every 30s", "0s", 0, "PROBE_CONFIRM_DELAY: 0s is shorter than 100ms"},
+		{"@every 30s", "-1s", 0, "PROBE_CONFIRM_DELAY: -1s is shorter than 100ms"},
+		{"@every 30s", "soon", 0, "PROBE_CONFIRM_DELAY: cannot parse"},
+	} {
+		t.Run(tc.schedule+" "+tc.value, func(t *testing.T) {
+			env := map[string]string{"PROBE_CONFIRM_DELAY": tc.value}
+			if tc.schedule != "" {
+				env["PROBE_SCHEDULE"] = tc.schedule
+			}
+			cfg, err := loadConfig(lookupFrom(env), "")
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ProbeConfirmDelay != tc.want {
+				t.Fatalf("PROBE_CONFIRM_DELAY %s, want %s", cfg.ProbeConfirmDelay, tc.want)
+			}
+		})
+	}
+}

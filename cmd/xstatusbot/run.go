@@ -119,7 +119,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Client:     &http.Client{Transport: probe.Transport()},
 		Timeout:    cfg.ProbeTimeout,
 		RetryDelay: cfg.ProbeRetryDelay,
-		Interval:   interval, // retries fit in it: no tick is skipped
+		Interval:   interval, // every request and retry fits in 90% of it: no tick is skipped
 		Slow:       cfg.ProbeSlow,
 	}
 	leader := &bot.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
@@ -153,6 +153,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		return err
 	}
 	pub = bot.NewBoardPublisher(store, mon, bot.SystemClock{})
+	pub.Every = interval // the page and /status say how often X is checked
 	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board), bot.WithRegions(mon.Regions),
 		bot.WithLiveState(mon), bot.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser))
 	deps := bot.Deps{
@@ -194,7 +195,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	log.Info("xstatusbot started", "targets", len(cfg.Targets), "controls", len(cfg.Controls), "schedule", cfg.ProbeSchedule,
 		"db", db, "startup", time.Since(started).Round(time.Microsecond))
 	first := true
-	bot.RunSchedule(ctx, cfg.Schedule, func() {
+	pace := bot.Pace{Schedule: cfg.Schedule, ConfirmDelay: cfg.ProbeConfirmDelay, Clock: bot.SystemClock{}, Log: log,
+		// Room for two rounds that say nothing (the own network check failing) on top of the hysteresis.
+		MaxConfirm: max(cfg.ProbeDownAfter, cfg.ProbeUpAfter) + 1}
+	bot.RunSchedule(ctx, pace, func() bool {
 		// A round runs to its end even during shutdown (bounded by grace), so
 		// a stop never records timeouts that were only our own cancellation.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
@@ -206,7 +210,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		if err := mon.RunRound(rctx); err != nil {
 			log.Error("probe round", "err", err)
 		}
-	}, grace, log)
+		return mon.Undecided()
+	}, grace)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
