@@ -144,7 +144,8 @@ func TestLeaseExpiresUnrenewed(t *testing.T) {
 }
 
 // A deposed leader's SaveRound and Due are refused with bot.ErrDeposed and
-// change nothing; facts (subscriptions, finishing a send) are still recorded.
+// change nothing; subscriptions are recorded by any replica, and a send's
+// outcome by the replica whose claim the row carries.
 func TestFencing(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
@@ -183,12 +184,16 @@ func TestFencing(t *testing.T) {
 		t.Fatalf("state after the refused recovery: %+v, %v; want still down", saved.Status, err)
 	}
 
-	// Not fenced: what a deposed replica did is recorded.
+	// Fenced by the claim: rows a still holds (its claims have not expired,
+	// so no one else may have sent them) take a's outcome, whoever leads.
 	if err := a.Finish(ctx, []int64{due[0].ID}, bot.StatusSent, "m1", "", t0); err != nil {
-		t.Fatalf("deposed Finish: %v", err)
+		t.Fatalf("deposed Finish of a row it still claims: %v", err)
 	}
 	if err := a.Retry(ctx, due[1].ID, t0.Add(time.Minute), 1, "503"); err != nil {
-		t.Fatalf("deposed Retry: %v", err)
+		t.Fatalf("deposed Retry of a row it still claims: %v", err)
+	}
+	if err := never.Finish(ctx, []int64{due[2].ID}, bot.StatusSent, "m3", "", t0); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("Finish of a's row by a replica that never claimed it: %v, want ErrDeposed", err)
 	}
 	if _, err := never.Subscribe(ctx, bot.Subscription{Chat: chat("4"), Kind: "private", CreatedAt: t0.Add(-time.Hour)}); err != nil {
 		t.Fatalf("Subscribe without the lease: %v", err)
@@ -231,12 +236,29 @@ func TestClaims(t *testing.T) {
 		t.Fatalf("claims after a's Due: %v", got)
 	}
 
-	// b leads next: a's claims are of an older epoch, so b takes them over.
+	// b leads next. a's claims stand until they expire, even under an older
+	// epoch: a may be frozen mid-send and record its sends when it wakes.
 	expireLease(t, url)
 	lead(t, b)
+	if dueB, err := b.Due(ctx, tgPlatform, t0, 10, nil); err != nil || len(dueB) != 0 {
+		t.Fatalf("b's due while a's claims stand: %v, %v; want none", ids(dueB), err)
+	}
+	sql(t, url, `UPDATE outbox SET claimed_until = now() - interval '1 second' WHERE claimed_by = 'a'`)
 	dueB, err := b.Due(ctx, tgPlatform, t0, 10, nil)
 	if err != nil || !reflect.DeepEqual(ids(dueB), ids(dueA)) {
-		t.Fatalf("b's due: %v, %v; want a's rows %v", ids(dueB), err, ids(dueA))
+		t.Fatalf("b's due once a's claims expired: %v, %v; want a's rows %v", ids(dueB), err, ids(dueA))
+	}
+
+	// a, deposed, wakes: its outcomes for rows b now holds are refused, in
+	// the same statement, and leave b's claim and attempts alone.
+	if err := a.Finish(ctx, ids(dueA[:1]), bot.StatusSent, "late", "", t0); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("deposed a's Finish of b's row: %v, want ErrDeposed", err)
+	}
+	if err := a.Retry(ctx, dueA[1].ID, t0.Add(time.Hour), 7, "late"); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("deposed a's Retry of b's row: %v, want ErrDeposed", err)
+	}
+	if n := count(t, url, `SELECT COUNT(*) FROM outbox WHERE claimed_by = 'b' AND status = 'pending' AND attempts = 0 AND message_id = ''`); n != 3 {
+		t.Fatalf("%d of b's 3 rows untouched after a's late writes", n)
 	}
 
 	// a leads again; a live claim by another holder under a newer epoch (not

@@ -12,6 +12,8 @@ import (
 // RecordRegion stores r as its region's latest round. Every replica records
 // its own region, leader or not: it is not fenced.
 func (s *Store) RecordRegion(ctx context.Context, r bot.RegionRound) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	causes, err := sqlstore.EncodeCauses(r.Causes)
 	if err != nil {
 		return fmt.Errorf("encode causes of region %s: %w", r.Region, err)
@@ -27,6 +29,8 @@ func (s *Store) RecordRegion(ctx context.Context, r bot.RegionRound) error {
 // Regions returns the latest round of every region recorded at or after
 // since, ordered by region name.
 func (s *Store) Regions(ctx context.Context, since time.Time) ([]bot.RegionRound, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	rows, err := s.pool.Query(ctx, `SELECT region, at, verdict, causes FROM region_rounds WHERE at >= $1 ORDER BY region`, sqlstore.Nanos(since))
 	if err != nil {
 		return nil, fmt.Errorf("read the regions' rounds: %w", err)
