@@ -123,6 +123,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Slow:       cfg.ProbeSlow,
 	}
 	leader := &bot.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
+	if f, ok := lease.(interface{ OnDeposed(func(error)) }); ok {
+		f.OnDeposed(leader.Depose) // a write refused by the fence ends the term at once
+	}
 	delivery := &delivery{Backlogger: store}
 	var pub *bot.BoardPublisher
 	var vantage bot.VantageStore
@@ -163,7 +166,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	runners := []func(context.Context) error{
 		func(ctx context.Context) error { pub.Run(ctx, log); return nil },
 		func(ctx context.Context) error {
-			return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, cfg, store, deps, delivery, metrics, log) })
+			return leader.Run(ctx, func(ctx context.Context) error {
+				return lead(ctx, cfg, store, deps, delivery, leader.Fence, metrics, log)
+			})
 		},
 	}
 	if cfg.HTTPAddr != "off" {
@@ -211,7 +216,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 // lead is the leader's work for one term: the chat platforms' connections
 // (only one replica may poll Telegram or hold the Discord gateway) and
 // delivery. It ends when the term does, or when a platform fails for good.
-func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *delivery, metrics *bot.Metrics, log *slog.Logger) error {
+func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *delivery, fence func(time.Time) error, metrics *bot.Metrics, log *slog.Logger) error {
 	// Adapters are built again for each term; their collectors go with the term.
 	termReg := &termMetrics{Registerer: deps.Metrics}
 	defer termReg.end()
@@ -223,6 +228,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *d
 	disp := bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
 	disp.Working = memoryBudget
+	disp.Fence = fence
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
 			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {
