@@ -525,7 +525,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		d.log.Info("chat migrated; resending under its new id", "platform", c.Platform, "chat", chat.ID, "to", to.ID)
 	default:
 		attempts := head.Attempts + 1
-		if c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
+		if se.Class == Rejected || c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
 			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusExpired,
 				reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), at: sentAt})
 			d.metrics.send(c.Platform, "expired", took)

@@ -31,6 +31,10 @@ const (
 	// 5xx, not connected yet, token revoked). Delivery pauses the platform and
 	// probes it; the row keeps its attempts and expires only by age.
 	Unavailable
+	// Rejected: the receiver refused this message and would refuse it again
+	// (a webhook answering 401 or 403: its credentials are wrong or revoked).
+	// The row expires at once, spending no retries; the subscription stays.
+	Rejected
 )
 
 func (c ErrorClass) String() string {
@@ -43,6 +47,8 @@ func (c ErrorClass) String() string {
 		return "migrated"
 	case Unavailable:
 		return "unavailable"
+	case Rejected:
+		return "rejected"
 	default:
 		return "retryable"
 	}

@@ -29,8 +29,11 @@ const (
 //     with each such 429 up to 1 min, back to 1 s after a success. During
 //     that pause Send returns the same without calling Discord.
 //   - 10003 Unknown Channel, 50001 Missing Access, 50013 Missing Permissions,
-//     50007, any other 403 or 404: Permanent. Discord bans IPs that keep
-//     making such requests, so the subscription must end at once.
+//     50007, any other 403 or 404 with Discord's JSON body: Permanent.
+//     Discord bans IPs that keep making such requests, so the subscription
+//     must end at once. A 403 or 404 whose body is not Discord's JSON (an
+//     HTML page from Cloudflare or a proxy) is Unavailable: it is not the
+//     channel's answer, so the row is kept and the platform paused.
 //   - 400 and other 4xx (our payload is wrong; delivery's attempt limit
 //     bounds the retries): Retryable.
 //   - 5xx, network errors, timeouts, the gateway not connected yet: Unavailable
@@ -151,6 +154,8 @@ func (a *Adapter) classify(err error, info rateInfo) *bot.SendError {
 	case st == http.StatusUnauthorized:
 		a.revoke(err)
 		return &bot.SendError{Class: bot.Unavailable}
+	case (st == http.StatusForbidden || st == http.StatusNotFound) && !fromDiscord(err):
+		return &bot.SendError{Class: bot.Unavailable} // a proxy's page: the platform's problem
 	case st == http.StatusForbidden || st == http.StatusNotFound:
 		return &bot.SendError{Class: bot.Permanent}
 	case st >= 500 || st == 0:

@@ -81,6 +81,9 @@ func newEndpoint(t target) *endpoint {
 //     HTTP date, at most bot.MaxRetryAfter; 1 s if absent).
 //   - 404, 410 (Slack no_service, channel_is_archived; Discord Unknown
 //     Webhook), an id not configured: Permanent, ending the subscription.
+//   - 401, 403 (the URL's credentials are wrong or revoked): Rejected, the
+//     row expires at once; the subscription stays, since the receiver's
+//     owner may fix its side.
 //   - other 4xx: Retryable with the receiver's reason; delivery's attempt
 //     limit expires the row.
 //   - 5xx, network errors and timeouts: Unavailable. They spend no attempt
@@ -140,6 +143,8 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 		return fail(&bot.SendError{Class: bot.RateLimited, RetryAfter: wait}, reason)
 	case st == http.StatusNotFound || st == http.StatusGone:
 		return fail(&bot.SendError{Class: bot.Permanent}, reason)
+	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+		return fail(&bot.SendError{Class: bot.Rejected}, reason)
 	case st >= 500:
 		return fail(&bot.SendError{Class: bot.Unavailable}, reason)
 	default:
