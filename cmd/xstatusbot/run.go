@@ -152,7 +152,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	if err := mon.Load(ctx); err != nil {
 		return err
 	}
-	pub = bot.NewBoardPublisher(store, mon, bot.SystemClock{})
+	pub = bot.NewBoardPublisher(store, pageSource(cfg, mon), bot.SystemClock{})
 	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board), bot.WithRegions(mon.Regions))
 	deps := bot.Deps{
 		Handler:  svc,
@@ -350,4 +350,23 @@ func (r *termMetrics) end() {
 		r.Registerer.Unregister(c)
 	}
 	r.collectors = nil
+}
+
+// boardSource is what the status page's board is built from.
+type boardSource interface {
+	Health(maxAge time.Duration) bot.Health
+	LastRound() *probe.Round
+}
+
+// unnamedRegions is the monitor without its Regions: the page then has no
+// "down from …" line, which would show host names to the public.
+type unnamedRegions struct{ boardSource }
+
+// pageSource is mon for the public page, hiding the regions' names unless
+// PROBE_REGION was set (the default region is the host name).
+func pageSource(cfg Config, mon *bot.Monitor) boardSource {
+	if cfg.RegionNamed {
+		return mon
+	}
+	return unnamedRegions{mon}
 }
