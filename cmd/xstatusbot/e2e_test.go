@@ -50,6 +50,7 @@ type instance struct {
 	addr           string
 	cancel         context.CancelFunc
 	kill           func() // SIGKILL, for a real binary; waits for the exit
+	pid            int    // the process, for a real binary; 0 in-process
 	done           chan int
 	once           sync.Once
 }

@@ -82,6 +82,7 @@ func startBinary(t testing.TB, bin, dir string, env map[string]string) *instance
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	in.pid = cmd.Process.Pid
 	var signalled sync.Once
 	in.cancel = func() { signalled.Do(func() { _ = cmd.Process.Signal(syscall.SIGTERM) }) }
 	exited := make(chan struct{})
