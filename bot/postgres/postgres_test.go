@@ -42,8 +42,8 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent opens: %v", err)
 	}
-	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != 1 {
-		t.Fatalf("%d migrations recorded, want 1", n)
+	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != migrationFiles(t) {
+		t.Fatalf("%d migrations recorded, want %d", n, migrationFiles(t))
 	}
 
 	s := open(t, url, "a")
@@ -54,8 +54,8 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	if err != nil || len(subs) != 1 || subs[0].Chat != chat("1") {
 		t.Fatalf("subscriptions after reopening: %+v, %v", subs, err)
 	}
-	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != 1 {
-		t.Fatalf("%d migrations recorded after reopening, want 1", n)
+	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != migrationFiles(t) {
+		t.Fatalf("%d migrations recorded after reopening, want %d", n, migrationFiles(t))
 	}
 }
 
@@ -362,28 +362,61 @@ func TestChangeRegionsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRegions(t *testing.T) {
+// Freshness is the database's clock: replicas whose clocks are 5 minutes
+// apart (one ahead, one behind) are both heard, and the caller's own clock
+// changes nothing; a region that stops recording falls silent on the
+// database's clock alone.
+func TestRegionsOnTheDatabasesClock(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
 	a, b := open(t, url, "a"), open(t, url, "b")
+	now := time.Now()
 	rounds := []struct {
 		s *postgres.Store
 		r bot.RegionRound
 	}{
-		{a, bot.RegionRound{Region: "us-east", At: t0, Verdict: probe.VerdictUp}},
-		{b, bot.RegionRound{Region: "eu-west", At: t0, Verdict: probe.VerdictDown, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}}},
-		{a, bot.RegionRound{Region: "ap-south", At: t0.Add(-time.Hour), Verdict: probe.VerdictUp}},
-		{a, bot.RegionRound{Region: "us-east", At: t0.Add(time.Minute), Verdict: probe.VerdictDown}},
+		{a, bot.RegionRound{Region: "us-east", At: now.Add(5 * time.Minute), Verdict: probe.VerdictDown}}, // its clock runs 5 min ahead
+		{b, bot.RegionRound{Region: "eu-west", At: now.Add(-5 * time.Minute), Verdict: probe.VerdictDown, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}}},
+		{a, bot.RegionRound{Region: "ap-south", At: now, Verdict: probe.VerdictUp}},
 	}
 	for _, r := range rounds {
 		if err := r.s.RecordRegion(ctx, r.r); err != nil { // no lease needed
 			t.Fatal(err)
 		}
 	}
-	got, err := b.Regions(ctx, t0)
-	want := []bot.RegionRound{rounds[1].r, rounds[3].r}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("regions since t0: %+v, %v\nwant %+v", got, err, want)
+	for _, callerNow := range []time.Time{now, now.Add(-10 * time.Minute), now.Add(10 * time.Minute)} {
+		got, err := b.Regions(ctx, callerNow, 20*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []bot.RegionRound{rounds[2].r, rounds[1].r, rounds[0].r}
+		for i := range got {
+			got[i].At = got[i].At.Local()
+		}
+		for i := range want {
+			want[i].At = want[i].At.Round(0).Local()
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("regions read at the caller's %v:\n got %+v\nwant %+v", callerNow.Sub(now), got, want)
+		}
+		if v, split := bot.Vote(got); v != probe.VerdictDown || len(split) != 3 {
+			t.Fatalf("vote over regions 5 minutes apart: %s %v, want down (2 of 3) with the breakdown", v, split)
+		}
+	}
+	sql(t, url, `UPDATE region_rounds SET heard_at = now() - interval '1 minute' WHERE region = 'us-east'`)
+	got, err := a.Regions(ctx, now, 20*time.Second)
+	if err != nil || len(got) != 3 || !got[2].Silent || got[0].Silent || got[1].Silent {
+		t.Fatalf("regions after us-east stopped recording: %+v, %v; want us-east silent", got, err)
+	}
+	// 1–1 among the regions heard: degraded, and the breakdown says where.
+	v, split := bot.Vote(got)
+	want := []bot.RegionVerdict{{Region: "ap-south", Verdict: probe.VerdictUp}, {Region: "eu-west", Verdict: probe.VerdictDown}, {Region: "us-east", Verdict: bot.VerdictSilent}}
+	if v != probe.VerdictDegraded || !reflect.DeepEqual(split, want) {
+		t.Fatalf("vote with us-east silent: %s %v, want degraded %v", v, split, want)
+	}
+	sql(t, url, `UPDATE region_rounds SET heard_at = now() - interval '25 hours' WHERE region = 'us-east'`)
+	if got, err := a.Regions(ctx, now, 20*time.Second); err != nil || len(got) != 2 {
+		t.Fatalf("regions once us-east was silent for a day: %+v, %v; want it forgotten", got, err)
 	}
 }
 
