@@ -220,7 +220,7 @@ func TestRenewalWhileEveryPoolConnectionIsBusy(t *testing.T) {
 	if _, held, err := s.Acquire(rctx, ttl); err != nil || !held {
 		t.Fatalf("renewal while the pool is busy: held %v, %v", held, err)
 	}
-	t.Logf("renewal took %v with every pool connection busy", time.Since(begin).Round(time.Millisecond))
+	t.Logf("renewal took %v with every pool connection busy", time.Since(begin).Round(time.Microsecond))
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
