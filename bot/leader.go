@@ -43,6 +43,10 @@ type Leader struct {
 	kick  chan error // Depose's word to Run
 }
 
+// errLapsed ends a term whose lease lapsed and was taken again by this
+// same replica under a new epoch: the work restarts, the lease is kept.
+var errLapsed = fmt.Errorf("%w (the lease lapsed)", ErrDeposed)
+
 // SoloLease is the lease of a bot that runs alone (SQLite): always held.
 type SoloLease struct{}
 
@@ -148,8 +152,11 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 		l.Metrics.leadership(false)
 		if why != nil {
 			l.Log.Warn("not leading any more: leader work stopped", "why", why, "epoch", term.Epoch)
+		}
+		if why != nil && !errors.Is(why, errLapsed) {
 			// Hand back what this term still holds (claims of rows it did not
-			// send), so the next leader need not wait for them to expire.
+			// send), so the next leader need not wait for them to expire. Not
+			// after a lapse: this replica has just taken the lease again.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
 			defer cancel()
 			if err := l.Lease.Release(rctx); err != nil {
@@ -196,7 +203,7 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 		case err == nil && held && stop != nil && term.Epoch != current.Epoch:
 			// The lease lapsed and was taken again: the old term's work (its
 			// claims, its decisions) belongs to a term that is over.
-			stepDown(fmt.Errorf("the lease lapsed (epoch %d, now %d): %w", current.Epoch, term.Epoch, ErrDeposed))
+			stepDown(fmt.Errorf("the lease lapsed (epoch %d, now %d): %w", current.Epoch, term.Epoch, errLapsed))
 			fallthrough
 		case err == nil && held:
 			l.renewed(term, before, every) // the lease runs from the request, not the answer

@@ -394,3 +394,32 @@ func TestLeaderDeposeStopsAtOnce(t *testing.T) {
 		t.Fatalf("term after Depose %+v: a new term needs a new epoch", term)
 	}
 }
+
+// A renewal that comes back under a new epoch (the lease lapsed and this
+// replica took it again) ends the old term's work and starts a new one,
+// keeping the lease: the old term's decisions and claims are over.
+func TestLeaderNewEpochRestartsTheWork(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	ls := &lease{clock: clock}
+	r := &replica{lease: ls, holder: "a"}
+	w := &work{}
+	lr := startLeader(t, clock, r, w)
+	w.waitWorking(t, "a")
+	ls.mu.Lock()
+	ls.term.Epoch = 7 // lapsed and taken again, as the store would report it
+	ls.mu.Unlock()
+	clock.RunUntil(t, 1, 10*time.Second, time.Second, func() bool { term, ok := lr.l.Status(); return ok && term.Epoch == 7 })
+	w.waitWorking(t, "a")
+	w.mu.Lock()
+	log := slices.Clone(w.log)
+	w.mu.Unlock()
+	if !slices.Equal(log, []string{"a+", "a-", "a+"}) {
+		t.Fatalf("work log %v, want the first term's work stopped and a new one started", log)
+	}
+	ls.mu.Lock()
+	held := ls.term.Holder == "a" && clock.Now().Before(ls.until)
+	ls.mu.Unlock()
+	if !held {
+		t.Fatal("the lease was released on a new epoch of this replica's own")
+	}
+}
