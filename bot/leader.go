@@ -141,6 +141,10 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 	)
 	// why is nil at shutdown; otherwise it wraps ErrDeposed, which tells the
 	// work (the dispatcher) to cut sends in flight short.
+	kick := make(chan error, 1)
+	l.mu.Lock()
+	l.kick = kick
+	l.mu.Unlock()
 	stepDown := func(why error) {
 		stop(why)
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
@@ -149,6 +153,10 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 		stop, done = nil, nil
 		term, _ := l.Status()
 		l.set(term, false)
+		select {
+		case <-kick: // a Depose of the term just ended: acted on
+		default:
+		}
 		l.Metrics.leadership(false)
 		if why != nil {
 			l.Log.Warn("not leading any more: leader work stopped", "why", why, "epoch", term.Epoch)
@@ -176,10 +184,6 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 			}
 		}
 	}()
-	kick := make(chan error, 1)
-	l.mu.Lock()
-	l.kick = kick
-	l.mu.Unlock()
 	for {
 		// The term's local end bounds the renewal: a hanging call never keeps
 		// a replica leading past it.
