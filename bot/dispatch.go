@@ -97,6 +97,9 @@ type Dispatcher struct {
 	// rows to send) and when every platform has gone idle again, so the
 	// process can lift its memory budget for a fan-out. Set before Run.
 	Working func(working bool)
+	// Fence, if set, is asked right before each send whether this replica
+	// may still send (Leader.Fence): an error leaves the rows pending, unsent.
+	Fence func(now time.Time) error
 
 	workMu  sync.Mutex
 	working int // platforms whose last look found rows to send
@@ -453,6 +456,12 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 	if err := c.Gate.Take(ctx); err != nil {
 		return // stopping before the send; the row stays pending
 	}
+	if d.Fence != nil {
+		if err := d.Fence(d.now()); err != nil {
+			d.log.Warn("not sending: this replica's term is over", "platform", c.Platform, "chat", chat.ID, "err", err)
+			return
+		}
+	}
 	msg := RenderAlert(live[0].Lang, live, d.now())
 	begin := time.Now()
 	id, err := c.Notifier.Send(sendCtx, chat.ID, msg)
@@ -525,7 +534,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		d.log.Info("chat migrated; resending under its new id", "platform", c.Platform, "chat", chat.ID, "to", to.ID)
 	default:
 		attempts := head.Attempts + 1
-		if c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
+		if se.Class == Rejected || c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
 			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusExpired,
 				reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), at: sentAt})
 			d.metrics.send(c.Platform, "expired", took)

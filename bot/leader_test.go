@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,5 +303,123 @@ func TestLeaderWorkFailingEndsRun(t *testing.T) {
 	}
 	if _, leading := l.Status(); leading {
 		t.Fatal("still says it leads after its work failed")
+	}
+}
+
+// hangingLease answers the first Acquire, then hangs every call until its
+// context ends, as a renewal stuck behind a stalled database does.
+type hangingLease struct {
+	calls atomic.Int32
+}
+
+func (h *hangingLease) Acquire(ctx context.Context, _ time.Duration) (bot.Term, bool, error) {
+	if h.calls.Add(1) == 1 {
+		return bot.Term{Holder: "a", Epoch: 1}, true, nil
+	}
+	<-ctx.Done()
+	return bot.Term{}, false, ctx.Err()
+}
+func (h *hangingLease) Release(context.Context) error { return nil }
+
+// The fence closes TTL−Every after the START of the last successful
+// renewal, while a renewal call is still hanging: the dispatcher asks it
+// before each send, so nothing is sent past that point.
+func TestLeaderFenceClosesWhileARenewalHangs(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	h := &hangingLease{}
+	l := &bot.Leader{Lease: h, Clock: clock, TTL: 9 * time.Second, Every: 3 * time.Second,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		done <- l.Run(ctx, func(ctx context.Context) error { close(started); <-ctx.Done(); return nil })
+	}()
+	defer func() { cancel(); <-done }()
+	<-started
+	renewedAt := clock.Now()
+	if err := l.Fence(clock.Now()); err != nil {
+		t.Fatalf("fence right after taking the lease: %v", err)
+	}
+	clock.WaitIdle(t, 1)
+	clock.Advance(3 * time.Second) // the renewal starts, and hangs
+	for h.calls.Load() < 2 {
+		time.Sleep(time.Millisecond) // polling: the renewal is on Run's goroutine
+	}
+	clock.Advance(3*time.Second - time.Millisecond)
+	if err := l.Fence(clock.Now()); err != nil {
+		t.Fatalf("fence %v after the renewal's start: %v, want open", clock.Now().Sub(renewedAt), err)
+	}
+	clock.Advance(time.Millisecond)
+	if err := l.Fence(clock.Now()); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("fence %v after the last renewal's start, with a renewal hanging: %v, want ErrDeposed", clock.Now().Sub(renewedAt), err)
+	}
+}
+
+// Depose (a store refused a leader write) closes the fence at once and
+// stops the work without waiting for the next renewal.
+func TestLeaderDeposeStopsAtOnce(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	r := &replica{lease: &lease{clock: clock}, holder: "a"}
+	l := &bot.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w := &work{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, w.run("a")) }()
+	defer func() { cancel(); <-done }()
+	w.waitWorking(t, "a")
+	l.Depose(fmt.Errorf("claim lost: %w", bot.ErrDeposed))
+	if err := l.Fence(clock.Now()); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("fence after Depose: %v", err)
+	}
+	// No clock advance: the work stops on Depose alone. The replica then
+	// campaigns as any other; here the lease is free, so it leads again
+	// under a new epoch (its released term is over).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w.mu.Lock()
+		stopped := slices.Contains(w.log, "a-")
+		w.mu.Unlock()
+		if stopped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the work did not stop on Depose")
+		}
+		time.Sleep(time.Millisecond) // polling: the work runs on its own goroutine
+	}
+	w.waitWorking(t, "a")
+	if term, _ := l.Status(); term.Epoch < 2 {
+		t.Fatalf("term after Depose %+v: a new term needs a new epoch", term)
+	}
+}
+
+// A renewal that comes back under a new epoch (the lease lapsed and this
+// replica took it again) ends the old term's work and starts a new one,
+// keeping the lease: the old term's decisions and claims are over.
+func TestLeaderNewEpochRestartsTheWork(t *testing.T) {
+	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	ls := &lease{clock: clock}
+	r := &replica{lease: ls, holder: "a"}
+	w := &work{}
+	lr := startLeader(t, clock, r, w)
+	w.waitWorking(t, "a")
+	ls.mu.Lock()
+	ls.term.Epoch = 7 // lapsed and taken again, as the store would report it
+	ls.mu.Unlock()
+	clock.RunUntil(t, 1, 10*time.Second, time.Second, func() bool { term, ok := lr.l.Status(); return ok && term.Epoch == 7 })
+	w.waitWorking(t, "a")
+	w.mu.Lock()
+	log := slices.Clone(w.log)
+	w.mu.Unlock()
+	if !slices.Equal(log, []string{"a+", "a-", "a+"}) {
+		t.Fatalf("work log %v, want the first term's work stopped and a new one started", log)
+	}
+	ls.mu.Lock()
+	held := ls.term.Holder == "a" && clock.Now().Before(ls.until)
+	ls.mu.Unlock()
+	if !held {
+		t.Fatal("the lease was released on a new epoch of this replica's own")
 	}
 }

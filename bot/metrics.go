@@ -120,7 +120,7 @@ func (m *Metrics) regionVerdicts(regions []RegionVerdict) {
 	}
 	m.regions.Reset()
 	for _, r := range regions {
-		for _, v := range []probe.Verdict{probe.VerdictUp, probe.VerdictDegraded, probe.VerdictDown, probe.VerdictUnknown} {
+		for _, v := range []probe.Verdict{probe.VerdictUp, probe.VerdictDegraded, probe.VerdictDown, probe.VerdictUnknown, VerdictSilent} {
 			x := 0.0
 			if v == r.Verdict {
 				x = 1

@@ -251,6 +251,9 @@ type RegionRound struct {
 	Verdict probe.Verdict
 	// Causes are the targets failing from that region.
 	Causes []Cause
+	// Silent: the region has not been heard from within the freshness
+	// window, on the store's clock. Its round is not counted; it is named.
+	Silent bool
 }
 
 // RegionVerdict is what one region saw, as an alert and /status tell it

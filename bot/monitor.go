@@ -147,7 +147,7 @@ func (m *Monitor) ballot(ctx context.Context, own RegionRound) (ballot, error) {
 	if m.cfg.Vantage == nil {
 		return vote([]RegionRound{own}), nil
 	}
-	rounds, err := m.cfg.Vantage.Regions(ctx, own.At.Add(-m.cfg.Fresh))
+	rounds, err := m.cfg.Vantage.Regions(ctx, own.At, m.cfg.Fresh)
 	if err != nil {
 		return ballot{}, fmt.Errorf("read the regions' rounds: %w", err)
 	}

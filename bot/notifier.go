@@ -37,6 +37,10 @@ const (
 	// Permissions). An admin can fix it, so one refusal drops only that
 	// message; delivery ends the subscription after a few in a row.
 	NoRights
+	// Rejected: the receiver refused this message and would refuse it again
+	// (a webhook answering 401 or 403: its credentials are wrong or revoked).
+	// The row expires at once, spending no retries; the subscription stays.
+	Rejected
 )
 
 func (c ErrorClass) String() string {
@@ -51,6 +55,8 @@ func (c ErrorClass) String() string {
 		return "unavailable"
 	case NoRights:
 		return "no-rights"
+	case Rejected:
+		return "rejected"
 	default:
 		return "retryable"
 	}

@@ -24,6 +24,10 @@ func TestAlertSaysWhereXFails(t *testing.T) {
 			"Degraded from eu; up from us; no verdict from ap."},
 		{"degraded and silent regions, French", "fr", probe.StateDegraded, []bot.RegionVerdict{rv("ap", unknown), rv("eu", degraded), rv("us", up)},
 			"Dégradé vu de eu ; en ligne vu de us ; pas de verdict de ap."},
+		{"a split, a region not heard from", "en", probe.StateDegraded, []bot.RegionVerdict{rv("ap", bot.VerdictSilent), rv("eu", down), rv("us", up)},
+			"Down from eu; up from us; not heard from ap."},
+		{"a split, a region not heard from, French", "fr", probe.StateDegraded, []bot.RegionVerdict{rv("ap", bot.VerdictSilent), rv("eu", down), rv("us", up)},
+			"En panne vu de eu ; en ligne vu de us ; sans nouvelles de ap."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -80,10 +80,17 @@ type VantageStore interface {
 	// RecordRegion stores r as its region's latest round, replacing the
 	// previous one.
 	RecordRegion(ctx context.Context, r RegionRound) error
-	// Regions returns the latest round of every region recorded at or after
-	// since, ordered by region name.
-	Regions(ctx context.Context, since time.Time) ([]RegionRound, error)
+	// Regions returns the latest round of every region heard from within
+	// SilentFor, ordered by region name; those not heard from within fresh
+	// are marked Silent. A store shared by replicas judges this on its own
+	// clock (PostgreSQL's now(), the same for every replica), never on a
+	// replica's: now is the caller's clock, for a store used by one process.
+	Regions(ctx context.Context, now time.Time, fresh time.Duration) ([]RegionRound, error)
 }
+
+// SilentFor is how long a region that stopped recording rounds is still
+// named as silent; after that it is forgotten (a replica taken away).
+const SilentFor = 24 * time.Hour
 
 // ErrDeposed is returned (wrapped) by a store's leader-only writes (SaveRound,
 // claiming outbox rows) when this replica no longer holds the leader lease:

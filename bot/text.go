@@ -67,6 +67,7 @@ type catalog struct {
 	// Vantage points (issue 13).
 	regionsSeen    string // state, regions
 	regionsUnknown string // regions
+	regionsSilent  string // regions
 	listSep        string
 	// Command limits.
 	subscriptionCap string // the cap
@@ -167,6 +168,7 @@ var english = catalog{
 	statusUnstable:    "⚠️ Unstable since %s (%d changes): alerts for each change are paused until it settles.",
 	regionsSeen:       "%s from %s",
 	regionsUnknown:    "no verdict from %s",
+	regionsSilent:     "not heard from %s",
 	listSep:           "; ",
 	statusEvery:       "X is checked every %s.",
 	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
@@ -280,6 +282,7 @@ var french = catalog{
 	statusUnstable:    "⚠️ Instable depuis %s (%d changements) : les alertes à chaque changement sont suspendues jusqu'à ce qu'il se stabilise.",
 	regionsSeen:       "%s vu de %s",
 	regionsUnknown:    "pas de verdict de %s",
+	regionsSilent:     "sans nouvelles de %s",
 	listSep:           " ; ",
 	statusEvery:       "X est vérifié toutes les %s.",
 	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
@@ -386,7 +389,8 @@ func RegionsLine(lang string, regions []RegionVerdict) string {
 }
 
 // regionsLine says where X is failing: "Down from eu-west, us-east; up from
-// ap-south; no verdict from sa-east." Worst first, regions in the given order.
+// ap-south; no verdict from sa-east; not heard from ca-central." Worst
+// first, regions in the given order.
 func (c *catalog) regionsLine(regions []RegionVerdict) string {
 	var parts []string
 	for _, st := range []probe.State{probe.StateDown, probe.StateDegraded, probe.StateUp} {
@@ -395,10 +399,13 @@ func (c *catalog) regionsLine(regions []RegionVerdict) string {
 		}
 	}
 	unknown := func(v probe.Verdict) bool {
-		return v != probe.VerdictDown && v != probe.VerdictDegraded && v != probe.VerdictUp
+		return v != probe.VerdictDown && v != probe.VerdictDegraded && v != probe.VerdictUp && v != VerdictSilent
 	}
 	if names := regionNames(regions, unknown); names != "" {
 		parts = append(parts, fmt.Sprintf(c.regionsUnknown, names))
+	}
+	if names := regionNames(regions, func(v probe.Verdict) bool { return v == VerdictSilent }); names != "" {
+		parts = append(parts, fmt.Sprintf(c.regionsSilent, names))
 	}
 	line := strings.Join(parts, c.listSep) + "."
 	r, size := utf8.DecodeRuneInString(line)

@@ -7,15 +7,22 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// Vote is the verdict of several vantage points (issue 13) over their fresh
-// rounds: the caller passes only rounds recorded within the last two probe
-// intervals, at most one per region. The rule:
+// VerdictSilent is the breakdown's word for a region not heard from
+// within the freshness window (RegionRound.Silent): it is named, not counted.
+const VerdictSilent probe.Verdict = "silent"
+
+// Vote is the verdict of several vantage points over their latest rounds,
+// at most one per region, freshness judged by the store's clock (Silent).
+// The rule:
 //
+//   - a silent region is listed in the breakdown but never votes;
 //   - a region whose verdict is unknown (its own network check failed) is
-//     listed in the breakdown but never votes;
+//     listed but never votes either;
 //   - the voters are the other regions; with none the verdict is unknown;
-//   - down when at least half the voters see X down (2·down ≥ voters);
-//   - else degraded when at least half see it degraded or down;
+//   - down takes a strict majority of the voters (2·down > voters);
+//   - else degraded when at least half see X degraded or down — a split
+//     (1–1, 2–2) is degraded, not down, and the breakdown says which
+//     regions see X failing;
 //   - else up.
 //
 // One region is the special case: its own verdict. The breakdown (every
@@ -45,7 +52,11 @@ func vote(rounds []RegionRound) ballot {
 		agree                 = true
 	)
 	for _, r := range sorted {
-		agree = agree && r.Verdict == sorted[0].Verdict
+		// A silent region is always named: the regions do not all agree.
+		agree = agree && !r.Silent && r.Verdict == sorted[0].Verdict
+		if r.Silent {
+			r.Verdict = VerdictSilent
+		}
 		b.regions = append(b.regions, RegionVerdict{Region: r.Region, Verdict: r.Verdict})
 		switch r.Verdict {
 		case probe.VerdictDown:
@@ -54,7 +65,7 @@ func vote(rounds []RegionRound) ballot {
 		case probe.VerdictDegraded:
 			failing++
 		case probe.VerdictUp:
-		default: // unknown, or a verdict this version does not know: no say
+		default: // silent, unknown, or a verdict this version does not know: no say
 			continue
 		}
 		voters++
@@ -74,7 +85,7 @@ func vote(rounds []RegionRound) ballot {
 	switch {
 	case voters == 0:
 		b.verdict = probe.VerdictUnknown
-	case 2*down >= voters:
+	case 2*down > voters:
 		b.verdict = probe.VerdictDown
 	case 2*failing >= voters:
 		b.verdict = probe.VerdictDegraded

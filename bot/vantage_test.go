@@ -23,6 +23,13 @@ func region(name string, v probe.Verdict, failing ...string) bot.RegionRound {
 	return r
 }
 
+// silent is a region whose latest round is older than the freshness window.
+func silent(name string, v probe.Verdict) bot.RegionRound {
+	r := region(name, v)
+	r.Silent = true
+	return r
+}
+
 func rv(name string, v probe.Verdict) bot.RegionVerdict {
 	return bot.RegionVerdict{Region: name, Verdict: v}
 }
@@ -44,8 +51,18 @@ func TestVote(t *testing.T) {
 			[]bot.RegionVerdict{rv("ap-south", up), rv("eu-west", down), rv("us-east", down)}},
 		{"1 down 2 up", []bot.RegionRound{region("us", up), region("eu", down), region("ap", up)}, up,
 			[]bot.RegionVerdict{rv("ap", up), rv("eu", down), rv("us", up)}},
-		{"1 down 1 up: half is enough", []bot.RegionRound{region("eu", down), region("us", up)}, down,
+		{"1 down 1 up: a split is degraded, not down", []bot.RegionRound{region("eu", down), region("us", up)}, degraded,
 			[]bot.RegionVerdict{rv("eu", down), rv("us", up)}},
+		{"2 down 2 up: a split", []bot.RegionRound{region("a", down), region("b", down), region("c", up), region("d", up)}, degraded,
+			[]bot.RegionVerdict{rv("a", down), rv("b", down), rv("c", up), rv("d", up)}},
+		{"2 down 1 silent: the silent one neither votes nor dilutes", []bot.RegionRound{region("a", down), region("b", down), silent("c", up)}, down,
+			[]bot.RegionVerdict{rv("a", down), rv("b", down), rv("c", bot.VerdictSilent)}},
+		{"1 down 1 up 1 silent down: a split of the regions heard", []bot.RegionRound{region("a", down), region("b", up), silent("c", down)}, degraded,
+			[]bot.RegionVerdict{rv("a", down), rv("b", up), rv("c", bot.VerdictSilent)}},
+		{"agreeing regions and a silent one: named", []bot.RegionRound{region("a", up), silent("b", up)}, up,
+			[]bot.RegionVerdict{rv("a", up), rv("b", bot.VerdictSilent)}},
+		{"only silent regions", []bot.RegionRound{silent("a", down), silent("b", down)}, unknown,
+			[]bot.RegionVerdict{rv("a", bot.VerdictSilent), rv("b", bot.VerdictSilent)}},
 		{"1 down 1 degraded 2 up", []bot.RegionRound{region("a", down), region("b", degraded), region("c", up), region("d", up)}, degraded,
 			[]bot.RegionVerdict{rv("a", down), rv("b", degraded), rv("c", up), rv("d", up)}},
 		{"1 degraded 2 up", []bot.RegionRound{region("a", degraded), region("b", up), region("c", up)}, up,
@@ -181,7 +198,7 @@ func TestVantageUnknownRegionsAndStaleRounds(t *testing.T) {
 	e.mon = e.replica("eu-west", nil)
 	e.subscribe(tgPlatform, "1")
 	// Rounds older than two intervals are not heard: the regions that saw X
-	// down a minute ago do not outvote the fresh one.
+	// down a minute ago do not outvote the fresh one; they are named silent.
 	for _, r := range []bot.RegionRound{region("us-east", down), region("ap-south", down)} {
 		r.At = e.clock.Now().Add(-time.Minute)
 		if err := e.store.RecordRegion(context.Background(), r); err != nil {
@@ -192,8 +209,15 @@ func TestVantageUnknownRegionsAndStaleRounds(t *testing.T) {
 	if got := e.mon.Health(time.Hour).State; got != probe.StateUp {
 		t.Fatalf("state %s from stale rounds, want up", got)
 	}
-	if r := e.mon.Regions(); r != nil {
-		t.Fatalf("breakdown %v from one fresh region, want none", r)
+	want := []bot.RegionVerdict{rv("ap-south", bot.VerdictSilent), rv("eu-west", up), rv("us-east", bot.VerdictSilent)}
+	if r := e.mon.Regions(); !slices.Equal(r, want) {
+		t.Fatalf("breakdown %v with two stale regions, want %v", r, want)
+	}
+	if got, line := e.status(e.mon, "en"), "Up from eu-west; not heard from ap-south, us-east."; !strings.Contains(got, line) {
+		t.Fatalf("/status %q lacks %q", got, line)
+	}
+	if got, line := e.status(e.mon, "fr"), "sans nouvelles de ap-south, us-east."; !strings.Contains(got, line) {
+		t.Fatalf("/status %q lacks %q", got, line)
 	}
 	// This region's own network fails: it has no say, the others decide.
 	e.voteRounds([]bot.RegionRound{region("us-east", down), region("ap-south", down)}, unknown, unknown)
@@ -271,7 +295,7 @@ func TestFollowerLoadsAndNeverSaves(t *testing.T) {
 	if want := "Down from eu-west; up from us-east."; !strings.Contains(e.status(follower, "en"), want) {
 		t.Fatalf("follower /status %q lacks %q", e.status(follower, "en"), want)
 	}
-	regions, err := e.store.Regions(ctx, e.clock.Now().Add(-fresh))
+	regions, err := e.store.Regions(ctx, e.clock.Now(), fresh)
 	if err != nil || len(regions) != 2 || regions[1].Region != "us-east" || regions[1].Verdict != up {
 		t.Fatalf("regions %+v, %v: the follower's round is not recorded", regions, err)
 	}
@@ -298,9 +322,10 @@ func TestNewLeaderLoadsBeforeDeciding(t *testing.T) {
 	}
 	roleB.set(1, true)
 	run(b, up, up)
-	// B's host stalls; A takes the lease and sees X go down.
+	// B's host stalls (its region falls silent); A takes the lease and sees X go down.
 	roleB.set(1, false)
 	roleA.set(2, true)
+	e.clock.Advance(fresh)
 	run(a, down, down)
 	if n := len(e.outcomes()); n != 1 {
 		t.Fatalf("%d outbox rows after A saw X down from the state B saved, want one", n)
@@ -363,8 +388,8 @@ func TestDeposedLeaderChangesNothing(t *testing.T) {
 		t.Fatalf("%d outbox rows from a deposed leader", n)
 	}
 	// Its round still counts in the vote of whoever leads now.
-	regions, err := e.store.Regions(context.Background(), e.clock.Now())
-	if err != nil || len(regions) != 1 || regions[0].Verdict != down {
+	regions, err := e.store.Regions(context.Background(), e.clock.Now(), 0)
+	if err != nil || len(regions) != 1 || regions[0].Verdict != down || regions[0].Silent {
 		t.Fatalf("regions %+v, %v: want the deposed replica's down round", regions, err)
 	}
 }

@@ -119,6 +119,15 @@ func status(err error) int {
 	return 0
 }
 
+// fromDiscord says whether a REST error's body is Discord's own JSON error
+// ({"message": …, "code": …}). A 403 or 404 without it is a page from
+// something in between (Cloudflare, a proxy, a captive portal): it says
+// nothing about the channel, so the subscription must not end over it.
+func fromDiscord(err error) bool {
+	var re *discordgo.RESTError
+	return errors.As(err, &re) && re.Message != nil
+}
+
 // code is Discord's JSON error code of a REST error, 0 if none.
 func code(err error) int {
 	var re *discordgo.RESTError

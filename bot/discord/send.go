@@ -33,8 +33,11 @@ const (
 //     after a few refusals in a row (an admin can restore the permission;
 //     the refusals are rare enough not to approach the IP ban).
 //   - 10003 Unknown Channel, 50001 Missing Access, 50007, any other 403 or
-//     404: Permanent. Discord bans IPs that keep making such requests, so
-//     the subscription must end at once.
+//     404 with Discord's JSON body: Permanent. Discord bans IPs that keep
+//     making such requests, so the subscription must end at once. A 403 or
+//     404 whose body is not Discord's JSON (an HTML page from Cloudflare or
+//     a proxy) is Unavailable: it is not the channel's answer, so the row
+//     is kept.
 //   - 400 and other 4xx (our payload is wrong; delivery's attempt limit
 //     bounds the retries): Retryable.
 //   - 5xx, a redirect (never followed), network errors, timeouts, the
@@ -158,6 +161,8 @@ func (a *Adapter) classify(err error, info rateInfo) *bot.SendError {
 	case st == http.StatusUnauthorized:
 		a.revoke(err)
 		return &bot.SendError{Class: bot.Unavailable}
+	case (st == http.StatusForbidden || st == http.StatusNotFound) && !fromDiscord(err):
+		return &bot.SendError{Class: bot.Unavailable} // a proxy's page: the platform's problem
 	case st == http.StatusForbidden || st == http.StatusNotFound:
 		return &bot.SendError{Class: bot.Permanent}
 	case st >= 500 || st == 0 || bot.IsRedirect(st):

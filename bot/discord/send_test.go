@@ -39,6 +39,8 @@ func TestSendErrorClasses(t *testing.T) {
 		{name: "50007 cannot message user", channel: "300000000000000013", fail: &discordtest.Failure{Status: http.StatusForbidden, Code: 50007, Message: "Cannot send messages to this user"}, wantClass: bot.Permanent, attempts: 1},
 		{name: "403 without code", channel: "300000000000000014", fail: &discordtest.Failure{Status: http.StatusForbidden, Message: "403: Forbidden"}, wantClass: bot.Permanent, attempts: 1},
 		{name: "404 without code", channel: "300000000000000009", fail: &discordtest.Failure{Status: http.StatusNotFound, Message: "404: Not Found"}, wantClass: bot.Permanent, attempts: 1},
+		{name: "403 html from a proxy", channel: "300000000000000016", fail: ptr(discordtest.HTMLError(http.StatusForbidden)), wantClass: bot.Unavailable, attempts: 1},
+		{name: "404 html from a proxy", channel: "300000000000000017", fail: ptr(discordtest.HTMLError(http.StatusNotFound)), wantClass: bot.Unavailable, attempts: 1},
 		{name: "400 invalid form body", channel: "300000000000000010", fail: &discordtest.Failure{Status: http.StatusBadRequest, Code: 50035, Message: "Invalid Form Body"}, wantClass: bot.Retryable, attempts: 1},
 		{name: "not a channel id", channel: "general", wantClass: bot.Permanent, attempts: 0},
 		// Last: it pauses every later send for 3 s.

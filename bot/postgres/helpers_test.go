@@ -138,3 +138,13 @@ func mustParse(t testing.TB, raw string) *neturl.URL {
 }
 
 func urlUser(name, password string) *neturl.Userinfo { return neturl.UserPassword(name, password) }
+
+// migrationFiles is how many migrations bot/postgres/migrations holds.
+func migrationFiles(t testing.TB) int {
+	t.Helper()
+	files, err := os.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(files)
+}

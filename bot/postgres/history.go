@@ -59,6 +59,8 @@ func (s *Store) recordSpan(ctx context.Context, tx pgx.Tx, state probe.State, at
 // round is within the span gap of it: the bot is running and the next round
 // will extend it.
 func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	// No upper bound: whether the last span in the window is the latest of
 	// all decides if it runs on until `to`.
 	rows, err := s.pool.Query(ctx, `SELECT state, from_at, to_at FROM spans
@@ -76,6 +78,8 @@ func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, erro
 
 // Incidents returns up to limit incidents, newest first.
 func (s *Store) Incidents(ctx context.Context, limit int) ([]bot.Incident, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	rows, err := s.pool.Query(ctx, `SELECT id, start_at, COALESCE(end_at, 0), worst, causes FROM incidents ORDER BY start_at DESC, id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)

@@ -31,8 +31,10 @@ func (s *Store) Acquire(ctx context.Context, ttl time.Duration) (bot.Term, bool,
 		s.term.Store(nil)
 		return bot.Term{}, false, fmt.Errorf("acquire the leader lease: ttl %v too short", ttl)
 	}
+	ctx, cancel := context.WithTimeout(ctx, ttl/3)
+	defer cancel()
 	t := bot.Term{Holder: s.holder}
-	err := s.pool.QueryRow(ctx, acquireLease, s.holder, ttl.Seconds()).Scan(&t.Epoch)
+	err := s.leasePool.QueryRow(ctx, acquireLease, s.holder, ttl.Seconds()).Scan(&t.Epoch)
 	switch {
 	case err == nil:
 		s.term.Store(&t)
@@ -43,7 +45,7 @@ func (s *Store) Acquire(ctx context.Context, ttl time.Duration) (bot.Term, bool,
 	}
 	s.term.Store(nil)
 	var other bot.Term
-	if err := s.pool.QueryRow(ctx, `SELECT holder, epoch FROM leases WHERE name = 'leader'`).Scan(&other.Holder, &other.Epoch); err != nil {
+	if err := s.leasePool.QueryRow(ctx, `SELECT holder, epoch FROM leases WHERE name = 'leader'`).Scan(&other.Holder, &other.Epoch); err != nil {
 		return bot.Term{}, false, fmt.Errorf("read the leader lease: %w", err)
 	}
 	return other, false, nil
@@ -51,10 +53,18 @@ func (s *Store) Acquire(ctx context.Context, ttl time.Duration) (bot.Term, bool,
 
 // Release ends this replica's lease now, so another replica can take it at
 // once; it keeps the holder, so the next term has a new epoch whoever takes
-// it. It does nothing if another replica holds the lease.
+// it. It does nothing if another replica holds the lease. Release is called
+// once the leader's work has stopped and its outcomes are written: the claims
+// this replica still holds (rows it took but did not send) are handed back
+// first, so the next leader need not wait for them to expire.
 func (s *Store) Release(ctx context.Context) error {
 	s.term.Store(nil)
-	if _, err := s.pool.Exec(ctx, `UPDATE leases SET expires_at = now() WHERE name = 'leader' AND holder = $1 AND expires_at > now()`, s.holder); err != nil {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET `+unclaim+` WHERE status = 'pending' AND claimed_by = $1`, s.holder); err != nil {
+		return fmt.Errorf("release the claims: %w", err)
+	}
+	if _, err := s.leasePool.Exec(ctx, `UPDATE leases SET expires_at = now() WHERE name = 'leader' AND holder = $1 AND expires_at > now()`, s.holder); err != nil {
 		return fmt.Errorf("release the leader lease: %w", err)
 	}
 	return nil
@@ -68,23 +78,58 @@ func (s *Store) Term() (bot.Term, bool) {
 	return bot.Term{}, false
 }
 
-// fence makes tx a leader write: it fails with bot.ErrDeposed unless this
-// store's term is still the lease's and unexpired. The row stays locked FOR
-// SHARE until tx ends, so no replica can take the lease over in between: the
-// leader's write commits inside its term or not at all.
-func (s *Store) fence(ctx context.Context, tx pgx.Tx) (bot.Term, error) {
+// fenceQuery holds when the term is still the lease's and the lease runs
+// for at least $3 seconds more on the database's clock. clock_timestamp(),
+// not now(): now() is the transaction's start, and a long transaction must
+// be judged when it commits. It takes no lock: the lease's renewal never
+// waits for a leader write.
+const fenceQuery = `SELECT EXISTS (SELECT 1 FROM leases WHERE name = 'leader' AND holder = $1 AND epoch = $2
+	AND expires_at > clock_timestamp() + make_interval(secs => $3::float8))`
+
+// leaderTx runs fn as a leader write (Kleppmann's fencing token: the epoch,
+// checked by the database, not by the writer's belief). The term is checked
+// when the transaction starts, so a deposed replica does no work, and again
+// as its last statement with the lease required to run fenceMargin more:
+// the commit that follows at once lands inside the term, and a writer frozen
+// in between has its transaction ended by idle_in_transaction_session_timeout
+// (idleInTx, shorter than the margin) before the lease can pass. No lock is
+// held on the lease row, so neither the renewal nor a takeover ever waits
+// for a leader write. A refused fence wraps bot.ErrDeposed, drops the term
+// and tells OnDeposed.
+func (s *Store) leaderTx(ctx context.Context, fn func(pgx.Tx, bot.Term) error) error {
 	t := s.term.Load()
 	if t == nil {
-		return bot.Term{}, fmt.Errorf("%w (this replica holds no lease)", bot.ErrDeposed)
+		return fmt.Errorf("%w (this replica holds no lease)", bot.ErrDeposed)
 	}
-	var one int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM leases WHERE name = 'leader' AND holder = $1 AND epoch = $2 AND expires_at > now() FOR SHARE`,
-		t.Holder, t.Epoch).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return bot.Term{}, fmt.Errorf("%w (term %d of %s is over)", bot.ErrDeposed, t.Epoch, t.Holder)
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := s.fence(ctx, tx, *t, 0); err != nil {
+			return err
+		}
+		if err := fn(tx, *t); err != nil {
+			return err
+		}
+		return s.fence(ctx, tx, *t, s.fenceMargin())
+	})
+}
+
+// fence fails with bot.ErrDeposed unless term t holds the lease for at
+// least margin more.
+func (s *Store) fence(ctx context.Context, tx pgx.Tx, t bot.Term, margin time.Duration) error {
+	var ok bool
+	if err := tx.QueryRow(ctx, fenceQuery, t.Holder, t.Epoch, margin.Seconds()).Scan(&ok); err != nil {
+		return fmt.Errorf("check the leader lease: %w", err)
 	}
-	if err != nil {
-		return bot.Term{}, fmt.Errorf("check the leader lease: %w", err)
+	if !ok {
+		return s.deposed(fmt.Errorf("%w (term %d of %s is over or ends within %v)", bot.ErrDeposed, t.Epoch, t.Holder, margin))
 	}
-	return *t, nil
+	return nil
+}
+
+// deposed drops the term and tells OnDeposed; it returns err.
+func (s *Store) deposed(err error) error {
+	s.term.Store(nil)
+	if f := s.onDeposed.Load(); f != nil {
+		(*f)(err)
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,11 +13,14 @@ import (
 )
 
 // claimable is an SQL condition on outbox row o: no other replica's claim
-// stands in the way. A claim lapses when it expires or was made under an
-// older lease epoch (that leader is gone); this replica's own claims never
-// stop it, as in the SQLite store, where the dispatcher's busy chats alone
-// keep it from taking a chat twice. $1 is the holder, $2 the epoch.
-const claimable = `(o.claimed_by = '' OR o.claimed_until < now() OR o.claim_epoch < $2 OR o.claimed_by = $1)`
+// stands in the way. A claim lapses only when it expires (claimed_until, on
+// the database's clock), even when its leader has lost the lease: that
+// replica may be frozen in the middle of a send the platform already took,
+// and when it wakes it records that send, which its claim lets it do. This
+// replica's own claims never stop it, as in the SQLite store, where the
+// dispatcher's busy chats alone keep it from taking a chat twice. $1 is the
+// holder, $2 the epoch.
+const claimable = `(o.claimed_by = '' OR o.claimed_until < now() OR (o.claimed_by = $1 AND o.claim_epoch <= $2))`
 
 // Due claims and returns every pending row of up to limit chats of a
 // platform whose oldest pending row is due, skipping busy chats and chats
@@ -36,11 +40,9 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 		}
 	}
 	var out []bot.Delivery
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		t, err := s.fence(ctx, tx)
-		if err != nil {
-			return err
-		}
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	err := s.leaderTx(ctx, func(tx pgx.Tx, t bot.Term) error {
 		// Heads are found first, then locked: a chat whose head another
 		// transaction holds is skipped, not waited for.
 		rows, err := tx.Query(ctx, `WITH heads AS (
@@ -143,24 +145,37 @@ const unclaim = `claimed_by = '', claim_epoch = 0, claimed_until = NULL`
 
 // Finish records the final status of rows and clears their claims. Gone
 // also ends the chat's subscription and drops its other pending rows. It is
-// not fenced: a message that was sent is recorded whoever leads now.
+// fenced by the rows' claim, in the same statement: only the replica whose
+// claim the rows still carry (claimed_by, a holder name unique to this
+// process) records their outcome, whoever leads now, since it alone knows
+// whether it sent them (or, for rows nobody claims, any replica). Rows whose claim passed to another replica (it
+// expired and the new leader took them) are refused with bot.ErrDeposed:
+// that replica sends them. Rows no longer pending are left as they are.
 func (s *Store) Finish(ctx context.Context, ids []int64, status bot.DeliveryStatus, messageID, reason string, at time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE outbox SET status = $1, message_id = $2, reason = $3, finished_at = $4, `+unclaim+`
-			WHERE status = 'pending' AND id = ANY($5)`, status, messageID, reason, sqlstore.Nanos(at), ids); err != nil {
+		tag, err := tx.Exec(ctx, `UPDATE outbox SET status = $1, message_id = $2, reason = $3, finished_at = $4, `+unclaim+`
+			WHERE status = 'pending' AND id = ANY($5) AND claimed_by IN ('', $6)`, status, messageID, reason, sqlstore.Nanos(at), ids, s.holder)
+		if err != nil {
 			return fmt.Errorf("update rows: %w", err)
 		}
-		if status != bot.StatusGone {
+		if tag.RowsAffected() < int64(len(ids)) {
+			if err := s.claimLost(ctx, tx, ids); err != nil {
+				return err
+			}
+		}
+		if status != bot.StatusGone || tag.RowsAffected() == 0 {
 			return nil
 		}
 		var chat bot.ChatRef
 		if err := tx.QueryRow(ctx, `SELECT platform, chat_id FROM outbox WHERE id = $1`, ids[0]).Scan(&chat.Platform, &chat.ID); err != nil {
 			return fmt.Errorf("find the gone chat: %w", err)
 		}
-		_, err := endSubscription(ctx, tx, chat, reason, at)
+		_, err = endSubscription(ctx, tx, chat, reason, at)
 		return err
 	})
 	if err != nil {
@@ -169,10 +184,40 @@ func (s *Store) Finish(ctx context.Context, ids []int64, status bot.DeliveryStat
 	return nil
 }
 
-// Retry reschedules a row after a failed attempt and clears its claim.
+// claimLost fails with bot.ErrDeposed when any of ids is still pending
+// under a claim that is not this replica's: the fenced update left it.
+func (s *Store) claimLost(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	var holder string
+	err := tx.QueryRow(ctx, `SELECT claimed_by FROM outbox WHERE id = ANY($1) AND status = 'pending' AND claimed_by NOT IN ('', $2) ORDER BY id LIMIT 1`,
+		ids, s.holder).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check the claims: %w", err)
+	}
+	return s.deposed(fmt.Errorf("%w (the rows' claim is %s's, not %s's)", bot.ErrDeposed, holder, s.holder))
+}
+
+// Retry reschedules a row after a failed attempt and clears its claim. It
+// is fenced by the row's claim, as Finish is: a late Retry from a replica
+// whose claim passed to another is refused with bot.ErrDeposed and leaves
+// the new claim and attempts alone.
 func (s *Store) Retry(ctx context.Context, id int64, next time.Time, attempts int, reason string) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET next_at = $1, attempts = $2, reason = $3, `+unclaim+` WHERE id = $4 AND status = 'pending'`,
-		sqlstore.Nanos(next), attempts, reason, id); err != nil {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE outbox SET next_at = $1, attempts = $2, reason = $3, `+unclaim+` WHERE id = $4 AND status = 'pending' AND claimed_by IN ('', $5)`,
+			sqlstore.Nanos(next), attempts, reason, id, s.holder)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return s.claimLost(ctx, tx, []int64{id})
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("reschedule outbox row %d: %w", id, err)
 	}
 	return nil
@@ -180,6 +225,8 @@ func (s *Store) Retry(ctx context.Context, id int64, next time.Time, attempts in
 
 // Backlog counts pending rows per platform and finds the oldest.
 func (s *Store) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	rows, err := s.pool.Query(ctx, `SELECT platform, COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending' GROUP BY platform`)
 	if err != nil {
 		return nil, fmt.Errorf("outbox backlog: %w", err)
@@ -207,6 +254,8 @@ type Outcome struct {
 
 // Outcomes lists every outbox row in id order.
 func (s *Store) Outcomes(ctx context.Context) ([]Outcome, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	rows, err := s.pool.Query(ctx, `SELECT id, change_id, platform, chat_id, status, message_id, attempts, reason, claimed_by FROM outbox ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)

@@ -37,12 +37,31 @@ var (
 // replicas starting at once (any constant unlikely to clash: "xstatusb").
 const migrationLock int64 = 0x7873746174757362
 
-// maxConns bounds the pool: the bot's transactions are short and few.
-const maxConns = 4
+// maxConns bounds the work pool: the bot's transactions are short and few.
+// The lease has a pool of its own (leaseConns), so no work can starve it.
+const (
+	maxConns   = 4
+	leaseConns = 2
+)
+
+// Server-side bounds, set on every connection (RuntimeParams), so that no
+// statement and no transaction left open by a frozen or dead replica holds
+// locks for long: the server ends them whatever the client is doing.
+const (
+	// statementTimeout bounds one statement of the work pool.
+	statementTimeout = 10 * time.Second
+	// callTimeout bounds one store call (waiting for a connection included)
+	// when the caller's context has no earlier deadline.
+	callTimeout = 15 * time.Second
+)
 
 // Store implements bot.Store, bot.VantageStore and bot.Lease.
 type Store struct {
-	pool            *pgxpool.Pool
+	pool *pgxpool.Pool
+	// leasePool holds the lease's connections only: a renewal never waits
+	// for a connection busy with a fan-out.
+	leasePool       *pgxpool.Pool
+	leaseTTL        time.Duration
 	retention       time.Duration
 	outboxRetention time.Duration
 	spanGap         time.Duration
@@ -54,6 +73,9 @@ type Store struct {
 	term atomic.Pointer[bot.Term]
 
 	pruning sqlstore.PruneCadence
+
+	// onDeposed, if set, is told when a leader write is refused by the fence.
+	onDeposed atomic.Pointer[func(error)]
 }
 
 // Option configures a Store.
@@ -79,10 +101,15 @@ func WithHolder(id string) Option { return func(s *Store) { s.holder = id } }
 // that long at most, unless a new leader (a newer epoch) takes them first.
 func WithClaimTTL(d time.Duration) Option { return func(s *Store) { s.claimTTL = d } }
 
+// WithLeaseTTL sets the LEADER_LEASE_TTL the replicas use (default 9 s),
+// from which the fence's margin and the server-side timeouts follow (see
+// fenceMargin and idleInTx).
+func WithLeaseTTL(d time.Duration) Option { return func(s *Store) { s.leaseTTL = d } }
+
 // Open connects to the database at url (postgres://…) and applies pending
 // migrations. Errors never carry the URL, which may hold a password.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	s := &Store{retention: 7 * 24 * time.Hour, outboxRetention: 30 * 24 * time.Hour, spanGap: 90 * time.Second, claimTTL: time.Minute}
+	s := &Store{retention: 7 * 24 * time.Hour, outboxRetention: 30 * 24 * time.Hour, spanGap: 90 * time.Second, claimTTL: time.Minute, leaseTTL: 9 * time.Second}
 	for _, o := range opts {
 		o(s)
 	}
@@ -99,18 +126,58 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		// hide it where pgx does not look: say only that it is malformed.
 		return nil, errors.New("parse DATABASE_URL: not a valid postgres:// URL or connection string")
 	}
+	if s.leaseTTL < 3*time.Second {
+		return nil, fmt.Errorf("lease TTL %v: at least 3s", s.leaseTTL)
+	}
+	leaseCfg := cfg.Copy()
 	cfg.MaxConns = maxConns
+	runtimeParams(cfg, statementTimeout, s.idleInTx())
+	leaseCfg.MaxConns = leaseConns
+	runtimeParams(leaseCfg, s.leaseTTL/3, s.idleInTx())
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
 	}
-	s.pool = pool
-	if err := s.migrate(ctx); err != nil {
+	leasePool, err := pgxpool.NewWithConfig(ctx, leaseCfg)
+	if err != nil {
 		pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
+	}
+	s.pool, s.leasePool = pool, leasePool
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", where(cfg), err)
 	}
 	return s, nil
 }
+
+// runtimeParams sets the server-side timeouts of every connection of a pool.
+func runtimeParams(cfg *pgxpool.Config, statement, idle time.Duration) {
+	p := cfg.ConnConfig.RuntimeParams
+	p["statement_timeout"] = fmt.Sprint(statement.Milliseconds())
+	p["idle_in_transaction_session_timeout"] = fmt.Sprint(idle.Milliseconds())
+}
+
+// idleInTx is idle_in_transaction_session_timeout: a transaction whose
+// client stops talking (a frozen process) is ended after TTL/6, well within
+// the fence's margin of TTL/3, so a leader write checked by the fence either
+// commits or is rolled back before the lease can pass to another replica.
+func (s *Store) idleInTx() time.Duration { return s.leaseTTL / 6 }
+
+// fenceMargin is how long the lease must still run, on the database's
+// clock, when a leader write commits: TTL/3, the same third of the TTL the
+// leader keeps as its local safety margin (bot.Leader).
+func (s *Store) fenceMargin() time.Duration { return s.leaseTTL / 3 }
+
+// bound gives a store call a deadline of its own when the caller's is later.
+func bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, callTimeout)
+}
+
+// OnDeposed sets f to be told, at once, when a leader write is refused by
+// the fence (bot.ErrDeposed): the replica then steps down without waiting
+// for its next renewal.
+func (s *Store) OnDeposed(f func(error)) { s.onDeposed.Store(&f) }
 
 // where names a database for errors: host, port and name, no credentials.
 func where(cfg *pgxpool.Config) string {
@@ -130,14 +197,17 @@ func defaultHolder() (string, error) {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), nil
 }
 
-// Close closes the pool. It does not release the lease: Release does.
+// Close closes the pools. It does not release the lease: Release does.
 func (s *Store) Close() error {
 	s.pool.Close()
+	s.leasePool.Close()
 	return nil
 }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}

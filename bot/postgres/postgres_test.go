@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -43,12 +42,8 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent opens: %v", err)
 	}
-	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no migrations found: %v", err)
-	}
-	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != len(files) {
-		t.Fatalf("%d migrations recorded, want one per file, %d", n, len(files))
+	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != migrationFiles(t) {
+		t.Fatalf("%d migrations recorded, want %d", n, migrationFiles(t))
 	}
 
 	s := open(t, url, "a")
@@ -59,8 +54,8 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	if err != nil || len(subs) != 1 || subs[0].Chat != chat("1") {
 		t.Fatalf("subscriptions after reopening: %+v, %v", subs, err)
 	}
-	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != len(files) {
-		t.Fatalf("%d migrations recorded after reopening, want %d", n, len(files))
+	if n := count(t, url, `SELECT COUNT(*) FROM schema_migrations`); n != migrationFiles(t) {
+		t.Fatalf("%d migrations recorded after reopening, want %d", n, migrationFiles(t))
 	}
 }
 
@@ -149,7 +144,8 @@ func TestLeaseExpiresUnrenewed(t *testing.T) {
 }
 
 // A deposed leader's SaveRound and Due are refused with bot.ErrDeposed and
-// change nothing; facts (subscriptions, finishing a send) are still recorded.
+// change nothing; subscriptions are recorded by any replica, and a send's
+// outcome by the replica whose claim the row carries.
 func TestFencing(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
@@ -188,12 +184,16 @@ func TestFencing(t *testing.T) {
 		t.Fatalf("state after the refused recovery: %+v, %v; want still down", saved.Status, err)
 	}
 
-	// Not fenced: what a deposed replica did is recorded.
+	// Fenced by the claim: rows a still holds (its claims have not expired,
+	// so no one else may have sent them) take a's outcome, whoever leads.
 	if err := a.Finish(ctx, []int64{due[0].ID}, bot.StatusSent, "m1", "", t0); err != nil {
-		t.Fatalf("deposed Finish: %v", err)
+		t.Fatalf("deposed Finish of a row it still claims: %v", err)
 	}
 	if err := a.Retry(ctx, due[1].ID, t0.Add(time.Minute), 1, "503"); err != nil {
-		t.Fatalf("deposed Retry: %v", err)
+		t.Fatalf("deposed Retry of a row it still claims: %v", err)
+	}
+	if err := never.Finish(ctx, []int64{due[2].ID}, bot.StatusSent, "m3", "", t0); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("Finish of a's row by a replica that never claimed it: %v, want ErrDeposed", err)
 	}
 	if _, err := never.Subscribe(ctx, bot.Subscription{Chat: chat("4"), Kind: "private", CreatedAt: t0.Add(-time.Hour)}); err != nil {
 		t.Fatalf("Subscribe without the lease: %v", err)
@@ -236,12 +236,29 @@ func TestClaims(t *testing.T) {
 		t.Fatalf("claims after a's Due: %v", got)
 	}
 
-	// b leads next: a's claims are of an older epoch, so b takes them over.
+	// b leads next. a's claims stand until they expire, even under an older
+	// epoch: a may be frozen mid-send and record its sends when it wakes.
 	expireLease(t, url)
 	lead(t, b)
+	if dueB, err := b.Due(ctx, tgPlatform, t0, 10, nil); err != nil || len(dueB) != 0 {
+		t.Fatalf("b's due while a's claims stand: %v, %v; want none", ids(dueB), err)
+	}
+	sql(t, url, `UPDATE outbox SET claimed_until = now() - interval '1 second' WHERE claimed_by = 'a'`)
 	dueB, err := b.Due(ctx, tgPlatform, t0, 10, nil)
 	if err != nil || !reflect.DeepEqual(ids(dueB), ids(dueA)) {
-		t.Fatalf("b's due: %v, %v; want a's rows %v", ids(dueB), err, ids(dueA))
+		t.Fatalf("b's due once a's claims expired: %v, %v; want a's rows %v", ids(dueB), err, ids(dueA))
+	}
+
+	// a, deposed, wakes: its outcomes for rows b now holds are refused, in
+	// the same statement, and leave b's claim and attempts alone.
+	if err := a.Finish(ctx, ids(dueA[:1]), bot.StatusSent, "late", "", t0); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("deposed a's Finish of b's row: %v, want ErrDeposed", err)
+	}
+	if err := a.Retry(ctx, dueA[1].ID, t0.Add(time.Hour), 7, "late"); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("deposed a's Retry of b's row: %v, want ErrDeposed", err)
+	}
+	if n := count(t, url, `SELECT COUNT(*) FROM outbox WHERE claimed_by = 'b' AND status = 'pending' AND attempts = 0 AND message_id = ''`); n != 3 {
+		t.Fatalf("%d of b's 3 rows untouched after a's late writes", n)
 	}
 
 	// a leads again; a live claim by another holder under a newer epoch (not
@@ -345,28 +362,61 @@ func TestChangeRegionsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRegions(t *testing.T) {
+// Freshness is the database's clock: replicas whose clocks are 5 minutes
+// apart (one ahead, one behind) are both heard, and the caller's own clock
+// changes nothing; a region that stops recording falls silent on the
+// database's clock alone.
+func TestRegionsOnTheDatabasesClock(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
 	a, b := open(t, url, "a"), open(t, url, "b")
+	now := time.Now()
 	rounds := []struct {
 		s *postgres.Store
 		r bot.RegionRound
 	}{
-		{a, bot.RegionRound{Region: "us-east", At: t0, Verdict: probe.VerdictUp}},
-		{b, bot.RegionRound{Region: "eu-west", At: t0, Verdict: probe.VerdictDown, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}}},
-		{a, bot.RegionRound{Region: "ap-south", At: t0.Add(-time.Hour), Verdict: probe.VerdictUp}},
-		{a, bot.RegionRound{Region: "us-east", At: t0.Add(time.Minute), Verdict: probe.VerdictDown}},
+		{a, bot.RegionRound{Region: "us-east", At: now.Add(5 * time.Minute), Verdict: probe.VerdictDown}}, // its clock runs 5 min ahead
+		{b, bot.RegionRound{Region: "eu-west", At: now.Add(-5 * time.Minute), Verdict: probe.VerdictDown, Causes: []bot.Cause{{Component: "api", Detail: "HTTP 503"}}}},
+		{a, bot.RegionRound{Region: "ap-south", At: now, Verdict: probe.VerdictUp}},
 	}
 	for _, r := range rounds {
 		if err := r.s.RecordRegion(ctx, r.r); err != nil { // no lease needed
 			t.Fatal(err)
 		}
 	}
-	got, err := b.Regions(ctx, t0)
-	want := []bot.RegionRound{rounds[1].r, rounds[3].r}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("regions since t0: %+v, %v\nwant %+v", got, err, want)
+	for _, callerNow := range []time.Time{now, now.Add(-10 * time.Minute), now.Add(10 * time.Minute)} {
+		got, err := b.Regions(ctx, callerNow, 20*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []bot.RegionRound{rounds[2].r, rounds[1].r, rounds[0].r}
+		for i := range got {
+			got[i].At = got[i].At.Local()
+		}
+		for i := range want {
+			want[i].At = want[i].At.Round(0).Local()
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("regions read at the caller's %v:\n got %+v\nwant %+v", callerNow.Sub(now), got, want)
+		}
+		if v, split := bot.Vote(got); v != probe.VerdictDown || len(split) != 3 {
+			t.Fatalf("vote over regions 5 minutes apart: %s %v, want down (2 of 3) with the breakdown", v, split)
+		}
+	}
+	sql(t, url, `UPDATE region_rounds SET heard_at = now() - interval '1 minute' WHERE region = 'us-east'`)
+	got, err := a.Regions(ctx, now, 20*time.Second)
+	if err != nil || len(got) != 3 || !got[2].Silent || got[0].Silent || got[1].Silent {
+		t.Fatalf("regions after us-east stopped recording: %+v, %v; want us-east silent", got, err)
+	}
+	// 1–1 among the regions heard: degraded, and the breakdown says where.
+	v, split := bot.Vote(got)
+	want := []bot.RegionVerdict{{Region: "ap-south", Verdict: probe.VerdictUp}, {Region: "eu-west", Verdict: probe.VerdictDown}, {Region: "us-east", Verdict: bot.VerdictSilent}}
+	if v != probe.VerdictDegraded || !reflect.DeepEqual(split, want) {
+		t.Fatalf("vote with us-east silent: %s %v, want degraded %v", v, split, want)
+	}
+	sql(t, url, `UPDATE region_rounds SET heard_at = now() - interval '25 hours' WHERE region = 'us-east'`)
+	if got, err := a.Regions(ctx, now, 20*time.Second); err != nil || len(got) != 2 {
+		t.Fatalf("regions once us-east was silent for a day: %+v, %v; want it forgotten", got, err)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 
 // Settings returns a chat's settings; subscribed is false when it has no subscription.
 func (s *Store) Settings(ctx context.Context, chat bot.ChatRef) (bot.ChatSettings, bool, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	cs, ok, err := readSettings(s.pool.QueryRow(ctx, settingsQuery, chat.Platform, chat.ID))
 	if err != nil {
 		return cs, false, fmt.Errorf("settings of %s: %w", chat, err)
@@ -24,6 +26,8 @@ func (s *Store) Settings(ctx context.Context, chat bot.ChatRef) (bot.ChatSetting
 // the row is locked while change runs, so concurrent updates (from two
 // replicas) apply one after the other.
 func (s *Store) UpdateSettings(ctx context.Context, chat bot.ChatRef, change func(*bot.ChatSettings)) (bot.ChatSettings, bool, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	var (
 		cs bot.ChatSettings
 		ok bool

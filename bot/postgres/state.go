@@ -18,6 +18,8 @@ import (
 // Its reads share one snapshot (REPEATABLE READ, read-only): a follower
 // loading while the leader saves a round sees the round whole or not at all.
 func (s *Store) Load(ctx context.Context) (saved bot.Saved, err error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		saved, err = load(ctx, tx)
 		return err
@@ -110,10 +112,9 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		pruneFull       bool
 		queued          int64
 	)
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := s.fence(ctx, tx); err != nil {
-			return err
-		}
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	err = s.leaderTx(ctx, func(tx pgx.Tx, _ bot.Term) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO rounds (at, verdict, duration_ns, control_ok, results) VALUES ($1, $2, $3, $4, $5)`,
 			sqlstore.Nanos(r.Start), r.Verdict, int64(r.Duration), r.ControlOK(), string(results)); err != nil {
 			return fmt.Errorf("insert round: %w", err)
@@ -281,6 +282,8 @@ func nullID(id int64) *int64 {
 
 // Uptime counts rounds by verdict between two times, from the hourly roll-up.
 func (s *Store) Uptime(ctx context.Context, from, to time.Time) (map[probe.Verdict]int, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	var up, degraded, down, unknown int
 	err := s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(up),0)::bigint, COALESCE(SUM(degraded),0)::bigint, COALESCE(SUM(down),0)::bigint, COALESCE(SUM(unknown),0)::bigint
 		FROM uptime_hourly WHERE hour >= $1 AND hour < $2`, from.UTC().Truncate(time.Hour).Unix(), to.Unix()).Scan(&up, &degraded, &down, &unknown)

@@ -13,6 +13,8 @@ import (
 
 // Subscribe adds a subscription; created is false if the chat was subscribed already.
 func (s *Store) Subscribe(ctx context.Context, sub bot.Subscription) (bool, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	tag, err := s.pool.Exec(ctx, `INSERT INTO subscriptions (platform, chat_id, kind, grp, lang, created_at, subscribed_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (platform, chat_id) DO NOTHING`,
 		sub.Chat.Platform, sub.Chat.ID, sub.Kind, sub.Group, sub.Lang, sqlstore.Nanos(sub.CreatedAt), sub.By)
@@ -24,6 +26,8 @@ func (s *Store) Subscribe(ctx context.Context, sub bot.Subscription) (bool, erro
 
 // Unsubscribe ends a chat's subscription; its undelivered alerts are dropped.
 func (s *Store) Unsubscribe(ctx context.Context, chat bot.ChatRef) (bool, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	var removed bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -50,6 +54,8 @@ func endSubscription(ctx context.Context, tx pgx.Tx, chat bot.ChatRef, reason st
 
 // UnsubscribeGroup ends every subscription of a group (a Discord server).
 func (s *Store) UnsubscribeGroup(ctx context.Context, p bot.Platform, group string) (int, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	if group == "" {
 		return 0, nil
 	}
@@ -79,6 +85,8 @@ func (s *Store) UnsubscribeGroup(ctx context.Context, p bot.Platform, group stri
 
 // MigrateChat moves a subscription and its pending alerts to a new chat id.
 func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	now := sqlstore.Nanos(time.Now())
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// If the new id is subscribed already, the old subscription just ends.
@@ -109,6 +117,8 @@ func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
 
 // Subscriptions lists every subscription (for the console adapter, tests and tools).
 func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	rows, err := s.pool.Query(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at, subscribed_by FROM subscriptions ORDER BY platform, chat_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
@@ -130,6 +140,8 @@ func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
 
 // SubscribedBy counts the chats of a platform that user subscribed.
 func (s *Store) SubscribedBy(ctx context.Context, p bot.Platform, user string) (int, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
 	var n int
 	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM subscriptions WHERE platform = $1 AND subscribed_by = $2`, p, user).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count subscriptions by %s:%s: %w", p, user, err)

@@ -23,10 +23,12 @@ func (s *Store) RecordRegion(ctx context.Context, r bot.RegionRound) error {
 	return nil
 }
 
-// Regions returns the latest round of every region recorded at or after
-// since, ordered by region name.
-func (s *Store) Regions(ctx context.Context, since time.Time) ([]bot.RegionRound, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT region, at, verdict, causes FROM region_rounds WHERE at >= ? ORDER BY region`, sqlstore.Nanos(since))
+// Regions returns the latest round of every region recorded within
+// bot.SilentFor before now, marking Silent those older than fresh. SQLite
+// serves one process: its rounds' times and now are on the same clock.
+func (s *Store) Regions(ctx context.Context, now time.Time, fresh time.Duration) ([]bot.RegionRound, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT region, at, verdict, causes, at < ? FROM region_rounds WHERE at >= ? ORDER BY region`,
+		sqlstore.Nanos(now.Add(-fresh)), sqlstore.Nanos(now.Add(-bot.SilentFor)))
 	if err != nil {
 		return nil, fmt.Errorf("read the regions' rounds: %w", err)
 	}

@@ -18,8 +18,10 @@ import (
 // A store that is also a bot.Lease (one that fences leader writes) is asked
 // to Acquire the lease when opened: the first store on a database leads.
 // Where the suite opens two stores on one database, it saves rounds and
-// calls Due through the first only; the second does what a follower does
-// (Load, subscriptions, settings, Finish, Retry, Backlog, history, regions).
+// calls Due, Finish and Retry through the first only (a row's outcome is
+// written by the store that claimed it: a store may refuse it from another);
+// the second does what a follower does (Load, subscriptions, settings,
+// Backlog, history, regions).
 // Before reopening a database the suite Releases the lease of the store it
 // closes. Leader fencing and outbox claims are each backend's own tests.
 type Store interface {

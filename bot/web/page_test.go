@@ -291,12 +291,12 @@ func TestPageRoutes(t *testing.T) {
 func TestPageSaysWhereXFails(t *testing.T) {
 	bs := &boards{}
 	b := downBoard()
-	b.Regions = []bot.RegionVerdict{{Region: "ap-south", Verdict: probe.VerdictUp}, {Region: "eu-west", Verdict: probe.VerdictDown}, {Region: "us-east", Verdict: probe.VerdictDown}}
+	b.Regions = []bot.RegionVerdict{{Region: "ap-south", Verdict: probe.VerdictUp}, {Region: "eu-west", Verdict: probe.VerdictDown}, {Region: "us-east", Verdict: probe.VerdictDown}, {Region: "sa-east", Verdict: bot.VerdictSilent}}
 	bs.p.Store(b)
 	srv := newServer(t, bs)
 	for lang, want := range map[string]string{
-		"en": `<p id="regions">Down from eu-west, us-east; up from ap-south.</p>`,
-		"fr": `<p id="regions">En panne vu de eu-west, us-east ; en ligne vu de ap-south.</p>`,
+		"en": `<p id="regions">Down from eu-west, us-east; up from ap-south; not heard from sa-east.</p>`,
+		"fr": `<p id="regions">En panne vu de eu-west, us-east ; en ligne vu de ap-south ; sans nouvelles de sa-east.</p>`,
 	} {
 		if _, body := get(t, srv.URL+"/?lang="+lang); !strings.Contains(body, want) {
 			t.Errorf("page in %s lacks %s", lang, want)

@@ -84,6 +84,9 @@ func newEndpoint(t target) *endpoint {
 //   - 3xx: Permanent. The client never follows a redirect (it would re-post
 //     the alert to a host nobody configured, with the secret URL in its
 //     Referer); the reason names the status, never the Location.
+//   - 401, 403 (the URL's credentials are wrong or revoked): Rejected, the
+//     row expires at once; the subscription stays, since the receiver's
+//     owner may fix its side.
 //   - other 4xx: Retryable with the receiver's reason; delivery's attempt
 //     limit expires the row.
 //   - 5xx, network errors and timeouts: Unavailable. They spend no attempt
@@ -148,6 +151,8 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 		return fail(&bot.SendError{Class: bot.RateLimited, RetryAfter: wait}, reason)
 	case st == http.StatusNotFound || st == http.StatusGone:
 		return fail(&bot.SendError{Class: bot.Permanent}, reason)
+	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+		return fail(&bot.SendError{Class: bot.Rejected}, reason)
 	case st >= 500:
 		return fail(&bot.SendError{Class: bot.Unavailable}, reason)
 	default:

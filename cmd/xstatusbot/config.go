@@ -36,15 +36,18 @@ const (
 
 // Config is every setting, read from the environment (and .env).
 type Config struct {
-	ProbeSchedule           string        `env:"PROBE_SCHEDULE" envDefault:"@every 30s"`
-	ProbeTargetsSpec        string        `env:"PROBE_TARGETS"` // default: defaultTargets
-	ProbeTimeout            time.Duration `env:"PROBE_TIMEOUT" envDefault:"10s"`
-	ProbeRetryDelay         time.Duration `env:"PROBE_RETRY_DELAY" envDefault:"1s"`
-	ProbeSlow               time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
-	ProbeConfirmDelay       time.Duration `env:"PROBE_CONFIRM_DELAY"` // default: defaultConfirmDelay, or the interval when shorter
-	ProbeDownAfter          int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
-	ProbeUpAfter            int           `env:"PROBE_UP_AFTER" envDefault:"2"`
-	ProbeRegion             string        `env:"PROBE_REGION"` // default: the host name
+	ProbeSchedule     string        `env:"PROBE_SCHEDULE" envDefault:"@every 30s"`
+	ProbeTargetsSpec  string        `env:"PROBE_TARGETS"` // default: defaultTargets
+	ProbeTimeout      time.Duration `env:"PROBE_TIMEOUT" envDefault:"10s"`
+	ProbeRetryDelay   time.Duration `env:"PROBE_RETRY_DELAY" envDefault:"1s"`
+	ProbeSlow         time.Duration `env:"PROBE_SLOW" envDefault:"3s"`
+	ProbeConfirmDelay time.Duration `env:"PROBE_CONFIRM_DELAY"` // default: defaultConfirmDelay, or the interval when shorter
+	ProbeDownAfter    int           `env:"PROBE_DOWN_AFTER" envDefault:"2"`
+	ProbeUpAfter      int           `env:"PROBE_UP_AFTER" envDefault:"2"`
+	ProbeRegion       string        `env:"PROBE_REGION"` // default: the host name
+	// RegionNamed is true when PROBE_REGION was set: only then does the
+	// public status page name regions (a default region is the host name).
+	RegionNamed             bool          `env:"-"`
 	FlapChanges             int           `env:"FLAP_CHANGES" envDefault:"4"`
 	FlapWindow              time.Duration `env:"FLAP_WINDOW" envDefault:"30m"`
 	DatabaseURL             string        `env:"DATABASE_URL"` // postgres://…; empty: SQLite at DB_PATH
@@ -180,6 +183,7 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	if cfg.LeaderLeaseTTL < 3*time.Second || cfg.LeaderLeaseTTL > 5*time.Minute {
 		bad("LEADER_LEASE_TTL", "%s is out of range 3s..5m", cfg.LeaderLeaseTTL)
 	}
+	cfg.RegionNamed = cfg.ProbeRegion != ""
 	if cfg.ProbeRegion == "" {
 		if cfg.ProbeRegion, err = defaultRegion(os.Hostname()); err != nil {
 			bad("PROBE_REGION", "not set, and %v: set it", err)
@@ -236,7 +240,9 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 			errs = append(errs, err)
 		}
 	}
-	return cfg, errors.Join(errs...)
+	// Values are quoted back to help, but never a URL's credentials, path or
+	// query: those may be secrets.
+	return cfg, redactErr(errors.Join(errs...))
 }
 
 // regionName is what PROBE_REGION accepts: short enough for an alert line,

@@ -358,3 +358,61 @@ func TestConfirmDelay(t *testing.T) {
 		})
 	}
 }
+
+// Configuration errors name the setting and the host, never a URL's user
+// info, path or query: a probe target's API key, a proxy's password, a bot
+// token written into TELEGRAM_API_ENDPOINT's path.
+func TestConfigErrorsHideURLSecrets(t *testing.T) {
+	const secret = "s3cr3t-K3y"
+	for _, tc := range []struct{ key, value, want string }{
+		{"PROBE_TARGETS", "web=https://x.com/?key=" + secret + ";colour=red", "https://x.com/…"},
+		{"PROBE_TARGETS", "api=https://bot:" + secret + "@api.x.com:8443/2/tweets;nope", "https://api.x.com:8443/…"},
+		{"PROBE_TARGETS", "web=https://x.com/" + secret + "/home;status=abc", "https://x.com/…"},
+		{"PROBE_CONTROL_TARGETS", "ctrl=https://u:" + secret + "@example.com/;bad", "https://example.com/…"},
+		{"TELEGRAM_API_ENDPOINT", "https://proxy:" + secret + "@tg.example.net/bot%s/" + secret, "https://tg.example.net/…"},
+		{"DISCORD_API_URL", "ftp://u:" + secret + "@discord.example.net/" + secret, "ftp://discord.example.net/…"},
+	} {
+		_, err := loadConfig(lookupFrom(map[string]string{tc.key: tc.value}), "")
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Fatalf("%s=%q: %v; want an error naming %s", tc.key, tc.value, err, tc.key)
+		}
+		bottest.AssertNoSecret(t, secret, err.Error())
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %q does not name the host as %q", tc.key, err, tc.want)
+		}
+	}
+}
+
+func TestRedactURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		"no url here":                              "no url here",
+		`"https://x.com"`:                          `"https://x.com"`,
+		"https://a:b@h:1/p?q#f and http://h2/":     "https://h:1/… and http://h2/…",
+		"web=https://x.com/home,api=https://y.com": "web=https://x.com/…,api=https://y.com",
+	} {
+		if got := redactURLs(in); got != want {
+			t.Errorf("redactURLs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Unset, PROBE_REGION is the host name: the public page (its board) then
+// names no region; set, it does.
+func TestPageNamesRegionsOnlyWhenProbeRegionIsSet(t *testing.T) {
+	type regioned interface{ Regions() []bot.RegionVerdict }
+	mon := bot.NewMonitor(bot.MonitorConfig{})
+	unset, err := loadConfig(lookupFrom(nil), "")
+	if err != nil {
+		t.Skipf("no default region on this host: %v", err)
+	}
+	if _, ok := pageSource(unset, mon).(regioned); ok || unset.RegionNamed {
+		t.Error("the page's board reads region names while PROBE_REGION is unset (they would be host names)")
+	}
+	set, err := loadConfig(lookupFrom(map[string]string{"PROBE_REGION": "eu-west"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := pageSource(set, mon).(regioned); !ok {
+		t.Error("the page's board hides region names though PROBE_REGION is set")
+	}
+}

@@ -48,9 +48,9 @@ func freeAddr(t testing.TB) string {
 type instance struct {
 	stdout, stderr *bottest.Buffer
 	addr           string
-	pid            int // the process of a real binary, 0 in process
 	cancel         context.CancelFunc
 	kill           func() // SIGKILL, for a real binary; waits for the exit
+	pid            int    // the process, for a real binary; 0 in-process
 	done           chan int
 	once           sync.Once
 }

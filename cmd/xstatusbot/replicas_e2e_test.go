@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ func TestReplicas(t *testing.T) {
 	bin := buildBinary(t)
 	t.Run("sigkill of the leader mid fan-out", func(t *testing.T) { testReplicaKilled(t, bin) })
 	t.Run("sigterm of the leader hands over at once", func(t *testing.T) { testReplicaStopped(t, bin) })
+	t.Run("sigstop of the leader mid fan-out", func(t *testing.T) { testReplicaFrozen(t, bin) })
 	t.Run("split vantage", func(t *testing.T) { testSplitVantage(t, bin) })
 }
 
@@ -367,4 +369,83 @@ func testSplitVantage(t *testing.T, bin string) {
 	if n := tg.Stats().Conflicts; n != 0 {
 		t.Errorf("telegram saw %d getUpdates conflicts", n)
 	}
+}
+
+// testReplicaFrozen freezes the leader with SIGSTOP in the middle of a
+// fan-out, as a stalled VM or a long pause would, and wakes it with SIGCONT
+// once another replica has taken over and sent alerts of its own. The lease
+// passes as quickly as after a SIGKILL (the frozen process's transactions
+// hold no lock on the lease row, and the server ends them); the woken
+// replica sends nothing (its fence closed TTL−TTL/3 after its last renewal
+// began) and records the sends it had in flight (its claims stood): every
+// chat gets exactly one down alert.
+func testReplicaFrozen(t *testing.T, bin string) {
+	x, ctrl := fakex.New(), fakex.New()
+	defer x.Close()
+	defer ctrl.Close()
+	tg := telegramtest.Start(t, telegramtest.Options{})
+	db := pgtest.URL(t)
+	const chats, workers = 600, 4
+	seedTelegram(t, db, chatRange(0, chats))
+	var c cluster
+	for _, region := range []string{"r1", "r2", "r3"} {
+		env := replicaEnv(t, x, ctrl, tg, db, region)
+		env["TELEGRAM_RATE_LIMIT"] = "50"
+		env["DELIVERY_WORKERS"] = strconv.Itoa(workers)
+		c.add(t, bin, env)
+	}
+	for _, in := range c.ins {
+		t.Cleanup(func() { _ = syscall.Kill(in.pid, syscall.SIGCONT) }) // before the stop and kill of startBinary's cleanup
+	}
+	first := c.leader(t)
+	frozen := c.ins[first]
+	established(t, frozen)
+
+	x.Set(fakex.Down503)
+	waitWithin(t, 60*time.Second, "a third of the alerts", func() bool { return countAll(tg, chats, "🔴") >= chats/3 })
+	if err := syscall.Kill(frozen.pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	c.gone[first] = true
+	before := countAll(tg, chats, "🔴")
+
+	next := c.leader(t)
+	toLeader := time.Since(stopped)
+	const ttl = 9 * time.Second // LEADER_LEASE_TTL's default
+	if bound := ttl + ttl/3 + 3*time.Second; toLeader > bound {
+		t.Errorf("%s led %.1fs after the leader froze, want within %v (lease, one campaign period, slack): as fast as after a SIGKILL",
+			c.regions[next], toLeader.Seconds(), bound)
+	}
+	// Wake the frozen one once the new leader has sent alerts of its own.
+	newSends := before + 50
+	waitWithin(t, 60*time.Second, "the new leader's first alerts", func() bool { return countAll(tg, chats, "🔴") >= min(newSends, chats) })
+	if err := syscall.Kill(frozen.pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	woken := time.Now()
+	c.gone[first] = false
+	waitWithin(t, 30*time.Second, "the woken replica to follow", func() bool {
+		h, err := readHealth(frozen)
+		return err == nil && h.Role == "follower"
+	})
+	waitWithin(t, 120*time.Second, "the rest of the fan-out", func() bool { return chatsWith(tg, chats, "🔴") == chats })
+	settled(t, c.ins[next])
+	dups := 0
+	for _, id := range chatRange(0, chats) {
+		if n := countPrefix(tg.SentTo(id), "🔴"); n != 1 {
+			dups++
+			if dups <= 5 {
+				t.Errorf("chat %d got %d down alerts, want exactly one", id, n)
+			}
+		}
+	}
+	if n := tg.Stats().Conflicts; n != 0 {
+		t.Logf("telegram saw %d getUpdates conflicts (the frozen leader's poll, answered after it woke)", n)
+	}
+	if lead := c.leader(t); lead != next {
+		t.Errorf("%s leads after the frozen replica woke, want %s still", c.regions[lead], c.regions[next])
+	}
+	t.Logf("leader %s frozen after %d of %d alerts; %s led %.1fs later; woken %.1fs after the freeze; %d chats without exactly one alert",
+		c.regions[first], before, chats, c.regions[next], toLeader.Seconds(), woken.Sub(stopped).Seconds(), dups)
 }

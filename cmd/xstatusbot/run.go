@@ -123,6 +123,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Slow:       cfg.ProbeSlow,
 	}
 	leader := &bot.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
+	if f, ok := lease.(interface{ OnDeposed(func(error)) }); ok {
+		f.OnDeposed(leader.Depose) // a write refused by the fence ends the term at once
+	}
 	// /healthz reports the backlog read every 5 s, never a query per request.
 	backlog := &web.CachedBacklog{Store: store}
 	backlog.Refresh(ctx)
@@ -152,7 +155,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	if err := mon.Load(ctx); err != nil {
 		return err
 	}
-	pub = bot.NewBoardPublisher(store, mon, bot.SystemClock{})
+	pub = bot.NewBoardPublisher(store, pageSource(cfg, mon), bot.SystemClock{})
 	pub.Every = interval // the page and /status say how often X is checked
 	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board), bot.WithRegions(mon.Regions),
 		bot.WithLiveState(mon), bot.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser))
@@ -171,7 +174,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		func(ctx context.Context) error { pub.Run(ctx, log); return nil },
 		func(ctx context.Context) error { backlog.Run(ctx); return nil },
 		func(ctx context.Context) error {
-			return leader.Run(ctx, func(ctx context.Context) error { return lead(ctx, cfg, store, deps, delivery, metrics, log) })
+			return leader.Run(ctx, func(ctx context.Context) error {
+				return lead(ctx, cfg, store, deps, delivery, leader.Fence, metrics, log)
+			})
 		},
 	}
 	if cfg.HTTPAddr != "off" {
@@ -223,7 +228,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 // lead is the leader's work for one term: the chat platforms' connections
 // (only one replica may poll Telegram or hold the Discord gateway) and
 // delivery. It ends when the term does, or when a platform fails for good.
-func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *delivery, metrics *bot.Metrics, log *slog.Logger) error {
+func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *delivery, fence func(time.Time) error, metrics *bot.Metrics, log *slog.Logger) error {
 	// Adapters are built again for each term; their collectors go with the term.
 	termReg := &termMetrics{Registerer: deps.Metrics}
 	defer termReg.end()
@@ -235,6 +240,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *d
 	disp := bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
 	disp.Working = memoryBudget
+	disp.Fence = fence
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
 			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {
@@ -361,4 +367,23 @@ func (r *termMetrics) end() {
 		r.Registerer.Unregister(c)
 	}
 	r.collectors = nil
+}
+
+// boardSource is what the status page's board is built from.
+type boardSource interface {
+	Health(maxAge time.Duration) bot.Health
+	LastRound() *probe.Round
+}
+
+// unnamedRegions is the monitor without its Regions: the page then has no
+// "down from …" line, which would show host names to the public.
+type unnamedRegions struct{ boardSource }
+
+// pageSource is mon for the public page, hiding the regions' names unless
+// PROBE_REGION was set (the default region is the host name).
+func pageSource(cfg Config, mon *bot.Monitor) boardSource {
+	if cfg.RegionNamed {
+		return mon
+	}
+	return unnamedRegions{mon}
 }

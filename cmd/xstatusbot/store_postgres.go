@@ -16,7 +16,7 @@ const withPostgres = true
 // openPostgres opens the PostgreSQL store, which is also the replicas' lease.
 func openPostgres(ctx context.Context, cfg Config, gap time.Duration) (storage, bot.Lease, error) {
 	store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithRetention(cfg.DBRoundRetention),
-		postgres.WithOutboxRetention(cfg.DBOutboxRetention), postgres.WithSpanGap(gap))
+		postgres.WithOutboxRetention(cfg.DBOutboxRetention), postgres.WithSpanGap(gap), postgres.WithLeaseTTL(cfg.LeaderLeaseTTL))
 	if err != nil {
 		return nil, nil, err
 	}

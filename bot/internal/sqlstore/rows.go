@@ -104,7 +104,7 @@ func RegionRounds(rows Rows) ([]bot.RegionRound, error) {
 			at     int64
 			causes []byte
 		)
-		if err := r.Scan(&rr.Region, &at, &rr.Verdict, &causes); err != nil {
+		if err := r.Scan(&rr.Region, &at, &rr.Verdict, &causes, &rr.Silent); err != nil {
 			return rr, err
 		}
 		rr.At = FromNanos(at)
