@@ -75,6 +75,9 @@ func (a *Adapter) replyFailed(ctx context.Context, err error, chat, command stri
 		// Logged once, when the token was found revoked.
 	case ctx.Err() != nil:
 		// Shutdown: Run counts what was left.
+	case errors.Is(err, bot.ErrSendPanicked):
+		// The gate recovered it; counted and logged as the worker's own would be.
+		a.replies.panicked(err)
 	default:
 		// The command itself was handled; a lost answer is not worth
 		// replaying it. A kicked bot learns it through my_chat_member.
