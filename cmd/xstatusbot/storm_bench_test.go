@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -29,7 +28,7 @@ import (
 //
 //	go test -run '^$' -bench OutageStorm -benchtime 1x ./cmd/xstatusbot
 //
-// It reads BENCH_TELEGRAM_RATE (TELEGRAM_RATE_LIMIT, default 3000),
+// It reads BENCH_TELEGRAM_RATE (TELEGRAM_RATE_LIMIT, default 1000),
 // BENCH_TELEGRAM_CHATS, BENCH_TELEGRAM_LIMIT, BENCH_WORKERS as
 // BenchmarkFanOut does, and BENCH_STORM_USERS. Reported: alert-ratio (alerts
 // per second over the alerts' span, over the configured rate), all-ratio
@@ -41,10 +40,6 @@ import (
 func BenchmarkOutageStorm(b *testing.B) {
 	cfg := benchSettings(b)
 	cfg.dcChats = 0
-	if _, ok := os.LookupEnv("BENCH_TELEGRAM_RATE"); !ok {
-		cfg.tgRate = stormRate
-		cfg.tgLimit = int(benchEnvFloat(b, "BENCH_TELEGRAM_LIMIT", stormRate))
-	}
 	users := int(benchEnvFloat(b, "BENCH_STORM_USERS", 500))
 	bin := buildBinary(b)
 	for i := 0; i < b.N; i++ {
@@ -55,12 +50,6 @@ func BenchmarkOutageStorm(b *testing.B) {
 		}
 	}
 }
-
-// stormRate is the default configured Telegram rate: the crowd's answers
-// (500 × 0.5/s) are then a twelfth of it, so alerts can keep 0.9 of the
-// rate while every answer goes out (at 1000/s, answers alone would take a
-// quarter of the budget).
-const stormRate = 3000
 
 // Ids of the people asking: the crowd's private chats, the flooder's chats.
 const (
