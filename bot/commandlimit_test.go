@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,7 +29,7 @@ func TestCommandLimiterBurstRateAndNote(t *testing.T) {
 		got = append(got, l.Admit(cmd))
 	}
 	want := []bot.Admission{bot.Admitted, bot.Admitted, bot.Admitted, bot.SlowDown, bot.Dropped, bot.Dropped, bot.Dropped, bot.Dropped}
-	if !equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("admissions %v, want %v", got, want)
 	}
 	// Another person, and the same id on another platform, have budgets of their own.
@@ -212,18 +213,6 @@ func TestSubscriptionCapPerPerson(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equal[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // BenchmarkStatus answers /status from memory (the board and the monitor)

@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,18 +141,6 @@ func (p *paced) first() time.Time {
 	}
 }
 
-func sameDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestConfirmingRoundComesAfterTheConfirmDelay: @every 30s with a 5 s
 // confirmation delay. X fails from 40 s on: the round of the 60 s tick sees
 // it, the confirming round 5 s later (not at the 90 s tick) makes it down,
@@ -181,7 +170,7 @@ func TestConfirmingRoundComesAfterTheConfirmDelay(t *testing.T) {
 	p.stop()
 	want := []time.Duration{0, 30 * time.Second, 60 * time.Second, 65 * time.Second, 90 * time.Second,
 		120 * time.Second, 125 * time.Second, 150 * time.Second}
-	if got := offsets(starts, t0); !sameDurations(got, want) {
+	if got := offsets(starts, t0); !slices.Equal(got, want) {
 		t.Fatalf("rounds at %v, want %v", got, want)
 	}
 	e.flush()
@@ -254,7 +243,7 @@ func TestConfirmingRoundChecksTheOwnNetwork(t *testing.T) {
 	starts = append(starts, p.next()) // the schedule again
 	p.stop()
 	want := []time.Duration{0, 30 * time.Second, 35 * time.Second, 40 * time.Second, 60 * time.Second}
-	if got := offsets(starts, t0); !sameDurations(got, want) {
+	if got := offsets(starts, t0); !slices.Equal(got, want) {
 		t.Fatalf("rounds at %v, want %v", got, want)
 	}
 	wantVerdicts := []probe.Verdict{up, down, unknown, down, down}
@@ -307,7 +296,7 @@ func TestNoTickSkippedWhileXHangs(t *testing.T) {
 	}
 	p.stop()
 	want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second, 5 * time.Second}
-	if got := offsets(starts, t0); !sameDurations(got, want) {
+	if got := offsets(starts, t0); !slices.Equal(got, want) {
 		t.Fatalf("rounds at %v, want one every second: %v", got, want)
 	}
 	for _, r := range rounds[1:] {
@@ -405,7 +394,7 @@ func TestLongRoundIsFollowedAtOnceNotStacked(t *testing.T) {
 	}
 	p.stop()
 	want := []time.Duration{0, time.Second, 3500 * time.Millisecond, 4 * time.Second, 5 * time.Second}
-	if got := offsets(starts, t0); !sameDurations(got, want) {
+	if got := offsets(starts, t0); !slices.Equal(got, want) {
 		t.Fatalf("rounds at %v, want %v", got, want)
 	}
 }
