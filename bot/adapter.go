@@ -66,6 +66,9 @@ type Deps struct {
 	// Commands is the per-person command limit shared by every adapter
 	// (nil: no limit).
 	Commands *CommandLimiter
+	// Fence, if set, is asked right before each command answer whether this
+	// replica may still send (Leader.Fence), as delivery asks before an alert.
+	Fence func(now time.Time) error
 }
 
 // DeliverySettings are the delivery settings shared by every platform.

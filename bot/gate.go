@@ -57,6 +57,10 @@ type Gate struct {
 	ReplyWindow time.Duration
 	// MaxReplies bounds the answers in Reply at once; DefaultMaxReplies if zero.
 	MaxReplies int
+	// Fence, if set, is asked right before each answer is sent: a replica
+	// whose term ended (a long pause) must not answer commands that the new
+	// leader will be given again. Its error is returned, nothing sent.
+	Fence func(now time.Time) error
 
 	mu        sync.Mutex
 	lastSent  map[string]time.Time
@@ -294,6 +298,11 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 				return g.expired(chat, attempt-1, last, wait)
 			}
 			return err
+		}
+		if g.Fence != nil {
+			if err := g.Fence(g.clock.Now()); err != nil {
+				return fmt.Errorf("reply to chat %s: %w", chat, err)
+			}
 		}
 		err := sendSafely(ctx, send)
 		now = g.clock.Now()

@@ -186,3 +186,28 @@ func TestReplyThatPanicsIsAnError(t *testing.T) {
 		t.Fatalf("next answer: %v, %d waiting", err, g.Waiting())
 	}
 }
+
+// TestReplyFencedSendsNothing: once the replica's term has ended (the fence
+// refuses), an answer is not sent and Reply says why.
+func TestReplyFencedSendsNothing(t *testing.T) {
+	clock := bottest.NewClock(t0)
+	g := bot.NewGate(bot.Policy{Rate: 10, PerChat: time.Second}, clock)
+	var open atomic.Bool
+	open.Store(true)
+	g.Fence = func(time.Time) error {
+		if open.Load() {
+			return nil
+		}
+		return fmt.Errorf("%w (term ended)", bot.ErrDeposed)
+	}
+	var sent atomic.Int32
+	send := func(context.Context) error { sent.Add(1); return nil }
+	if err := g.Reply(context.Background(), "a", send); err != nil || sent.Load() != 1 {
+		t.Fatalf("open fence: err %v, %d sent, want one answer", err, sent.Load())
+	}
+	open.Store(false)
+	clock.Advance(time.Second) // the rate's next turn is due: only the fence can hold the answer
+	if err := g.Reply(context.Background(), "b", send); !errors.Is(err, bot.ErrDeposed) || sent.Load() != 1 {
+		t.Fatalf("closed fence: err %v, %d sent, want ErrDeposed and nothing more sent", err, sent.Load())
+	}
+}

@@ -75,6 +75,9 @@ func (a *Adapter) replyFailed(ctx context.Context, err error, chat, command stri
 		// Logged once, when the token was found revoked.
 	case ctx.Err() != nil:
 		// Shutdown: Run counts what was left.
+	case errors.Is(err, bot.ErrDeposed):
+		// This replica's term ended: the next leader is given the command again.
+		a.log.Info("telegram: command not answered, this replica no longer leads", "chat", chat, "command", command)
 	case errors.Is(err, bot.ErrSendPanicked):
 		// The gate recovered it; counted and logged as the worker's own would be.
 		a.replies.panicked(err)

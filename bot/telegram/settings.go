@@ -58,6 +58,7 @@ func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 	SetLibraryLogger(deps.Log) // the library's logger is process-wide; there is one Telegram adapter
 	policy := deps.Delivery.Policy(s.Rate)
 	gate := bot.NewGate(policy, deps.Clock)
+	gate.Fence = deps.Fence
 	cfg := s.config()
 	cfg.Log, cfg.Replier, cfg.Limiter = deps.Log, gate, deps.Commands
 	cfg.Panics = bot.NewPanics(deps.Metrics, Platform)

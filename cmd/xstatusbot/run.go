@@ -233,6 +233,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *d
 	termReg := &termMetrics{Registerer: deps.Metrics}
 	defer termReg.end()
 	deps.Metrics = termReg
+	deps.Fence = fence // command answers too: a replica woken after its term sends nothing
 	channels, runners, err := buildAdapters(ctx, cfg, store, deps, log)
 	if err != nil {
 		return err
