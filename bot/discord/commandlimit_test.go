@@ -152,7 +152,9 @@ func TestInteractionsRunUnderABoundedPool(t *testing.T) {
 	if m := block.most.Load(); m > 2 {
 		t.Errorf("%d commands handled at once, want at most 2", m)
 	}
-	// The pool is free again.
+	// The pool is free again once the two handlers have returned their slots
+	// (just after their answers reached Discord).
+	eventually(t, "the pool emptied", func() bool { return len(h.a.slots) == 0 })
 	if in := h.interact(t, discordtest.InteractionSpec{Name: "help", GuildID: guild, ChannelID: "200000000000000001"}); !in.Answered() {
 		t.Error("an interaction after the burst was not answered")
 	}
