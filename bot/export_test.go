@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,14 +41,6 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// BaseTransport is the transport NewHTTPClient wrapped in its body limit.
-func BaseTransport(c *http.Client) http.RoundTripper {
-	if t, ok := c.Transport.(*limitTransport); ok {
-		return t.next
-	}
-	return c.Transport
 }
 
 // Panics is the counter of panics recovered at where.

@@ -12,6 +12,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
@@ -168,7 +169,7 @@ func (panickyGone) ChatGone(context.Context, bot.ChatRef) error { panic("boom") 
 // A panic while handling one gateway event is logged, counted, and the
 // adapter goes on serving.
 func TestPanicInEventHandlerIsCountedAndSurvived(t *testing.T) {
-	panics := bot.NewPanics(nil, Platform)
+	panics := adapterkit.NewPanics(nil, Platform)
 	h := startAdapter(t, harnessOpt{
 		handler: func(s *bot.Service) Handler { return panickyGone{s} },
 		setup:   func(a *Adapter) { a.panics = panics },

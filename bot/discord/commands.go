@@ -11,6 +11,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // Commands are the global slash commands the bot registers: bot.CommandNames
@@ -66,17 +67,17 @@ func description(lang, name string) string {
 // duplicate them), retrying with backoff until it works or ctx ends.
 func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, appID string) {
 	cmds := Commands()
-	err := bot.Retry(ctx, a.clock, a.backoff(), a.log, "register discord slash commands; retrying", func(ctx context.Context) (time.Duration, error) {
+	err := adapterkit.Retry(ctx, a.clock, a.backoff(), a.log, "register discord slash commands; retrying", func(ctx context.Context) (time.Duration, error) {
 		_, err := s.ApplicationCommandBulkOverwrite(appID, "", cmds, discordgo.WithContext(ctx))
 		if err == nil {
 			return 0, nil
 		}
 		if st := status(err); st == http.StatusUnauthorized {
 			a.revoke(err)
-			return 0, bot.Final(err)
+			return 0, adapterkit.Final(err)
 		} else if st >= 400 && st < 500 && st != http.StatusTooManyRequests {
 			a.log.Error("register discord slash commands", "err", err)
-			return 0, bot.Final(err) // retrying a refused payload or token would not help
+			return 0, adapterkit.Final(err) // retrying a refused payload or token would not help
 		}
 		return rateLimitWait(err), err
 	})
@@ -252,5 +253,5 @@ func chatID(i *discordgo.Interaction) string {
 // redactInteraction hides the interaction token (valid 15 minutes) that
 // discordgo's errors carry in URLs.
 func redactInteraction(err error, i *discordgo.Interaction) string {
-	return bot.Secret(i.Token).Redact(err.Error())
+	return adapterkit.Secret(i.Token).Redact(err.Error())
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
@@ -320,7 +321,7 @@ func TestRunUnauthorized(t *testing.T) {
 
 func TestRunGatewayRefusesToken(t *testing.T) {
 	fake := discordtest.New(t, discordtest.WithGatewayToken("another-token"))
-	a := New(Config{Token: bot.Secret(fake.Token), APIURL: fake.URL}, nil)
+	a := New(Config{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.Run(ctx); !errors.Is(err, ErrUnauthorized) {
@@ -336,7 +337,7 @@ func TestRunRetriesUnreachableUntilCancelled(t *testing.T) {
 	url := fake.URL
 	fake.Close() // nothing listens there any more
 	logs := &bottest.Buffer{}
-	a := New(Config{Token: bot.Secret(discordtest.DefaultToken), APIURL: url, Log: newTestLogger(logs)}, nil)
+	a := New(Config{Token: adapterkit.Secret(discordtest.DefaultToken), APIURL: url, Log: newTestLogger(logs)}, nil)
 	a.minBackoff, a.maxBackoff = 5*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // DefaultAPIURL is the base every REST call goes to unless Config.APIURL says otherwise.
@@ -41,7 +42,7 @@ type Handler interface {
 
 // Config wires an Adapter.
 type Config struct {
-	Token bot.Secret
+	Token adapterkit.Secret
 	// APIURL replaces https://discord.com/ for every REST call (DISCORD_API_URL);
 	// the gateway URL is discovered from it. Empty means DefaultAPIURL.
 	APIURL string
@@ -59,7 +60,7 @@ type Config struct {
 	Limiter *bot.CommandLimiter
 	// Panics counts panics recovered while handling an event or interaction;
 	// nil counts nothing.
-	Panics *bot.Panics
+	Panics *adapterkit.Panics
 	// MaxHandlers bounds the events and interactions handled at once; 0
 	// means DefaultMaxHandlers.
 	MaxHandlers int
@@ -67,7 +68,7 @@ type Config struct {
 
 // Adapter connects the bot to Discord. Build it with New, start it with Run.
 type Adapter struct {
-	token  bot.Secret
+	token  adapterkit.Secret
 	base   *url.URL
 	client *http.Client
 	log    *slog.Logger
@@ -95,7 +96,7 @@ type Adapter struct {
 	slots chan struct{}
 
 	limiter *bot.CommandLimiter
-	panics  *bot.Panics
+	panics  *adapterkit.Panics
 
 	// Tunables, unexported so tests in this package can shorten them.
 	minBackoff, maxBackoff time.Duration
@@ -368,13 +369,13 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 // login checks the token with GET users/@me, retrying while Discord is unreachable.
 func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.User, error) {
 	var me *discordgo.User
-	err := bot.Retry(ctx, a.clock, a.backoff(), a.log, "discord unreachable; retrying", func(ctx context.Context) (time.Duration, error) {
+	err := adapterkit.Retry(ctx, a.clock, a.backoff(), a.log, "discord unreachable; retrying", func(ctx context.Context) (time.Duration, error) {
 		var err error
 		if me, err = s.User("@me", discordgo.WithContext(ctx)); err == nil {
 			return 0, nil
 		}
 		if status(err) == http.StatusUnauthorized {
-			return 0, bot.Final(fmt.Errorf("discord: users/@me: %w", ErrUnauthorized))
+			return 0, adapterkit.Final(fmt.Errorf("discord: users/@me: %w", ErrUnauthorized))
 		}
 		return rateLimitWait(err), err
 	})
@@ -384,9 +385,9 @@ func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.U
 // openWithRetry opens the gateway session, retrying with backoff until it is
 // up, ctx ends or Discord refuses the token.
 func (a *Adapter) openWithRetry(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
-	return bot.Retry(ctx, a.clock, a.backoff(), a.log, "discord gateway connection failed; retrying", func(ctx context.Context) (time.Duration, error) {
+	return adapterkit.Retry(ctx, a.clock, a.backoff(), a.log, "discord gateway connection failed; retrying", func(ctx context.Context) (time.Duration, error) {
 		if a.unauthorized.Load() {
-			return 0, bot.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
+			return 0, adapterkit.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
 		}
 		err := a.open(ctx, s, d)
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
@@ -396,9 +397,9 @@ func (a *Adapter) openWithRetry(ctx context.Context, s *discordgo.Session, d *ga
 		if errors.As(err, &ce) {
 			switch ce.Code {
 			case 4004: // authentication failed
-				return 0, bot.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
+				return 0, adapterkit.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
 			case 4010, 4011, 4012, 4013, 4014: // invalid shard, sharding required, invalid version, invalid or disallowed intents
-				return 0, bot.Final(fmt.Errorf("discord: gateway refused the session: %w", err))
+				return 0, adapterkit.Final(fmt.Errorf("discord: gateway refused the session: %w", err))
 			}
 		}
 		return 0, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
@@ -143,7 +144,7 @@ func startAdapter(t *testing.T, o harnessOpt) *harness {
 	if o.handler != nil {
 		handler = o.handler(svc)
 	}
-	h.a = New(Config{Token: bot.Secret(h.fake.Token), APIURL: h.fake.URL, Log: log, Clock: o.clock}, handler)
+	h.a = New(Config{Token: adapterkit.Secret(h.fake.Token), APIURL: h.fake.URL, Log: log, Clock: o.clock}, handler)
 	h.a.minBackoff, h.a.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	if o.setup != nil {
 		o.setup(h.a)

@@ -8,19 +8,18 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
-
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // discordHost is the host discordgo's Endpoint* URLs point at.
 const discordHost = "discord.com"
 
-// newHTTPClient copies the base client (or makes one, see bot.NewHTTPClient)
+// newHTTPClient copies the base client (or makes one, see adapterkit.NewHTTPClient)
 // and routes every request for https://discord.com/ to base, without
 // touching discordgo's Endpoint* globals. observe sees every answer (to
 // count invalid requests).
 func newHTTPClient(baseClient *http.Client, base *url.URL, observe func(*http.Response)) *http.Client {
-	c := bot.NewHTTPClient(baseClient, 20*time.Second)
+	c := adapterkit.NewHTTPClient(baseClient, 20*time.Second)
 	c.Transport = &observingTransport{next: &rewriteTransport{base: base, next: c.Transport}, observe: observe}
 	return c
 }
@@ -93,7 +92,7 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	t.info.limited = true
 	t.info.headerless = !hasRateLimitHeaders(h)
 	t.info.global = strings.EqualFold(h.Get("X-RateLimit-Global"), "true") || strings.EqualFold(h.Get("X-RateLimit-Scope"), "global")
-	if wait, ok := bot.ParseRetryAfter(h.Get("Retry-After"), t.now()); ok {
+	if wait, ok := adapterkit.ParseRetryAfter(h.Get("Retry-After"), t.now()); ok {
 		t.info.retryAfter = wait
 	}
 	return resp, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // Discord JSON error codes that end a channel's subscription.
@@ -165,7 +166,7 @@ func (a *Adapter) classify(err error, info rateInfo) *bot.SendError {
 		return &bot.SendError{Class: bot.Unavailable} // a proxy's page: the platform's problem
 	case st == http.StatusForbidden || st == http.StatusNotFound:
 		return &bot.SendError{Class: bot.Permanent}
-	case st >= 500 || st == 0 || bot.IsRedirect(st):
+	case st >= 500 || st == 0 || adapterkit.IsRedirect(st):
 		// Discord (or the way to it) failed, not this channel. A timeout or a
 		// refused connection gives no status at all; a redirect is never
 		// followed (the API base is misconfigured or hijacked).

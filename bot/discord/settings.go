@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // Platform is the name Discord channels are stored under.
@@ -19,9 +20,9 @@ const (
 
 // Settings are the adapter's settings, read from the environment by main.
 type Settings struct {
-	Token  bot.Secret `env:"DISCORD_BOT_TOKEN"`
-	APIURL string     `env:"DISCORD_API_URL" envDefault:"https://discord.com/"`
-	Rate   float64    `env:"DISCORD_RATE_LIMIT" envDefault:"50"`
+	Token  adapterkit.Secret `env:"DISCORD_BOT_TOKEN"`
+	APIURL string            `env:"DISCORD_API_URL" envDefault:"https://discord.com/"`
+	Rate   float64           `env:"DISCORD_RATE_LIMIT" envDefault:"50"`
 }
 
 var _ bot.Adapter = (*Settings)(nil)
@@ -46,7 +47,7 @@ func (s *Settings) Validate() error {
 // Build makes the adapter and registers its invalid-request gauge.
 func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 	a := New(Config{Token: s.Token, APIURL: s.APIURL, Log: deps.Log, Clock: deps.Clock,
-		Limiter: deps.Commands, Panics: bot.NewPanics(deps.Metrics, Platform)}, deps.Handler)
+		Limiter: deps.Commands, Panics: adapterkit.NewPanics(deps.Metrics, Platform)}, deps.Handler)
 	policy := deps.Delivery.Policy(s.Rate)
 	policy.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
 	if deps.Metrics != nil {

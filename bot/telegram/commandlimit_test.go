@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
@@ -147,7 +148,7 @@ func (p panicky) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool
 }
 
 func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
-	panics := bot.NewPanics(nil, Platform)
+	panics := adapterkit.NewPanics(nil, Platform)
 	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { return panicky{s} }, func() time.Time { return t0 },
 		func(a *Adapter) { a.panics = panics })
 	user := telegramtest.User{ID: userID}

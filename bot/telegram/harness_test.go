@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
@@ -128,7 +129,7 @@ func newHarnessWith(t *testing.T, opts telegramtest.Options, wrap func(Handler) 
 	if wrap != nil {
 		hd = wrap(svc)
 	}
-	a := New(Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: logs.logger(), PollTimeout: time.Second}, hd)
+	a := New(Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: logs.logger(), PollTimeout: time.Second}, hd)
 	a.minBackoff, a.maxBackoff = 5*time.Millisecond, 50*time.Millisecond
 	if setup != nil {
 		setup(a)

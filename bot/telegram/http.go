@@ -11,8 +11,7 @@ import (
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
-
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // The token travels in the URL path (…/bot<token>/<method>), so every
@@ -27,7 +26,7 @@ import (
 type callDoer struct {
 	ctx    context.Context
 	client *http.Client
-	secret bot.Secret
+	secret adapterkit.Secret
 
 	// Filled by Do: the HTTP status and Retry-After header of the response,
 	// so a non-JSON body (a proxy's 502 page) can still be classified.
@@ -43,7 +42,7 @@ func (d *callDoer) Do(req *http.Request) (*http.Response, error) {
 	d.status = resp.StatusCode
 	// An HTTP-date is the server's wall-clock time, so it is read against
 	// the real clock, not the adapter's.
-	if wait, ok := bot.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+	if wait, ok := adapterkit.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		d.retryAfter = wait
 	}
 	resp.Body = drainingBody{resp.Body}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
@@ -51,7 +52,7 @@ func TestRejectedTokenStopsRun(t *testing.T) {
 				fake.FailNext("getMe", tc.fail...)
 			}
 			logs := newLogBuffer()
-			a := New(Config{Token: bot.Secret(token), Endpoint: fake.Endpoint(), Log: logs.logger()}, nil)
+			a := New(Config{Token: adapterkit.Secret(token), Endpoint: fake.Endpoint(), Log: logs.logger()}, nil)
 			a.minBackoff = time.Millisecond
 			err := result(t, runAdapter(context.Background(), a))
 			if !errors.Is(err, ErrUnauthorized) {
@@ -148,7 +149,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestSecretsNeverInSlogAttributes(t *testing.T) {
 	logs := newLogBuffer()
-	slog.New(slog.NewJSONHandler(logs, nil)).Info("cfg", "token", bot.Secret(testToken), "config", Config{Token: testToken})
+	slog.New(slog.NewJSONHandler(logs, nil)).Info("cfg", "token", adapterkit.Secret(testToken), "config", Config{Token: testToken})
 	bottest.AssertNoSecret(t, testToken, logs.String())
 }
 

@@ -13,6 +13,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // callError is a failed Bot API call with what the library drops: the HTTP
@@ -36,7 +37,7 @@ func (e *callError) Error() string {
 	switch {
 	case e.api:
 		return fmt.Sprintf("telegram %s: %d %s", e.Method, e.Code, e.Description)
-	case bot.IsRedirect(e.Status):
+	case adapterkit.IsRedirect(e.Status):
 		// The client follows no redirect: the token is in the URL's path.
 		return fmt.Sprintf("telegram %s: HTTP %d redirect not followed (check TELEGRAM_API_ENDPOINT)", e.Method, e.Status)
 	case e.Status != 0:

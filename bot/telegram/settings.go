@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // Platform is the name Telegram chats are stored under.
@@ -19,9 +20,9 @@ const (
 
 // Settings are the adapter's settings, read from the environment by main.
 type Settings struct {
-	Token    bot.Secret `env:"TELEGRAM_BOT_TOKEN"`
-	Endpoint string     `env:"TELEGRAM_API_ENDPOINT" envDefault:"https://api.telegram.org/bot%s/%s"`
-	Rate     float64    `env:"TELEGRAM_RATE_LIMIT" envDefault:"25"`
+	Token    adapterkit.Secret `env:"TELEGRAM_BOT_TOKEN"`
+	Endpoint string            `env:"TELEGRAM_API_ENDPOINT" envDefault:"https://api.telegram.org/bot%s/%s"`
+	Rate     float64           `env:"TELEGRAM_RATE_LIMIT" envDefault:"25"`
 }
 
 var _ bot.Adapter = (*Settings)(nil)
@@ -61,7 +62,7 @@ func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 	gate.Fence = deps.Fence
 	cfg := s.config()
 	cfg.Log, cfg.Replier, cfg.Limiter = deps.Log, gate, deps.Commands
-	cfg.Panics = bot.NewPanics(deps.Metrics, Platform)
+	cfg.Panics = adapterkit.NewPanics(deps.Metrics, Platform)
 	a := New(cfg, deps.Handler)
 	return &bot.Plugin{Notifier: a, Policy: policy, Gate: gate, Run: a.Run, State: a.State}, nil
 }

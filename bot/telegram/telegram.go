@@ -22,6 +22,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // DefaultEndpoint is the Bot API URL format: token, then method.
@@ -70,7 +71,7 @@ var (
 
 // Config configures an Adapter.
 type Config struct {
-	Token bot.Secret
+	Token adapterkit.Secret
 	// Endpoint is a format string, token then method, like the library's
 	// APIEndpoint (TELEGRAM_API_ENDPOINT). Empty means DefaultEndpoint.
 	Endpoint string
@@ -92,7 +93,7 @@ type Config struct {
 	Limiter *bot.CommandLimiter
 	// Panics counts panics recovered while handling an update or sending an
 	// answer; nil counts nothing.
-	Panics *bot.Panics
+	Panics *adapterkit.Panics
 }
 
 // Validate reports every problem of the configuration at once.
@@ -135,7 +136,7 @@ type identity struct {
 // Adapter is the Telegram adapter. Build it with New, start it with Run
 // (once); Send may be called concurrently from any goroutine.
 type Adapter struct {
-	token       bot.Secret
+	token       adapterkit.Secret
 	endpoint    string
 	client      *http.Client
 	log         *slog.Logger
@@ -153,7 +154,7 @@ type Adapter struct {
 	replies     *replyQueue
 	replyDrain  time.Duration
 	limiter     *bot.CommandLimiter
-	panics      *bot.Panics
+	panics      *adapterkit.Panics
 
 	self atomic.Pointer[identity]
 
@@ -213,7 +214,7 @@ func New(cfg Config, h Handler) *Adapter {
 		a.pollTimeout = DefaultPollTimeout
 	}
 	a.pollTimeout = max(a.pollTimeout.Round(time.Second), time.Second)
-	a.client = bot.NewHTTPClient(cfg.Client, defaultCallTimeout)
+	a.client = adapterkit.NewHTTPClient(cfg.Client, defaultCallTimeout)
 	a.callTimeout = a.client.Timeout
 	a.client.Timeout = 0 // per-call deadlines instead: a long poll outlasts any short client timeout
 	return a
@@ -310,7 +311,7 @@ func (a *Adapter) tokenRevoked(err error) {
 // connect calls getMe until it answers, the token is rejected or ctx ends.
 func (a *Adapter) connect(ctx context.Context) (*identity, error) {
 	var me *identity
-	err := bot.Retry(ctx, a.clock, bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}, a.log, "telegram unreachable; retrying",
+	err := adapterkit.Retry(ctx, a.clock, bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}, a.log, "telegram unreachable; retrying",
 		func(ctx context.Context) (time.Duration, error) {
 			res, err := a.call(ctx, "getMe", nil, a.callTimeout)
 			if err == nil {
@@ -325,7 +326,7 @@ func (a *Adapter) connect(ctx context.Context) (*identity, error) {
 				err = errors.New("telegram getMe: unexpected result")
 			}
 			if unauthorized(err) {
-				return 0, bot.Final(fmt.Errorf("%w: %v", ErrUnauthorized, err))
+				return 0, adapterkit.Final(fmt.Errorf("%w: %v", ErrUnauthorized, err))
 			}
 			return retryAfter(err), err
 		})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
@@ -29,7 +30,7 @@ func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 	revoked.fail(1000, fault{status: 401, body: "invalid token"})
 	gone.fail(1000, fault{status: 410, body: "gone"})
 	once.fail(1, fault{status: 403, body: "forbidden"})
-	settings := Settings{Rate: 20, URLs: bot.Secret(strings.Join([]string{
+	settings := Settings{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
 		"json=" + revoked.URL(), "json=" + gone.URL(), "json=" + once.URL()}, ","))}
 	log := textLogger(&bottest.Buffer{})
 	n, err := New(settings, nil, log)

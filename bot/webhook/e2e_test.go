@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
@@ -38,7 +39,7 @@ func TestEndToEnd(t *testing.T) {
 
 	slack, discordHook, plain, flaky := newReceiver(t, KindSlack), newReceiver(t, KindDiscord), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
 	receivers := map[string]*receiver{"slack": slack, "discord": discordHook, "json": plain, "flaky json": flaky}
-	settings := Settings{Rate: 20, URLs: bot.Secret(strings.Join([]string{
+	settings := Settings{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
 		"slack=" + slack.URL(), "discord=" + discordHook.URL(), plain.URL(), "json=" + flaky.URL(),
 	}, ","))}
 	logs := &bottest.Buffer{}

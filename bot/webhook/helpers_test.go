@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 )
 
@@ -193,7 +193,7 @@ func assertNoSecret(t *testing.T, what, text string) {
 	bottest.AssertNoSecret(t, secretMark, text)
 }
 
-func secretOf(s string) bot.Secret { return bot.Secret(s) }
+func secretOf(s string) adapterkit.Secret { return adapterkit.Secret(s) }
 
 func textLogger(w io.Writer) *slog.Logger {
 	if w == nil {

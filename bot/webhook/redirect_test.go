@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -35,7 +36,7 @@ func TestRedirectIsNotFollowedAndEndsTheRow(t *testing.T) {
 	defer other.Close()
 	moved, healthy := newReceiver(t, KindJSON), newReceiver(t, KindJSON)
 	moved.fail(10, fault{status: http.StatusTemporaryRedirect, header: map[string]string{"Location": other.URL + "/catch"}})
-	settings := Settings{Rate: 20, URLs: bot.Secret("json=" + moved.URL() + ",json=" + healthy.URL())}
+	settings := Settings{Rate: 20, URLs: adapterkit.Secret("json=" + moved.URL() + ",json=" + healthy.URL())}
 	logs := &bottest.Buffer{}
 	n, err := New(settings, nil, textLogger(logs))
 	if err != nil {

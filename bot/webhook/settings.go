@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // Platform is the adapter's name in subscriptions, outbox rows, logs and metrics.
@@ -40,7 +41,7 @@ const (
 type Settings struct {
 	// URLs is a comma-separated list of KIND=URL or plain URLs. It is a
 	// secret: Slack's and Discord's webhook URLs carry their token.
-	URLs bot.Secret `env:"WEBHOOK_URLS"`
+	URLs adapterkit.Secret `env:"WEBHOOK_URLS"`
 	// Rate is the most messages per second sent to any one URL.
 	Rate float64 `env:"WEBHOOK_RATE_LIMIT" envDefault:"5"`
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 func TestValidateNamesEveryBadEntryWithoutTheURL(t *testing.T) {
@@ -30,7 +31,7 @@ func TestValidateNamesEveryBadEntryWithoutTheURL(t *testing.T) {
 		"JSON=https://example.com/" + secretMark + "?a=b",              // 13 ok: kind is case-blind
 		"https://discord.com/api/webhooks/1/" + secretMark + "?a=b,x=", // 14 and 15: a comma splits
 	}
-	err := Settings{URLs: bot.Secret(strings.Join(entries, ",")), Rate: 5}.Validate()
+	err := Settings{URLs: adapterkit.Secret(strings.Join(entries, ",")), Rate: 5}.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted bad entries")
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 var _ bot.Notifier = (*Notifier)(nil)
@@ -30,19 +31,19 @@ type endpoint struct {
 	target
 	post string // the URL requested (Discord's gets ?wait=true)
 	// secrets must never appear in an error: the URL and its token-bearing
-	// parts (bot.Secrets also removes their escaped forms).
-	secrets bot.Secrets
+	// parts (adapterkit.Secrets also removes their escaped forms).
+	secrets adapterkit.Secrets
 }
 
 // New checks s and prepares one endpoint per entry. The client is used
-// through bot.NewHTTPClient: nil gets a pooled one with a 10 s timeout. A nil
+// through adapterkit.NewHTTPClient: nil gets a pooled one with a 10 s timeout. A nil
 // log discards.
 func New(s Settings, client *http.Client, log *slog.Logger) (*Notifier, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	ts, _ := s.targets()
-	client = bot.NewHTTPClient(client, 10*time.Second)
+	client = adapterkit.NewHTTPClient(client, 10*time.Second)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -68,7 +69,7 @@ func newEndpoint(t target) *endpoint {
 	}
 	for _, p := range parts {
 		if len(p) >= 2 { // "/" would redact every path in a message
-			e.secrets = append(e.secrets, bot.Secret(p))
+			e.secrets = append(e.secrets, adapterkit.Secret(p))
 		}
 	}
 	return e
@@ -77,8 +78,8 @@ func newEndpoint(t target) *endpoint {
 // Send posts m to the webhook whose id is chatID and returns Discord's
 // message id ("" for the other kinds). Errors are *bot.SendError and never
 // contain the URL:
-//   - 429: RateLimited for Retry-After (bot.ParseRetryAfter: seconds or an
-//     HTTP date, at most bot.MaxRetryAfter; 1 s if absent).
+//   - 429: RateLimited for Retry-After (adapterkit.ParseRetryAfter: seconds or an
+//     HTTP date, at most adapterkit.MaxRetryAfter; 1 s if absent).
 //   - 404, 410 (Slack no_service, channel_is_archived; Discord Unknown
 //     Webhook), an id not configured: Permanent, ending the subscription.
 //   - 3xx: Permanent. The client never follows a redirect (it would re-post
@@ -136,7 +137,7 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 		}
 		return sent.ID, nil
 	}
-	if bot.IsRedirect(resp.StatusCode) {
+	if adapterkit.IsRedirect(resp.StatusCode) {
 		n.log.Warn("webhook answered with a redirect, not followed: its subscription ends; fix the URL in WEBHOOK_URLS",
 			"chat", chatID, "status", resp.StatusCode)
 		return fail(&bot.SendError{Class: bot.Permanent}, fmt.Errorf("HTTP %d: redirect not followed", resp.StatusCode))
@@ -144,7 +145,7 @@ func (n *Notifier) Send(ctx context.Context, chatID string, m bot.Message) (stri
 	reason := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippet(resp.Body))
 	switch st := resp.StatusCode; {
 	case st == http.StatusTooManyRequests:
-		wait, ok := bot.ParseRetryAfter(resp.Header.Get("Retry-After"), n.now())
+		wait, ok := adapterkit.ParseRetryAfter(resp.Header.Get("Retry-After"), n.now())
 		if !ok {
 			wait = time.Second
 		}

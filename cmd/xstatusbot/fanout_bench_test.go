@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
@@ -153,8 +154,8 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	}
 	tgPolicy := policy(cfg.tgRate)
 	tgGate := bot.NewGate(tgPolicy, bot.SystemClock{}) // shared with command answers, as in run.go
-	tg := telegram.New(telegram.Config{Token: bot.Secret(tgFake.Token), Endpoint: tgFake.Endpoint(), Log: log, Replier: tgGate}, svc)
-	dc := discord.New(discord.Config{Token: bot.Secret(dcFake.Token), APIURL: dcFake.URL, Log: log}, svc)
+	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(tgFake.Token), Endpoint: tgFake.Endpoint(), Log: log, Replier: tgGate}, svc)
+	dc := discord.New(discord.Config{Token: adapterkit.Secret(dcFake.Token), APIURL: dcFake.URL, Log: log}, svc)
 	dcPolicy := policy(cfg.dcRate)
 	dcPolicy.PerChat = 0 // as in run.go: discordgo keeps Discord's per-route buckets
 	disp := bot.NewDispatcher(store, []bot.Channel{

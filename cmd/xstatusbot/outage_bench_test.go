@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
@@ -71,7 +72,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	svc := bot.NewService(store, store, time.Now, log)
 	policy := bot.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers
 	gate := bot.NewGate(policy, bot.SystemClock{})
-	tg := telegram.New(telegram.Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
+	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
 	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
 		bot.SystemClock{}, log, bot.NewMetrics(prometheus.NewRegistry()))
 	prober := &benchProbe{verdict: probe.VerdictUp}

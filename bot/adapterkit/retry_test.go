@@ -1,4 +1,4 @@
-package bot_test
+package adapterkit_test
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 )
 
 func TestRetryWaitsBacksOffAndStops(t *testing.T) {
-	clock := bottest.NewClock(t0)
+	clock := bottest.NewClock(time.Date(2026, 1, 30, 9, 0, 0, 0, time.UTC))
 	logs := &bottest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	errDown := errors.New("connection refused")
@@ -25,7 +26,7 @@ func TestRetryWaitsBacksOffAndStops(t *testing.T) {
 		var waits []time.Time
 		done := make(chan error, 1)
 		go func() {
-			done <- bot.Retry(context.Background(), clock, b, log, "unreachable; retrying", func(context.Context) (time.Duration, error) {
+			done <- adapterkit.Retry(context.Background(), clock, b, log, "unreachable; retrying", func(context.Context) (time.Duration, error) {
 				calls++
 				waits = append(waits, clock.Now())
 				switch calls {
@@ -68,9 +69,9 @@ func TestRetryWaitsBacksOffAndStops(t *testing.T) {
 	})
 	t.Run("a final error stops at once", func(t *testing.T) {
 		calls := 0
-		err := bot.Retry(context.Background(), clock, b, log, "x", func(context.Context) (time.Duration, error) {
+		err := adapterkit.Retry(context.Background(), clock, b, log, "x", func(context.Context) (time.Duration, error) {
 			calls++
-			return 0, bot.Final(errToken)
+			return 0, adapterkit.Final(errToken)
 		})
 		if !errors.Is(err, errToken) || calls != 1 {
 			t.Fatalf("err %v after %d calls, want the token error after 1", err, calls)
@@ -80,7 +81,7 @@ func TestRetryWaitsBacksOffAndStops(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- bot.Retry(ctx, clock, b, log, "x", func(context.Context) (time.Duration, error) { return 0, errDown })
+			done <- adapterkit.Retry(ctx, clock, b, log, "x", func(context.Context) (time.Duration, error) { return 0, errDown })
 		}()
 		clock.WaitIdle(t, 1)
 		cancel()

@@ -1,11 +1,11 @@
-package bot_test
+package adapterkit_test
 
 import (
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -21,9 +21,9 @@ func TestParseRetryAfter(t *testing.T) {
 		{"0.25", 250 * time.Millisecond, true}, // Discord's sub-second buckets
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{"Sun, 01 Mar 2026 12:00:05 GMT", 5 * time.Second, true},
-		{"86400", bot.MaxRetryAfter, true}, // bounded
-		{"99999999999999999999999", bot.MaxRetryAfter, true},
-		{now.Add(48 * time.Hour).Format(http.TimeFormat), bot.MaxRetryAfter, true},
+		{"86400", adapterkit.MaxRetryAfter, true}, // bounded
+		{"99999999999999999999999", adapterkit.MaxRetryAfter, true},
+		{now.Add(48 * time.Hour).Format(http.TimeFormat), adapterkit.MaxRetryAfter, true},
 		{"", 0, false},
 		{"0", 0, false},
 		{"-1", 0, false},
@@ -35,7 +35,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"1.2.3", 0, false},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0, false}, // already past
 	} {
-		got, ok := bot.ParseRetryAfter(tc.header, now)
+		got, ok := adapterkit.ParseRetryAfter(tc.header, now)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tc.header, got, ok, tc.want, tc.ok)
 		}

@@ -1,10 +1,11 @@
-package bot
+package adapterkit
 
 import (
 	"errors"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // Panics counts the panics an adapter recovered while handling one update,
@@ -17,7 +18,7 @@ type Panics struct {
 
 // NewPanics builds the counter of platform p and registers it as
 // xstatusbot_handler_panics_total{platform=p} (reg may be nil).
-func NewPanics(reg prometheus.Registerer, p Platform) *Panics {
+func NewPanics(reg prometheus.Registerer, p bot.Platform) *Panics {
 	c := prometheus.NewCounter(prometheus.CounterOpts{
 		Name:        "xstatusbot_handler_panics_total",
 		Help:        "Panics recovered while handling one update, interaction or command answer; each was skipped.",

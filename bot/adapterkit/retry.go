@@ -1,10 +1,12 @@
-package bot
+package adapterkit
 
 import (
 	"context"
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // finalError marks an error that retrying cannot fix.
@@ -22,7 +24,7 @@ func Final(err error) error { return finalError{err} }
 // ends (then ctx's error). After each failure it logs msg at warn level
 // with the error, the attempt and the wait, and waits on clock: the wait try
 // returned when positive (a platform's retry_after), else b.Delay(attempt).
-func Retry(ctx context.Context, clock Clock, b Backoff, log *slog.Logger, msg string,
+func Retry(ctx context.Context, clock bot.Clock, b bot.Backoff, log *slog.Logger, msg string,
 	try func(ctx context.Context) (retryAfter time.Duration, err error)) error {
 	for attempt := 1; ; attempt++ {
 		after, err := try(ctx)
@@ -40,7 +42,7 @@ func Retry(ctx context.Context, clock Clock, b Backoff, log *slog.Logger, msg st
 			wait = b.Delay(attempt)
 		}
 		log.Warn(msg, "err", err, "attempt", attempt, "retry_in", wait.String())
-		if !Sleep(ctx, clock, wait) {
+		if !bot.Sleep(ctx, clock, wait) {
 			return ctx.Err()
 		}
 	}

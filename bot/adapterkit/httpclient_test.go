@@ -1,4 +1,4 @@
-package bot_test
+package adapterkit_test
 
 import (
 	"context"
@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 func TestNewHTTPClientDefaults(t *testing.T) {
-	c := bot.NewHTTPClient(nil, 7*time.Second)
-	tr, ok := bot.BaseTransport(c).(*http.Transport)
+	c := adapterkit.NewHTTPClient(nil, 7*time.Second)
+	tr, ok := adapterkit.BaseTransport(c).(*http.Transport)
 	if !ok || tr.MaxIdleConnsPerHost != 32 || c.Timeout != 7*time.Second {
 		t.Fatalf("client %+v: want a pooled *http.Transport (32 idle per host) and the timeout", c)
 	}
@@ -31,12 +31,12 @@ func TestNewHTTPClientDefaults(t *testing.T) {
 
 	mine := &http.Transport{}
 	base := &http.Client{Timeout: time.Second, Transport: mine}
-	c = bot.NewHTTPClient(base, 7*time.Second)
-	if c == base || bot.BaseTransport(c) != mine || c.Timeout != time.Second {
+	c = adapterkit.NewHTTPClient(base, 7*time.Second)
+	if c == base || adapterkit.BaseTransport(c) != mine || c.Timeout != time.Second {
 		t.Errorf("a given client's transport and timeout must be kept, on a copy")
 	}
 	base = &http.Client{}
-	c = bot.NewHTTPClient(base, 3*time.Second)
+	c = adapterkit.NewHTTPClient(base, 3*time.Second)
 	if base.Transport != nil || base.Timeout != 0 || base.CheckRedirect != nil || c.Timeout != 3*time.Second || c.Transport == nil {
 		t.Error("base changed, or the copy lacks the defaults")
 	}
@@ -62,7 +62,7 @@ func TestNewHTTPClientReusesConnections(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	c := bot.NewHTTPClient(nil, 10*time.Second)
+	c := adapterkit.NewHTTPClient(nil, 10*time.Second)
 	defer c.CloseIdleConnections()
 	const wave = 20
 	for round := range 3 {
@@ -104,7 +104,7 @@ func TestNewHTTPClientFollowsNoRedirect(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, other.URL+"/catch", status)
 		}))
-		c := bot.NewHTTPClient(nil, 5*time.Second)
+		c := adapterkit.NewHTTPClient(nil, 5*time.Second)
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+"/hook/s3cret", strings.NewReader(`{"text":"X is down"}`))
 		resp, err := c.Do(req)
 		if err != nil {
@@ -112,7 +112,7 @@ func TestNewHTTPClientFollowsNoRedirect(t *testing.T) {
 		}
 		_ = resp.Body.Close()
 		srv.Close()
-		if resp.StatusCode != status || !bot.IsRedirect(resp.StatusCode) {
+		if resp.StatusCode != status || !adapterkit.IsRedirect(resp.StatusCode) {
 			t.Errorf("answer %d, want the %d itself", resp.StatusCode, status)
 		}
 	}
@@ -126,14 +126,14 @@ func TestNewHTTPClientFollowsNoRedirect(t *testing.T) {
 // ErrAnswerTooLarge; an answer of exactly the limit reads whole.
 func TestNewHTTPClientLimitsAnswers(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := bot.MaxAnswerBytes
+		n := adapterkit.MaxAnswerBytes
 		if r.URL.Path == "/huge" {
-			n = 3 * bot.MaxAnswerBytes
+			n = 3 * adapterkit.MaxAnswerBytes
 		}
 		_, _ = io.CopyN(w, zeros{}, int64(n))
 	}))
 	defer srv.Close()
-	c := bot.NewHTTPClient(nil, 10*time.Second)
+	c := adapterkit.NewHTTPClient(nil, 10*time.Second)
 	read := func(path string) (int64, error) {
 		resp, err := c.Get(srv.URL + path)
 		if err != nil {
@@ -142,10 +142,10 @@ func TestNewHTTPClientLimitsAnswers(t *testing.T) {
 		defer resp.Body.Close()
 		return io.Copy(io.Discard, resp.Body)
 	}
-	if n, err := read("/huge"); !errors.Is(err, bot.ErrAnswerTooLarge) || n != bot.MaxAnswerBytes {
-		t.Errorf("huge answer: read %d, %v; want %d then ErrAnswerTooLarge", n, err, bot.MaxAnswerBytes)
+	if n, err := read("/huge"); !errors.Is(err, adapterkit.ErrAnswerTooLarge) || n != adapterkit.MaxAnswerBytes {
+		t.Errorf("huge answer: read %d, %v; want %d then ErrAnswerTooLarge", n, err, adapterkit.MaxAnswerBytes)
 	}
-	if n, err := read("/exact"); err != nil || n != bot.MaxAnswerBytes {
+	if n, err := read("/exact"); err != nil || n != adapterkit.MaxAnswerBytes {
 		t.Errorf("answer of exactly the limit: read %d, %v", n, err)
 	}
 }

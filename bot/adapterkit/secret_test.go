@@ -1,4 +1,4 @@
-package bot_test
+package adapterkit_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 )
 
@@ -21,7 +21,7 @@ import (
 const token = "123456:AA/b+c=d e"
 
 func TestSecretRedactsEveryForm(t *testing.T) {
-	s := bot.Secret(token)
+	s := adapterkit.Secret(token)
 	forms := []string{token, url.PathEscape(token), url.QueryEscape(token)}
 	if forms[0] == forms[1] || forms[1] == forms[2] || forms[0] == forms[2] {
 		t.Fatalf("test token should have three distinct forms: %q", forms)
@@ -40,7 +40,7 @@ func TestSecretRedactsEveryForm(t *testing.T) {
 	if s.In("nothing here") || s.Redact("nothing here") != "nothing here" {
 		t.Error("a text without the secret changed")
 	}
-	if got := bot.Secret("").Redact("a b"); got != "a b" {
+	if got := adapterkit.Secret("").Redact("a b"); got != "a b" {
 		t.Errorf("the empty secret redacted %q", got)
 	}
 }
@@ -48,16 +48,16 @@ func TestSecretRedactsEveryForm(t *testing.T) {
 func TestSecretsRedactLongestFirst(t *testing.T) {
 	// A webhook URL and its path: the path inside the URL must not leave the
 	// URL's scheme and host half-redacted around it.
-	ss := bot.Secrets{"/hook/abc", "https://h.example/hook/abc"}
+	ss := adapterkit.Secrets{"/hook/abc", "https://h.example/hook/abc"}
 	if got := ss.Redact("post https://h.example/hook/abc: EOF"); got != "post [redacted]: EOF" {
 		t.Errorf("Redact = %q", got)
 	}
 }
 
 func TestSecretNeverPrints(t *testing.T) {
-	s := bot.Secret(token)
+	s := adapterkit.Secret(token)
 	var logs bottest.Buffer
-	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "token", s, "config", struct{ Token bot.Secret }{s})
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "token", s, "config", struct{ Token adapterkit.Secret }{s})
 	text, _ := s.MarshalText()
 	bottest.AssertNoSecret(t, token, fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s %q", s, s, s, s, s), string(text), logs.String())
 	if s.Reveal() != token {
@@ -66,7 +66,7 @@ func TestSecretNeverPrints(t *testing.T) {
 }
 
 func TestRedactErrorKeepsTypeAndCause(t *testing.T) {
-	s := bot.Secret(token)
+	s := adapterkit.Secret(token)
 	ue := &url.Error{Op: "Post", URL: "https://h/bot" + url.PathEscape(token) + "/getMe", Err: context.DeadlineExceeded}
 	err := s.RedactError(ue)
 	var got *url.Error
@@ -110,7 +110,7 @@ func (e timeoutError) Timeout() bool { return true }
 // TestRedactErrorOnRealClientErrors redacts what net/http itself returns for
 // a refused connection and for a deadline, with the token in path and query.
 func TestRedactErrorOnRealClientErrors(t *testing.T) {
-	s := bot.Secret(token)
+	s := adapterkit.Secret(token)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestRedactErrorOnRealClientErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, err := bot.NewHTTPClient(nil, 0).Do(req)
+			resp, err := adapterkit.NewHTTPClient(nil, 0).Do(req)
 			if err == nil {
 				resp.Body.Close()
 				t.Fatal("request succeeded")
