@@ -67,7 +67,7 @@ func (s *Service) underCap(ctx context.Context, cmd Command) (refusal Message, o
 		}
 	}
 	s.log.Info("subscription refused: the person's cap is reached", "chat", cmd.Chat.String(), "count", n, "cap", s.maxSubs)
-	return private(fmt.Sprintf(catalogFor(cmd.Lang).subscriptionCap, s.maxSubs)), false
+	return private(fmt.Sprintf(For(cmd.Lang).SubscriptionCap, s.maxSubs)), false
 }
 
 // langTTL is how long a chat's language is remembered. Changes made through

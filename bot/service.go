@@ -149,7 +149,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 		}
 		if cmd.Private {
 			help := HelpMessage(cmd.Lang)
-			help.Title = catalogFor(cmd.Lang).unknownCommand + " " + help.Title
+			help.Title = For(cmd.Lang).UnknownCommand + " " + help.Title
 			help.Private = true
 			return help, true
 		}
@@ -228,13 +228,13 @@ func (s *Service) mayManage(ctx context.Context, cmd Command) (refusal Message, 
 		}
 	}
 	if !admin {
-		return private(catalogFor(cmd.Lang).adminOnly), false
+		return private(For(cmd.Lang).AdminOnly), false
 	}
 	return Message{}, true
 }
 
 func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {
-	c := catalogFor(cmd.Lang)
+	c := For(cmd.Lang)
 	if refusal, ok := s.mayManage(ctx, cmd); !ok {
 		return refusal
 	}
@@ -250,10 +250,10 @@ func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe
 			return NoticeMessage(cmd.Lang, NoticeFailed)
 		}
 		if !created {
-			return private(c.alreadySubscribed)
+			return private(c.AlreadySubscribed)
 		}
 		s.log.Info("subscribed", "chat", cmd.Chat.String(), "kind", cmd.Kind)
-		return private(c.subscribed)
+		return private(c.Subscribed)
 	}
 	removed, err := s.subs.Unsubscribe(ctx, cmd.Chat)
 	if err != nil {
@@ -261,10 +261,10 @@ func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe
 		return NoticeMessage(cmd.Lang, NoticeFailed)
 	}
 	if !removed {
-		return private(c.notSubscribed)
+		return private(c.NotSubscribed)
 	}
 	s.log.Info("unsubscribed", "chat", cmd.Chat.String())
-	return private(c.unsubscribed)
+	return private(c.Unsubscribed)
 }
 
 // ChatGone ends the subscription of a chat that removed, kicked or blocked the bot.

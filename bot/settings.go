@@ -26,11 +26,11 @@ var settingsButtons = [][]string{
 	{"/remind 1h", "/remind off"},
 }
 
-func (c *catalog) buttons() [][]Button {
+func (c *Catalog) buttons() [][]Button {
 	out := make([][]Button, len(settingsButtons))
 	for i, row := range settingsButtons {
 		for _, data := range row {
-			out[i] = append(out[i], Button{Label: c.buttonLabels[data], Data: data})
+			out[i] = append(out[i], Button{Label: c.ButtonLabels[data], Data: data})
 		}
 	}
 	return out
@@ -66,12 +66,12 @@ func ParseDuration(s string) (time.Duration, bool) {
 // settingsChange is a validated settings command, ready to apply.
 type settingsChange struct {
 	apply func(cs *ChatSettings, now time.Time)
-	done  func(c *catalog, cs ChatSettings) string
+	done  func(c *Catalog, cs ChatSettings) string
 }
 
 // parseSettingsCommand validates a settings command's argument; problem is
 // the text telling what is accepted when it is not.
-func parseSettingsCommand(name, args string) (ch settingsChange, problem func(*catalog) string) {
+func parseSettingsCommand(name, args string) (ch settingsChange, problem func(*Catalog) string) {
 	arg := strings.ToLower(strings.TrimSpace(args))
 	switch name {
 	case "alerts":
@@ -82,20 +82,20 @@ func parseSettingsCommand(name, args string) (ch settingsChange, problem func(*c
 		case "all", "tout", "toutes":
 			level = AlertsAll
 		default:
-			return ch, func(c *catalog) string { return c.alertsUsage }
+			return ch, func(c *Catalog) string { return c.AlertsUsage }
 		}
 		return settingsChange{
 			apply: func(cs *ChatSettings, _ time.Time) { cs.Level = level },
-			done:  func(c *catalog, _ ChatSettings) string { return c.levelName[level] },
+			done:  func(c *Catalog, _ ChatSettings) string { return c.LevelName[level] },
 		}, nil
 	case "mute":
 		d, ok := ParseDuration(arg)
 		if !ok || d > MaxMute {
-			return ch, func(c *catalog) string { return c.muteUsage }
+			return ch, func(c *Catalog) string { return c.MuteUsage }
 		}
 		return settingsChange{
 			apply: func(cs *ChatSettings, now time.Time) { cs.MutedUntil = now.Add(d) },
-			done:  func(c *catalog, cs ChatSettings) string { return fmt.Sprintf(c.mutedUntil, stamp(cs.MutedUntil)) },
+			done:  func(c *Catalog, cs ChatSettings) string { return fmt.Sprintf(c.MutedUntil, stamp(cs.MutedUntil)) },
 		}, nil
 	case "unmute":
 		return settingsChange{
@@ -106,41 +106,41 @@ func parseSettingsCommand(name, args string) (ch settingsChange, problem func(*c
 					cs.MutedUntil = now
 				}
 			},
-			done: func(c *catalog, _ ChatSettings) string { return c.unmuted },
+			done: func(c *Catalog, _ ChatSettings) string { return c.Unmuted },
 		}, nil
 	case "language":
 		if arg != "fr" && arg != "en" {
-			return ch, func(c *catalog) string { return c.languageUsage }
+			return ch, func(c *Catalog) string { return c.LanguageUsage }
 		}
 		return settingsChange{
 			apply: func(cs *ChatSettings, _ time.Time) { cs.Lang = arg },
-			done:  func(c *catalog, _ ChatSettings) string { return c.languageSet },
+			done:  func(c *Catalog, _ ChatSettings) string { return c.LanguageSet },
 		}, nil
 	case "remind":
 		var every time.Duration
 		if arg != "off" && arg != "non" {
 			d, ok := ParseDuration(arg)
 			if !ok || d < MinRemind || d > MaxRemind {
-				return ch, func(c *catalog) string { return c.remindUsage }
+				return ch, func(c *Catalog) string { return c.RemindUsage }
 			}
 			every = d
 		}
 		return settingsChange{
 			apply: func(cs *ChatSettings, _ time.Time) { cs.RemindEvery = every },
-			done: func(c *catalog, cs ChatSettings) string {
+			done: func(c *Catalog, cs ChatSettings) string {
 				if cs.RemindEvery == 0 {
-					return c.remindOff
+					return c.RemindOff
 				}
-				return fmt.Sprintf(c.remindEvery, FormatDuration(cs.RemindEvery))
+				return fmt.Sprintf(c.RemindEvery, FormatDuration(cs.RemindEvery))
 			},
 		}, nil
 	}
-	return ch, func(c *catalog) string { return c.unknownCommand }
+	return ch, func(c *Catalog) string { return c.UnknownCommand }
 }
 
 // settings answers /settings and the commands that change them.
 func (s *Service) settings(ctx context.Context, cmd Command, name string) Message {
-	c := catalogFor(cmd.Lang)
+	c := For(cmd.Lang)
 	store, ok := s.subs.(SettingsStore)
 	if !ok {
 		s.log.Error("this store keeps no settings", "chat", cmd.Chat.String())
@@ -153,7 +153,7 @@ func (s *Service) settings(ctx context.Context, cmd Command, name string) Messag
 			return NoticeMessage(cmd.Lang, NoticeFailed)
 		}
 		if !subscribed {
-			return private(c.subscribeFirst)
+			return private(c.SubscribeFirst)
 		}
 		return RenderSettings(langOf(cs, cmd.Lang), cs, "", s.now())
 	}
@@ -171,11 +171,11 @@ func (s *Service) settings(ctx context.Context, cmd Command, name string) Messag
 		return NoticeMessage(cmd.Lang, NoticeFailed)
 	}
 	if !subscribed {
-		return private(c.subscribeFirst)
+		return private(c.SubscribeFirst)
 	}
 	s.log.Info("settings changed", "chat", cmd.Chat.String(), "command", name)
 	lang := langOf(cs, cmd.Lang)
-	return RenderSettings(lang, cs, change.done(catalogFor(lang), cs), now)
+	return RenderSettings(lang, cs, change.done(For(lang), cs), now)
 }
 
 // langOf is the chat's language when it has one, else the asker's.
@@ -189,30 +189,30 @@ func langOf(cs ChatSettings, fallback string) string {
 // RenderSettings shows a chat's settings, after done (the change just
 // made, "" for none), with the buttons that change them.
 func RenderSettings(lang string, cs ChatSettings, done string, now time.Time) Message {
-	c := catalogFor(lang)
+	c := For(lang)
 	level := cs.Level
 	if level == "" {
 		level = AlertsAll
 	}
-	mute := c.off
+	mute := c.Off
 	if cs.MutedUntil.After(now) {
-		mute = fmt.Sprintf(c.mutedUntil, stamp(cs.MutedUntil))
+		mute = fmt.Sprintf(c.MutedUntil, stamp(cs.MutedUntil))
 	}
-	remind := c.off
+	remind := c.Off
 	if cs.RemindEvery > 0 {
-		remind = fmt.Sprintf(c.remindEvery, FormatDuration(cs.RemindEvery))
+		remind = fmt.Sprintf(c.RemindEvery, FormatDuration(cs.RemindEvery))
 	}
-	m := Message{Title: c.settingsTitle, Time: now, Buttons: c.buttons()}
+	m := Message{Title: c.SettingsTitle, Time: now, Buttons: c.buttons()}
 	if done != "" {
 		m.Title = "✅ " + done
-		m.Lines = []string{c.settingsTitle}
+		m.Lines = []string{c.SettingsTitle}
 	}
 	m.Fields = []Field{
-		{Name: c.settingAlerts, Value: c.levelName[level]},
-		{Name: c.settingMute, Value: mute},
-		{Name: c.settingLanguage, Value: c.languageName},
-		{Name: c.settingRemind, Value: remind},
+		{Name: c.SettingAlerts, Value: c.LevelName[level]},
+		{Name: c.SettingMute, Value: mute},
+		{Name: c.SettingLanguage, Value: c.LanguageName},
+		{Name: c.SettingRemind, Value: remind},
 	}
-	m.Lines = append(m.Lines, c.settingsHelp)
+	m.Lines = append(m.Lines, c.SettingsHelp)
 	return m
 }

@@ -11,68 +11,68 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// Every word a user reads comes from this file. A catalog holds one language;
-// per-chat language settings pick one with catalogFor.
+// Every word a user reads comes from this file. A Catalog holds one language;
+// per-chat language settings pick one with For.
 
-type catalog struct {
-	stateName                                  map[probe.State]string
-	titleDown, titleDegraded, titleUp          string
-	titleDownFromDegraded, titleDegradedFromDn string
-	sinceLine                                  string // time, ago
-	outageLine                                 string // worst state, duration, from, to
-	coalescedTitle                             string // duration, from, to
-	statusTitle                                string // state
-	statusSince                                string // state, time, ago
-	statusLastCheck                            string // time, ago
-	statusNoCheck                              string
-	statusNetwork                              string
-	statusOpenIncident                         string // time, worst, duration
-	statusLastIncident                         string // from, to, worst, duration
-	statusSlow                                 string // latency
-	uptimeLine                                 string // 24 h, 7 days, 30 days figures
-	uptimeNoData                               string // a figure with no known time
-	noDataLine                                 string // duration
-	historyTitle, historyEmpty                 string
-	historyEntry                               string // worst, duration
-	historyOngoing                             string // worst, duration so far
-	decimalComma                               bool
-	help                                       []string
-	subscribed, alreadySubscribed              string
-	unsubscribed, notSubscribed                string
-	adminOnly, unknownCommand                  string
-	commandDescriptions                        map[string]string
-	ago                                        string
-	justNow                                    string
-	notices                                    map[Notice]string
-	optionChoices                              string // command, option, values
-	optionExample                              string // command, option, example
-	or                                         string
+type Catalog struct {
+	StateName                                  map[probe.State]string
+	TitleDown, TitleDegraded, TitleUp          string
+	TitleDownFromDegraded, TitleDegradedFromDn string
+	SinceLine                                  string // time, ago
+	OutageLine                                 string // worst state, duration, from, to
+	CoalescedTitle                             string // duration, from, to
+	StatusTitle                                string // state
+	StatusSince                                string // state, time, ago
+	StatusLastCheck                            string // time, ago
+	StatusNoCheck                              string
+	StatusNetwork                              string
+	StatusOpenIncident                         string // time, worst, duration
+	StatusLastIncident                         string // from, to, worst, duration
+	StatusSlow                                 string // latency
+	UptimeLine                                 string // 24 h, 7 days, 30 days figures
+	UptimeNoData                               string // a figure with no known time
+	NoDataLine                                 string // duration
+	HistoryTitle, HistoryEmpty                 string
+	HistoryEntry                               string // worst, duration
+	HistoryOngoing                             string // worst, duration so far
+	DecimalComma                               bool
+	Help                                       []string
+	Subscribed, AlreadySubscribed              string
+	Unsubscribed, NotSubscribed                string
+	AdminOnly, UnknownCommand                  string
+	CommandDescriptions                        map[string]string
+	Ago                                        string
+	JustNow                                    string
+	Notices                                    map[Notice]string
+	OptionChoices                              string // command, option, values
+	OptionExample                              string // command, option, example
+	Or                                         string
 	// Settings (issue 12).
-	settingsTitle, settingsHelp, subscribeFirst string
-	settingAlerts, settingMute                  string
-	settingLanguage, settingRemind              string
-	languageName, languageSet, off              string
-	levelName                                   map[AlertLevel]string
-	alertsUsage, muteUsage, remindUsage         string
-	languageUsage                               string
-	mutedUntil                                  string // time
-	unmuted, remindOff                          string
-	remindEvery                                 string // duration
-	buttonLabels                                map[string]string
-	muteEnded                                   string
-	reminderLine                                string // state, duration, time
-	unstableTitle, unstableLine                 string // line: changes, time
-	settledTitle, settledLine                   string // title: state; line: state, time, from, to, duration, changes
-	statusUnstable                              string // time, changes
+	SettingsTitle, SettingsHelp, SubscribeFirst string
+	SettingAlerts, SettingMute                  string
+	SettingLanguage, SettingRemind              string
+	LanguageName, LanguageSet, Off              string
+	LevelName                                   map[AlertLevel]string
+	AlertsUsage, MuteUsage, RemindUsage         string
+	LanguageUsage                               string
+	MutedUntil                                  string // time
+	Unmuted, RemindOff                          string
+	RemindEvery                                 string // duration
+	ButtonLabels                                map[string]string
+	MuteEnded                                   string
+	ReminderLine                                string // state, duration, time
+	UnstableTitle, UnstableLine                 string // line: changes, time
+	SettledTitle, SettledLine                   string // title: state; line: state, time, from, to, duration, changes
+	StatusUnstable                              string // time, changes
 	// Vantage points (issue 13).
-	regionsSeen    string // state, regions
-	regionsUnknown string // regions
-	regionsSilent  string // regions
-	listSep        string
+	RegionsSeen    string // state, regions
+	RegionsUnknown string // regions
+	RegionsSilent  string // regions
+	ListSep        string
 	// Command limits.
-	subscriptionCap string // the cap
+	SubscriptionCap string // the cap
 	// Fast confirmation (first to know).
-	statusEvery string // interval
+	StatusEvery string // interval
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never
@@ -92,37 +92,37 @@ const (
 	NoticeSlowDown
 )
 
-var english = catalog{
-	optionChoices: "/%s needs its option %s: %s.",
-	optionExample: "/%s needs its option %s, for example %s.",
-	or:            " or ",
-	stateName: map[probe.State]string{
+var english = Catalog{
+	OptionChoices: "/%s needs its option %s: %s.",
+	OptionExample: "/%s needs its option %s, for example %s.",
+	Or:            " or ",
+	StateName: map[probe.State]string{
 		probe.StateUp: "up", probe.StateDegraded: "degraded", probe.StateDown: "down", probe.StateUnknown: "not known yet",
 	},
-	titleDown:             "🔴 X is down",
-	titleDegraded:         "🟠 X is degraded",
-	titleUp:               "🟢 X is back up",
-	titleDownFromDegraded: "🔴 X is now down",
-	titleDegradedFromDn:   "🟠 X is partly back (degraded)",
-	sinceLine:             "Since %s (%s).",
-	outageLine:            "It was %s for %s (%s – %s).",
-	coalescedTitle:        "🟢 X was down for %s, %s – %s, and is back up",
-	statusTitle:           "X is %s",
-	statusSince:           "%s since %s (%s).",
-	statusLastCheck:       "Last check: %s (%s).",
-	statusNoCheck:         "No check has completed yet.",
-	statusNetwork:         "⚠️ The bot's own network check failed: the last result says nothing about X.",
-	statusOpenIncident:    "Ongoing incident since %s, worst %s, %s so far.",
-	statusLastIncident:    "Last incident: %s – %s, worst %s, lasted %s.",
-	statusSlow:            "%s (slow)",
-	uptimeLine:            "Uptime: 24 h %s, 7 days %s, 30 days %s.",
-	uptimeNoData:          "no data",
-	noDataLine:            "No data for %s of the last 30 days: the bot was not running or could not reach the internet then, and that time is left out of the figures.",
-	historyTitle:          "Latest incidents, newest first",
-	historyEmpty:          "No incident recorded yet.",
-	historyEntry:          "%s for %s",
-	historyOngoing:        "%s, ongoing for %s",
-	help: []string{
+	TitleDown:             "🔴 X is down",
+	TitleDegraded:         "🟠 X is degraded",
+	TitleUp:               "🟢 X is back up",
+	TitleDownFromDegraded: "🔴 X is now down",
+	TitleDegradedFromDn:   "🟠 X is partly back (degraded)",
+	SinceLine:             "Since %s (%s).",
+	OutageLine:            "It was %s for %s (%s – %s).",
+	CoalescedTitle:        "🟢 X was down for %s, %s – %s, and is back up",
+	StatusTitle:           "X is %s",
+	StatusSince:           "%s since %s (%s).",
+	StatusLastCheck:       "Last check: %s (%s).",
+	StatusNoCheck:         "No check has completed yet.",
+	StatusNetwork:         "⚠️ The bot's own network check failed: the last result says nothing about X.",
+	StatusOpenIncident:    "Ongoing incident since %s, worst %s, %s so far.",
+	StatusLastIncident:    "Last incident: %s – %s, worst %s, lasted %s.",
+	StatusSlow:            "%s (slow)",
+	UptimeLine:            "Uptime: 24 h %s, 7 days %s, 30 days %s.",
+	UptimeNoData:          "no data",
+	NoDataLine:            "No data for %s of the last 30 days: the bot was not running or could not reach the internet then, and that time is left out of the figures.",
+	HistoryTitle:          "Latest incidents, newest first",
+	HistoryEmpty:          "No incident recorded yet.",
+	HistoryEntry:          "%s for %s",
+	HistoryOngoing:        "%s, ongoing for %s",
+	Help: []string{
 		"I watch X (formerly Twitter) and tell this chat the moment it goes down and the moment it is back.",
 		"/subscribe: get alerts in this chat (admins only in groups and servers)",
 		"/unsubscribe: stop the alerts",
@@ -131,53 +131,53 @@ var english = catalog{
 		"/settings: this chat's settings; /alerts outages|all, /mute 2h, /unmute, /language fr|en, /remind 1h|off change them (admins only in groups and servers)",
 		"/help: this text",
 	},
-	settingsTitle:   "Settings of this chat",
-	settingsHelp:    "Change them with /alerts outages|all, /mute 2h (up to 7d), /unmute, /language fr|en, /remind 1h|off (15m at least).",
-	subscribeFirst:  "This chat is not subscribed: run /subscribe first, then change its settings.",
-	settingAlerts:   "Alerts",
-	settingMute:     "Mute",
-	settingLanguage: "Language",
-	settingRemind:   "Reminders",
-	languageName:    "English",
-	languageSet:     "Language: English",
-	off:             "off",
-	levelName: map[AlertLevel]string{
+	SettingsTitle:   "Settings of this chat",
+	SettingsHelp:    "Change them with /alerts outages|all, /mute 2h (up to 7d), /unmute, /language fr|en, /remind 1h|off (15m at least).",
+	SubscribeFirst:  "This chat is not subscribed: run /subscribe first, then change its settings.",
+	SettingAlerts:   "Alerts",
+	SettingMute:     "Mute",
+	SettingLanguage: "Language",
+	SettingRemind:   "Reminders",
+	LanguageName:    "English",
+	LanguageSet:     "Language: English",
+	Off:             "off",
+	LevelName: map[AlertLevel]string{
 		AlertsAll:     "all changes (degraded ones silently)",
 		AlertsOutages: "outages only (down and its recovery)",
 	},
-	alertsUsage:   "Use /alerts outages (only down and its recovery) or /alerts all (degraded too). Nothing changed.",
-	muteUsage:     "Use /mute with a duration up to 7 days: 30m, 2h, 1d. Nothing changed.",
-	remindUsage:   "Use /remind with an interval of at least 15 minutes (15m, 1h, 1d) or /remind off. Nothing changed.",
-	languageUsage: "Use /language fr or /language en. Nothing changed.",
-	mutedUntil:    "muted until %s",
-	unmuted:       "Not muted",
-	remindOff:     "Reminders off",
-	remindEvery:   "reminders every %s while X is not up",
-	buttonLabels: map[string]string{
+	AlertsUsage:   "Use /alerts outages (only down and its recovery) or /alerts all (degraded too). Nothing changed.",
+	MuteUsage:     "Use /mute with a duration up to 7 days: 30m, 2h, 1d. Nothing changed.",
+	RemindUsage:   "Use /remind with an interval of at least 15 minutes (15m, 1h, 1d) or /remind off. Nothing changed.",
+	LanguageUsage: "Use /language fr or /language en. Nothing changed.",
+	MutedUntil:    "muted until %s",
+	Unmuted:       "Not muted",
+	RemindOff:     "Reminders off",
+	RemindEvery:   "reminders every %s while X is not up",
+	ButtonLabels: map[string]string{
 		"/alerts outages": "Outages only", "/alerts all": "All alerts",
 		"/mute 1h": "Mute 1h", "/mute 8h": "Mute 8h", "/unmute": "Unmute",
 		"/language fr": "Français", "/language en": "English",
 		"/remind 1h": "Remind every 1h", "/remind off": "No reminders",
 	},
-	muteEnded:         "Your mute has ended; meanwhile X changed.",
-	reminderLine:      "Reminder: still %s, for %s so far (since %s).",
-	unstableTitle:     "⚠️ X is unstable",
-	unstableLine:      "%d changes since %s. No alert for each change until X holds one state; then one message.",
-	settledTitle:      "X has settled: %s",
-	settledLine:       "%s since %s. It was unstable from %s to %s (%s, %d changes).",
-	statusUnstable:    "⚠️ Unstable since %s (%d changes): alerts for each change are paused until it settles.",
-	regionsSeen:       "%s from %s",
-	regionsUnknown:    "no verdict from %s",
-	regionsSilent:     "not heard from %s",
-	listSep:           "; ",
-	statusEvery:       "X is checked every %s.",
-	subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
-	alreadySubscribed: "This chat is already subscribed; nothing changed.",
-	unsubscribed:      "Unsubscribed: no more alerts here.",
-	notSubscribed:     "This chat is not subscribed; nothing changed.",
-	adminOnly:         "Sorry, only an admin of this chat can change its alerts.",
-	unknownCommand:    "I don't know that command.",
-	commandDescriptions: map[string]string{
+	MuteEnded:         "Your mute has ended; meanwhile X changed.",
+	ReminderLine:      "Reminder: still %s, for %s so far (since %s).",
+	UnstableTitle:     "⚠️ X is unstable",
+	UnstableLine:      "%d changes since %s. No alert for each change until X holds one state; then one message.",
+	SettledTitle:      "X has settled: %s",
+	SettledLine:       "%s since %s. It was unstable from %s to %s (%s, %d changes).",
+	StatusUnstable:    "⚠️ Unstable since %s (%d changes): alerts for each change are paused until it settles.",
+	RegionsSeen:       "%s from %s",
+	RegionsUnknown:    "no verdict from %s",
+	RegionsSilent:     "not heard from %s",
+	ListSep:           "; ",
+	StatusEvery:       "X is checked every %s.",
+	Subscribed:        "✅ Subscribed: this chat gets an alert when X goes down and when it is back.",
+	AlreadySubscribed: "This chat is already subscribed; nothing changed.",
+	Unsubscribed:      "Unsubscribed: no more alerts here.",
+	NotSubscribed:     "This chat is not subscribed; nothing changed.",
+	AdminOnly:         "Sorry, only an admin of this chat can change its alerts.",
+	UnknownCommand:    "I don't know that command.",
+	CommandDescriptions: map[string]string{
 		"subscribe":   "Get an alert here when X goes down and when it is back",
 		"unsubscribe": "Stop X outage alerts here",
 		"status":      "Show whether X is up right now",
@@ -191,9 +191,9 @@ var english = catalog{
 		"help":        "What this bot does and its commands",
 		"start":       "What this bot does and its commands",
 	},
-	ago:     "%s ago",
-	justNow: "just now",
-	notices: map[Notice]string{
+	Ago:     "%s ago",
+	JustNow: "just now",
+	Notices: map[Notice]string{
 		NoticeUnknownCommand:      "I don't know that command. Try /help.",
 		NoticeFailed:              "Something went wrong on my side; please try again in a minute.",
 		NoticeNoChannel:           "I could not tell which chat this is; please try again.",
@@ -202,41 +202,41 @@ var english = catalog{
 		NoticeStaleButton:         "This button no longer works here. Send /settings for fresh ones.",
 		NoticeSlowDown:            "You are sending commands too fast: I skipped some. Wait a few seconds.",
 	},
-	subscriptionCap: "You have already subscribed %d chats, the most one person may. Send /unsubscribe in one of them first.",
+	SubscriptionCap: "You have already subscribed %d chats, the most one person may. Send /unsubscribe in one of them first.",
 }
 
-var french = catalog{
-	optionChoices: "/%s attend son option %s : %s.",
-	optionExample: "/%s attend son option %s, par exemple %s.",
-	or:            " ou ",
-	stateName: map[probe.State]string{
+var french = Catalog{
+	OptionChoices: "/%s attend son option %s : %s.",
+	OptionExample: "/%s attend son option %s, par exemple %s.",
+	Or:            " ou ",
+	StateName: map[probe.State]string{
 		probe.StateUp: "en ligne", probe.StateDegraded: "dégradé", probe.StateDown: "en panne", probe.StateUnknown: "pas encore connu",
 	},
-	titleDown:             "🔴 X est en panne",
-	titleDegraded:         "🟠 X fonctionne mal",
-	titleUp:               "🟢 X est de retour",
-	titleDownFromDegraded: "🔴 X est maintenant en panne",
-	titleDegradedFromDn:   "🟠 X revient en partie (dégradé)",
-	sinceLine:             "Depuis %s (%s).",
-	outageLine:            "Il a été %s pendant %s (%s – %s).",
-	coalescedTitle:        "🟢 X a été en panne %s, %s – %s, et est de retour",
-	statusTitle:           "X est %s",
-	statusSince:           "%s depuis %s (%s).",
-	statusLastCheck:       "Dernière vérification : %s (%s).",
-	statusNoCheck:         "Aucune vérification terminée pour l'instant.",
-	statusNetwork:         "⚠️ Le réseau du bot lui-même est en échec : le dernier résultat ne dit rien de X.",
-	statusOpenIncident:    "Incident en cours depuis %s, pire état %s, %s jusqu'ici.",
-	statusLastIncident:    "Dernier incident : %s – %s, pire état %s, durée %s.",
-	statusSlow:            "%s (lent)",
-	uptimeLine:            "Disponibilité : 24 h %s, 7 jours %s, 30 jours %s.",
-	uptimeNoData:          "pas de données",
-	noDataLine:            "Pas de données pendant %s sur les 30 derniers jours : le bot ne tournait pas ou n'accédait pas à internet, et ce temps est exclu des chiffres.",
-	historyTitle:          "Derniers incidents, du plus récent au plus ancien",
-	historyEmpty:          "Aucun incident enregistré pour l'instant.",
-	historyEntry:          "%s pendant %s",
-	historyOngoing:        "%s, en cours depuis %s",
-	decimalComma:          true,
-	help: []string{
+	TitleDown:             "🔴 X est en panne",
+	TitleDegraded:         "🟠 X fonctionne mal",
+	TitleUp:               "🟢 X est de retour",
+	TitleDownFromDegraded: "🔴 X est maintenant en panne",
+	TitleDegradedFromDn:   "🟠 X revient en partie (dégradé)",
+	SinceLine:             "Depuis %s (%s).",
+	OutageLine:            "Il a été %s pendant %s (%s – %s).",
+	CoalescedTitle:        "🟢 X a été en panne %s, %s – %s, et est de retour",
+	StatusTitle:           "X est %s",
+	StatusSince:           "%s depuis %s (%s).",
+	StatusLastCheck:       "Dernière vérification : %s (%s).",
+	StatusNoCheck:         "Aucune vérification terminée pour l'instant.",
+	StatusNetwork:         "⚠️ Le réseau du bot lui-même est en échec : le dernier résultat ne dit rien de X.",
+	StatusOpenIncident:    "Incident en cours depuis %s, pire état %s, %s jusqu'ici.",
+	StatusLastIncident:    "Dernier incident : %s – %s, pire état %s, durée %s.",
+	StatusSlow:            "%s (lent)",
+	UptimeLine:            "Disponibilité : 24 h %s, 7 jours %s, 30 jours %s.",
+	UptimeNoData:          "pas de données",
+	NoDataLine:            "Pas de données pendant %s sur les 30 derniers jours : le bot ne tournait pas ou n'accédait pas à internet, et ce temps est exclu des chiffres.",
+	HistoryTitle:          "Derniers incidents, du plus récent au plus ancien",
+	HistoryEmpty:          "Aucun incident enregistré pour l'instant.",
+	HistoryEntry:          "%s pendant %s",
+	HistoryOngoing:        "%s, en cours depuis %s",
+	DecimalComma:          true,
+	Help: []string{
 		"Je surveille X (ex-Twitter) et préviens ce chat dès qu'il tombe en panne et dès qu'il revient.",
 		"/subscribe : recevoir les alertes ici (admins seulement dans les groupes et serveurs)",
 		"/unsubscribe : arrêter les alertes",
@@ -245,53 +245,53 @@ var french = catalog{
 		"/settings : les réglages de ce chat ; /alerts outages|all, /mute 2h, /unmute, /language fr|en, /remind 1h|off les changent (admins seulement dans les groupes et serveurs)",
 		"/help : ce texte",
 	},
-	settingsTitle:   "Réglages de ce chat",
-	settingsHelp:    "Changez-les avec /alerts outages|all, /mute 2h (jusqu'à 7d), /unmute, /language fr|en, /remind 1h|off (15m au moins).",
-	subscribeFirst:  "Ce chat n'est pas abonné : lancez d'abord /subscribe, puis changez ses réglages.",
-	settingAlerts:   "Alertes",
-	settingMute:     "Silence",
-	settingLanguage: "Langue",
-	settingRemind:   "Rappels",
-	languageName:    "français",
-	languageSet:     "Langue : français",
-	off:             "non",
-	levelName: map[AlertLevel]string{
+	SettingsTitle:   "Réglages de ce chat",
+	SettingsHelp:    "Changez-les avec /alerts outages|all, /mute 2h (jusqu'à 7d), /unmute, /language fr|en, /remind 1h|off (15m au moins).",
+	SubscribeFirst:  "Ce chat n'est pas abonné : lancez d'abord /subscribe, puis changez ses réglages.",
+	SettingAlerts:   "Alertes",
+	SettingMute:     "Silence",
+	SettingLanguage: "Langue",
+	SettingRemind:   "Rappels",
+	LanguageName:    "français",
+	LanguageSet:     "Langue : français",
+	Off:             "non",
+	LevelName: map[AlertLevel]string{
 		AlertsAll:     "tous les changements (dégradé sans son)",
 		AlertsOutages: "pannes seulement (panne et retour)",
 	},
-	alertsUsage:   "Utilisez /alerts outages (panne et retour seulement) ou /alerts all (dégradé aussi). Rien n'a changé.",
-	muteUsage:     "Utilisez /mute avec une durée jusqu'à 7 jours : 30m, 2h, 1d. Rien n'a changé.",
-	remindUsage:   "Utilisez /remind avec un intervalle d'au moins 15 minutes (15m, 1h, 1d) ou /remind off. Rien n'a changé.",
-	languageUsage: "Utilisez /language fr ou /language en. Rien n'a changé.",
-	mutedUntil:    "silence jusqu'à %s",
-	unmuted:       "Silence levé",
-	remindOff:     "Rappels désactivés",
-	remindEvery:   "rappel toutes les %s tant que X ne va pas bien",
-	buttonLabels: map[string]string{
+	AlertsUsage:   "Utilisez /alerts outages (panne et retour seulement) ou /alerts all (dégradé aussi). Rien n'a changé.",
+	MuteUsage:     "Utilisez /mute avec une durée jusqu'à 7 jours : 30m, 2h, 1d. Rien n'a changé.",
+	RemindUsage:   "Utilisez /remind avec un intervalle d'au moins 15 minutes (15m, 1h, 1d) ou /remind off. Rien n'a changé.",
+	LanguageUsage: "Utilisez /language fr ou /language en. Rien n'a changé.",
+	MutedUntil:    "silence jusqu'à %s",
+	Unmuted:       "Silence levé",
+	RemindOff:     "Rappels désactivés",
+	RemindEvery:   "rappel toutes les %s tant que X ne va pas bien",
+	ButtonLabels: map[string]string{
 		"/alerts outages": "Pannes seulement", "/alerts all": "Toutes les alertes",
 		"/mute 1h": "Silence 1h", "/mute 8h": "Silence 8h", "/unmute": "Lever le silence",
 		"/language fr": "Français", "/language en": "English",
 		"/remind 1h": "Rappel toutes les 1h", "/remind off": "Pas de rappel",
 	},
-	muteEnded:         "Fin du silence ; entre-temps X a changé.",
-	reminderLine:      "Rappel : toujours %s, depuis %s (début %s).",
-	unstableTitle:     "⚠️ X est instable",
-	unstableLine:      "%d changements depuis %s. Plus d'alerte à chaque changement tant que X ne tient pas un même état ; ensuite un seul message.",
-	settledTitle:      "X s'est stabilisé : %s",
-	settledLine:       "%s depuis %s. Il a été instable de %s à %s (%s, %d changements).",
-	statusUnstable:    "⚠️ Instable depuis %s (%d changements) : les alertes à chaque changement sont suspendues jusqu'à ce qu'il se stabilise.",
-	regionsSeen:       "%s vu de %s",
-	regionsUnknown:    "pas de verdict de %s",
-	regionsSilent:     "sans nouvelles de %s",
-	listSep:           " ; ",
-	statusEvery:       "X est vérifié toutes les %s.",
-	subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
-	alreadySubscribed: "Ce chat est déjà abonné ; rien n'a changé.",
-	unsubscribed:      "Désabonné : plus d'alertes ici.",
-	notSubscribed:     "Ce chat n'est pas abonné ; rien n'a changé.",
-	adminOnly:         "Désolé, seul un admin de ce chat peut changer ses alertes.",
-	unknownCommand:    "Je ne connais pas cette commande.",
-	commandDescriptions: map[string]string{
+	MuteEnded:         "Fin du silence ; entre-temps X a changé.",
+	ReminderLine:      "Rappel : toujours %s, depuis %s (début %s).",
+	UnstableTitle:     "⚠️ X est instable",
+	UnstableLine:      "%d changements depuis %s. Plus d'alerte à chaque changement tant que X ne tient pas un même état ; ensuite un seul message.",
+	SettledTitle:      "X s'est stabilisé : %s",
+	SettledLine:       "%s depuis %s. Il a été instable de %s à %s (%s, %d changements).",
+	StatusUnstable:    "⚠️ Instable depuis %s (%d changements) : les alertes à chaque changement sont suspendues jusqu'à ce qu'il se stabilise.",
+	RegionsSeen:       "%s vu de %s",
+	RegionsUnknown:    "pas de verdict de %s",
+	RegionsSilent:     "sans nouvelles de %s",
+	ListSep:           " ; ",
+	StatusEvery:       "X est vérifié toutes les %s.",
+	Subscribed:        "✅ Abonné : ce chat sera prévenu quand X tombe en panne et quand il revient.",
+	AlreadySubscribed: "Ce chat est déjà abonné ; rien n'a changé.",
+	Unsubscribed:      "Désabonné : plus d'alertes ici.",
+	NotSubscribed:     "Ce chat n'est pas abonné ; rien n'a changé.",
+	AdminOnly:         "Désolé, seul un admin de ce chat peut changer ses alertes.",
+	UnknownCommand:    "Je ne connais pas cette commande.",
+	CommandDescriptions: map[string]string{
 		"subscribe":   "Recevoir ici une alerte quand X tombe en panne et quand il revient",
 		"unsubscribe": "Arrêter les alertes de panne de X ici",
 		"status":      "Voir si X fonctionne en ce moment",
@@ -305,9 +305,9 @@ var french = catalog{
 		"help":        "Ce que fait ce bot et ses commandes",
 		"start":       "Ce que fait ce bot et ses commandes",
 	},
-	ago:     "il y a %s",
-	justNow: "à l'instant",
-	notices: map[Notice]string{
+	Ago:     "il y a %s",
+	JustNow: "à l'instant",
+	Notices: map[Notice]string{
 		NoticeUnknownCommand:      "Je ne connais pas cette commande. Essayez /help.",
 		NoticeFailed:              "Un problème de mon côté ; réessayez dans une minute.",
 		NoticeNoChannel:           "Je n'ai pas pu savoir de quelle discussion il s'agit ; réessayez.",
@@ -316,11 +316,11 @@ var french = catalog{
 		NoticeStaleButton:         "Ce bouton n'est plus valable ici. Envoyez /settings pour en obtenir de nouveaux.",
 		NoticeSlowDown:            "Vous envoyez des commandes trop vite : j'en ai ignoré. Patientez quelques secondes.",
 	},
-	subscriptionCap: "Vous avez déjà abonné %d discussions, le maximum par personne. Envoyez d'abord /unsubscribe dans l'une d'elles.",
+	SubscriptionCap: "Vous avez déjà abonné %d discussions, le maximum par personne. Envoyez d'abord /unsubscribe dans l'une d'elles.",
 }
 
-// catalogFor picks the catalog of a language tag ("fr", "fr-FR"); English by default.
-func catalogFor(lang string) *catalog {
+// For picks the Catalog of a language tag ("fr", "fr-FR"); English by default.
+func For(lang string) *Catalog {
 	if strings.HasPrefix(strings.ToLower(lang), "fr") {
 		return &french
 	}
@@ -329,7 +329,7 @@ func catalogFor(lang string) *catalog {
 
 // CommandDescription returns the menu description of a command in a language.
 func CommandDescription(lang, command string) string {
-	return catalogFor(lang).commandDescriptions[command]
+	return For(lang).CommandDescriptions[command]
 }
 
 // FormatDuration renders a duration for people: "40s", "4m10s", "2h05m", "3d4h".
@@ -351,12 +351,12 @@ func clock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
-func (c *catalog) since(t, now time.Time) string {
+func (c *Catalog) since(t, now time.Time) string {
 	d := now.Sub(t)
 	if d < time.Second {
-		return c.justNow
+		return c.JustNow
 	}
-	return fmt.Sprintf(c.ago, FormatDuration(d))
+	return fmt.Sprintf(c.Ago, FormatDuration(d))
 }
 
 func causeFields(causes []Cause) []Field {
@@ -374,7 +374,7 @@ func causeFields(causes []Cause) []Field {
 func RenderAlert(lang string, rows []Delivery, now time.Time) Message {
 	m := renderAlert(lang, rows, now)
 	if regions := rows[len(rows)-1].Change.Regions; len(regions) > 0 {
-		m.Lines = append(m.Lines, catalogFor(lang).regionsLine(regions))
+		m.Lines = append(m.Lines, For(lang).regionsLine(regions))
 	}
 	return m
 }
@@ -385,29 +385,29 @@ func RegionsLine(lang string, regions []RegionVerdict) string {
 	if len(regions) == 0 {
 		return ""
 	}
-	return catalogFor(lang).regionsLine(regions)
+	return For(lang).regionsLine(regions)
 }
 
 // regionsLine says where X is failing: "Down from eu-west, us-east; up from
 // ap-south; no verdict from sa-east; not heard from ca-central." Worst
 // first, regions in the given order.
-func (c *catalog) regionsLine(regions []RegionVerdict) string {
+func (c *Catalog) regionsLine(regions []RegionVerdict) string {
 	var parts []string
 	for _, st := range []probe.State{probe.StateDown, probe.StateDegraded, probe.StateUp} {
 		if names := regionNames(regions, func(v probe.Verdict) bool { return v == probe.Verdict(st) }); names != "" {
-			parts = append(parts, fmt.Sprintf(c.regionsSeen, c.stateName[st], names))
+			parts = append(parts, fmt.Sprintf(c.RegionsSeen, c.StateName[st], names))
 		}
 	}
 	unknown := func(v probe.Verdict) bool {
 		return v != probe.VerdictDown && v != probe.VerdictDegraded && v != probe.VerdictUp && v != VerdictSilent
 	}
 	if names := regionNames(regions, unknown); names != "" {
-		parts = append(parts, fmt.Sprintf(c.regionsUnknown, names))
+		parts = append(parts, fmt.Sprintf(c.RegionsUnknown, names))
 	}
 	if names := regionNames(regions, func(v probe.Verdict) bool { return v == VerdictSilent }); names != "" {
-		parts = append(parts, fmt.Sprintf(c.regionsSilent, names))
+		parts = append(parts, fmt.Sprintf(c.RegionsSilent, names))
 	}
-	line := strings.Join(parts, c.listSep) + "."
+	line := strings.Join(parts, c.ListSep) + "."
 	r, size := utf8.DecodeRuneInString(line)
 	return string(unicode.ToUpper(r)) + line[size:]
 }
@@ -423,7 +423,7 @@ func regionNames(regions []RegionVerdict, keep func(probe.Verdict) bool) string 
 }
 
 func renderAlert(lang string, rows []Delivery, now time.Time) Message {
-	c := catalogFor(lang)
+	c := For(lang)
 	last := rows[len(rows)-1]
 	ch := last.Change
 	tr := ch.Transition
@@ -455,30 +455,30 @@ func renderAlert(lang string, rows []Delivery, now time.Time) Message {
 		dur := FormatDuration(to.Sub(from))
 		if len(rows) > 1 && rows[0].ReplyTo == "" && rows[0].Change.Transition.To != probe.StateUp {
 			// The chat never saw the down alert: tell the whole story at once.
-			m.Title = fmt.Sprintf(c.coalescedTitle, dur, clock(from), clock(to))
+			m.Title = fmt.Sprintf(c.CoalescedTitle, dur, clock(from), clock(to))
 			m.Fields = causeFields(inc.Causes)
 			m.ReplyTo = ""
 			return m
 		}
-		m.Title = c.titleUp
+		m.Title = c.TitleUp
 		worst := inc.Worst
 		if worst.Severity() == 0 {
 			worst = tr.From
 		}
-		m.Lines = []string{fmt.Sprintf(c.outageLine, c.stateName[worst], dur, clock(from), clock(to))}
+		m.Lines = []string{fmt.Sprintf(c.OutageLine, c.StateName[worst], dur, clock(from), clock(to))}
 	case probe.StateDegraded:
-		m.Severity, m.Silent, m.Title = SeverityDegraded, true, c.titleDegraded
+		m.Severity, m.Silent, m.Title = SeverityDegraded, true, c.TitleDegraded
 		if tr.From == probe.StateDown {
-			m.Title = c.titleDegradedFromDn
+			m.Title = c.TitleDegradedFromDn
 		}
-		m.Lines = []string{fmt.Sprintf(c.sinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
+		m.Lines = []string{fmt.Sprintf(c.SinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
 		m.Fields = causeFields(ch.Causes)
 	default:
-		m.Severity, m.Title = SeverityDown, c.titleDown
+		m.Severity, m.Title = SeverityDown, c.TitleDown
 		if tr.From == probe.StateDegraded {
-			m.Title = c.titleDownFromDegraded
+			m.Title = c.TitleDownFromDegraded
 		}
-		m.Lines = []string{fmt.Sprintf(c.sinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
+		m.Lines = []string{fmt.Sprintf(c.SinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
 		m.Fields = causeFields(ch.Causes)
 	}
 	return m
@@ -486,49 +486,49 @@ func renderAlert(lang string, rows []Delivery, now time.Time) Message {
 
 // catchUp tells a chat whose mute ended the state it missed, whatever the
 // rows before: the current state is all that matters then.
-func (c *catalog) catchUp(m Message, tr probe.Transition, now time.Time) Message {
+func (c *Catalog) catchUp(m Message, tr probe.Transition, now time.Time) Message {
 	m.ReplyTo = ""
 	switch tr.To {
 	case probe.StateUp:
-		m.Severity, m.Title = SeverityUp, c.titleUp
+		m.Severity, m.Title = SeverityUp, c.TitleUp
 	case probe.StateDegraded:
-		m.Severity, m.Title, m.Silent = SeverityDegraded, c.titleDegraded, true
+		m.Severity, m.Title, m.Silent = SeverityDegraded, c.TitleDegraded, true
 	default:
-		m.Severity, m.Title = SeverityDown, c.titleDown
+		m.Severity, m.Title = SeverityDown, c.TitleDown
 	}
-	m.Lines = []string{c.muteEnded, fmt.Sprintf(c.sinceLine, stamp(tr.Began), c.since(tr.Began, now))}
+	m.Lines = []string{c.MuteEnded, fmt.Sprintf(c.SinceLine, stamp(tr.Began), c.since(tr.Began, now))}
 	return m
 }
 
 // reminder repeats the alert of a lasting state with its duration so far,
 // answering the first alert of the incident when the chat got one.
-func (c *catalog) reminder(m Message, ch Change, now time.Time) Message {
+func (c *Catalog) reminder(m Message, ch Change, now time.Time) Message {
 	tr := ch.Transition
-	m.Severity, m.Title = SeverityDown, c.titleDown
+	m.Severity, m.Title = SeverityDown, c.TitleDown
 	if tr.To == probe.StateDegraded {
-		m.Severity, m.Title, m.Silent = SeverityDegraded, c.titleDegraded, true
+		m.Severity, m.Title, m.Silent = SeverityDegraded, c.TitleDegraded, true
 	}
 	start := startOf(ch)
-	m.Lines = []string{fmt.Sprintf(c.reminderLine, c.stateName[tr.To], FormatDuration(now.Sub(start)), stamp(start))}
+	m.Lines = []string{fmt.Sprintf(c.ReminderLine, c.StateName[tr.To], FormatDuration(now.Sub(start)), stamp(start))}
 	m.Fields = causeFields(ch.Incident.MainCauses(3))
 	return m
 }
 
 // flapping renders the unstable message and the settled one.
-func (c *catalog) flapping(m Message, ch Change) Message {
+func (c *Catalog) flapping(m Message, ch Change) Message {
 	tr := ch.Transition
 	m.ReplyTo = ""
 	if ch.Kind == KindUnstable {
-		m.Severity, m.Title = SeverityDegraded, c.unstableTitle
-		m.Lines = []string{fmt.Sprintf(c.unstableLine, ch.Flaps, stamp(ch.FlapSince))}
+		m.Severity, m.Title = SeverityDegraded, c.UnstableTitle
+		m.Lines = []string{fmt.Sprintf(c.UnstableLine, ch.Flaps, stamp(ch.FlapSince))}
 		m.Fields = causeFields(ch.Causes)
 		return m
 	}
 	m.Severity = severityOf(tr.To)
 	m.Silent = tr.To == probe.StateDegraded
-	state := c.stateName[tr.To]
-	m.Title = fmt.Sprintf(c.settledTitle, state)
-	m.Lines = []string{fmt.Sprintf(c.settledLine, strings.ToUpper(state[:1])+state[1:], stamp(tr.Began),
+	state := c.StateName[tr.To]
+	m.Title = fmt.Sprintf(c.SettledTitle, state)
+	m.Lines = []string{fmt.Sprintf(c.SettledLine, strings.ToUpper(state[:1])+state[1:], stamp(tr.Began),
 		clock(ch.FlapSince), clock(tr.Began), FormatDuration(tr.Began.Sub(ch.FlapSince)), ch.Flaps)}
 	return m
 }
@@ -550,12 +550,12 @@ const noDataWorthSaying = time.Minute
 
 // percent renders an uptime percentage rounded down, so any downtime keeps it
 // below 100.
-func (c *catalog) percent(u Uptime) string {
+func (c *Catalog) percent(u Uptime) string {
 	if u.Percent < 0 {
-		return c.uptimeNoData
+		return c.UptimeNoData
 	}
 	s := fmt.Sprintf("%.2f %%", math.Floor(u.Percent*100)/100)
-	if c.decimalComma {
+	if c.DecimalComma {
 		s = strings.Replace(s, ".", ",", 1)
 	}
 	return s
@@ -567,55 +567,55 @@ func (c *catalog) percent(u Uptime) string {
 // checked (0: not said). The state is given since its first round (the
 // first failing round of an outage), not since its confirmation.
 func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict, every time.Duration, now time.Time) Message {
-	c := catalogFor(lang)
+	c := For(lang)
 	st := s.Status.State
 	if st == "" {
 		st = probe.StateUnknown
 	}
-	m := Message{Title: fmt.Sprintf(c.statusTitle, c.stateName[st]), Time: now}
+	m := Message{Title: fmt.Sprintf(c.StatusTitle, c.StateName[st]), Time: now}
 	m.Severity = severityOf(st)
 	if began := StateBegan(s.Status, s.Recent); !began.IsZero() && st != probe.StateUnknown {
-		m.Lines = append(m.Lines, fmt.Sprintf(c.statusSince, c.stateName[st], stamp(began), c.since(began, now)))
+		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusSince, c.StateName[st], stamp(began), c.since(began, now)))
 	}
 	if len(regions) > 0 {
 		m.Lines = append(m.Lines, c.regionsLine(regions))
 	}
 	if f := s.Flap; f.Unstable() {
-		m.Lines = append(m.Lines, fmt.Sprintf(c.statusUnstable, stamp(f.Since), f.Changes))
+		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusUnstable, stamp(f.Since), f.Changes))
 	}
 	if u := uptime; u != nil {
-		m.Lines = append(m.Lines, fmt.Sprintf(c.uptimeLine, c.percent(u.H24), c.percent(u.D7), c.percent(u.D30)))
+		m.Lines = append(m.Lines, fmt.Sprintf(c.UptimeLine, c.percent(u.H24), c.percent(u.D7), c.percent(u.D30)))
 		if u.D30.NoData >= noDataWorthSaying {
-			m.Lines = append(m.Lines, fmt.Sprintf(c.noDataLine, FormatDuration(u.D30.NoData)))
+			m.Lines = append(m.Lines, fmt.Sprintf(c.NoDataLine, FormatDuration(u.D30.NoData)))
 		}
 	}
 	if every > 0 {
-		m.Lines = append(m.Lines, fmt.Sprintf(c.statusEvery, FormatDuration(every)))
+		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusEvery, FormatDuration(every)))
 	}
 	if r := s.LastRound; r != nil {
-		m.Lines = append(m.Lines, fmt.Sprintf(c.statusLastCheck, clock(r.Start), c.since(r.Start, now)))
+		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusLastCheck, clock(r.Start), c.since(r.Start, now)))
 		if !r.ControlOK() {
-			m.Lines = append(m.Lines, c.statusNetwork)
+			m.Lines = append(m.Lines, c.StatusNetwork)
 		}
 		for _, t := range r.Targets {
 			v := t.Detail
 			if t.OK() {
 				v = fmt.Sprintf("%d ms", t.Latency.Milliseconds())
 				if t.Slow {
-					v = fmt.Sprintf(c.statusSlow, v)
+					v = fmt.Sprintf(c.StatusSlow, v)
 				}
 			}
 			m.Fields = append(m.Fields, Field{Name: t.Target, Value: v})
 		}
 	} else {
-		m.Lines = append(m.Lines, c.statusNoCheck)
+		m.Lines = append(m.Lines, c.StatusNoCheck)
 	}
 	if inc := s.Incident; inc != nil {
-		worst := c.stateName[inc.Worst]
+		worst := c.StateName[inc.Worst]
 		if inc.Open() {
-			m.Lines = append(m.Lines, fmt.Sprintf(c.statusOpenIncident, stamp(inc.Start), worst, FormatDuration(inc.Duration(now))))
+			m.Lines = append(m.Lines, fmt.Sprintf(c.StatusOpenIncident, stamp(inc.Start), worst, FormatDuration(inc.Duration(now))))
 		} else {
-			m.Lines = append(m.Lines, fmt.Sprintf(c.statusLastIncident, stamp(inc.Start), stamp(inc.End), worst, FormatDuration(inc.Duration(now))))
+			m.Lines = append(m.Lines, fmt.Sprintf(c.StatusLastIncident, stamp(inc.Start), stamp(inc.End), worst, FormatDuration(inc.Duration(now))))
 		}
 	}
 	return m
@@ -624,15 +624,15 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict
 // RenderHistory answers /history: one field per incident, newest first,
 // with its start, worst state, duration and main causes.
 func RenderHistory(lang string, incidents []Incident, now time.Time) Message {
-	c := catalogFor(lang)
+	c := For(lang)
 	if len(incidents) == 0 {
-		return Message{Title: c.historyEmpty, Time: now}
+		return Message{Title: c.HistoryEmpty, Time: now}
 	}
-	m := Message{Title: c.historyTitle, Time: now}
+	m := Message{Title: c.HistoryTitle, Time: now}
 	for _, inc := range incidents {
-		v := fmt.Sprintf(c.historyEntry, c.stateName[inc.Worst], FormatDuration(inc.Duration(now)))
+		v := fmt.Sprintf(c.HistoryEntry, c.StateName[inc.Worst], FormatDuration(inc.Duration(now)))
 		if inc.Open() {
-			v = fmt.Sprintf(c.historyOngoing, c.stateName[inc.Worst], FormatDuration(inc.Duration(now)))
+			v = fmt.Sprintf(c.HistoryOngoing, c.StateName[inc.Worst], FormatDuration(inc.Duration(now)))
 		}
 		var causes []string
 		for _, cause := range inc.MainCauses(3) {
@@ -651,21 +651,21 @@ func private(text string) Message { return Message{Title: text, Private: true} }
 
 // HelpMessage is the answer to /start and /help.
 func HelpMessage(lang string) Message {
-	c := catalogFor(lang)
-	return Message{Title: c.help[0], Lines: c.help[1:]}
+	c := For(lang)
+	return Message{Title: c.Help[0], Lines: c.Help[1:]}
 }
 
 // NoticeText is the text of a notice in a language.
-func NoticeText(lang string, n Notice) string { return catalogFor(lang).notices[n] }
+func NoticeText(lang string, n Notice) string { return For(lang).Notices[n] }
 
 // OptionHelp answers a command that came without its option, or with one of
 // the wrong type: the option's name and its accepted values, or an example.
 func OptionHelp(lang, command, option string, values []string, example string) string {
-	c := catalogFor(lang)
+	c := For(lang)
 	if len(values) > 0 {
-		return fmt.Sprintf(c.optionChoices, command, option, strings.Join(values, c.or))
+		return fmt.Sprintf(c.OptionChoices, command, option, strings.Join(values, c.Or))
 	}
-	return fmt.Sprintf(c.optionExample, command, option, example)
+	return fmt.Sprintf(c.OptionExample, command, option, example)
 }
 
 // NoticeMessage is a notice as a private reply.
