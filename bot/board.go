@@ -150,7 +150,7 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 		Incidents:  incidents,
 		Built:      now,
 	}
-	u := uptimesOf(spans, now)
+	u := UptimesOf(spans, now)
 	b.Uptime24h, b.Uptime7d, b.Uptime30d = u.H24, u.D7, u.D30
 	if b.State == "" {
 		b.State = probe.StateUnknown
@@ -207,12 +207,4 @@ func StateBegan(st probe.Status, recent []probe.Transition) time.Time {
 		}
 	}
 	return st.Since
-}
-
-// every is how often X is checked, from the published board; 0 without one.
-func (s *Service) every() time.Duration {
-	if b := s.board(); b != nil {
-		return b.Every
-	}
-	return 0
 }

@@ -11,16 +11,17 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
 
 func TestCommandLimiterBurstRateAndNote(t *testing.T) {
 	clock := bottest.NewClock(t0)
-	l := bot.NewCommandLimiter(bot.CommandLimits{Burst: 3, Every: 2 * time.Second, NoteEvery: time.Minute}, clock)
-	private := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, User: "1", Name: "status"}
-	group := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-5"}, User: "1", Name: "status"}
-	var got []bot.Admission
+	l := command.NewLimiter(command.Limits{Burst: 3, Every: 2 * time.Second, NoteEvery: time.Minute}, clock)
+	private := command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, User: "1", Name: "status"}
+	group := command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-5"}, User: "1", Name: "status"}
+	var got []command.Admission
 	for i := range 8 { // one person, two chats, one second
 		cmd := private
 		if i%2 == 1 {
@@ -28,60 +29,60 @@ func TestCommandLimiterBurstRateAndNote(t *testing.T) {
 		}
 		got = append(got, l.Admit(cmd))
 	}
-	want := []bot.Admission{bot.Admitted, bot.Admitted, bot.Admitted, bot.SlowDown, bot.Dropped, bot.Dropped, bot.Dropped, bot.Dropped}
+	want := []command.Admission{command.Admitted, command.Admitted, command.Admitted, command.SlowDown, command.Dropped, command.Dropped, command.Dropped, command.Dropped}
 	if !slices.Equal(got, want) {
 		t.Fatalf("admissions %v, want %v", got, want)
 	}
 	// Another person, and the same id on another platform, have budgets of their own.
-	if a := l.Admit(bot.Command{Chat: private.Chat, User: "2", Name: "status"}); a != bot.Admitted {
+	if a := l.Admit(command.Command{Chat: private.Chat, User: "2", Name: "status"}); a != command.Admitted {
 		t.Errorf("another person: %v", a)
 	}
-	if a := l.Admit(bot.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, User: "1", Name: "status"}); a != bot.Admitted {
+	if a := l.Admit(command.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, User: "1", Name: "status"}); a != command.Admitted {
 		t.Errorf("the same id on Discord: %v", a)
 	}
 	clock.Advance(2 * time.Second)
-	if a, b := l.Admit(group), l.Admit(group); a != bot.Admitted || b != bot.Dropped {
+	if a, b := l.Admit(group), l.Admit(group); a != command.Admitted || b != command.Dropped {
 		t.Errorf("2 s later: %v then %v, want one admitted then dropped (note given a minute ago at most)", a, b)
 	}
 	clock.Advance(time.Minute)
 	for range 3 {
 		l.Admit(group)
 	}
-	if a := l.Admit(group); a != bot.SlowDown {
+	if a := l.Admit(group); a != command.SlowDown {
 		t.Errorf("a minute after the note, over the limit again: %v, want a new note", a)
 	}
 }
 
 func TestCommandLimiterKeysChannelPostsByChat(t *testing.T) {
-	l := bot.NewCommandLimiter(bot.CommandLimits{Burst: 1}, bottest.NewClock(t0))
-	a := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100"}, Name: "status"}
-	b := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-200"}, Name: "status"}
-	if l.Admit(a) != bot.Admitted || l.Admit(b) != bot.Admitted {
+	l := command.NewLimiter(command.Limits{Burst: 1}, bottest.NewClock(t0))
+	a := command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100"}, Name: "status"}
+	b := command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-200"}, Name: "status"}
+	if l.Admit(a) != command.Admitted || l.Admit(b) != command.Admitted {
 		t.Fatal("two channels without a sender share a budget")
 	}
-	if l.Admit(a) == bot.Admitted {
+	if l.Admit(a) == command.Admitted {
 		t.Fatal("a channel went past its budget")
 	}
 }
 
 func TestCommandLimiterForgetsIdlePeople(t *testing.T) {
 	clock := bottest.NewClock(t0)
-	l := bot.NewCommandLimiter(bot.DefaultCommandLimits(), clock)
+	l := command.NewLimiter(command.DefaultLimits(), clock)
 	for i := range 10000 {
-		l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Name: "status", User: string(rune('a'+i%26)) + strings.Repeat("x", i/26)})
+		l.Admit(command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Name: "status", User: string(rune('a'+i%26)) + strings.Repeat("x", i/26)})
 	}
 	if n := l.People(); n != 10000 {
 		t.Fatalf("remembers %d people, want 10000", n)
 	}
 	clock.Advance(time.Minute) // the default idle time: budgets full, notes due again
-	l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Name: "status", User: "last"})
+	l.Admit(command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Name: "status", User: "last"})
 	if n := l.People(); n != 1 {
 		t.Fatalf("remembers %d people after a quiet minute, want 1", n)
 	}
 }
 
 func TestClaimFoldsPendingAnswers(t *testing.T) {
-	l := bot.NewCommandLimiter(bot.CommandLimits{}, bottest.NewClock(t0))
+	l := command.NewLimiter(command.Limits{}, bottest.NewClock(t0))
 	chat := bot.ChatRef{Platform: tgPlatform, ID: "1"}
 	release, ok := l.Claim(chat, "status")
 	if !ok {
@@ -138,8 +139,8 @@ func TestStatusBurstAnswersFromMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := &countingStore{Store: e.store}
-	svc := bot.NewService(store, store, e.clock.Now, quiet(), bot.WithBoard(pub.Board), bot.WithLiveState(e.mon), bot.WithRegions(e.mon.Regions))
-	cmd := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "status", Lang: "fr"}
+	svc := command.NewService(store, store, e.clock.Now, quiet(), command.WithBoard(pub.Board), command.WithLiveState(e.mon), command.WithRegions(e.mon.Regions))
+	cmd := command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "status", Lang: "fr"}
 	svc.Handle(t.Context(), cmd) // the chat's language is read once
 	before := store.calls.Load()
 	for i := range 200 {
@@ -166,7 +167,7 @@ func TestStatusBurstAnswersFromMemory(t *testing.T) {
 		t.Errorf("status after recovery %q", reply.PlainText())
 	}
 	// A language change through the service is seen at once.
-	if _, ok := svc.Handle(t.Context(), bot.Command{Chat: cmd.Chat, Kind: "private", Private: true, Name: "language", Args: "en"}); !ok {
+	if _, ok := svc.Handle(t.Context(), command.Command{Chat: cmd.Chat, Kind: "private", Private: true, Name: "language", Args: "en"}); !ok {
 		t.Fatal("no answer to /language")
 	}
 	reply, _ = svc.Handle(t.Context(), cmd)
@@ -182,9 +183,9 @@ func TestSubscriptionCapPerPerson(t *testing.T) {
 	} {
 		t.Run(tt.lang, func(t *testing.T) {
 			e := newEnv(t)
-			svc := bot.NewService(e.store, e.store, e.clock.Now, quiet(), bot.WithSubscriptionCap(2))
+			svc := command.NewService(e.store, e.store, e.clock.Now, quiet(), command.WithSubscriptionCap(2))
 			sub := func(id, user string) string {
-				reply, _ := svc.Handle(t.Context(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: id}, Kind: "channel", Name: "subscribe", User: user, Lang: tt.lang})
+				reply, _ := svc.Handle(t.Context(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: id}, Kind: "channel", Name: "subscribe", User: user, Lang: tt.lang})
 				return reply.PlainText()
 			}
 			for _, id := range []string{"-1", "-2"} {
@@ -228,7 +229,7 @@ func BenchmarkStatus(b *testing.B) {
 			defer st.Close()
 			storetest.SaveDown(b, st, t0)
 			clock := bottest.NewClock(t0.Add(time.Minute))
-			opts := []bot.ServiceOption{}
+			opts := []command.ServiceOption{}
 			if memory {
 				mon := bot.NewMonitor(bot.MonitorConfig{Store: st, Now: clock.Now, Log: quiet()})
 				if err := mon.Load(ctx); err != nil {
@@ -238,10 +239,10 @@ func BenchmarkStatus(b *testing.B) {
 				if err := pub.Refresh(ctx); err != nil {
 					b.Fatal(err)
 				}
-				opts = append(opts, bot.WithBoard(pub.Board), bot.WithLiveState(mon))
+				opts = append(opts, command.WithBoard(pub.Board), command.WithLiveState(mon))
 			}
-			svc := bot.NewService(st, st, clock.Now, quiet(), opts...)
-			cmd := bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "status"}
+			svc := command.NewService(st, st, clock.Now, quiet(), opts...)
+			cmd := command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "status"}
 			if m, _ := svc.Handle(ctx, cmd); !strings.Contains(m.Title, "down") {
 				b.Fatalf("status %q, want X down", m.Title)
 			}
@@ -258,17 +259,17 @@ func BenchmarkStatus(b *testing.B) {
 // Commands the bot ignores (an unknown command in a group, likely another
 // bot's) cost nothing and never earn a note.
 func TestIgnoredCommandsAreNotCharged(t *testing.T) {
-	l := bot.NewCommandLimiter(bot.CommandLimits{Burst: 1}, bottest.NewClock(t0))
+	l := command.NewLimiter(command.Limits{Burst: 1}, bottest.NewClock(t0))
 	group := bot.ChatRef{Platform: tgPlatform, ID: "-5"}
 	for range 10 {
-		if a := l.Admit(bot.Command{Chat: group, User: "1", Name: "otherbotcommand"}); a != bot.Admitted {
+		if a := l.Admit(command.Command{Chat: group, User: "1", Name: "otherbotcommand"}); a != command.Admitted {
 			t.Fatalf("an ignored command was %v", a)
 		}
 	}
-	if a := l.Admit(bot.Command{Chat: group, User: "1", Name: "status"}); a != bot.Admitted {
+	if a := l.Admit(command.Command{Chat: group, User: "1", Name: "status"}); a != command.Admitted {
 		t.Fatalf("/status after ignored commands: %v", a)
 	}
-	if a := l.Admit(bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Private: true, User: "1", Name: "otherbotcommand"}); a != bot.SlowDown {
+	if a := l.Admit(command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Private: true, User: "1", Name: "otherbotcommand"}); a != command.SlowDown {
 		t.Fatalf("an unknown command in a private chat (answered with the help) was %v, want charged", a)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 func TestSyncFixedAddsAndRemovesConfiguredChats(t *testing.T) {
@@ -14,12 +15,12 @@ func TestSyncFixedAddsAndRemovesConfiguredChats(t *testing.T) {
 	e.subscribe(tgPlatform, "42") // another platform: never touched
 	sub := func(id string) bot.Subscription { return bot.Subscription{Chat: bot.ChatRef{ID: id}, Kind: "webhook"} }
 
-	added, removed, err := bot.SyncFixed(ctx, e.store, hooks, []bot.Subscription{sub("a"), sub("b")}, e.clock.Now())
+	added, removed, err := command.SyncFixed(ctx, e.store, hooks, []bot.Subscription{sub("a"), sub("b")}, e.clock.Now())
 	if err != nil || added != 2 || removed != 0 {
 		t.Fatalf("first sync: +%d -%d %v", added, removed, err)
 	}
 	e.outage() // queues alerts for a, b and 42
-	added, removed, err = bot.SyncFixed(ctx, e.store, hooks, []bot.Subscription{sub("b"), sub("c")}, e.clock.Now())
+	added, removed, err = command.SyncFixed(ctx, e.store, hooks, []bot.Subscription{sub("b"), sub("c")}, e.clock.Now())
 	if err != nil || added != 1 || removed != 1 {
 		t.Fatalf("second sync: +%d -%d %v", added, removed, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // TestFlappingSendsOneUnstableAndOneSettledMessage replays waves like the
@@ -39,7 +40,7 @@ func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	if !strings.Contains(unstable.PlainText(), "5 changes since 2026-01-30 09:00:30 UTC") {
 		t.Fatalf("unstable message %q", unstable.PlainText())
 	}
-	reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "all"}, Name: "status"})
+	reply, _ := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "all"}, Name: "status"})
 	if !strings.Contains(reply.PlainText(), "Unstable since 2026-01-30 09:00:30 UTC") {
 		t.Fatalf("/status while unstable: %q", reply.PlainText())
 	}
@@ -69,7 +70,7 @@ func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	if n := transitions(t, reg); n != 51 {
 		t.Fatalf("transitions metric %v, want 51", n)
 	}
-	reply, _ = e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "all"}, Name: "status"})
+	reply, _ = e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "all"}, Name: "status"})
 	if strings.Contains(reply.PlainText(), "Unstable") {
 		t.Fatalf("/status after settling: %q", reply.PlainText())
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -108,7 +109,7 @@ type env struct {
 	store  *sqlite.Store
 	mon    *bot.Monitor
 	disp   *bot.Dispatcher
-	svc    *bot.Service
+	svc    *command.Service
 	tg, dc *recorder
 	policy bot.Policy
 	// opts are the store's options, used by start.
@@ -147,7 +148,7 @@ func (e *env) start() {
 		{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy},
 		{Platform: dcPlatform, Notifier: e.dc, Policy: e.policy},
 	}, e.clock, quiet(), nil)
-	e.svc = bot.NewService(s, s, e.clock.Now, quiet())
+	e.svc = command.NewService(s, s, e.clock.Now, quiet())
 }
 
 // restart closes the store and starts again on the same file.
@@ -158,7 +159,7 @@ func (e *env) restart() {
 
 func (e *env) subscribe(p bot.Platform, ids ...string) {
 	for _, id := range ids {
-		reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: p, ID: id}, Kind: "private", Private: true, Name: "subscribe"})
+		reply, _ := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: p, ID: id}, Kind: "private", Private: true, Name: "subscribe"})
 		if !strings.Contains(reply.Title, "Subscribed") {
 			e.t.Fatalf("subscribe %s: %q", id, reply.Title)
 		}

@@ -43,7 +43,7 @@ func ComputeUptime(spans []Span, from, to time.Time) Uptime {
 }
 
 // uptimesOf is the uptime over the last 24 h, 7 days and 30 days to now.
-func uptimesOf(spans []Span, now time.Time) Uptimes {
+func UptimesOf(spans []Span, now time.Time) Uptimes {
 	return Uptimes{
 		H24: ComputeUptime(spans, now.Add(-Window24h), now),
 		D7:  ComputeUptime(spans, now.Add(-Window7d), now),

@@ -403,3 +403,17 @@ func (m *Monitor) Health(maxAge time.Duration) Health {
 	h.Stale = m.cfg.Now().Sub(ref) > maxAge
 	return h
 }
+
+// Snapshot is the monitor's state as a store would load it, read from
+// memory: /status answers from it without a query. Incident is the open
+// incident only (memory keeps no closed one).
+func (m *Monitor) Snapshot() Saved {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sv := Saved{Status: m.status, LastRound: m.last, Flap: m.flap}
+	if m.incident != nil {
+		inc := *m.incident // the monitor replaces incidents, never changes one in place
+		sv.Incident = &inc
+	}
+	return sv
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 func admin(is bool, err error) func(context.Context) (bool, error) {
@@ -17,22 +18,22 @@ func TestCommands(t *testing.T) {
 	group := bot.ChatRef{Platform: tgPlatform, ID: "-5"}
 	tests := []struct {
 		name      string
-		cmd       bot.Command
+		cmd       command.Command
 		wantReply string // "" means the bot stays silent
 		wantSubs  int
 	}{
-		{"private subscribes", bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "subscribe"}, "Subscribed", 1},
-		{"group admin subscribes", bot.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "subscribe", IsAdmin: admin(true, nil)}, "Subscribed", 1},
-		{"group member refused", bot.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "subscribe", IsAdmin: admin(false, nil)}, "only an admin", 0},
-		{"admin check failing refuses", bot.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "subscribe", IsAdmin: admin(true, errors.New("boom"))}, "went wrong", 0},
-		{"server without permission refused", bot.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, Kind: "server", AdminOnly: true, Name: "subscribe"}, "only an admin", 0},
-		{"channel subscribes", bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100"}, Kind: "channel", Name: "subscribe"}, "Subscribed", 1},
-		{"unsubscribe when not subscribed", bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "unsubscribe"}, "not subscribed", 0},
-		{"unknown in private gets help", bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "frobnicate"}, "don't know that command", 0},
-		{"unknown in group is ignored", bot.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "frobnicate"}, "", 0},
-		{"help", bot.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "help"}, "/subscribe", 0},
-		{"status before any round", bot.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "status"}, "No check has completed yet", 0},
-		{"french", bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "subscribe", Lang: "fr"}, "Abonné", 1},
+		{"private subscribes", command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "subscribe"}, "Subscribed", 1},
+		{"group admin subscribes", command.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "subscribe", IsAdmin: admin(true, nil)}, "Subscribed", 1},
+		{"group member refused", command.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "subscribe", IsAdmin: admin(false, nil)}, "only an admin", 0},
+		{"admin check failing refuses", command.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "subscribe", IsAdmin: admin(true, errors.New("boom"))}, "went wrong", 0},
+		{"server without permission refused", command.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, Kind: "server", AdminOnly: true, Name: "subscribe"}, "only an admin", 0},
+		{"channel subscribes", command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100"}, Kind: "channel", Name: "subscribe"}, "Subscribed", 1},
+		{"unsubscribe when not subscribed", command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "unsubscribe"}, "not subscribed", 0},
+		{"unknown in private gets help", command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "frobnicate"}, "don't know that command", 0},
+		{"unknown in group is ignored", command.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "frobnicate"}, "", 0},
+		{"help", command.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "help"}, "/subscribe", 0},
+		{"status before any round", command.Command{Chat: group, Kind: "group", AdminOnly: true, Name: "status"}, "No check has completed yet", 0},
+		{"french", command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "subscribe", Lang: "fr"}, "Abonné", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +56,7 @@ func TestCommands(t *testing.T) {
 func TestSubscribeTwiceSaysSo(t *testing.T) {
 	e := newEnv(t)
 	e.subscribe(tgPlatform, "1")
-	reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "subscribe"})
+	reply, _ := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "subscribe"})
 	if !strings.Contains(reply.Title, "already subscribed") {
 		t.Fatalf("reply %q", reply.Title)
 	}
@@ -64,7 +65,7 @@ func TestSubscribeTwiceSaysSo(t *testing.T) {
 func TestStatusShowsStateComponentsAndIncident(t *testing.T) {
 	e := newEnv(t)
 	e.rounds(up, down, down)
-	reply, ok := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, Kind: "server", AdminOnly: true, Name: "status"})
+	reply, ok := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, Kind: "server", AdminOnly: true, Name: "status"})
 	text := reply.PlainText()
 	for _, want := range []string{"X is down", "down since", "Last check:", "web: timeout after 10s", "api: HTTP 503", "Ongoing incident since"} {
 		if !ok || !strings.Contains(text, want) {
@@ -72,7 +73,7 @@ func TestStatusShowsStateComponentsAndIncident(t *testing.T) {
 		}
 	}
 	e.rounds(up, up)
-	reply, _ = e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, Kind: "server", AdminOnly: true, Name: "status"})
+	reply, _ = e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c"}, Kind: "server", AdminOnly: true, Name: "status"})
 	for _, want := range []string{"X is up", "web: 80 ms", "Last incident:"} {
 		if !strings.Contains(reply.PlainText(), want) {
 			t.Errorf("status %q lacks %q", reply.PlainText(), want)
@@ -84,7 +85,7 @@ func TestMembershipEvents(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.subscribe(tgPlatform, "1", "2")
-	if _, err := e.svc.Handle(ctx, bot.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c1"}, Kind: "server", AdminOnly: true, Group: "g", Name: "subscribe", IsAdmin: admin(true, nil)}); !err {
+	if _, err := e.svc.Handle(ctx, command.Command{Chat: bot.ChatRef{Platform: dcPlatform, ID: "c1"}, Kind: "server", AdminOnly: true, Group: "g", Name: "subscribe", IsAdmin: admin(true, nil)}); !err {
 		t.Fatal("no reply")
 	}
 	if err := e.svc.ChatGone(ctx, bot.ChatRef{Platform: tgPlatform, ID: "1"}); err != nil {
@@ -104,7 +105,7 @@ func TestMembershipEvents(t *testing.T) {
 
 func (e *env) ask(name, lang string) string {
 	e.t.Helper()
-	reply, ok := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-5"}, Kind: "group", AdminOnly: true, Name: name, Lang: lang})
+	reply, ok := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-5"}, Kind: "group", AdminOnly: true, Name: name, Lang: lang})
 	if !ok {
 		e.t.Fatalf("no answer to /%s", name)
 	}
@@ -133,7 +134,7 @@ func TestStatusShowsUptimeInBothLanguages(t *testing.T) {
 func TestStatusReadsThePublishedBoard(t *testing.T) {
 	e := newEnv(t)
 	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
-	e.svc = bot.NewService(e.store, e.store, e.clock.Now, quiet(), bot.WithBoard(pub.Board))
+	e.svc = command.NewService(e.store, e.store, e.clock.Now, quiet(), command.WithBoard(pub.Board))
 	e.rounds(up, up)
 	if err := pub.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
@@ -174,9 +175,9 @@ func TestHistory(t *testing.T) {
 	for range 11 {
 		e.rounds(down, down, up, up)
 	}
-	reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Private: true, Name: "history"})
-	if len(reply.Fields) != bot.HistoryLimit {
-		t.Fatalf("%d incidents listed, want %d", len(reply.Fields), bot.HistoryLimit)
+	reply, _ := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Private: true, Name: "history"})
+	if len(reply.Fields) != command.HistoryLimit {
+		t.Fatalf("%d incidents listed, want %d", len(reply.Fields), command.HistoryLimit)
 	}
 	for k := 1; k < len(reply.Fields); k++ {
 		if reply.Fields[k-1].Name <= reply.Fields[k].Name {

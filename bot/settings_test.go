@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // run sends a command line ("/mute 2h") from an admin of a private chat.
 func (e *env) run(p bot.Platform, chat, line string) bot.Message {
 	e.t.Helper()
 	name, args, _ := strings.Cut(strings.TrimPrefix(line, "/"), " ")
-	reply, ok := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: p, ID: chat}, Kind: "private", Private: true, Name: name, Args: args})
+	reply, ok := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: p, ID: chat}, Kind: "private", Private: true, Name: name, Args: args})
 	if !ok {
 		e.t.Fatalf("%s: no reply", line)
 	}
@@ -59,7 +60,7 @@ func TestSettingsCommands(t *testing.T) {
 			e := newEnv(t)
 			e.subscribe(tgPlatform, "1")
 			name, args, _ := strings.Cut(strings.TrimPrefix(tt.line, "/"), " ")
-			reply, ok := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: name, Args: args, Lang: tt.lang})
+			reply, ok := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: name, Args: args, Lang: tt.lang})
 			if !ok || !strings.Contains(reply.PlainText(), tt.want) {
 				t.Fatalf("reply %q, want %q", reply.PlainText(), tt.want)
 			}
@@ -74,7 +75,7 @@ func TestSettingsButtonsRunTheirCommands(t *testing.T) {
 	e := newEnv(t)
 	e.subscribe(tgPlatform, "1")
 	for _, lang := range []string{"en", "fr"} {
-		reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "settings", Lang: lang})
+		reply, _ := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: "settings", Lang: lang})
 		var n int
 		for _, row := range reply.Buttons {
 			for _, b := range row {
@@ -103,7 +104,7 @@ func TestSettingsWhoMayChange(t *testing.T) {
 	group := bot.ChatRef{Platform: tgPlatform, ID: "-5"}
 	ctx := context.Background()
 	cmd := func(name, args string, isAdmin bool) bot.Message {
-		reply, _ := e.svc.Handle(ctx, bot.Command{Chat: group, Kind: "group", AdminOnly: true, Name: name, Args: args, IsAdmin: admin(isAdmin, nil)})
+		reply, _ := e.svc.Handle(ctx, command.Command{Chat: group, Kind: "group", AdminOnly: true, Name: name, Args: args, IsAdmin: admin(isAdmin, nil)})
 		return reply
 	}
 	if r := cmd("mute", "2h", true); !strings.Contains(r.Title, "/subscribe first") {
@@ -148,12 +149,12 @@ func TestSettingsSurviveRestartAndResetOnResubscribe(t *testing.T) {
 
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{"30m": 30 * time.Minute, "2h": 2 * time.Hour, "1d": 24 * time.Hour, "1h30m": 90 * time.Minute, " 7D ": 7 * 24 * time.Hour} {
-		if got, ok := bot.ParseDuration(in); !ok || got != want {
+		if got, ok := command.ParseDuration(in); !ok || got != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, ok, want)
 		}
 	}
 	for _, in := range []string{"", "banana", "0m", "-1h", "d", "1.5d", "0d"} {
-		if got, ok := bot.ParseDuration(in); ok {
+		if got, ok := command.ParseDuration(in); ok {
 			t.Errorf("ParseDuration(%q) = %v, want refused", in, got)
 		}
 	}
@@ -162,7 +163,7 @@ func TestParseDuration(t *testing.T) {
 func TestRepliesInTheChatsLanguage(t *testing.T) {
 	e := newEnv(t)
 	ask := func(name, lang string) string {
-		reply, _ := e.svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: name, Lang: lang})
+		reply, _ := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "1"}, Kind: "private", Private: true, Name: name, Lang: lang})
 		return reply.PlainText()
 	}
 	if got := ask("subscribe", "en"); !strings.Contains(got, "Subscribed") {

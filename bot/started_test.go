@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // TestStatusSaysWhenItStartedAndHowOftenXIsChecked: /status and the board
@@ -17,7 +18,7 @@ func TestStatusSaysWhenItStartedAndHowOftenXIsChecked(t *testing.T) {
 	e := newEnv(t)
 	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
 	pub.Every = 30 * time.Second
-	e.svc = bot.NewService(e.store, e.store, e.clock.Now, quiet(), bot.WithBoard(pub.Board))
+	e.svc = command.NewService(e.store, e.store, e.clock.Now, quiet(), command.WithBoard(pub.Board))
 	e.rounds(up, down, down)
 	if err := pub.Refresh(context.Background()); err != nil {
 		t.Fatal(err)

@@ -349,7 +349,7 @@ func FormatDuration(d time.Duration) string {
 
 func clock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
 
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+func Stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
 func (c *Catalog) since(t, now time.Time) string {
 	d := now.Sub(t)
@@ -471,14 +471,14 @@ func renderAlert(lang string, rows []Delivery, now time.Time) Message {
 		if tr.From == probe.StateDown {
 			m.Title = c.TitleDegradedFromDn
 		}
-		m.Lines = []string{fmt.Sprintf(c.SinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
+		m.Lines = []string{fmt.Sprintf(c.SinceLine, Stamp(startOf(ch)), c.since(startOf(ch), now))}
 		m.Fields = causeFields(ch.Causes)
 	default:
 		m.Severity, m.Title = SeverityDown, c.TitleDown
 		if tr.From == probe.StateDegraded {
 			m.Title = c.TitleDownFromDegraded
 		}
-		m.Lines = []string{fmt.Sprintf(c.SinceLine, stamp(startOf(ch)), c.since(startOf(ch), now))}
+		m.Lines = []string{fmt.Sprintf(c.SinceLine, Stamp(startOf(ch)), c.since(startOf(ch), now))}
 		m.Fields = causeFields(ch.Causes)
 	}
 	return m
@@ -496,7 +496,7 @@ func (c *Catalog) catchUp(m Message, tr probe.Transition, now time.Time) Message
 	default:
 		m.Severity, m.Title = SeverityDown, c.TitleDown
 	}
-	m.Lines = []string{c.MuteEnded, fmt.Sprintf(c.SinceLine, stamp(tr.Began), c.since(tr.Began, now))}
+	m.Lines = []string{c.MuteEnded, fmt.Sprintf(c.SinceLine, Stamp(tr.Began), c.since(tr.Began, now))}
 	return m
 }
 
@@ -509,7 +509,7 @@ func (c *Catalog) reminder(m Message, ch Change, now time.Time) Message {
 		m.Severity, m.Title, m.Silent = SeverityDegraded, c.TitleDegraded, true
 	}
 	start := startOf(ch)
-	m.Lines = []string{fmt.Sprintf(c.ReminderLine, c.StateName[tr.To], FormatDuration(now.Sub(start)), stamp(start))}
+	m.Lines = []string{fmt.Sprintf(c.ReminderLine, c.StateName[tr.To], FormatDuration(now.Sub(start)), Stamp(start))}
 	m.Fields = causeFields(ch.Incident.MainCauses(3))
 	return m
 }
@@ -520,7 +520,7 @@ func (c *Catalog) flapping(m Message, ch Change) Message {
 	m.ReplyTo = ""
 	if ch.Kind == KindUnstable {
 		m.Severity, m.Title = SeverityDegraded, c.UnstableTitle
-		m.Lines = []string{fmt.Sprintf(c.UnstableLine, ch.Flaps, stamp(ch.FlapSince))}
+		m.Lines = []string{fmt.Sprintf(c.UnstableLine, ch.Flaps, Stamp(ch.FlapSince))}
 		m.Fields = causeFields(ch.Causes)
 		return m
 	}
@@ -528,7 +528,7 @@ func (c *Catalog) flapping(m Message, ch Change) Message {
 	m.Silent = tr.To == probe.StateDegraded
 	state := c.StateName[tr.To]
 	m.Title = fmt.Sprintf(c.SettledTitle, state)
-	m.Lines = []string{fmt.Sprintf(c.SettledLine, strings.ToUpper(state[:1])+state[1:], stamp(tr.Began),
+	m.Lines = []string{fmt.Sprintf(c.SettledLine, strings.ToUpper(state[:1])+state[1:], Stamp(tr.Began),
 		clock(ch.FlapSince), clock(tr.Began), FormatDuration(tr.Began.Sub(ch.FlapSince)), ch.Flaps)}
 	return m
 }
@@ -575,13 +575,13 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict
 	m := Message{Title: fmt.Sprintf(c.StatusTitle, c.StateName[st]), Time: now}
 	m.Severity = severityOf(st)
 	if began := StateBegan(s.Status, s.Recent); !began.IsZero() && st != probe.StateUnknown {
-		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusSince, c.StateName[st], stamp(began), c.since(began, now)))
+		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusSince, c.StateName[st], Stamp(began), c.since(began, now)))
 	}
 	if len(regions) > 0 {
 		m.Lines = append(m.Lines, c.regionsLine(regions))
 	}
 	if f := s.Flap; f.Unstable() {
-		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusUnstable, stamp(f.Since), f.Changes))
+		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusUnstable, Stamp(f.Since), f.Changes))
 	}
 	if u := uptime; u != nil {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.UptimeLine, c.percent(u.H24), c.percent(u.D7), c.percent(u.D30)))
@@ -613,9 +613,9 @@ func RenderStatus(lang string, s Saved, uptime *Uptimes, regions []RegionVerdict
 	if inc := s.Incident; inc != nil {
 		worst := c.StateName[inc.Worst]
 		if inc.Open() {
-			m.Lines = append(m.Lines, fmt.Sprintf(c.StatusOpenIncident, stamp(inc.Start), worst, FormatDuration(inc.Duration(now))))
+			m.Lines = append(m.Lines, fmt.Sprintf(c.StatusOpenIncident, Stamp(inc.Start), worst, FormatDuration(inc.Duration(now))))
 		} else {
-			m.Lines = append(m.Lines, fmt.Sprintf(c.StatusLastIncident, stamp(inc.Start), stamp(inc.End), worst, FormatDuration(inc.Duration(now))))
+			m.Lines = append(m.Lines, fmt.Sprintf(c.StatusLastIncident, Stamp(inc.Start), Stamp(inc.End), worst, FormatDuration(inc.Duration(now))))
 		}
 	}
 	return m
@@ -641,13 +641,13 @@ func RenderHistory(lang string, incidents []Incident, now time.Time) Message {
 		if len(causes) > 0 {
 			v += " — " + strings.Join(causes, ", ")
 		}
-		m.Fields = append(m.Fields, Field{Name: stamp(inc.Start), Value: v})
+		m.Fields = append(m.Fields, Field{Name: Stamp(inc.Start), Value: v})
 	}
 	return m
 }
 
 // private is a one-line answer only its asker needs to see.
-func private(text string) Message { return Message{Title: text, Private: true} }
+func Private(text string) Message { return Message{Title: text, Private: true} }
 
 // HelpMessage is the answer to /start and /help.
 func HelpMessage(lang string) Message {
@@ -669,7 +669,7 @@ func OptionHelp(lang, command, option string, values []string, example string) s
 }
 
 // NoticeMessage is a notice as a private reply.
-func NoticeMessage(lang string, n Notice) Message { return private(NoticeText(lang, n)) }
+func NoticeMessage(lang string, n Notice) Message { return Private(NoticeText(lang, n)) }
 
 // severityOf is how a message announcing state s is styled.
 func severityOf(s probe.State) Severity {
@@ -682,4 +682,54 @@ func severityOf(s probe.State) Severity {
 		return SeverityDown
 	}
 	return SeverityInfo
+}
+
+// settingsButtons are the command lines of the rows under the /settings
+// answer: a button press is the same command a person could type.
+var settingsButtons = [][]string{
+	{"/alerts outages", "/alerts all"},
+	{"/mute 1h", "/mute 8h", "/unmute"},
+	{"/language fr", "/language en"},
+	{"/remind 1h", "/remind off"},
+}
+
+func (c *Catalog) buttons() [][]Button {
+	out := make([][]Button, len(settingsButtons))
+	for i, row := range settingsButtons {
+		for _, data := range row {
+			out[i] = append(out[i], Button{Label: c.ButtonLabels[data], Data: data})
+		}
+	}
+	return out
+}
+
+// RenderSettings shows a chat's settings, after done (the change just
+// made, "" for none), with the buttons that change them.
+func RenderSettings(lang string, cs ChatSettings, done string, now time.Time) Message {
+	c := For(lang)
+	level := cs.Level
+	if level == "" {
+		level = AlertsAll
+	}
+	mute := c.Off
+	if cs.MutedUntil.After(now) {
+		mute = fmt.Sprintf(c.MutedUntil, Stamp(cs.MutedUntil))
+	}
+	remind := c.Off
+	if cs.RemindEvery > 0 {
+		remind = fmt.Sprintf(c.RemindEvery, FormatDuration(cs.RemindEvery))
+	}
+	m := Message{Title: c.SettingsTitle, Time: now, Buttons: c.buttons()}
+	if done != "" {
+		m.Title = "✅ " + done
+		m.Lines = []string{c.SettingsTitle}
+	}
+	m.Fields = []Field{
+		{Name: c.SettingAlerts, Value: c.LevelName[level]},
+		{Name: c.SettingMute, Value: mute},
+		{Name: c.SettingLanguage, Value: c.LanguageName},
+		{Name: c.SettingRemind, Value: remind},
+	}
+	m.Lines = append(m.Lines, c.SettingsHelp)
+	return m
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -126,8 +127,8 @@ func (e *env) subscribeLang(id, lang string) {
 
 func (e *env) status(mon *bot.Monitor, lang string) string {
 	e.t.Helper()
-	svc := bot.NewService(e.store, e.store, e.clock.Now, quiet(), bot.WithRegions(mon.Regions))
-	reply, ok := svc.Handle(context.Background(), bot.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "asker"}, Private: true, Name: "status", Lang: lang})
+	svc := command.NewService(e.store, e.store, e.clock.Now, quiet(), command.WithRegions(mon.Regions))
+	reply, ok := svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "asker"}, Private: true, Name: "status", Lang: lang})
 	if !ok {
 		e.t.Fatal("no answer to /status")
 	}

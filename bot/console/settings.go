@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // Platform is the name of the console's one chat.
@@ -19,9 +20,9 @@ type Settings struct {
 }
 
 var (
-	_ bot.Adapter    = (*Settings)(nil)
-	_ bot.Fallback   = (*Settings)(nil)
-	_ bot.FixedChats = (*Settings)(nil)
+	_ adapterkit.Adapter    = (*Settings)(nil)
+	_ adapterkit.Fallback   = (*Settings)(nil)
+	_ adapterkit.FixedChats = (*Settings)(nil)
 )
 
 func (s *Settings) Platform() bot.Platform { return Platform }
@@ -42,9 +43,9 @@ func (s *Settings) FixedChats() []bot.Subscription {
 }
 
 // Build makes the notifier writing to the program's standard output.
-func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
+func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
 	p := deps.Delivery.Policy(0)
 	p.PerChat, p.Workers = 0, 1
 	deps.Log.Info("console notifier on: alerts are printed to stdout")
-	return &bot.Plugin{Notifier: New(deps.Stdout, deps.Clock.Now), Policy: p}, nil
+	return &adapterkit.Plugin{Notifier: New(deps.Stdout, deps.Clock.Now), Policy: p}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 )
@@ -29,7 +30,7 @@ func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
 		t.Run(tt.locale, func(t *testing.T) {
 			clock := bottest.NewClock(time.Now()) // frozen: no budget comes back during the test
 			h := startAdapter(t, harnessOpt{setup: func(a *Adapter) {
-				a.limiter = bot.NewCommandLimiter(bot.DefaultCommandLimits(), clock)
+				a.limiter = command.NewLimiter(command.DefaultLimits(), clock)
 			}})
 			var answered, slowed int
 			for i := range 8 {
@@ -77,8 +78,8 @@ func TestSubscriptionCapOnDiscord(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			h := startAdapter(t, harnessOpt{handler: func(*bot.Service) Handler {
-				return bot.NewService(st, st, time.Now, newTestLogger(&bottest.Buffer{}), bot.WithSubscriptionCap(2))
+			h := startAdapter(t, harnessOpt{handler: func(*command.Service) Handler {
+				return command.NewService(st, st, time.Now, newTestLogger(&bottest.Buffer{}), command.WithSubscriptionCap(2))
 			}})
 			sub := func(channel string) string {
 				return h.interact(t, discordtest.InteractionSpec{Name: "subscribe", GuildID: guild, ChannelID: channel, Locale: tt.locale,
@@ -107,7 +108,7 @@ type blockingHandler struct {
 	most    atomic.Int32
 }
 
-func (b *blockingHandler) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool) {
+func (b *blockingHandler) Handle(ctx context.Context, cmd command.Command) (bot.Message, bool) {
 	n := b.running.Add(1)
 	defer b.running.Add(-1)
 	for {
@@ -128,7 +129,7 @@ func (b *blockingHandler) Handle(ctx context.Context, cmd bot.Command) (bot.Mess
 func TestInteractionsRunUnderABoundedPool(t *testing.T) {
 	block := &blockingHandler{release: make(chan struct{})}
 	h := startAdapter(t, harnessOpt{
-		handler: func(s *bot.Service) Handler { block.Handler = s; return block },
+		handler: func(s *command.Service) Handler { block.Handler = s; return block },
 		setup:   func(a *Adapter) { a.slots = make(chan struct{}, 2) },
 	})
 	var ids []string
@@ -171,7 +172,7 @@ func (panickyGone) ChatGone(context.Context, bot.ChatRef) error { panic("boom") 
 func TestPanicInEventHandlerIsCountedAndSurvived(t *testing.T) {
 	panics := adapterkit.NewPanics(nil, Platform)
 	h := startAdapter(t, harnessOpt{
-		handler: func(s *bot.Service) Handler { return panickyGone{s} },
+		handler: func(s *command.Service) Handler { return panickyGone{s} },
 		setup:   func(a *Adapter) { a.panics = panics },
 	})
 	if err := h.fake.ChannelDelete("200000000000000001", guild); err != nil {

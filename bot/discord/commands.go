@@ -12,16 +12,17 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
-// Commands are the global slash commands the bot registers: bot.CommandNames
+// Commands are the global slash commands the bot registers: command.Names
 // with English descriptions and French localizations, and the options of
 // commandOptions. subscribe, unsubscribe and the commands that change a
 // channel's settings need MANAGE_CHANNELS by default; they and /settings
 // exist only in servers (a DM subscription would break as soon as the user
 // shares no server with the bot); status, history and help also work in a
 // DM with the bot.
-func Commands() []*discordgo.ApplicationCommand { return commandsFor(bot.CommandNames) }
+func Commands() []*discordgo.ApplicationCommand { return commandsFor(command.Names) }
 
 func commandsFor(names []string) []*discordgo.ApplicationCommand {
 	out := make([]*discordgo.ApplicationCommand, 0, len(names))
@@ -36,7 +37,7 @@ func commandsFor(names []string) []*discordgo.ApplicationCommand {
 			Options:          applicationOptions(name),
 			IntegrationTypes: &[]discordgo.ApplicationIntegrationType{discordgo.ApplicationIntegrationGuildInstall},
 		}
-		if admin := bot.AdminCommand(name); admin || settingsCommand(name) {
+		if admin := command.AdminOnly(name); admin || settingsCommand(name) {
 			if admin {
 				perms := int64(discordgo.PermissionManageChannels)
 				c.DefaultMemberPermissions = &perms
@@ -126,7 +127,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 			return
 		}
 	}
-	if known := slices.Contains(bot.CommandNames, name); known && a.limiter.Admit(a.command(i, name, args, lang)) != bot.Admitted {
+	if known := slices.Contains(command.Names, name); known && a.limiter.Admit(a.command(i, name, args, lang)) != command.Admitted {
 		// An interaction needs an answer within 3 s, or Discord shows
 		// "interaction failed": a short one only the asker sees, which
 		// costs no sending budget.
@@ -136,10 +137,10 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 		})
 		return
 	}
-	known := slices.Contains(bot.CommandNames, name)
+	known := slices.Contains(command.Names, name)
 	// Changes and refusals are the asker's business; reading is not, except
 	// in a DM where /settings is only refused.
-	private := !known || bot.AdminCommand(name) || (i.GuildID == "" && settingsCommand(name))
+	private := !known || command.AdminOnly(name) || (i.GuildID == "" && settingsCommand(name))
 	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
 	if private {
 		deferred.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
@@ -172,7 +173,7 @@ func (a *Adapter) respond(ctx context.Context, s *discordgo.Session, i *discordg
 	return true
 }
 
-// answer turns the interaction into a bot.Command and asks the handler. It
+// answer turns the interaction into a command.Command and asks the handler. It
 // never panics: a failing handler gives the "something went wrong" answer.
 func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, args, lang string) (m bot.Message) {
 	defer func() {
@@ -190,7 +191,7 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, ar
 	cmd := a.command(i, name, args, lang)
 	if i.GuildID == "" {
 		cmd.Kind, cmd.AdminOnly, cmd.Private = KindPrivate, false, true
-		if bot.AdminCommand(name) || settingsCommand(name) {
+		if command.AdminOnly(name) || settingsCommand(name) {
 			return bot.NoticeMessage(lang, bot.NoticeServersOnly)
 		}
 	} else {
@@ -216,9 +217,9 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, ar
 	return m
 }
 
-// command is the interaction as a bot.Command, before the checks of answer.
-func (a *Adapter) command(i *discordgo.Interaction, name, args, lang string) bot.Command {
-	cmd := bot.Command{
+// command is the interaction as a command.Command, before the checks of answer.
+func (a *Adapter) command(i *discordgo.Interaction, name, args, lang string) command.Command {
+	cmd := command.Command{
 		Chat:      bot.ChatRef{Platform: Platform, ID: i.ChannelID},
 		Kind:      KindServer,
 		AdminOnly: true,

@@ -16,6 +16,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -181,7 +182,7 @@ type slowHandler struct {
 	delay time.Duration
 }
 
-func (s slowHandler) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool) {
+func (s slowHandler) Handle(ctx context.Context, cmd command.Command) (bot.Message, bool) {
 	time.Sleep(s.delay)
 	return s.Handler.Handle(ctx, cmd)
 }
@@ -189,10 +190,10 @@ func (s slowHandler) Handle(ctx context.Context, cmd bot.Command) (bot.Message, 
 // panicHandler panics on every command.
 type panicHandler struct{ Handler }
 
-func (panicHandler) Handle(context.Context, bot.Command) (bot.Message, bool) { panic("boom") }
+func (panicHandler) Handle(context.Context, command.Command) (bot.Message, bool) { panic("boom") }
 
 func TestSlowHandlerAnsweredWithinWindow(t *testing.T) {
-	h := startAdapter(t, harnessOpt{handler: func(s *bot.Service) Handler { return slowHandler{s, 3500 * time.Millisecond} }})
+	h := startAdapter(t, harnessOpt{handler: func(s *command.Service) Handler { return slowHandler{s, 3500 * time.Millisecond} }})
 	in := h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001"})
 	if !in.Deferred() || in.AckDelay() > time.Second {
 		t.Errorf("deferred = %v after %v, want a deferral at once", in.Deferred(), in.AckDelay())
@@ -203,7 +204,7 @@ func TestSlowHandlerAnsweredWithinWindow(t *testing.T) {
 }
 
 func TestPanickingHandlerStillAnswers(t *testing.T) {
-	h := startAdapter(t, harnessOpt{handler: func(s *bot.Service) Handler { return panicHandler{s} }})
+	h := startAdapter(t, harnessOpt{handler: func(s *command.Service) Handler { return panicHandler{s} }})
 	in := h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001"})
 	if !strings.Contains(in.Text(), "went wrong") {
 		t.Errorf("answer %q, want the failure text", in.Text())
@@ -238,18 +239,18 @@ func TestCommandsRegisteredOnceWithLocalizations(t *testing.T) {
 		t.Fatalf("%d bulk overwrites, want 1", len(ow))
 	}
 	cmds := ow[0]
-	if len(cmds) != len(bot.CommandNames) {
-		t.Fatalf("%d commands, want %d", len(cmds), len(bot.CommandNames))
+	if len(cmds) != len(command.Names) {
+		t.Fatalf("%d commands, want %d", len(cmds), len(command.Names))
 	}
 	for k, c := range cmds {
-		name := bot.CommandNames[k]
+		name := command.Names[k]
 		if c.Name != name {
 			t.Errorf("command %d is %q, want %q", k, c.Name, name)
 		}
 		if c.Description != bot.CommandDescription("en", name) || c.DescriptionLocalizations["fr"] != bot.CommandDescription("fr", name) {
 			t.Errorf("%s: description %q, fr %q", name, c.Description, c.DescriptionLocalizations["fr"])
 		}
-		admin := bot.AdminCommand(name)
+		admin := command.AdminOnly(name)
 		gotPerm := c.DefaultMemberPermissions != nil && *c.DefaultMemberPermissions == "16"
 		if gotPerm != admin {
 			t.Errorf("%s: default_member_permissions %v, want MANAGE_CHANNELS (16) = %v", name, c.DefaultMemberPermissions, admin)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // DefaultAPIURL is the base every REST call goes to unless Config.APIURL says otherwise.
@@ -33,9 +34,9 @@ var ErrUnauthorized = errors.New("discord rejected the bot token (check DISCORD_
 // errNotReady is returned by Send before the first gateway session is up and after Run ended.
 var errNotReady = errors.New("discord adapter not connected yet")
 
-// Handler answers commands and records membership events; *bot.Service satisfies it.
+// Handler answers commands and records membership events; *command.Service satisfies it.
 type Handler interface {
-	Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool)
+	Handle(ctx context.Context, cmd command.Command) (bot.Message, bool)
 	ChatGone(ctx context.Context, chat bot.ChatRef) error
 	GroupGone(ctx context.Context, p bot.Platform, group string) error
 }
@@ -57,7 +58,7 @@ type Config struct {
 	Clock bot.Clock
 	// Limiter is the per-person command limit shared with the other
 	// adapters; nil admits every command.
-	Limiter *bot.CommandLimiter
+	Limiter *command.Limiter
 	// Panics counts panics recovered while handling an event or interaction;
 	// nil counts nothing.
 	Panics *adapterkit.Panics
@@ -95,7 +96,7 @@ type Adapter struct {
 	// slots bounds the gateway events handled at once (a token per handler).
 	slots chan struct{}
 
-	limiter *bot.CommandLimiter
+	limiter *command.Limiter
 	panics  *adapterkit.Panics
 
 	// Tunables, unexported so tests in this package can shorten them.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -58,7 +59,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	}
 
 	fake := discordtest.New(b)
-	svc := bot.NewService(store, store, time.Now, log)
+	svc := command.NewService(store, store, time.Now, log)
 	a := New(Config{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL, Log: log}, svc)
 	runDone := make(chan error, 1)
 	go func() { runDone <- a.Run(ctx) }()

@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
 
@@ -113,7 +114,7 @@ type harness struct {
 
 type harnessOpt struct {
 	fakeOpts []discordtest.Option
-	handler  func(*bot.Service) Handler
+	handler  func(*command.Service) Handler
 	// clock is the adapter's clock; nil means real time.
 	clock bot.Clock
 	// setup, when set, changes the adapter before Run.
@@ -139,7 +140,7 @@ func startAdapter(t *testing.T, o harnessOpt) *harness {
 	if o.store != nil {
 		store = o.store
 	}
-	svc := bot.NewService(store, store, time.Now, log)
+	svc := command.NewService(store, store, time.Now, log)
 	var handler Handler = svc
 	if o.handler != nil {
 		handler = o.handler(svc)

@@ -6,6 +6,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // MaxArgs bounds Command.Args, in runes, as the Telegram adapter does:
@@ -26,7 +27,7 @@ type option struct {
 type choice struct{ value, en, fr string }
 
 // commandOptions are the options of the commands that take one, by command
-// name. Commands the service lists (bot.CommandNames) without an entry here
+// name. Commands the service lists (command.Names) without an entry here
 // take none.
 var commandOptions = map[string]*option{
 	"alerts": {
@@ -56,7 +57,7 @@ var commandOptions = map[string]*option{
 
 // settingsCommand reports whether a command is about a chat's settings:
 // like a subscription they exist only in servers (a DM cannot subscribe).
-func settingsCommand(name string) bool { return name == "settings" || bot.ChangesSettings(name) }
+func settingsCommand(name string) bool { return name == "settings" || command.ChangesSettings(name) }
 
 // applicationOptions is the registered form of a command's option.
 func applicationOptions(name string) []*discordgo.ApplicationCommandOption {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
 
@@ -27,10 +28,10 @@ var newCommands = []string{"settings", "alerts", "mute", "unmute", "language", "
 type recorder struct {
 	Handler
 	mu   sync.Mutex
-	cmds []bot.Command
+	cmds []command.Command
 }
 
-func (r *recorder) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool) {
+func (r *recorder) Handle(ctx context.Context, cmd command.Command) (bot.Message, bool) {
 	if !slices.Contains(newCommands, cmd.Name) {
 		return r.Handler.Handle(ctx, cmd)
 	}
@@ -53,7 +54,7 @@ func (r *recorder) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bo
 	}, true
 }
 
-func (r *recorder) commands() []bot.Command {
+func (r *recorder) commands() []command.Command {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.cmds)
@@ -62,7 +63,7 @@ func (r *recorder) commands() []bot.Command {
 func startSettings(t *testing.T) (*harness, *recorder) {
 	rec := &recorder{}
 	h := startAdapter(t, harnessOpt{
-		handler: func(s *bot.Service) Handler { rec.Handler = s; return rec },
+		handler: func(s *command.Service) Handler { rec.Handler = s; return rec },
 	})
 	return h, rec
 }
@@ -234,7 +235,7 @@ func TestSettingsCommandsRegistered(t *testing.T) {
 		}
 	}
 	// The commands of today keep no option.
-	for _, name := range bot.CommandNames {
+	for _, name := range command.Names {
 		if c := byName[name]; len(c.Options) != 0 && commandOptions[name] == nil {
 			t.Errorf("/%s gained options %+v", name, c.Options)
 		}

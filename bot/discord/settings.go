@@ -25,7 +25,7 @@ type Settings struct {
 	Rate   float64           `env:"DISCORD_RATE_LIMIT" envDefault:"50"`
 }
 
-var _ bot.Adapter = (*Settings)(nil)
+var _ adapterkit.Adapter = (*Settings)(nil)
 
 func (s *Settings) Platform() bot.Platform { return Platform }
 
@@ -45,7 +45,7 @@ func (s *Settings) Validate() error {
 }
 
 // Build makes the adapter and registers its invalid-request gauge.
-func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
+func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
 	a := New(Config{Token: s.Token, APIURL: s.APIURL, Log: deps.Log, Clock: deps.Clock,
 		Limiter: deps.Commands, Panics: adapterkit.NewPanics(deps.Metrics, Platform)}, deps.Handler)
 	policy := deps.Delivery.Policy(s.Rate)
@@ -59,5 +59,5 @@ func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 			return nil, err
 		}
 	}
-	return &bot.Plugin{Notifier: a, Policy: policy, Run: a.Run, State: a.State}, nil
+	return &adapterkit.Plugin{Notifier: a, Policy: policy, Run: a.Run, State: a.State}, nil
 }

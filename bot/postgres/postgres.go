@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 )
 
@@ -27,10 +28,10 @@ import (
 var migrations embed.FS
 
 var (
-	_ bot.Store        = (*Store)(nil)
-	_ bot.VantageStore = (*Store)(nil)
-	_ bot.Lease        = (*Store)(nil)
-	_ bot.FixedStore   = (*Store)(nil)
+	_ bot.Store          = (*Store)(nil)
+	_ bot.VantageStore   = (*Store)(nil)
+	_ bot.Lease          = (*Store)(nil)
+	_ command.FixedStore = (*Store)(nil)
 )
 
 // migrationLock is the advisory lock key that serialises migrations across

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // Store is what the suite tests: everything the service needs, the
@@ -26,7 +27,7 @@ import (
 // closes. Leader fencing and outbox claims are each backend's own tests.
 type Store interface {
 	bot.Store
-	bot.FixedStore
+	command.FixedStore
 	bot.SubscriptionCounter
 	Close() error
 }

@@ -12,6 +12,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // MaxCallbackAnswer is Telegram's limit on answerCallbackQuery's text.
@@ -49,7 +50,7 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery,
 		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeUnknownCommand))
 		return nil
 	}
-	cmd := bot.Command{Chat: chatRef(msg.Chat.ID), Name: name, Args: args, Lang: lang}
+	cmd := command.Command{Chat: chatRef(msg.Chat.ID), Name: name, Args: args, Lang: lang}
 	switch msg.Chat.Type {
 	case "private":
 		cmd.Kind, cmd.Private = KindPrivate, true
@@ -64,7 +65,7 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery,
 		return nil
 	}
 	cmd.User = strconv.FormatInt(q.From.ID, 10)
-	if a.limiter.Admit(cmd) != bot.Admitted {
+	if a.limiter.Admit(cmd) != command.Admitted {
 		// A press must be answered or the client spins: a pop-up only the
 		// presser sees, which sends no message.
 		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeSlowDown))

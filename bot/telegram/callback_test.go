@@ -11,6 +11,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -29,14 +30,14 @@ var settingsButtons = [][]bot.Button{
 type recorder struct {
 	Handler
 	mu   sync.Mutex
-	cmds []bot.Command
+	cmds []command.Command
 	// noButtons: answers to changes carry no buttons.
 	noButtons bool
 }
 
 var settingsCommands = map[string]bool{"settings": true, "alerts": true, "mute": true, "unmute": true, "language": true, "remind": true}
 
-func (r *recorder) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool) {
+func (r *recorder) Handle(ctx context.Context, cmd command.Command) (bot.Message, bool) {
 	if !settingsCommands[cmd.Name] {
 		return r.Handler.Handle(ctx, cmd)
 	}
@@ -62,10 +63,10 @@ func (r *recorder) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bo
 	return m, true
 }
 
-func (r *recorder) commands() []bot.Command {
+func (r *recorder) commands() []command.Command {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]bot.Command(nil), r.cmds...)
+	return append([]command.Command(nil), r.cmds...)
 }
 
 // newSettingsHarness is a harness with the recorder in front of the real
@@ -362,7 +363,7 @@ func TestButtonFaultsNeverLogToken(t *testing.T) {
 	bottest.AssertNoSecret(t, h.fake.Token, h.logs.String())
 }
 
-// TestSettingsThroughTheRealService: the whole loop with bot.Service and
+// TestSettingsThroughTheRealService: the whole loop with command.Service and
 // SQLite, no stand-in: /subscribe, /settings answers with buttons, a press
 // changes the stored setting and edits the message in place, a typed
 // command with a bad value changes nothing.

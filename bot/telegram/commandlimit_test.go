@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -26,7 +27,7 @@ func TestFloodingUserIsLimited(t *testing.T) {
 		t.Run(tt.lang, func(t *testing.T) {
 			clock := bottest.NewClock(t0) // frozen: no budget comes back until the test says so
 			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
-				a.limiter = bot.NewCommandLimiter(bot.DefaultCommandLimits(), clock)
+				a.limiter = command.NewLimiter(command.DefaultLimits(), clock)
 			})
 			user := telegramtest.User{ID: userID, LanguageCode: tt.lang}
 			flood := func(n int) {
@@ -81,7 +82,7 @@ func TestFloodingUserIsLimited(t *testing.T) {
 // pending one, rendered when it goes out: one answer for both.
 func TestPendingStatusServesLaterAskers(t *testing.T) {
 	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
-		a.limiter = bot.NewCommandLimiter(bot.CommandLimits{Burst: 100}, bottest.NewClock(t0))
+		a.limiter = command.NewLimiter(command.Limits{Burst: 100}, bottest.NewClock(t0))
 	})
 	// The first answer in a chat goes at once; the next one waits out the
 	// chat's 1 s spacing, and /status asked meanwhile folds into it.
@@ -109,7 +110,7 @@ func TestSubscriptionCapOnTelegram(t *testing.T) {
 		{"fr", "Abonné", "déjà abonné 2 discussions, le maximum par personne"},
 	} {
 		t.Run(tt.lang, func(t *testing.T) {
-			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, nil, bot.WithSubscriptionCap(2))
+			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, nil, command.WithSubscriptionCap(2))
 			user := telegramtest.User{ID: userID, LanguageCode: tt.lang}
 			groups := []int64{-1001, -1002, -1003}
 			for _, g := range groups {
@@ -140,7 +141,7 @@ func TestSubscriptionCapOnTelegram(t *testing.T) {
 // /settings (handled in the poll loop).
 type panicky struct{ Handler }
 
-func (p panicky) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool) {
+func (p panicky) Handle(ctx context.Context, cmd command.Command) (bot.Message, bool) {
 	if cmd.Name == "status" || cmd.Name == "settings" {
 		panic("boom")
 	}
@@ -176,7 +177,7 @@ func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
 // slow-down pop-up and changes nothing.
 func TestRapidButtonPressesAreLimited(t *testing.T) {
 	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
-		a.limiter = bot.NewCommandLimiter(bot.CommandLimits{Burst: 3}, bottest.NewClock(t0))
+		a.limiter = command.NewLimiter(command.Limits{Burst: 3}, bottest.NewClock(t0))
 	})
 	user := telegramtest.User{ID: userID, LanguageCode: "fr"}
 	h.handled(h.fake.Private(user, "/subscribe"))
@@ -253,7 +254,7 @@ type versioned struct {
 	v *atomic.Int32
 }
 
-func (h versioned) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool) {
+func (h versioned) Handle(ctx context.Context, cmd command.Command) (bot.Message, bool) {
 	if cmd.Name == "status" {
 		return bot.Message{Title: fmt.Sprintf("status v%d", h.v.Load())}, true
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -365,10 +366,10 @@ func TestPollingParametersAndMenu(t *testing.T) {
 	for _, c := range h.fake.Commands("") {
 		names = append(names, c.Command)
 	}
-	if !reflect.DeepEqual(names, bot.CommandNames) {
-		t.Errorf("menu %v, want %v", names, bot.CommandNames)
+	if !reflect.DeepEqual(names, command.Names) {
+		t.Errorf("menu %v, want %v", names, command.Names)
 	}
-	if fr := h.fake.Commands("fr"); len(fr) != len(bot.CommandNames) || fr[0].Description != bot.CommandDescription("fr", fr[0].Command) {
+	if fr := h.fake.Commands("fr"); len(fr) != len(command.Names) || fr[0].Description != bot.CommandDescription("fr", fr[0].Command) {
 		t.Errorf("French menu %+v", fr)
 	}
 }

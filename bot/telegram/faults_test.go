@@ -14,6 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
@@ -154,7 +155,7 @@ func burst(tb testing.TB, replier Replier, limits telegramtest.Limits, chats int
 	}
 	tb.Cleanup(func() { store.Close() })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := bot.NewService(store, store, time.Now, quiet)
+	svc := command.NewService(store, store, time.Now, quiet)
 	a := New(Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: replier}, svc)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAdapter(ctx, a)

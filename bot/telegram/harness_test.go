@@ -13,6 +13,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
@@ -80,13 +81,13 @@ func waitCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// harness is an adapter wired to a real bot.Service over a real SQLite
+// harness is an adapter wired to a real command.Service over a real SQLite
 // store, talking to a fake Bot API.
 type harness struct {
 	t     *testing.T
 	fake  *telegramtest.Server
 	store *sqlite.Store
-	svc   *bot.Service
+	svc   *command.Service
 	a     *Adapter
 	logs  *logBuffer
 	done  chan error
@@ -119,12 +120,12 @@ func newHarnessAt(t *testing.T, opts telegramtest.Options, wrap func(Handler) Ha
 }
 
 // newHarnessWith is newHarnessAt with setup applied to the adapter before Run.
-func newHarnessWith(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter), svcOpts ...bot.ServiceOption) *harness {
+func newHarnessWith(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter), svcOpts ...command.ServiceOption) *harness {
 	t.Helper()
 	fake := telegramtest.Start(t, opts)
 	logs := newLogBuffer()
 	store := openStore(t)
-	svc := bot.NewService(store, store, now, logs.logger(), svcOpts...)
+	svc := command.NewService(store, store, now, logs.logger(), svcOpts...)
 	var hd Handler = svc
 	if wrap != nil {
 		hd = wrap(svc)

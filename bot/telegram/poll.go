@@ -13,6 +13,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // allowedUpdates is sent explicitly: Telegram otherwise keeps whatever list
@@ -233,7 +234,7 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 	if !ok || !a.forMe(target) {
 		return nil
 	}
-	cmd := bot.Command{Chat: chatRef(msg.Chat.ID), Name: name, Args: args}
+	cmd := command.Command{Chat: chatRef(msg.Chat.ID), Name: name, Args: args}
 	if msg.From != nil {
 		cmd.Lang, cmd.User = msg.From.LanguageCode, strconv.FormatInt(msg.From.ID, 10)
 	}
@@ -256,17 +257,17 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 		return nil
 	}
 	switch a.limiter.Admit(cmd) {
-	case bot.SlowDown:
+	case command.SlowDown:
 		note := bot.NoticeMessage(cmd.Lang, bot.NoticeSlowDown)
 		if replyTo != 0 {
 			note.ReplyTo = strconv.Itoa(replyTo)
 		}
 		a.queueReply(cmd.Chat.ID, name, note, u.threadID)
 		return nil
-	case bot.Dropped:
+	case command.Dropped:
 		return nil
 	}
-	if bot.Coalesced(name) {
+	if command.Coalesced(name) {
 		// Read-only: answered when sent, so one answer serves every asker
 		// while it waits.
 		release, ok := a.limiter.Claim(cmd.Chat, name)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // Replier sends one command answer within the platform's sending budget:
@@ -31,7 +32,7 @@ func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID i
 // queueRendered queues the answer to a read-only command, rendered when the
 // chat's budget lets it go (each retry renders it afresh); release is
 // called then, so a command asked after that gets an answer of its own.
-func (a *Adapter) queueRendered(cmd bot.Command, release func(), replyTo, threadID int) {
+func (a *Adapter) queueRendered(cmd command.Command, release func(), replyTo, threadID int) {
 	chat := cmd.Chat.ID
 	queued := a.replies.add(chat, func(ctx context.Context) {
 		defer release() // also when the answer is never sent

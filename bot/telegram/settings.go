@@ -25,7 +25,7 @@ type Settings struct {
 	Rate     float64           `env:"TELEGRAM_RATE_LIMIT" envDefault:"25"`
 }
 
-var _ bot.Adapter = (*Settings)(nil)
+var _ adapterkit.Adapter = (*Settings)(nil)
 
 func (s *Settings) Platform() bot.Platform { return Platform }
 
@@ -55,7 +55,7 @@ func (s *Settings) config() Config { return Config{Token: s.Token, Endpoint: s.E
 
 // Build makes the adapter. Command answers and alerts share one gate, so
 // TELEGRAM_RATE_LIMIT bounds both and answers go first.
-func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
+func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
 	SetLibraryLogger(deps.Log) // the library's logger is process-wide; there is one Telegram adapter
 	policy := deps.Delivery.Policy(s.Rate)
 	gate := bot.NewGate(policy, deps.Clock)
@@ -64,5 +64,5 @@ func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
 	cfg.Log, cfg.Replier, cfg.Limiter = deps.Log, gate, deps.Commands
 	cfg.Panics = adapterkit.NewPanics(deps.Metrics, Platform)
 	a := New(cfg, deps.Handler)
-	return &bot.Plugin{Notifier: a, Policy: policy, Gate: gate, Run: a.Run, State: a.State}, nil
+	return &adapterkit.Plugin{Notifier: a, Policy: policy, Gate: gate, Run: a.Run, State: a.State}, nil
 }

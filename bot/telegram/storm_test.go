@@ -12,6 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -43,7 +44,7 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 	defer store.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := New(Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: gate},
-		bot.NewService(store, store, time.Now, quiet))
+		command.NewService(store, store, time.Now, quiet))
 	actx, acancel := context.WithCancel(ctx)
 	done := runAdapter(actx, a)
 	defer func() { acancel(); <-done }()

@@ -23,6 +23,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // DefaultEndpoint is the Bot API URL format: token, then method.
@@ -56,16 +57,16 @@ const replyDrain = 5 * time.Second
 // replyWorkers bounds how many chats' answers are being sent at once.
 const replyWorkers = 32
 
-// Handler answers commands and records membership changes; *bot.Service
+// Handler answers commands and records membership changes; *command.Service
 // satisfies it.
 type Handler interface {
-	Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool)
+	Handle(ctx context.Context, cmd command.Command) (bot.Message, bool)
 	ChatGone(ctx context.Context, chat bot.ChatRef) error
 	ChatMigrated(ctx context.Context, from, to bot.ChatRef) error
 }
 
 var (
-	_ Handler      = (*bot.Service)(nil)
+	_ Handler      = (*command.Service)(nil)
 	_ bot.Notifier = (*Adapter)(nil)
 )
 
@@ -90,7 +91,7 @@ type Config struct {
 	Replier Replier
 	// Limiter is the per-person command limit and the answers pending per
 	// chat (shared with the other adapters); nil admits every command.
-	Limiter *bot.CommandLimiter
+	Limiter *command.Limiter
 	// Panics counts panics recovered while handling an update or sending an
 	// answer; nil counts nothing.
 	Panics *adapterkit.Panics
@@ -153,7 +154,7 @@ type Adapter struct {
 	replier     Replier
 	replies     *replyQueue
 	replyDrain  time.Duration
-	limiter     *bot.CommandLimiter
+	limiter     *command.Limiter
 	panics      *adapterkit.Panics
 
 	self atomic.Pointer[identity]
@@ -373,20 +374,20 @@ var menuLanguages = []string{"", "fr"}
 // registerCommands publishes the command menu. Failure is logged: the
 // commands work without a menu.
 func (a *Adapter) registerCommands(ctx context.Context) {
-	type command struct {
+	type menuEntry struct {
 		Command     string `json:"command"`
 		Description string `json:"description"`
 	}
 	for _, lang := range menuLanguages {
-		cmds := make([]command, 0, len(bot.CommandNames))
-		for _, name := range bot.CommandNames {
+		cmds := make([]menuEntry, 0, len(command.Names))
+		for _, name := range command.Names {
 			desc := bot.CommandDescription(lang, name)
 			if desc == "" {
 				desc = name
 			}
-			cmds = append(cmds, command{Command: name, Description: bot.Truncate(desc, 256)})
+			cmds = append(cmds, menuEntry{Command: name, Description: bot.Truncate(desc, 256)})
 		}
-		if lang != "" && bot.CommandDescription(lang, bot.CommandNames[0]) == bot.CommandDescription("", bot.CommandNames[0]) {
+		if lang != "" && bot.CommandDescription(lang, command.Names[0]) == bot.CommandDescription("", command.Names[0]) {
 			continue // no translation: the default menu serves
 		}
 		body, _ := json.Marshal(cmds) // plain strings: cannot fail

@@ -1,10 +1,13 @@
 package webhook
 
-import "github.com/xstatusbot/xstatusbot/bot"
+import (
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+)
 
 var (
-	_ bot.Adapter    = (*Settings)(nil)
-	_ bot.FixedChats = (*Settings)(nil)
+	_ adapterkit.Adapter    = (*Settings)(nil)
+	_ adapterkit.FixedChats = (*Settings)(nil)
 )
 
 func (s *Settings) Platform() bot.Platform { return Platform }
@@ -19,12 +22,12 @@ func (s *Settings) FixedChats() []bot.Subscription {
 
 // Build makes the notifier. Each URL is its own chat, held to
 // WEBHOOK_RATE_LIMIT messages per second.
-func (s *Settings) Build(deps bot.Deps) (*bot.Plugin, error) {
+func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
 	n, err := New(*s, nil, deps.Log)
 	if err != nil {
 		return nil, err
 	}
 	p := deps.Delivery.Policy(0)
 	p.PerChat = s.Policy().PerChat
-	return &bot.Plugin{Notifier: n, Policy: p}, nil
+	return &adapterkit.Plugin{Notifier: n, Policy: p}, nil
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/console"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
@@ -10,8 +10,8 @@ import (
 
 // adapters lists every platform the bot can deliver to, each with its own
 // settings. Adding a platform is one line here.
-func adapters() []bot.Adapter {
-	return []bot.Adapter{
+func adapters() []adapterkit.Adapter {
+	return []adapterkit.Adapter{
 		&console.Settings{},
 		&telegram.Settings{},
 		&discord.Settings{},

@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -66,7 +67,7 @@ type Config struct {
 
 	// Adapters are every chat platform with its own settings, read from the
 	// same environment; Enabled picks those that are on.
-	Adapters []bot.Adapter `env:"-"`
+	Adapters []adapterkit.Adapter `env:"-"`
 
 	// Derived from the settings above by loadConfig.
 	Targets  []probe.Target `env:"-"`
@@ -267,13 +268,13 @@ func defaultRegion(host string, err error) (string, error) {
 
 // Enabled lists the adapters that are on. An adapter that is a fallback
 // (the console in its auto mode) is on only when no other adapter is.
-func (c Config) Enabled() []bot.Adapter {
-	var on, fallbacks []bot.Adapter
+func (c Config) Enabled() []adapterkit.Adapter {
+	var on, fallbacks []adapterkit.Adapter
 	for _, a := range c.Adapters {
 		if !a.Enabled() {
 			continue
 		}
-		if f, ok := a.(bot.Fallback); ok && f.Fallback() {
+		if f, ok := a.(adapterkit.Fallback); ok && f.Fallback() {
 			fallbacks = append(fallbacks, a)
 			continue
 		}
@@ -286,7 +287,7 @@ func (c Config) Enabled() []bot.Adapter {
 }
 
 // envKeys lists the variables Config and the adapters read.
-func envKeys(adapters []bot.Adapter) []string {
+func envKeys(adapters []adapterkit.Adapter) []string {
 	keys := structKeys(Config{})
 	for _, a := range adapters {
 		keys = append(keys, structKeys(a)...)

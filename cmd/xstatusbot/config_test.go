@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 )
 
@@ -35,7 +36,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	}
 }
 
-func platforms(as []bot.Adapter) string {
+func platforms(as []adapterkit.Adapter) string {
 	var names []string
 	for _, a := range as {
 		names = append(names, string(a.Platform()))

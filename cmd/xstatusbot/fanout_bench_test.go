@@ -18,6 +18,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
@@ -146,7 +147,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 
 	// Wiring as in serve (run.go), minus the web server and the schedule.
 	metrics := bot.NewMetrics(prometheus.NewRegistry())
-	svc := bot.NewService(store, store, time.Now, log)
+	svc := command.NewService(store, store, time.Now, log)
 	policy := func(rate float64) bot.Policy {
 		p := bot.DefaultPolicy(rate)
 		p.Workers = cfg.workers

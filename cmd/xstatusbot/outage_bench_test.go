@@ -14,6 +14,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
@@ -69,7 +70,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	}
 	fake := telegramtest.NewServer(telegramtest.Options{Limits: telegramtest.Limits{PerSecond: 30, PerChatPerSecond: 1}})
 	defer fake.Close()
-	svc := bot.NewService(store, store, time.Now, log)
+	svc := command.NewService(store, store, time.Now, log)
 	policy := bot.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers
 	gate := bot.NewGate(policy, bot.SystemClock{})
 	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)

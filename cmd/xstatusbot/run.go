@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -57,7 +59,7 @@ func indent(err error) string {
 // buildAdapters builds every enabled adapter into a delivery channel and
 // its runner, and keeps the configured chats of fixed-chat adapters (console,
 // webhooks) in step with the settings, also for adapters that are off.
-func buildAdapters(ctx context.Context, cfg Config, store bot.FixedStore, deps bot.Deps, log *slog.Logger) ([]bot.Channel, []func(context.Context) error, error) {
+func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, deps adapterkit.Deps, log *slog.Logger) ([]bot.Channel, []func(context.Context) error, error) {
 	on := cfg.Enabled()
 	var (
 		channels []bot.Channel
@@ -66,12 +68,12 @@ func buildAdapters(ctx context.Context, cfg Config, store bot.FixedStore, deps b
 	for _, a := range cfg.Adapters {
 		p := a.Platform()
 		enabled := slices.Contains(on, a)
-		if f, ok := a.(bot.FixedChats); ok {
+		if f, ok := a.(adapterkit.FixedChats); ok {
 			var want []bot.Subscription
 			if enabled {
 				want = f.FixedChats()
 			}
-			added, removed, err := bot.SyncFixed(ctx, store, p, want, time.Now())
+			added, removed, err := command.SyncFixed(ctx, store, p, want, time.Now())
 			if err != nil {
 				return nil, nil, err
 			}
@@ -157,16 +159,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	}
 	pub = bot.NewBoardPublisher(store, pageSource(cfg, mon), bot.SystemClock{})
 	pub.Every = interval // the page and /status say how often X is checked
-	svc := bot.NewService(store, store, time.Now, log, bot.WithBoard(pub.Board), bot.WithRegions(mon.Regions),
-		bot.WithLiveState(mon), bot.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser))
-	deps := bot.Deps{
+	svc := command.NewService(store, store, time.Now, log, command.WithBoard(pub.Board), command.WithRegions(mon.Regions),
+		command.WithLiveState(mon), command.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser))
+	deps := adapterkit.Deps{
 		Handler:  svc,
 		Clock:    bot.SystemClock{},
-		Delivery: bot.DeliverySettings{MaxAge: cfg.DeliveryMaxAge, MaxAttempts: cfg.DeliveryAttempts, Workers: cfg.DeliveryWorkers},
+		Delivery: adapterkit.DeliverySettings{MaxAge: cfg.DeliveryMaxAge, MaxAttempts: cfg.DeliveryAttempts, Workers: cfg.DeliveryWorkers},
 		Metrics:  reg,
 		Stdout:   stdout,
 		// One limiter for the process: a person's budget outlives a change of leader.
-		Commands: bot.NewCommandLimiter(bot.DefaultCommandLimits(), bot.SystemClock{}),
+		Commands: command.NewLimiter(command.DefaultLimits(), bot.SystemClock{}),
 	}
 
 	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second
@@ -228,7 +230,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 // lead is the leader's work for one term: the chat platforms' connections
 // (only one replica may poll Telegram or hold the Discord gateway) and
 // delivery. It ends when the term does, or when a platform fails for good.
-func lead(ctx context.Context, cfg Config, store storage, deps bot.Deps, view *delivery, fence func(time.Time) error, metrics *bot.Metrics, log *slog.Logger) error {
+func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, view *delivery, fence func(time.Time) error, metrics *bot.Metrics, log *slog.Logger) error {
 	// Adapters are built again for each term; their collectors go with the term.
 	termReg := &termMetrics{Registerer: deps.Metrics}
 	defer termReg.end()
@@ -330,7 +332,7 @@ func openStore(ctx context.Context, cfg Config, interval time.Duration) (storage
 // storage is what serve needs of a database.
 type storage interface {
 	bot.Store
-	bot.FixedStore
+	command.FixedStore
 	Close() error
 }
 

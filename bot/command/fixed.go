@@ -1,28 +1,30 @@
-package bot
+package command
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // FixedStore is what SyncFixed needs from persistence.
 type FixedStore interface {
-	Subscribe(ctx context.Context, s Subscription) (created bool, err error)
-	Unsubscribe(ctx context.Context, chat ChatRef) (removed bool, err error)
-	Subscriptions(ctx context.Context) ([]Subscription, error)
+	Subscribe(ctx context.Context, s bot.Subscription) (created bool, err error)
+	Unsubscribe(ctx context.Context, chat bot.ChatRef) (removed bool, err error)
+	Subscriptions(ctx context.Context) ([]bot.Subscription, error)
 }
 
 // SyncFixed makes the subscriptions of platform p exactly want: the chats
 // an adapter takes from its configuration (webhook URLs, the console). A
 // chat that left the configuration ends its subscription and its pending
 // alerts. It returns how many were added and removed.
-func SyncFixed(ctx context.Context, subs FixedStore, p Platform, want []Subscription, now time.Time) (added, removed int, err error) {
+func SyncFixed(ctx context.Context, subs FixedStore, p bot.Platform, want []bot.Subscription, now time.Time) (added, removed int, err error) {
 	have, err := subs.Subscriptions(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sync %s subscriptions: %w", p, err)
 	}
-	keep := make(map[ChatRef]bool, len(want))
+	keep := make(map[bot.ChatRef]bool, len(want))
 	for _, s := range want {
 		s.Chat.Platform = p
 		keep[s.Chat] = true

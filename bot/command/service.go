@@ -1,4 +1,4 @@
-package bot
+package command
 
 import (
 	"context"
@@ -6,14 +6,16 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // Command is one command a person sent, as an adapter understood it.
 type Command struct {
-	Chat ChatRef
+	Chat bot.ChatRef
 	// Kind is the adapter's word for the chat (private, group, server…),
 	// stored with the subscription.
-	Kind ChatKind
+	Kind bot.ChatKind
 	// Private says the chat is one person's: an unknown command there gets
 	// the help instead of silence.
 	Private bool
@@ -38,34 +40,34 @@ type Command struct {
 	IsAdmin func(ctx context.Context) (bool, error)
 }
 
-// CommandNames are the commands the bot knows, in menu order.
-var CommandNames = []string{"subscribe", "unsubscribe", "status", "history", "settings", "alerts", "mute", "unmute", "language", "remind", "help"}
+// Names are the commands the bot knows, in menu order.
+var Names = []string{"subscribe", "unsubscribe", "status", "history", "settings", "alerts", "mute", "unmute", "language", "remind", "help"}
 
 // HistoryLimit is how many incidents /history lists.
 const HistoryLimit = 10
 
-// AdminCommand reports whether a command changes a chat's subscription or
+// AdminOnly reports whether a command changes a chat's subscription or
 // its settings: the same people may do both.
-func AdminCommand(name string) bool {
+func AdminOnly(name string) bool {
 	return name == "subscribe" || name == "unsubscribe" || ChangesSettings(name)
 }
 
 // Service answers commands and records membership events.
 type Service struct {
-	subs  SubscriptionStore
+	subs  bot.SubscriptionStore
 	state interface {
-		Load(ctx context.Context) (Saved, error)
+		Load(ctx context.Context) (bot.Saved, error)
 	}
 	// history is the state store when it also keeps history, else nil:
 	// /status then shows no uptime and /history cannot answer.
-	history HistoryStore
+	history bot.HistoryStore
 	// board is the in-memory board, read first when it has one.
-	board func() *Board
+	board func() *bot.Board
 	// regions is the last vote's breakdown of the vantage points.
-	regions func() []RegionVerdict
+	regions func() []bot.RegionVerdict
 	// live is the monitor's state in memory, read by /status instead of
 	// the store when set.
-	live interface{ Snapshot() Saved }
+	live interface{ Snapshot() bot.Saved }
 	// langs remembers chats' languages for a while, so a burst of commands
 	// does not read the store per command.
 	langs *langCache
@@ -80,17 +82,17 @@ type ServiceOption func(*Service)
 
 // WithBoard lets /status and /history answer from the published board
 // (BoardPublisher.Board) instead of reading history from the store.
-func WithBoard(board func() *Board) ServiceOption { return func(s *Service) { s.board = board } }
+func WithBoard(board func() *bot.Board) ServiceOption { return func(s *Service) { s.board = board } }
 
 // WithRegions lets /status say what each vantage point saw when they
 // disagree (Monitor.Regions).
-func WithRegions(regions func() []RegionVerdict) ServiceOption {
+func WithRegions(regions func() []bot.RegionVerdict) ServiceOption {
 	return func(s *Service) { s.regions = regions }
 }
 
 // WithLiveState lets /status answer from the monitor's state in memory
 // (Monitor.Snapshot) instead of loading it from the store per command.
-func WithLiveState(live interface{ Snapshot() Saved }) ServiceOption {
+func WithLiveState(live interface{ Snapshot() bot.Saved }) ServiceOption {
 	return func(s *Service) { s.live = live }
 }
 
@@ -100,10 +102,10 @@ func WithSubscriptionCap(n int) ServiceOption { return func(s *Service) { s.maxS
 
 // NewService builds the command service. Uptime and /history come from the
 // board when one is published, else from state when it is a HistoryStore.
-func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, log *slog.Logger, opts ...ServiceOption) *Service {
-	s := &Service{subs: subs, state: state, now: now, log: log, board: func() *Board { return nil },
-		regions: func() []RegionVerdict { return nil }, langs: newLangCache(langTTL)}
-	s.history, _ = state.(HistoryStore)
+func NewService(subs bot.SubscriptionStore, state bot.StateStore, now func() time.Time, log *slog.Logger, opts ...ServiceOption) *Service {
+	s := &Service{subs: subs, state: state, now: now, log: log, board: func() *bot.Board { return nil },
+		regions: func() []bot.RegionVerdict { return nil }, langs: newLangCache(langTTL)}
+	s.history, _ = state.(bot.HistoryStore)
 	for _, o := range opts {
 		o(s)
 	}
@@ -112,35 +114,35 @@ func NewService(subs SubscriptionStore, state StateStore, now func() time.Time, 
 
 // Handle answers a command. ok is false when the bot should stay silent:
 // unknown commands outside private chats are ignored.
-func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bool) {
+func (s *Service) Handle(ctx context.Context, cmd Command) (reply bot.Message, ok bool) {
 	name := strings.ToLower(strings.TrimPrefix(cmd.Name, "/"))
 	if ignored(cmd) {
-		return Message{}, false // an unknown command in a shared chat: silence, no store read
+		return bot.Message{}, false // an unknown command in a shared chat: silence, no store read
 	}
 	if name != "subscribe" && name != "unsubscribe" {
 		cmd.Lang = s.chatLang(ctx, cmd)
 	}
-	if AdminCommand(name) {
+	if AdminOnly(name) {
 		// The chat's subscription or language may change: read it afresh next time.
 		defer s.langs.forget(cmd.Chat)
 	}
 	switch name {
 	case "start", "help":
-		return HelpMessage(cmd.Lang), true
+		return bot.HelpMessage(cmd.Lang), true
 	case "status":
 		saved, err := s.saved(ctx)
 		if err != nil {
 			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
-			return NoticeMessage(cmd.Lang, NoticeFailed), true
+			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed), true
 		}
-		return RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.every(), s.now()), true
+		return bot.RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.every(), s.now()), true
 	case "history":
 		incidents, err := s.incidents(ctx)
 		if err != nil {
 			s.log.Error("load incidents for /history", "err", err, "chat", cmd.Chat.String())
-			return NoticeMessage(cmd.Lang, NoticeFailed), true
+			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed), true
 		}
-		return RenderHistory(cmd.Lang, incidents, s.now()), true
+		return bot.RenderHistory(cmd.Lang, incidents, s.now()), true
 	case "subscribe", "unsubscribe":
 		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
 	default:
@@ -148,12 +150,12 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 			return s.settings(ctx, cmd, name), true
 		}
 		if cmd.Private {
-			help := HelpMessage(cmd.Lang)
-			help.Title = For(cmd.Lang).UnknownCommand + " " + help.Title
+			help := bot.HelpMessage(cmd.Lang)
+			help.Title = bot.For(cmd.Lang).UnknownCommand + " " + help.Title
 			help.Private = true
 			return help, true
 		}
-		return Message{}, false
+		return bot.Message{}, false
 	}
 }
 
@@ -161,7 +163,7 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply Message, ok bo
 // /language), else the asker's. Subscription answers keep the asker's: they
 // are about the subscription itself.
 func (s *Service) chatLang(ctx context.Context, cmd Command) string {
-	store, ok := s.subs.(SettingsStore)
+	store, ok := s.subs.(bot.SettingsStore)
 	if !ok {
 		return cmd.Lang
 	}
@@ -185,25 +187,25 @@ func (s *Service) chatLang(ctx context.Context, cmd Command) string {
 
 // uptimes are the board's uptime figures, else the store's; nil when neither
 // can tell (the status is still worth answering without them).
-func (s *Service) uptimes(ctx context.Context, chat ChatRef) *Uptimes {
+func (s *Service) uptimes(ctx context.Context, chat bot.ChatRef) *bot.Uptimes {
 	if b := s.board(); b != nil {
-		return &Uptimes{H24: b.Uptime24h, D7: b.Uptime7d, D30: b.Uptime30d}
+		return &bot.Uptimes{H24: b.Uptime24h, D7: b.Uptime7d, D30: b.Uptime30d}
 	}
 	if s.history == nil {
 		return nil
 	}
 	now := s.now()
-	spans, err := s.history.Spans(ctx, now.Add(-Window30d), now)
+	spans, err := s.history.Spans(ctx, now.Add(-bot.Window30d), now)
 	if err != nil {
 		s.log.Warn("load uptime for /status; answering without it", "err", err, "chat", chat.String())
 		return nil
 	}
-	u := uptimesOf(spans, now)
+	u := bot.UptimesOf(spans, now)
 	return &u
 }
 
 // incidents are the latest incidents for /history, newest first.
-func (s *Service) incidents(ctx context.Context) ([]Incident, error) {
+func (s *Service) incidents(ctx context.Context) ([]bot.Incident, error) {
 	if b := s.board(); b != nil {
 		return b.Incidents[:min(len(b.Incidents), HistoryLimit)], nil
 	}
@@ -215,26 +217,26 @@ func (s *Service) incidents(ctx context.Context) ([]Incident, error) {
 
 // mayManage tells whether the sender may change the chat's subscription and
 // settings; when not, refusal is the answer.
-func (s *Service) mayManage(ctx context.Context, cmd Command) (refusal Message, ok bool) {
+func (s *Service) mayManage(ctx context.Context, cmd Command) (refusal bot.Message, ok bool) {
 	if !cmd.AdminOnly {
-		return Message{}, true
+		return bot.Message{}, true
 	}
 	admin := false
 	if cmd.IsAdmin != nil {
 		var err error
 		if admin, err = cmd.IsAdmin(ctx); err != nil {
 			s.log.Warn("check admin", "err", err, "chat", cmd.Chat.String())
-			return NoticeMessage(cmd.Lang, NoticeFailed), false
+			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed), false
 		}
 	}
 	if !admin {
-		return private(For(cmd.Lang).AdminOnly), false
+		return bot.Private(bot.For(cmd.Lang).AdminOnly), false
 	}
-	return Message{}, true
+	return bot.Message{}, true
 }
 
-func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) Message {
-	c := For(cmd.Lang)
+func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) bot.Message {
+	c := bot.For(cmd.Lang)
 	if refusal, ok := s.mayManage(ctx, cmd); !ok {
 		return refusal
 	}
@@ -242,33 +244,33 @@ func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe
 		if refusal, ok := s.underCap(ctx, cmd); !ok {
 			return refusal
 		}
-		created, err := s.subs.Subscribe(ctx, Subscription{
+		created, err := s.subs.Subscribe(ctx, bot.Subscription{
 			Chat: cmd.Chat, Kind: cmd.Kind, Group: cmd.Group, Lang: cmd.Lang, CreatedAt: s.now(), By: cmd.User,
 		})
 		if err != nil {
 			s.log.Error("subscribe", "err", err, "chat", cmd.Chat.String())
-			return NoticeMessage(cmd.Lang, NoticeFailed)
+			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed)
 		}
 		if !created {
-			return private(c.AlreadySubscribed)
+			return bot.Private(c.AlreadySubscribed)
 		}
 		s.log.Info("subscribed", "chat", cmd.Chat.String(), "kind", cmd.Kind)
-		return private(c.Subscribed)
+		return bot.Private(c.Subscribed)
 	}
 	removed, err := s.subs.Unsubscribe(ctx, cmd.Chat)
 	if err != nil {
 		s.log.Error("unsubscribe", "err", err, "chat", cmd.Chat.String())
-		return NoticeMessage(cmd.Lang, NoticeFailed)
+		return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed)
 	}
 	if !removed {
-		return private(c.NotSubscribed)
+		return bot.Private(c.NotSubscribed)
 	}
 	s.log.Info("unsubscribed", "chat", cmd.Chat.String())
-	return private(c.Unsubscribed)
+	return bot.Private(c.Unsubscribed)
 }
 
 // ChatGone ends the subscription of a chat that removed, kicked or blocked the bot.
-func (s *Service) ChatGone(ctx context.Context, chat ChatRef) error {
+func (s *Service) ChatGone(ctx context.Context, chat bot.ChatRef) error {
 	defer s.langs.forget(chat)
 	removed, err := s.subs.Unsubscribe(ctx, chat)
 	if removed {
@@ -278,7 +280,7 @@ func (s *Service) ChatGone(ctx context.Context, chat ChatRef) error {
 }
 
 // GroupGone ends every subscription of a server the bot was removed from.
-func (s *Service) GroupGone(ctx context.Context, p Platform, group string) error {
+func (s *Service) GroupGone(ctx context.Context, p bot.Platform, group string) error {
 	defer s.langs.forgetAll()
 	n, err := s.subs.UnsubscribeGroup(ctx, p, group)
 	if n > 0 {
@@ -288,7 +290,7 @@ func (s *Service) GroupGone(ctx context.Context, p Platform, group string) error
 }
 
 // ChatMigrated keeps a subscription when a chat changes id.
-func (s *Service) ChatMigrated(ctx context.Context, from, to ChatRef) error {
+func (s *Service) ChatMigrated(ctx context.Context, from, to bot.ChatRef) error {
 	defer s.langs.forget(from)
 	defer s.langs.forget(to)
 	if err := s.subs.MigrateChat(ctx, from, to); err != nil {

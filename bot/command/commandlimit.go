@@ -1,4 +1,4 @@
-package bot
+package command
 
 import (
 	"slices"
@@ -6,22 +6,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"golang.org/x/time/rate"
 )
 
-// CommandLimits is how fast one person may send commands, across every chat
+// Limits is how fast one person may send commands, across every chat
 // of every platform: Burst at once, then one every Every. Beyond that their
 // commands are dropped, with at most one "slow down" note per NoteEvery.
-type CommandLimits struct {
+type Limits struct {
 	Burst     int
 	Every     time.Duration
 	NoteEvery time.Duration
 }
 
-// DefaultCommandLimits: three commands at once, then one every 2 s; one
+// DefaultLimits: three commands at once, then one every 2 s; one
 // note a minute.
-func DefaultCommandLimits() CommandLimits {
-	return CommandLimits{Burst: 3, Every: 2 * time.Second, NoteEvery: time.Minute}
+func DefaultLimits() Limits {
+	return Limits{Burst: 3, Every: 2 * time.Second, NoteEvery: time.Minute}
 }
 
 // Admission is what the command limiter decides for one command.
@@ -36,12 +37,12 @@ const (
 	Dropped
 )
 
-// CommandLimiter holds each person's command budget and the answers pending
+// Limiter holds each person's command budget and the answers pending
 // per chat and command. It is shared by every adapter; a nil limiter admits
 // everything.
-type CommandLimiter struct {
-	limits CommandLimits
-	clock  Clock
+type Limiter struct {
+	limits Limits
+	clock  bot.Clock
 
 	mu      sync.Mutex
 	people  map[string]*person
@@ -56,13 +57,13 @@ type person struct {
 }
 
 type pendingKey struct {
-	chat ChatRef
+	chat bot.ChatRef
 	name string
 }
 
-// NewCommandLimiter builds a limiter; zero fields of l take the defaults.
-func NewCommandLimiter(l CommandLimits, clock Clock) *CommandLimiter {
-	d := DefaultCommandLimits()
+// NewLimiter builds a limiter; zero fields of l take the defaults.
+func NewLimiter(l Limits, clock bot.Clock) *Limiter {
+	d := DefaultLimits()
 	if l.Burst <= 0 {
 		l.Burst = d.Burst
 	}
@@ -73,21 +74,21 @@ func NewCommandLimiter(l CommandLimits, clock Clock) *CommandLimiter {
 		l.NoteEvery = d.NoteEvery
 	}
 	if clock == nil {
-		clock = SystemClock{}
+		clock = bot.SystemClock{}
 	}
-	return &CommandLimiter{limits: l, clock: clock, people: map[string]*person{}, pending: map[pendingKey]struct{}{}}
+	return &Limiter{limits: l, clock: clock, people: map[string]*person{}, pending: map[pendingKey]struct{}{}}
 }
 
 // idle is how long a person stays remembered after their last command: by
 // then their budget is full again and their note may be given again, so
 // forgetting them changes nothing.
-func (l *CommandLimiter) idle() time.Duration {
+func (l *Limiter) idle() time.Duration {
 	return max(time.Duration(l.limits.Burst)*l.limits.Every, l.limits.NoteEvery)
 }
 
 // Admit charges one command to its sender (Command.User, on the chat's
 // platform; the chat itself when the sender is unknown).
-func (l *CommandLimiter) Admit(cmd Command) Admission {
+func (l *Limiter) Admit(cmd Command) Admission {
 	if l == nil || ignored(cmd) {
 		return Admitted // the service stays silent: nothing to charge
 	}
@@ -121,12 +122,12 @@ func (l *CommandLimiter) Admit(cmd Command) Admission {
 // shared chat is likely another bot's.
 func ignored(cmd Command) bool {
 	name := strings.ToLower(strings.TrimPrefix(cmd.Name, "/"))
-	return !cmd.Private && name != "start" && !slices.Contains(CommandNames, name)
+	return !cmd.Private && name != "start" && !slices.Contains(Names, name)
 }
 
 // sweep forgets the people idle for long, at most once per idle period, so
 // the map holds only the people heard from lately. The caller holds mu.
-func (l *CommandLimiter) sweep(now time.Time) {
+func (l *Limiter) sweep(now time.Time) {
 	if now.Before(l.sweepAt) {
 		return
 	}
@@ -140,7 +141,7 @@ func (l *CommandLimiter) sweep(now time.Time) {
 }
 
 // People is how many people the limiter remembers.
-func (l *CommandLimiter) People() int {
+func (l *Limiter) People() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.people)
@@ -150,7 +151,7 @@ func (l *CommandLimiter) People() int {
 // when one is pending already: the new request folds into it, and since a
 // pending answer is rendered when it is sent, the asker still gets the
 // freshest one. Call release once the answer is rendered.
-func (l *CommandLimiter) Claim(chat ChatRef, name string) (release func(), ok bool) {
+func (l *Limiter) Claim(chat bot.ChatRef, name string) (release func(), ok bool) {
 	if l == nil {
 		return func() {}, true
 	}

@@ -1,29 +1,17 @@
-package bot
+package command
 
 import (
 	"context"
 	"fmt"
 	"sync"
 	"time"
-)
 
-// Snapshot is the monitor's state as a store would load it, read from
-// memory: /status answers from it without a query. Incident is the open
-// incident only (memory keeps no closed one).
-func (m *Monitor) Snapshot() Saved {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	sv := Saved{Status: m.status, LastRound: m.last, Flap: m.flap}
-	if m.incident != nil {
-		inc := *m.incident // the monitor replaces incidents, never changes one in place
-		sv.Incident = &inc
-	}
-	return sv
-}
+	"github.com/xstatusbot/xstatusbot/bot"
+)
 
 // saved is the state /status renders: the monitor's memory (with the last
 // closed incident from the board) when the service has it, else the store's.
-func (s *Service) saved(ctx context.Context) (Saved, error) {
+func (s *Service) saved(ctx context.Context) (bot.Saved, error) {
 	if s.live == nil {
 		return s.state.Load(ctx)
 	}
@@ -48,26 +36,26 @@ func (s *Service) saved(ctx context.Context) (Saved, error) {
 // refusal says the cap. A chat already subscribed passes (Subscribe then
 // says so). Two subscribes by one person at the same instant may both pass
 // the count: the cap may be exceeded by the few commands in flight at once.
-func (s *Service) underCap(ctx context.Context, cmd Command) (refusal Message, ok bool) {
-	counter, counts := s.subs.(SubscriptionCounter)
+func (s *Service) underCap(ctx context.Context, cmd Command) (refusal bot.Message, ok bool) {
+	counter, counts := s.subs.(bot.SubscriptionCounter)
 	if s.maxSubs <= 0 || cmd.User == "" || !counts {
-		return Message{}, true
+		return bot.Message{}, true
 	}
 	n, err := counter.SubscribedBy(ctx, cmd.Chat.Platform, cmd.User)
 	if err != nil {
 		s.log.Error("count the person's subscriptions", "err", err, "chat", cmd.Chat.String())
-		return NoticeMessage(cmd.Lang, NoticeFailed), false
+		return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed), false
 	}
 	if n < s.maxSubs {
-		return Message{}, true
+		return bot.Message{}, true
 	}
-	if st, ok := s.subs.(SettingsStore); ok {
+	if st, ok := s.subs.(bot.SettingsStore); ok {
 		if _, subscribed, err := st.Settings(ctx, cmd.Chat); err == nil && subscribed {
-			return Message{}, true
+			return bot.Message{}, true
 		}
 	}
 	s.log.Info("subscription refused: the person's cap is reached", "chat", cmd.Chat.String(), "count", n, "cap", s.maxSubs)
-	return private(fmt.Sprintf(For(cmd.Lang).SubscriptionCap, s.maxSubs)), false
+	return bot.Private(fmt.Sprintf(bot.For(cmd.Lang).SubscriptionCap, s.maxSubs)), false
 }
 
 // langTTL is how long a chat's language is remembered. Changes made through
@@ -80,7 +68,7 @@ const langTTL = time.Minute
 type langCache struct {
 	ttl     time.Duration
 	mu      sync.Mutex
-	entries map[ChatRef]langEntry
+	entries map[bot.ChatRef]langEntry
 	sweepAt time.Time
 }
 
@@ -90,10 +78,10 @@ type langEntry struct {
 }
 
 func newLangCache(ttl time.Duration) *langCache {
-	return &langCache{ttl: ttl, entries: map[ChatRef]langEntry{}}
+	return &langCache{ttl: ttl, entries: map[bot.ChatRef]langEntry{}}
 }
 
-func (c *langCache) get(chat ChatRef, now time.Time) (lang string, ok bool) {
+func (c *langCache) get(chat bot.ChatRef, now time.Time) (lang string, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[chat]
@@ -103,7 +91,7 @@ func (c *langCache) get(chat ChatRef, now time.Time) (lang string, ok bool) {
 	return e.lang, true
 }
 
-func (c *langCache) put(chat ChatRef, lang string, now time.Time) {
+func (c *langCache) put(chat bot.ChatRef, lang string, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !now.Before(c.sweepAt) {
@@ -117,7 +105,7 @@ func (c *langCache) put(chat ChatRef, lang string, now time.Time) {
 	c.entries[chat] = langEntry{lang: lang, at: now}
 }
 
-func (c *langCache) forget(chat ChatRef) {
+func (c *langCache) forget(chat bot.ChatRef) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, chat)
@@ -127,4 +115,12 @@ func (c *langCache) forgetAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.entries)
+}
+
+// every is how often X is checked, from the published board; 0 without one.
+func (s *Service) every() time.Duration {
+	if b := s.board(); b != nil {
+		return b.Every
+	}
+	return 0
 }

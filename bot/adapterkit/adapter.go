@@ -1,4 +1,4 @@
-package bot
+package adapterkit
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
 // Adapter is one chat platform as the program sees it. It is the adapter's
@@ -16,7 +18,7 @@ import (
 // list of adapters; bot names no platform.
 type Adapter interface {
 	// Platform is the name the adapter's chats are stored under.
-	Platform() Platform
+	Platform() bot.Platform
 	// Enabled says whether the settings turn the adapter on (a token is set).
 	Enabled() bool
 	// Validate reports every wrong setting at once, each naming its variable
@@ -38,26 +40,26 @@ type Fallback interface {
 // webhooks): they are subscribed at start, and the platform's other
 // subscriptions end, also when the adapter is off.
 type FixedChats interface {
-	FixedChats() []Subscription
+	FixedChats() []bot.Subscription
 }
 
 // CommandHandler answers commands and records membership changes;
 // *Service is the one the program uses.
 type CommandHandler interface {
-	Handle(ctx context.Context, cmd Command) (Message, bool)
-	ChatGone(ctx context.Context, chat ChatRef) error
-	GroupGone(ctx context.Context, p Platform, group string) error
-	ChatMigrated(ctx context.Context, from, to ChatRef) error
+	Handle(ctx context.Context, cmd command.Command) (bot.Message, bool)
+	ChatGone(ctx context.Context, chat bot.ChatRef) error
+	GroupGone(ctx context.Context, p bot.Platform, group string) error
+	ChatMigrated(ctx context.Context, from, to bot.ChatRef) error
 }
 
-var _ CommandHandler = (*Service)(nil)
+var _ CommandHandler = (*command.Service)(nil)
 
 // Deps is what the program hands an adapter to build it.
 type Deps struct {
 	Handler CommandHandler
 	// Log is tagged with the adapter's platform.
 	Log      *slog.Logger
-	Clock    Clock
+	Clock    bot.Clock
 	Delivery DeliverySettings
 	// Metrics registers the adapter's own collectors, if any.
 	Metrics prometheus.Registerer
@@ -65,7 +67,7 @@ type Deps struct {
 	Stdout io.Writer
 	// Commands is the per-person command limit shared by every adapter
 	// (nil: no limit).
-	Commands *CommandLimiter
+	Commands *command.Limiter
 	// Fence, if set, is asked right before each command answer whether this
 	// replica may still send (Leader.Fence), as delivery asks before an alert.
 	Fence func(now time.Time) error
@@ -79,8 +81,8 @@ type DeliverySettings struct {
 }
 
 // Policy is DefaultPolicy(rate) with the shared delivery settings applied.
-func (s DeliverySettings) Policy(rate float64) Policy {
-	p := DefaultPolicy(rate)
+func (s DeliverySettings) Policy(rate float64) bot.Policy {
+	p := bot.DefaultPolicy(rate)
 	if s.MaxAge > 0 {
 		p.MaxAge = s.MaxAge
 	}
@@ -95,14 +97,14 @@ func (s DeliverySettings) Policy(rate float64) Policy {
 
 // Plugin is a built adapter: what the bot needs of it.
 type Plugin struct {
-	Notifier Notifier
-	Policy   Policy
+	Notifier bot.Notifier
+	Policy   bot.Policy
 	// Gate is the platform's sending budget when the adapter shares it with
 	// its own command replies; nil makes delivery build one from Policy.
-	Gate *Gate
+	Gate *bot.Gate
 	// Run connects and serves commands until ctx ends (nil: nothing to run).
 	// An error stops the program: only a token refused at start should.
 	Run func(ctx context.Context) error
 	// State reports how the adapter sees its platform (nil: always ready).
-	State func() PlatformState
+	State func() bot.PlatformState
 }
