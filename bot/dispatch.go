@@ -87,9 +87,9 @@ type Dispatcher struct {
 	metrics  *Metrics
 	// progressEvery is how often a fan-out in progress is logged.
 	progressEvery time.Duration
-	// pollEvery bounds how long a loop sleeps before looking for due rows
+	// PollEvery bounds how long a loop sleeps before looking for due rows
 	// again (rows may come from another process sharing the database).
-	pollEvery time.Duration
+	PollEvery time.Duration
 	// ShutdownGrace bounds how long sends in flight may finish once Run's
 	// context ends; their outcomes are recorded after that.
 	ShutdownGrace time.Duration
@@ -156,7 +156,7 @@ func NewDispatcher(store DeliveryStore, chans []Channel, clock Clock, log *slog.
 		clock = SystemClock{}
 	}
 	d := &Dispatcher{store: store, clock: clock, log: log, metrics: m, progressEvery: 5 * time.Second,
-		pollEvery: time.Second, ShutdownGrace: DefaultShutdownGrace}
+		PollEvery: time.Second, ShutdownGrace: DefaultShutdownGrace}
 	for _, c := range chans {
 		p := c.Policy
 		p.Workers = max(p.Workers, 1)
@@ -273,7 +273,7 @@ func (d *Dispatcher) loop(ctx, sendCtx context.Context, c *channel) {
 			}
 			inflight.Wait() // a probe is one send, alone
 			if !d.probe(ctx, sendCtx, c) {
-				d.sleep(ctx, c, d.pollEvery)
+				d.sleep(ctx, c, d.PollEvery)
 			}
 			continue
 		}
@@ -286,7 +286,7 @@ func (d *Dispatcher) loop(ctx, sendCtx context.Context, c *channel) {
 		if started > 0 {
 			continue
 		}
-		d.sleep(ctx, c, c.idle(d.now(), d.pollEvery))
+		d.sleep(ctx, c, c.idle(d.now(), d.PollEvery))
 	}
 }
 
@@ -442,7 +442,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 	}
 	if len(stale) > 0 {
 		d.record(ctx, c, chat.ID, outcome{ids: stale, status: StatusExpired, reason: "undelivered for longer than " + c.Policy.MaxAge.String(), at: now})
-		d.metrics.send(c.Platform, "expired", 0)
+		d.metrics.Send(c.Platform, "expired", 0)
 		d.log.Warn("notifications expired", "platform", c.Platform, "chat", chat.ID, "count", len(stale))
 	}
 	if len(live) == 0 {
@@ -481,7 +481,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 				reason: fmt.Sprintf("coalesced into outbox row %d", last.ID), at: sentAt})
 		}
 		d.record(ctx, c, chat.ID, outcome{ids: []int64{last.ID}, status: StatusSent, msgID: id, at: sentAt})
-		d.metrics.send(c.Platform, "sent", took)
+		d.metrics.Send(c.Platform, "sent", took)
 		return
 	}
 	if sendCtx.Err() != nil && errors.Is(err, sendCtx.Err()) {
@@ -490,7 +490,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 	se := ClassOf(err)
 	reason := Truncate(err.Error(), 500)
 	if se.Class == Unavailable {
-		d.metrics.send(c.Platform, "unavailable", took)
+		d.metrics.Send(c.Platform, "unavailable", took)
 		if d.unavailable(c, chat.ID, sentAt, reason) {
 			return // paused: the row keeps its place and its attempts
 		}
@@ -513,13 +513,13 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		after := max(se.RetryAfter, time.Second)
 		c.Gate.Limit(chat.ID, sentAt.Add(after), se.Global)
 		d.reschedule(ctx, c, head, sentAt.Add(after), head.Attempts, reason)
-		d.metrics.send(c.Platform, "rate_limited", took)
+		d.metrics.Send(c.Platform, "rate_limited", took)
 		d.log.Warn("rate limited", "platform", c.Platform, "chat", chat.ID, "retry_after", after, "global", se.Global)
 	case NoRights:
 		d.refused(ctx, c, chat.ID, live, sentAt, reason, took)
 	case Permanent:
 		d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusGone, reason: reason, at: sentAt})
-		d.metrics.send(c.Platform, "gone", took)
+		d.metrics.Send(c.Platform, "gone", took)
 		d.log.Warn("chat refuses the bot: subscription ended", "platform", c.Platform, "chat", chat.ID, "err", reason)
 	case Migrated:
 		to := ChatRef{Platform: c.Platform, ID: se.NewChatID}
@@ -530,19 +530,19 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 			d.reschedule(ctx, c, head, sentAt.Add(c.Policy.BackoffMin), head.Attempts+1, reason)
 			return
 		}
-		d.metrics.send(c.Platform, "migrated", took)
+		d.metrics.Send(c.Platform, "migrated", took)
 		d.log.Info("chat migrated; resending under its new id", "platform", c.Platform, "chat", chat.ID, "to", to.ID)
 	default:
 		attempts := head.Attempts + 1
 		if se.Class == Rejected || c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
 			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusExpired,
 				reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), at: sentAt})
-			d.metrics.send(c.Platform, "expired", took)
+			d.metrics.Send(c.Platform, "expired", took)
 			d.log.Error("notification expired after retries", "platform", c.Platform, "chat", chat.ID, "attempts", attempts, "err", reason)
 			return
 		}
 		d.reschedule(ctx, c, head, sentAt.Add(c.Policy.backoff(attempts)), attempts, reason)
-		d.metrics.send(c.Platform, "retry", took)
+		d.metrics.Send(c.Platform, "retry", took)
 		d.log.Warn("send failed; will retry", "platform", c.Platform, "chat", chat.ID, "attempt", attempts, "err", reason)
 	}
 }
@@ -733,17 +733,6 @@ func (p Policy) backoff(attempt int) time.Duration {
 	return Backoff{Min: p.BackoffMin, Max: p.BackoffMax}.Delay(attempt)
 }
 
-// PlatformHealth is what /healthz shows of one platform.
-type PlatformHealth struct {
-	State PlatformState `json:"state"`
-	// PausedSince is set while delivery is paused because the platform does not answer.
-	PausedSince time.Time `json:"paused_since,omitzero"`
-	// Unrecorded counts outcomes the store has not taken yet.
-	Unrecorded int `json:"unrecorded,omitempty"`
-	// StoreError is the store error of an ongoing episode.
-	StoreError string `json:"store_error,omitempty"`
-}
-
 // Platforms reports the health of every platform.
 func (d *Dispatcher) Platforms() map[Platform]PlatformHealth {
 	out := make(map[Platform]PlatformHealth, len(d.channels))
@@ -780,7 +769,7 @@ func (d *Dispatcher) report(ctx context.Context) {
 	for {
 		for _, c := range d.channels {
 			h := c.health()
-			d.metrics.platform(c.Platform, h)
+			d.metrics.Platform(c.Platform, h)
 			if h.State != c.lastState {
 				if c.lastState != "" || h.State != PlatformReady {
 					d.log.Info("platform state", "platform", c.Platform, "state", h.State)
@@ -800,7 +789,7 @@ func (d *Dispatcher) report(ctx context.Context) {
 		now := d.now()
 		for _, c := range d.channels {
 			b := backlog[c.Platform]
-			d.metrics.backlog(c.Platform, b, now)
+			d.metrics.Backlog(c.Platform, b, now)
 			sent := c.takeSent(now)
 			// Quiet while nothing moves: rows waiting out a long backoff are in the metrics.
 			if sent > 0 || b.Pending != lastPending[c.Platform] {

@@ -52,14 +52,14 @@ func (d *Dispatcher) refused(ctx context.Context, c *channel, chat string, live 
 	if n >= DefaultRefusalsToEnd {
 		d.record(ctx, c, chat, outcome{ids: idsOf(live), status: StatusGone,
 			reason: fmt.Sprintf("no rights to post, %d refusals in a row: %s", n, reason), at: at})
-		d.metrics.send(c.Platform, "gone", took)
+		d.metrics.Send(c.Platform, "gone", took)
 		d.log.Warn("the bot may not post in this chat: subscription ended", "platform", c.Platform, "chat", chat,
 			"refusals", n, "err", reason)
 		return
 	}
 	d.record(ctx, c, chat, outcome{ids: idsOf(live), status: StatusExpired,
 		reason: fmt.Sprintf("dropped: no rights to post (refusal %d of %d): %s", n, DefaultRefusalsToEnd, reason), at: at})
-	d.metrics.send(c.Platform, "no_rights", took)
+	d.metrics.Send(c.Platform, "no_rights", took)
 	d.log.Warn("the bot may not post in this chat: message dropped", "platform", c.Platform, "chat", chat,
 		"refusals", n, "ends_at", DefaultRefusalsToEnd, "err", reason)
 }

@@ -19,7 +19,7 @@ func (d *Dispatcher) survive(ctx context.Context, c *channel, rows []Delivery) {
 	chat := rows[0].Chat.ID
 	reason := Truncate(fmt.Sprintf("panic while rendering or sending: %v", r), 500)
 	d.metrics.RecoveredPanic("delivery")
-	d.metrics.send(c.Platform, "panic", 0)
+	d.metrics.Send(c.Platform, "panic", 0)
 	d.log.Error("panic while delivering to one chat: its rows are failed, delivery goes on",
 		"platform", c.Platform, "chat", chat, "err", reason, "stack", string(debug.Stack()))
 	defer func() {

@@ -207,7 +207,7 @@ func TestOrderingPerChatUnderConcurrency(t *testing.T) {
 	}
 	e.subscribe(tgPlatform, chats...)
 	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: oc, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
-	e.disp.SetPollEvery(5 * time.Millisecond)
+	e.disp.PollEvery = 5 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.disp.Run(ctx); close(done) }()
@@ -313,7 +313,7 @@ func TestIdleLoopWakesWhenARetryFallsDue(t *testing.T) {
 	e.outage()
 	e.policy.MaxAge = 0 // rows carry the manual clock's old times; this dispatcher runs on the real one
 	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
-	d.SetPollEvery(time.Hour) // only the retry time can wake the loop
+	d.PollEvery = time.Hour // only the retry time can wake the loop
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()

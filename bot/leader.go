@@ -157,7 +157,7 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 		case <-kick: // a Depose of the term just ended: acted on
 		default:
 		}
-		l.Metrics.leadership(false)
+		l.Metrics.Leadership(false)
 		if why != nil {
 			l.Log.Warn("not leading any more: leader work stopped", "why", why, "epoch", term.Epoch)
 		}
@@ -212,7 +212,7 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 		case err == nil && held:
 			l.renewed(term, before, every) // the lease runs from the request, not the answer
 			if stop == nil {
-				l.Metrics.leadership(true)
+				l.Metrics.Leadership(true)
 				l.Log.Info("leading: this replica decides X's state and delivers alerts", "epoch", term.Epoch, "holder", term.Holder)
 				wctx, c := context.WithCancelCause(ctx)
 				stop, done = c, make(chan error, 1)
@@ -240,7 +240,7 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 			stop(nil)
 			stop, done = nil, nil
 			l.set(term, false)
-			l.Metrics.leadership(false)
+			l.Metrics.Leadership(false)
 			if werr == nil {
 				werr = errors.New("leader work ended")
 			}

@@ -84,7 +84,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observeRound(r probe.Round) {
+func (m *Metrics) ObserveRound(r probe.Round) {
 	if m == nil {
 		return
 	}
@@ -99,7 +99,7 @@ func (m *Metrics) observeRound(r probe.Round) {
 	}
 }
 
-func (m *Metrics) setState(s probe.State) {
+func (m *Metrics) SetState(s probe.State) {
 	if m == nil {
 		return
 	}
@@ -114,7 +114,7 @@ func (m *Metrics) setState(s probe.State) {
 
 // regionVerdicts shows the regions of the last vote; regions no longer
 // fresh disappear.
-func (m *Metrics) regionVerdicts(regions []RegionVerdict) {
+func (m *Metrics) RegionVerdicts(regions []RegionVerdict) {
 	if m == nil {
 		return
 	}
@@ -130,14 +130,14 @@ func (m *Metrics) regionVerdicts(regions []RegionVerdict) {
 	}
 }
 
-func (m *Metrics) transition(tr *probe.Transition) {
+func (m *Metrics) Transition(tr *probe.Transition) {
 	if m == nil {
 		return
 	}
 	m.transitions.WithLabelValues(string(tr.To)).Inc()
 }
 
-func (m *Metrics) send(p Platform, outcome string, took time.Duration) {
+func (m *Metrics) Send(p Platform, outcome string, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -145,7 +145,7 @@ func (m *Metrics) send(p Platform, outcome string, took time.Duration) {
 	m.sendLatency.WithLabelValues(string(p)).Observe(took.Seconds())
 }
 
-func (m *Metrics) backlog(p Platform, b Backlog, now time.Time) {
+func (m *Metrics) Backlog(p Platform, b Backlog, now time.Time) {
 	if m == nil {
 		return
 	}
@@ -157,7 +157,7 @@ func (m *Metrics) backlog(p Platform, b Backlog, now time.Time) {
 	m.oldest.WithLabelValues(string(p)).Set(age)
 }
 
-func (m *Metrics) platform(p Platform, h PlatformHealth) {
+func (m *Metrics) Platform(p Platform, h PlatformHealth) {
 	if m == nil {
 		return
 	}
@@ -171,7 +171,7 @@ func (m *Metrics) platform(p Platform, h PlatformHealth) {
 	m.unrecorded.WithLabelValues(string(p)).Set(float64(h.Unrecorded))
 }
 
-func (m *Metrics) leadership(leading bool) {
+func (m *Metrics) Leadership(leading bool) {
 	if m == nil {
 		return
 	}

@@ -105,7 +105,7 @@ func (m *Monitor) restore(saved Saved) {
 		inc := *saved.Incident
 		m.incident = &inc
 	}
-	m.cfg.Metrics.setState(m.status.State)
+	m.cfg.Metrics.SetState(m.status.State)
 }
 
 // RunRound probes once and records the outcome. A round cut short by ctx is
@@ -116,7 +116,7 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("round interrupted: %w", err)
 	}
-	m.cfg.Metrics.observeRound(round)
+	m.cfg.Metrics.ObserveRound(round)
 	m.mu.Lock()
 	m.probed = &round
 	m.mu.Unlock()
@@ -153,7 +153,7 @@ func (m *Monitor) ballot(ctx context.Context, own RegionRound) (ballot, error) {
 	}
 	rounds = slices.DeleteFunc(rounds, func(r RegionRound) bool { return r.Region == own.Region })
 	b := vote(append(rounds, own))
-	m.cfg.Metrics.regionVerdicts(b.all)
+	m.cfg.Metrics.RegionVerdicts(b.all)
 	return b, nil
 }
 
@@ -249,9 +249,9 @@ func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error
 		}
 	}
 	m.log(round, tr, causes)
-	m.cfg.Metrics.setState(next.State)
+	m.cfg.Metrics.SetState(next.State)
 	if tr != nil && !tr.Initial { // counted even when the flap rule keeps it quiet
-		m.cfg.Metrics.transition(tr)
+		m.cfg.Metrics.Transition(tr)
 	}
 	if ch := snap.Change; ch != nil && ch.Kind != KindChange {
 		m.cfg.Log.Info("flapping", "kind", ch.Kind, "state", next.State, "since", ch.FlapSince, "changes", ch.Flaps)

@@ -1,5 +1,7 @@
 package bot
 
+import "time"
+
 // PlatformState is how an adapter sees its platform, for /healthz and
 // /metrics.
 type PlatformState string
@@ -20,3 +22,14 @@ const (
 
 // PlatformStates lists every state, for metrics.
 var PlatformStates = []PlatformState{PlatformConnecting, PlatformReady, PlatformUnavailable, PlatformUnauthorized}
+
+// PlatformHealth is what /healthz shows of one platform.
+type PlatformHealth struct {
+	State PlatformState `json:"state"`
+	// PausedSince is set while delivery is paused because the platform does not answer.
+	PausedSince time.Time `json:"paused_since,omitzero"`
+	// Unrecorded counts outcomes the store has not taken yet.
+	Unrecorded int `json:"unrecorded,omitempty"`
+	// StoreError is the store error of an ongoing episode.
+	StoreError string `json:"store_error,omitempty"`
+}

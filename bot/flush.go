@@ -1,17 +1,11 @@
 package bot
 
-import (
-	"context"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
-
-// SetPollEvery sets how long an idle loop sleeps at most, for tests.
-func (d *Dispatcher) SetPollEvery(poll time.Duration) { d.pollEvery = poll }
+import "context"
 
 // Flush delivers, one chat after the other, every row that is due now, until
-// none is left or the platform pauses: tests drive delivery without goroutines.
+// none is left or a platform pauses, and returns: delivery without its loops
+// and goroutines, for a caller that drives time itself (the in-process
+// scenarios run it after each round on a manual clock).
 func (d *Dispatcher) Flush(ctx context.Context) error {
 	for _, c := range d.channels {
 		d.recordHeld(ctx, c)
@@ -42,6 +36,3 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Panics is the counter of panics recovered at where.
-func (m *Metrics) Panics(where string) prometheus.Counter { return m.panics.WithLabelValues(where) }
