@@ -10,6 +10,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 var (
@@ -31,7 +32,7 @@ func TestBrokenChatBacksOffOnTheRealTimer(t *testing.T) {
 	e.subscribe(tgPlatform, append([]string{"broken"}, healthy...)...)
 	e.outage()
 	start := e.clock.Now()
-	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
+	l := e.runLoop(delivery.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
 	for range 60 {
 		l.advance(time.Second, 100*time.Millisecond)
 		if h := l.disp.Platforms()[tgPlatform]; h.State != bot.PlatformReady || !h.PausedSince.IsZero() {
@@ -88,7 +89,7 @@ func TestNoRightsDropsTheMessageAndEndsTheSubscriptionAtTheThird(t *testing.T) {
 	}
 	e.subscribe(tgPlatform, mute, "ok")
 	logs := &bottest.Buffer{}
-	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy}},
+	e.disp = delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy}},
 		e.clock, slog.New(slog.NewTextHandler(logs, nil)), nil)
 	subscribed := func() bool {
 		subs, err := e.store.Subscriptions(context.Background())

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // TestPanicInOneChatFailsThatRowOnly: rendering the message for one chat
@@ -25,7 +26,7 @@ func TestPanicInOneChatFailsThatRowOnly(t *testing.T) {
 	healthy := []string{"a", "b", "c"}
 	e.subscribe(tgPlatform, append([]string{"bad"}, healthy...)...)
 	e.outage()
-	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
+	l := e.runLoop(delivery.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
 	l.until(time.Minute, 100*time.Millisecond, func() bool {
 		b, err := e.store.Backlog(t.Context())
 		return err == nil && b[tgPlatform].Pending == 0

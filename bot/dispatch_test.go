@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 func rateLimited(after time.Duration) error {
@@ -206,7 +207,7 @@ func TestOrderingPerChatUnderConcurrency(t *testing.T) {
 		chats[i] = fmt.Sprint(i)
 	}
 	e.subscribe(tgPlatform, chats...)
-	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: oc, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
+	e.disp = delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: oc, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
 	e.disp.PollEvery = 5 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -276,7 +277,7 @@ func TestCrashMidFanOutDeliversRestOnce(t *testing.T) {
 
 	crash := &crashingNotifier{after: 25}
 	crash.crash = func() { e.store.Close() }
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: crash, Policy: e.policy}}, e.clock, quiet(), nil)
+	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: crash, Policy: e.policy}}, e.clock, quiet(), nil)
 	_ = d.Flush(context.Background()) // fails once the store is gone
 
 	e.restart()
@@ -312,7 +313,7 @@ func TestIdleLoopWakesWhenARetryFallsDue(t *testing.T) {
 	e.subscribe(tgPlatform, "1")
 	e.outage()
 	e.policy.MaxAge = 0 // rows carry the manual clock's old times; this dispatcher runs on the real one
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
+	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
 	d.PollEvery = time.Hour // only the retry time can wake the loop
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

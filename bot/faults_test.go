@@ -13,6 +13,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 )
 
@@ -108,13 +109,13 @@ func (p *platform) total() (calls, delivered int) {
 type loop struct {
 	t      *testing.T
 	clock  *bottest.Clock
-	disp   *bot.Dispatcher
+	disp   *delivery.Dispatcher
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func (e *env) runLoop(chans ...bot.Channel) *loop {
-	d := bot.NewDispatcher(e.store, chans, e.clock, quiet(), e.metrics)
+func (e *env) runLoop(chans ...delivery.Channel) *loop {
+	d := delivery.NewDispatcher(e.store, chans, e.clock, quiet(), e.metrics)
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &loop{t: e.t, clock: e.clock, disp: d, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(l.done); d.Run(ctx) }()
@@ -147,7 +148,7 @@ func TestPlatformDownForMinutesLosesNothing(t *testing.T) {
 	chats := []string{"1", "2", "3", "4", "5"}
 	e.subscribe(tgPlatform, chats...)
 	e.outage()
-	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
+	l := e.runLoop(delivery.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
 	l.advance(3*time.Minute, time.Second)
 
 	calls, delivered := tg.total()
@@ -160,12 +161,12 @@ func TestPlatformDownForMinutesLosesNothing(t *testing.T) {
 	at := append([]time.Time(nil), tg.callsAt...)
 	tg.mu.Unlock()
 	for i := 1; i < len(at); i++ {
-		if at[i].Sub(at[0]) > 10*time.Second && at[i].Sub(at[i-1]) < bot.DefaultProbeMax {
-			t.Fatalf("calls %s and %s into the outage: probes closer than %s", at[i-1].Sub(at[0]), at[i].Sub(at[0]), bot.DefaultProbeMax)
+		if at[i].Sub(at[0]) > 10*time.Second && at[i].Sub(at[i-1]) < delivery.DefaultProbeMax {
+			t.Fatalf("calls %s and %s into the outage: probes closer than %s", at[i-1].Sub(at[0]), at[i].Sub(at[0]), delivery.DefaultProbeMax)
 		}
 	}
 	// Each chat may be tried once before the pause, then the probes.
-	if calls > len(chats)+2+180/int(bot.DefaultProbeMax/time.Second)+2 {
+	if calls > len(chats)+2+180/int(delivery.DefaultProbeMax/time.Second)+2 {
 		t.Fatalf("%d calls to a platform down for 3 minutes, want a probe every 4 s at most", calls)
 	}
 	if h := l.disp.Platforms()[tgPlatform]; h.State != bot.PlatformUnavailable || h.PausedSince.IsZero() {
@@ -236,7 +237,7 @@ func TestSigtermMidSendFinishesAndRecords(t *testing.T) {
 	tg.hold = make(chan struct{})
 	e.subscribe(tgPlatform, "1")
 	e.outage()
-	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
+	l := e.runLoop(delivery.Channel{Platform: tgPlatform, Notifier: tg, Policy: e.policy})
 	select {
 	case <-tg.held:
 	case <-time.After(10 * time.Second):
@@ -258,7 +259,7 @@ func TestSigtermMidSendFinishesAndRecords(t *testing.T) {
 	}
 	e.restart()
 	tg.hold = nil
-	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
+	e.disp = delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
 	e.flush()
 	if n := tg.count("1"); n != 1 {
 		t.Fatalf("after restart chat got %d, want still 1", n)
@@ -278,7 +279,7 @@ func TestShutdownGraceBoundsAStuckSend(t *testing.T) {
 	e := newEnv(t)
 	e.subscribe(tgPlatform, "1")
 	e.outage()
-	l := e.runLoop(bot.Channel{Platform: tgPlatform, Notifier: stuckSend, Policy: e.policy})
+	l := e.runLoop(delivery.Channel{Platform: tgPlatform, Notifier: stuckSend, Policy: e.policy})
 	l.idle()
 	l.cancel()
 	// The grace runs on the manual clock: the send stays until it passes.
@@ -288,7 +289,7 @@ func TestShutdownGraceBoundsAStuckSend(t *testing.T) {
 		t.Fatal("stopped before the grace was over")
 	case <-time.After(50 * time.Millisecond):
 	}
-	l.clock.Advance(bot.DefaultShutdownGrace)
+	l.clock.Advance(delivery.DefaultShutdownGrace)
 	select {
 	case <-l.done:
 	case <-time.After(10 * time.Second):
@@ -336,7 +337,7 @@ func TestStoreRefusingWritesNeverResends(t *testing.T) {
 	}()
 
 	logs := &bottest.Buffer{}
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock,
+	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock,
 		slog.New(slog.NewTextHandler(logs, nil)), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -379,7 +380,7 @@ func TestStoreRefusingWritesNeverResends(t *testing.T) {
 	cancel()
 	<-done
 	e.restart()
-	e.disp = bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
+	e.disp = delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
 	e.flush()
 	if _, n := tg.total(); n != len(chats) {
 		t.Fatalf("%d alerts after a restart, want still %d", n, len(chats))
@@ -398,7 +399,7 @@ func TestWorkingIsToldAtTheStartAndTheEndOfAFanOut(t *testing.T) {
 		mu  sync.Mutex
 		got []bool
 	)
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
+	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: tg, Policy: e.policy}}, e.clock, quiet(), nil)
 	d.Working = func(w bool) { mu.Lock(); got = append(got, w); mu.Unlock() }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -427,7 +428,7 @@ func TestDeposedStopCancelsSendsInFlightAtOnce(t *testing.T) {
 	e := newEnv(t)
 	e.subscribe(tgPlatform, "1")
 	e.outage()
-	d := bot.NewDispatcher(e.store, []bot.Channel{{Platform: tgPlatform, Notifier: stuckSend, Policy: e.policy}}, e.clock, quiet(), nil)
+	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: stuckSend, Policy: e.policy}}, e.clock, quiet(), nil)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(ctx) }()

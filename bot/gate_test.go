@@ -11,6 +11,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // TestAlertGoesWhileAReplyWaitsForItsChat: an answer to a chat that was
@@ -18,7 +19,7 @@ import (
 // chat takes its turn meanwhile, without the clock moving.
 func TestAlertGoesWhileAReplyWaitsForItsChat(t *testing.T) {
 	clock := bottest.NewClock(t0)
-	g := bot.NewGate(bot.Policy{Rate: 10, PerChat: time.Second}, clock)
+	g := delivery.NewGate(delivery.Policy{Rate: 10, PerChat: time.Second}, clock)
 	g.Sent("busy", clock.Now())
 	var repliedAt atomic.Value
 	replied := make(chan error, 1)
@@ -58,7 +59,7 @@ func TestAlertGoesWhileAReplyWaitsForItsChat(t *testing.T) {
 func contest(t *testing.T, rate float64, alerts, replyChats int, d time.Duration) (alertTurns, replies int) {
 	t.Helper()
 	clock := bottest.NewClock(t0)
-	g := bot.NewGate(bot.Policy{Rate: rate, PerChat: time.Second}, clock)
+	g := delivery.NewGate(delivery.Policy{Rate: rate, PerChat: time.Second}, clock)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var nAlerts, nReplies atomic.Int64
@@ -137,7 +138,7 @@ func TestRepliesUseTheWholeRateWithoutAlerts(t *testing.T) {
 // are gone, answers are taken again.
 func TestRepliesWaitingAreBounded(t *testing.T) {
 	clock := bottest.NewClock(t0)
-	g := bot.NewGate(bot.Policy{PerChat: time.Second}, clock) // no overall ceiling: only the chats' gaps hold answers
+	g := delivery.NewGate(delivery.Policy{PerChat: time.Second}, clock) // no overall ceiling: only the chats' gaps hold answers
 	g.MaxReplies = 2
 	var sent atomic.Int64
 	send := func(context.Context) error { sent.Add(1); return nil }
@@ -148,7 +149,7 @@ func TestRepliesWaitingAreBounded(t *testing.T) {
 	}
 	clock.WaitIdle(t, 2)
 	err := g.Reply(context.Background(), "c", send)
-	if !errors.Is(err, bot.ErrTooManyReplies) {
+	if !errors.Is(err, delivery.ErrTooManyReplies) {
 		t.Fatalf("third answer: %v, want ErrTooManyReplies", err)
 	}
 	if sent.Load() != 0 {
@@ -171,7 +172,7 @@ func TestRepliesWaitingAreBounded(t *testing.T) {
 // TestReplyThatPanicsIsAnError: an answer whose sending panics comes back
 // as an error wrapping ErrSendPanicked, once, and the gate serves the next.
 func TestReplyThatPanicsIsAnError(t *testing.T) {
-	g := bot.NewGate(bot.Policy{}, bottest.NewClock(t0))
+	g := delivery.NewGate(delivery.Policy{}, bottest.NewClock(t0))
 	calls := 0
 	err := g.Reply(context.Background(), "1", func(context.Context) error {
 		calls++
@@ -179,7 +180,7 @@ func TestReplyThatPanicsIsAnError(t *testing.T) {
 		m["x"]++ // a nil map, as a rendering bug would write
 		return nil
 	})
-	if !errors.Is(err, bot.ErrSendPanicked) || calls != 1 {
+	if !errors.Is(err, delivery.ErrSendPanicked) || calls != 1 {
 		t.Fatalf("Reply = %v after %d calls, want ErrSendPanicked after 1", err, calls)
 	}
 	if err := g.Reply(context.Background(), "2", func(context.Context) error { return nil }); err != nil || g.Waiting() != 0 {
@@ -191,7 +192,7 @@ func TestReplyThatPanicsIsAnError(t *testing.T) {
 // refuses), an answer is not sent and Reply says why.
 func TestReplyFencedSendsNothing(t *testing.T) {
 	clock := bottest.NewClock(t0)
-	g := bot.NewGate(bot.Policy{Rate: 10, PerChat: time.Second}, clock)
+	g := delivery.NewGate(delivery.Policy{Rate: 10, PerChat: time.Second}, clock)
 	var open atomic.Bool
 	open.Store(true)
 	g.Fence = func(time.Time) error {

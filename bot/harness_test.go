@@ -14,6 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -108,10 +109,10 @@ type env struct {
 	probe  *script
 	store  *sqlite.Store
 	mon    *bot.Monitor
-	disp   *bot.Dispatcher
+	disp   *delivery.Dispatcher
 	svc    *command.Service
 	tg, dc *recorder
-	policy bot.Policy
+	policy delivery.Policy
 	// opts are the store's options, used by start.
 	opts []sqlite.Option
 	// flapChanges and flapWindow are the monitor's flap rule (0: off).
@@ -124,7 +125,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	e := &env{t: t, path: filepath.Join(t.TempDir(), "bot.db"), clock: bottest.NewClock(t0), tg: &recorder{}, dc: &recorder{}}
 	e.probe = &script{clock: e.clock, verdict: probe.VerdictUp}
-	e.policy = bot.Policy{PerChat: time.Second, Workers: 4, MaxAttempts: 4, MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: time.Minute}
+	e.policy = delivery.Policy{PerChat: time.Second, Workers: 4, MaxAttempts: 4, MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: time.Minute}
 	e.start()
 	return e
 }
@@ -144,7 +145,7 @@ func (e *env) start() {
 	if err := e.mon.Load(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
-	e.disp = bot.NewDispatcher(s, []bot.Channel{
+	e.disp = delivery.NewDispatcher(s, []delivery.Channel{
 		{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy},
 		{Platform: dcPlatform, Notifier: e.dc, Policy: e.policy},
 	}, e.clock, quiet(), nil)

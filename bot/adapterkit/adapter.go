@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // Adapter is one chat platform as the program sees it. It is the adapter's
@@ -81,8 +82,8 @@ type DeliverySettings struct {
 }
 
 // Policy is DefaultPolicy(rate) with the shared delivery settings applied.
-func (s DeliverySettings) Policy(rate float64) bot.Policy {
-	p := bot.DefaultPolicy(rate)
+func (s DeliverySettings) Policy(rate float64) delivery.Policy {
+	p := delivery.DefaultPolicy(rate)
 	if s.MaxAge > 0 {
 		p.MaxAge = s.MaxAge
 	}
@@ -98,10 +99,10 @@ func (s DeliverySettings) Policy(rate float64) bot.Policy {
 // Plugin is a built adapter: what the bot needs of it.
 type Plugin struct {
 	Notifier bot.Notifier
-	Policy   bot.Policy
+	Policy   delivery.Policy
 	// Gate is the platform's sending budget when the adapter shares it with
 	// its own command replies; nil makes delivery build one from Policy.
-	Gate *bot.Gate
+	Gate *delivery.Gate
 	// Run connects and serves commands until ctx ends (nil: nothing to run).
 	// An error stops the program: only a token refused at start should.
 	Run func(ctx context.Context) error

@@ -11,6 +11,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -58,9 +59,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Error("refusal not ephemeral")
 	}
 
-	disp := bot.NewDispatcher(store, []bot.Channel{{
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{
 		Platform: Platform, Notifier: h.a,
-		Policy: bot.Policy{Workers: 4, MaxAttempts: 5, MaxAge: time.Hour, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
+		Policy: delivery.Policy{Workers: 4, MaxAttempts: 5, MaxAge: time.Hour, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 	}}, bot.SystemClock{}, log, nil)
 	mon := bot.NewMonitor(bot.MonitorConfig{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },

@@ -13,6 +13,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -77,9 +78,9 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 
 	// As run.go wires Discord: the default policy at DISCORD_RATE_LIMIT=50,
 	// no per-chat gap (discordgo keeps Discord's per-route buckets).
-	policy := bot.DefaultPolicy(50)
+	policy := delivery.DefaultPolicy(50)
 	policy.PerChat = 0
-	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: Platform, Notifier: a, Policy: policy}}, bot.SystemClock{}, log, nil)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: a, Policy: policy}}, bot.SystemClock{}, log, nil)
 	dctx, dcancel := context.WithCancel(ctx)
 	ddone := make(chan struct{})
 	go func() { defer close(ddone); disp.Run(dctx) }()

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/postgres"
 	"github.com/xstatusbot/xstatusbot/bot/postgres/pgtest"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
@@ -101,8 +102,8 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 			return ctx.Err()
 		}
 		first.Do(func() { saved <- s.SaveRound(ctx, storetest.DownSnapshot(t0)) })
-		disp := bot.NewDispatcher(s, []bot.Channel{{Platform: tgPlatform, Notifier: n,
-			Policy: func() bot.Policy { p := bot.DefaultPolicy(1000); p.Workers, p.MaxAge = 2, 0; return p }()}}, bot.SystemClock{}, log, nil)
+		disp := delivery.NewDispatcher(s, []delivery.Channel{{Platform: tgPlatform, Notifier: n,
+			Policy: func() delivery.Policy { p := delivery.DefaultPolicy(1000); p.Workers, p.MaxAge = 2, 0; return p }()}}, bot.SystemClock{}, log, nil)
 		disp.Fence = leader.Fence
 		disp.Run(ctx)
 		ok, err := leaseValid(context.WithoutCancel(ctx), url)

@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -75,7 +76,7 @@ func newSettingsHarness(t *testing.T, noButtons bool) (*harness, *recorder) {
 	t.Helper()
 	rec := &recorder{noButtons: noButtons}
 	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { rec.Handler = s; return rec }, func() time.Time { return t0 }, func(a *Adapter) {
-		a.replier = bot.NewGate(bot.Policy{}, nil)
+		a.replier = delivery.NewGate(delivery.Policy{}, nil)
 	})
 	return h, rec
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -71,8 +72,8 @@ func TestEndToEnd(t *testing.T) {
 	if err := mon.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	policy := bot.Policy{PerChat: time.Second, Workers: 4, MaxAttempts: 5, MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: time.Minute}
-	disp := bot.NewDispatcher(h.store, []bot.Channel{{Platform: Platform, Notifier: h.a, Policy: policy}}, clock, quiet, nil)
+	policy := delivery.Policy{PerChat: time.Second, Workers: 4, MaxAttempts: 5, MaxAge: 6 * time.Hour, BackoffMin: time.Second, BackoffMax: time.Minute}
+	disp := delivery.NewDispatcher(h.store, []delivery.Channel{{Platform: Platform, Notifier: h.a, Policy: policy}}, clock, quiet, nil)
 	rounds := func(m fakex.Mode, n int) {
 		t.Helper()
 		x.Set(m)

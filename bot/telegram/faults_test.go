@@ -15,6 +15,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
@@ -194,7 +195,7 @@ func burst(tb testing.TB, replier Replier, limits telegramtest.Limits, chats int
 // the fake's rate so 429s do happen. Every command is answered exactly once,
 // in order per chat. (BenchmarkBurst runs the 2,000 at 90/s.)
 func TestBurstOfCommandsUnderRateLimit(t *testing.T) {
-	gate := bot.NewGate(bot.Policy{Rate: 300}, nil)
+	gate := delivery.NewGate(delivery.Policy{Rate: 300}, nil)
 	scripts := [][]string{}
 	for range 5 {
 		scripts = append(scripts, []string{"/subscribe", "/status", "/unsubscribe", "/subscribe"})
@@ -234,7 +235,7 @@ func TestBurstOfCommandsUnderRateLimit(t *testing.T) {
 //	go test -run '^$' -bench Burst -benchtime 1x ./bot/telegram
 func BenchmarkBurst(b *testing.B) {
 	for range b.N {
-		gate := bot.NewGate(bot.Policy{Rate: 90, PerChat: time.Second}, nil)
+		gate := delivery.NewGate(delivery.Policy{Rate: 90, PerChat: time.Second}, nil)
 		fake, took := burst(b, gate, telegramtest.Limits{PerSecond: 90, PerChatPerSecond: 1}, 2000, nil)
 		st := fake.Stats()
 		b.ReportMetric(float64(len(fake.Chats())), "answered/2000")

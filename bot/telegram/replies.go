@@ -8,16 +8,17 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // Replier sends one command answer within the platform's sending budget:
 // ahead of alert fan-out, with the per-chat gap, honouring retry_after and
-// retrying for a bounded window. *bot.Gate satisfies it.
+// retrying for a bounded window. *delivery.Gate satisfies it.
 type Replier interface {
 	Reply(ctx context.Context, chat string, send func(ctx context.Context) error) error
 }
 
-var _ Replier = (*bot.Gate)(nil)
+var _ Replier = (*delivery.Gate)(nil)
 
 // queueReply queues the answer to a command handled by the poll loop.
 func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID int) {
@@ -79,7 +80,7 @@ func (a *Adapter) replyFailed(ctx context.Context, err error, chat, command stri
 	case errors.Is(err, bot.ErrDeposed):
 		// This replica's term ended: the next leader is given the command again.
 		a.log.Info("telegram: command not answered, this replica no longer leads", "chat", chat, "command", command)
-	case errors.Is(err, bot.ErrSendPanicked):
+	case errors.Is(err, delivery.ErrSendPanicked):
 		// The gate recovered it; counted and logged as the worker's own would be.
 		a.replies.panicked(err)
 	default:

@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -159,7 +160,7 @@ func TestSecretsNeverInSlogAttributes(t *testing.T) {
 // and checks no log line holds the token, in plain or URL-escaped form; the
 // undeliverable answer is logged once, with its chat.
 func TestFaultsNeverLogToken(t *testing.T) {
-	gate := bot.NewGate(bot.Policy{}, nil)
+	gate := delivery.NewGate(delivery.Policy{}, nil)
 	gate.ReplyWindow = time.Second
 	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) { a.replier = gate })
 	ctx := waitCtx(t)

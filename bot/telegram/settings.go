@@ -6,6 +6,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // Platform is the name Telegram chats are stored under.
@@ -58,7 +59,7 @@ func (s *Settings) config() Config { return Config{Token: s.Token, Endpoint: s.E
 func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
 	SetLibraryLogger(deps.Log) // the library's logger is process-wide; there is one Telegram adapter
 	policy := deps.Delivery.Policy(s.Rate)
-	gate := bot.NewGate(policy, deps.Clock)
+	gate := delivery.NewGate(policy, deps.Clock)
 	gate.Fence = deps.Fence
 	cfg := s.config()
 	cfg.Log, cfg.Replier, cfg.Limiter = deps.Log, gate, deps.Commands

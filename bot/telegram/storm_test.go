@@ -13,6 +13,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -35,7 +36,7 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	gate := bot.NewGate(bot.Policy{Rate: rate, PerChat: time.Second}, nil)
+	gate := delivery.NewGate(delivery.Policy{Rate: rate, PerChat: time.Second}, nil)
 	fake := telegramtest.Start(t, telegramtest.Options{Limits: telegramtest.Limits{PerSecond: rate + 5, PerChatPerSecond: 1}})
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
 	if err != nil {
@@ -102,8 +103,8 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	policy := bot.DefaultPolicy(rate)
-	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: Platform, Notifier: a, Policy: policy, Gate: gate}}, bot.SystemClock{}, quiet, nil)
+	policy := delivery.DefaultPolicy(rate)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: a, Policy: policy, Gate: gate}}, bot.SystemClock{}, quiet, nil)
 	answeredBefore := len(fake.SentTo(flooder)) + len(fake.SentTo(group))
 	start := time.Now()
 	dctx, dcancel := context.WithCancel(ctx)

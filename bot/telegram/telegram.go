@@ -24,6 +24,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // DefaultEndpoint is the Bot API URL format: token, then method.
@@ -86,7 +87,7 @@ type Config struct {
 	// default 30s.
 	PollTimeout time.Duration
 	// Replier sends command answers within the platform's sending budget;
-	// main passes the *bot.Gate the dispatcher uses, so answers go ahead of
+	// main passes the *delivery.Gate the dispatcher uses, so answers go ahead of
 	// alert fan-out. Nil: a gate of its own at 25 messages/s, 1/s per chat.
 	Replier Replier
 	// Limiter is the per-person command limit and the answers pending per
@@ -196,7 +197,7 @@ func New(cfg Config, h Handler) *Adapter {
 	}
 	a.revoked, a.revoke = context.WithCancel(context.Background())
 	if a.replier == nil {
-		a.replier = bot.NewGate(bot.Policy{Rate: 25, PerChat: time.Second}, nil)
+		a.replier = delivery.NewGate(delivery.Policy{Rate: 25, PerChat: time.Second}, nil)
 	}
 	if a.endpoint == "" {
 		a.endpoint = DefaultEndpoint

@@ -11,6 +11,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
@@ -46,7 +47,7 @@ func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 	}
 	policy := settings.Policy()
 	policy.BackoffMin, policy.BackoffMax, policy.MaxAge = 20*time.Millisecond, 100*time.Millisecond, 0
-	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, bot.SystemClock{}, log, nil)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, bot.SystemClock{}, log, nil)
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); disp.Run(dctx) }()

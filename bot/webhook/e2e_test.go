@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -57,7 +58,7 @@ func TestEndToEnd(t *testing.T) {
 
 	policy := settings.Policy()
 	policy.BackoffMin, policy.BackoffMax = 20*time.Millisecond, 100*time.Millisecond
-	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, bot.SystemClock{}, log, nil)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, bot.SystemClock{}, log, nil)
 	mon := bot.NewMonitor(bot.MonitorConfig{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
 		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},

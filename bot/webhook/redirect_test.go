@@ -13,6 +13,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -69,7 +70,7 @@ func TestRedirectIsNotFollowedAndEndsTheRow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: Platform, Notifier: n, Policy: settings.Policy()}}, bot.SystemClock{}, textLogger(logs), nil)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: settings.Policy()}}, bot.SystemClock{}, textLogger(logs), nil)
 	dctx, dcancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); disp.Run(dctx) }()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // Platform is the adapter's name in subscriptions, outbox rows, logs and metrics.
@@ -79,8 +80,8 @@ func (s Settings) Subscriptions() []bot.Subscription {
 
 // Policy is the delivery policy: no platform-wide ceiling (each URL is its
 // own receiver), Rate messages per second per URL.
-func (s Settings) Policy() bot.Policy {
-	p := bot.DefaultPolicy(0)
+func (s Settings) Policy() delivery.Policy {
+	p := delivery.DefaultPolicy(0)
 	if s.Rate > 0 && !math.IsInf(s.Rate, 0) {
 		p.PerChat = time.Duration(float64(time.Second) / s.Rate)
 	}

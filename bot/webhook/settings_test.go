@@ -9,8 +9,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
-	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 func TestValidateNamesEveryBadEntryWithoutTheURL(t *testing.T) {
@@ -128,7 +128,7 @@ func TestSubscriptionsAndPolicy(t *testing.T) {
 	if p.PerChat != 250*time.Millisecond || p.Rate != 0 {
 		t.Errorf("policy PerChat %v Rate %v, want 250ms and no platform ceiling", p.PerChat, p.Rate)
 	}
-	if want := bot.DefaultPolicy(0); p.MaxAttempts != want.MaxAttempts || p.MaxAge != want.MaxAge {
+	if want := delivery.DefaultPolicy(0); p.MaxAttempts != want.MaxAttempts || p.MaxAge != want.MaxAge {
 		t.Errorf("policy %+v strays from the default %+v", p, want)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
@@ -29,7 +30,7 @@ import (
 
 // BenchmarkFanOut is the benchmark of issue 5: one real transition, saved by
 // a real bot.Monitor into a real SQLite store, fanned out to thousands of
-// subscribed chats by a real bot.Dispatcher through the real Telegram and
+// subscribed chats by a real delivery.Dispatcher through the real Telegram and
 // Discord adapters, connected (Run) to their in-process fakes on 127.0.0.1.
 // The fakes enforce their rate limits with 429s.
 //
@@ -148,18 +149,18 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	// Wiring as in serve (run.go), minus the web server and the schedule.
 	metrics := bot.NewMetrics(prometheus.NewRegistry())
 	svc := command.NewService(store, store, time.Now, log)
-	policy := func(rate float64) bot.Policy {
-		p := bot.DefaultPolicy(rate)
+	policy := func(rate float64) delivery.Policy {
+		p := delivery.DefaultPolicy(rate)
 		p.Workers = cfg.workers
 		return p
 	}
 	tgPolicy := policy(cfg.tgRate)
-	tgGate := bot.NewGate(tgPolicy, bot.SystemClock{}) // shared with command answers, as in run.go
+	tgGate := delivery.NewGate(tgPolicy, bot.SystemClock{}) // shared with command answers, as in run.go
 	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(tgFake.Token), Endpoint: tgFake.Endpoint(), Log: log, Replier: tgGate}, svc)
 	dc := discord.New(discord.Config{Token: adapterkit.Secret(dcFake.Token), APIURL: dcFake.URL, Log: log}, svc)
 	dcPolicy := policy(cfg.dcRate)
 	dcPolicy.PerChat = 0 // as in run.go: discordgo keeps Discord's per-route buckets
-	disp := bot.NewDispatcher(store, []bot.Channel{
+	disp := delivery.NewDispatcher(store, []delivery.Channel{
 		{Platform: telegram.Platform, Notifier: tg, Policy: tgPolicy, Gate: tgGate},
 		{Platform: discord.Platform, Notifier: dc, Policy: dcPolicy},
 	}, bot.SystemClock{}, log, metrics)

@@ -15,6 +15,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
@@ -71,10 +72,10 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	fake := telegramtest.NewServer(telegramtest.Options{Limits: telegramtest.Limits{PerSecond: 30, PerChatPerSecond: 1}})
 	defer fake.Close()
 	svc := command.NewService(store, store, time.Now, log)
-	policy := bot.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers
-	gate := bot.NewGate(policy, bot.SystemClock{})
+	policy := delivery.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers
+	gate := delivery.NewGate(policy, bot.SystemClock{})
 	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
-	disp := bot.NewDispatcher(store, []bot.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
 		bot.SystemClock{}, log, bot.NewMetrics(prometheus.NewRegistry()))
 	prober := &benchProbe{verdict: probe.VerdictUp}
 	mon := bot.NewMonitor(bot.MonitorConfig{Probe: prober.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},

@@ -18,6 +18,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -59,10 +60,10 @@ func indent(err error) string {
 // buildAdapters builds every enabled adapter into a delivery channel and
 // its runner, and keeps the configured chats of fixed-chat adapters (console,
 // webhooks) in step with the settings, also for adapters that are off.
-func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, deps adapterkit.Deps, log *slog.Logger) ([]bot.Channel, []func(context.Context) error, error) {
+func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, deps adapterkit.Deps, log *slog.Logger) ([]delivery.Channel, []func(context.Context) error, error) {
 	on := cfg.Enabled()
 	var (
-		channels []bot.Channel
+		channels []delivery.Channel
 		runners  []func(context.Context) error
 	)
 	for _, a := range cfg.Adapters {
@@ -90,7 +91,7 @@ func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, de
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
-		channels = append(channels, bot.Channel{Platform: p, Notifier: plug.Notifier, Policy: plug.Policy, Gate: plug.Gate, State: plug.State})
+		channels = append(channels, delivery.Channel{Platform: p, Notifier: plug.Notifier, Policy: plug.Policy, Gate: plug.Gate, State: plug.State})
 		if plug.Run != nil {
 			runners = append(runners, plug.Run)
 		}
@@ -131,7 +132,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	// /healthz reports the backlog read every 5 s, never a query per request.
 	backlog := &web.CachedBacklog{Store: store}
 	backlog.Refresh(ctx)
-	delivery := &delivery{Backlogger: backlog}
+	view := &deliveryView{Backlogger: backlog}
 	var pub *bot.BoardPublisher
 	var vantage bot.VantageStore
 	if cfg.DatabaseURL != "" {
@@ -145,7 +146,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Store:       store,
 		Log:         log,
 		Metrics:     metrics,
-		Changed:     delivery.Wake,
+		Changed:     view.Wake,
 		AfterRound:  func() { pub.Poke() }, // the public board follows every round, without blocking it
 		FlapChanges: cfg.FlapChanges,
 		FlapWindow:  cfg.FlapWindow,
@@ -177,12 +178,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		func(ctx context.Context) error { backlog.Run(ctx); return nil },
 		func(ctx context.Context) error {
 			return leader.Run(ctx, func(ctx context.Context) error {
-				return lead(ctx, cfg, store, deps, delivery, leader.Fence, metrics, log)
+				return lead(ctx, cfg, store, deps, view, leader.Fence, metrics, log)
 			})
 		},
 	}
 	if cfg.HTTPAddr != "off" {
-		ops := web.Handler(mon, delivery, leader, 3*interval, reg)
+		ops := web.Handler(mon, view, leader, 3*interval, reg)
 		runners = append(runners, func(ctx context.Context) error { return web.Serve(ctx, cfg.HTTPAddr, ops, pub, log) })
 	}
 	if cfg.StatusAddr != "off" {
@@ -230,7 +231,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 // lead is the leader's work for one term: the chat platforms' connections
 // (only one replica may poll Telegram or hold the Discord gateway) and
 // delivery. It ends when the term does, or when a platform fails for good.
-func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, view *delivery, fence func(time.Time) error, metrics *bot.Metrics, log *slog.Logger) error {
+func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, view *deliveryView, fence func(time.Time) error, metrics *bot.Metrics, log *slog.Logger) error {
 	// Adapters are built again for each term; their collectors go with the term.
 	termReg := &termMetrics{Registerer: deps.Metrics}
 	defer termReg.end()
@@ -240,13 +241,13 @@ func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, 
 	if err != nil {
 		return err
 	}
-	disp := bot.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
+	disp := delivery.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
 	disp.Working = memoryBudget
 	disp.Fence = fence
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
-			if !slices.ContainsFunc(channels, func(c bot.Channel) bool { return c.Platform == p }) {
+			if !slices.ContainsFunc(channels, func(c delivery.Channel) bool { return c.Platform == p }) {
 				log.Warn("alerts are waiting for a platform that is not configured; they are sent once it is",
 					"platform", p, "pending", b.Pending)
 			}
@@ -276,24 +277,28 @@ func runAll(ctx context.Context, cancel context.CancelCauseFunc, runners []func(
 	return &wg
 }
 
-// delivery is /healthz's and the monitor's view of the current term's
+// deliveryView is /healthz's and the monitor's view of the current term's
 // dispatcher: none on a follower. The backlog is the database's on all,
 // read every few seconds.
-type delivery struct {
+type deliveryView struct {
 	Backlogger interface {
 		Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
 	}
 	mu   sync.Mutex
-	disp *bot.Dispatcher
+	disp *delivery.Dispatcher
 }
 
-func (d *delivery) set(disp *bot.Dispatcher) { d.mu.Lock(); d.disp = disp; d.mu.Unlock() }
+func (d *deliveryView) set(disp *delivery.Dispatcher) { d.mu.Lock(); d.disp = disp; d.mu.Unlock() }
 
-func (d *delivery) current() *bot.Dispatcher { d.mu.Lock(); defer d.mu.Unlock(); return d.disp }
+func (d *deliveryView) current() *delivery.Dispatcher {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.disp
+}
 
 // Wake tells the dispatcher, if this replica leads, that rows were queued,
 // and has /healthz's backlog read again.
-func (d *delivery) Wake() {
+func (d *deliveryView) Wake() {
 	if p, ok := d.Backlogger.(interface{ Poke() }); ok {
 		p.Poke()
 	}
@@ -302,14 +307,14 @@ func (d *delivery) Wake() {
 	}
 }
 
-func (d *delivery) Platforms() map[bot.Platform]bot.PlatformHealth {
+func (d *deliveryView) Platforms() map[bot.Platform]bot.PlatformHealth {
 	if disp := d.current(); disp != nil {
 		return disp.Platforms()
 	}
 	return nil
 }
 
-func (d *delivery) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error) {
+func (d *deliveryView) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error) {
 	return d.Backlogger.Backlog(ctx)
 }
 

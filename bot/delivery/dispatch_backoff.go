@@ -1,9 +1,11 @@
-package bot
+package delivery
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // DefaultRefusalsToEnd is how many sends in a row a chat may refuse for
@@ -41,7 +43,7 @@ func (d *Dispatcher) unavailable(c *channel, chat string, now time.Time, reason 
 // in the chat: the message is dropped at once (retrying cannot help until an
 // admin acts), and the DefaultRefusalsToEnd-th refusal in a row ends the
 // chat's subscription.
-func (d *Dispatcher) refused(ctx context.Context, c *channel, chat string, live []Delivery, at time.Time, reason string, took time.Duration) {
+func (d *Dispatcher) refused(ctx context.Context, c *channel, chat string, live []bot.Delivery, at time.Time, reason string, took time.Duration) {
 	c.mu.Lock()
 	c.refusals[chat]++
 	n := c.refusals[chat]
@@ -50,14 +52,14 @@ func (d *Dispatcher) refused(ctx context.Context, c *channel, chat string, live 
 	}
 	c.mu.Unlock()
 	if n >= DefaultRefusalsToEnd {
-		d.record(ctx, c, chat, outcome{ids: idsOf(live), status: StatusGone,
+		d.record(ctx, c, chat, outcome{ids: idsOf(live), status: bot.StatusGone,
 			reason: fmt.Sprintf("no rights to post, %d refusals in a row: %s", n, reason), at: at})
 		d.metrics.Send(c.Platform, "gone", took)
 		d.log.Warn("the bot may not post in this chat: subscription ended", "platform", c.Platform, "chat", chat,
 			"refusals", n, "err", reason)
 		return
 	}
-	d.record(ctx, c, chat, outcome{ids: idsOf(live), status: StatusExpired,
+	d.record(ctx, c, chat, outcome{ids: idsOf(live), status: bot.StatusExpired,
 		reason: fmt.Sprintf("dropped: no rights to post (refusal %d of %d): %s", n, DefaultRefusalsToEnd, reason), at: at})
 	d.metrics.Send(c.Platform, "no_rights", took)
 	d.log.Warn("the bot may not post in this chat: message dropped", "platform", c.Platform, "chat", chat,

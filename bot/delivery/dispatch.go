@@ -1,4 +1,4 @@
-package bot
+package delivery
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // Policy is how fast and how persistently one platform is sent to.
@@ -54,20 +56,20 @@ func DefaultPolicy(ratePerSec float64) Policy {
 
 // Channel is one platform's notifier and its policy.
 type Channel struct {
-	Platform Platform
-	Notifier Notifier
+	Platform bot.Platform
+	Notifier bot.Notifier
 	Policy   Policy
 	// Gate is the platform's sending budget, shared with the adapter's command
 	// replies; nil builds one from Policy.
 	Gate *Gate
 	// State reports how the adapter sees its platform; nil means always ready.
-	State func() PlatformState
+	State func() bot.PlatformState
 }
 
 // DeliveryStore is what delivery needs from persistence.
 type DeliveryStore interface {
-	Outbox
-	MigrateChat(ctx context.Context, from, to ChatRef) error
+	bot.Outbox
+	MigrateChat(ctx context.Context, from, to bot.ChatRef) error
 }
 
 // Dispatcher drains the outbox: one loop per platform, chats in parallel,
@@ -82,9 +84,9 @@ type DeliveryStore interface {
 type Dispatcher struct {
 	store    DeliveryStore
 	channels []*channel
-	clock    Clock
+	clock    bot.Clock
 	log      *slog.Logger
-	metrics  *Metrics
+	metrics  *bot.Metrics
 	// progressEvery is how often a fan-out in progress is logged.
 	progressEvery time.Duration
 	// PollEvery bounds how long a loop sleeps before looking for due rows
@@ -122,7 +124,7 @@ type channel struct {
 	probeAt   time.Time       // next probe send
 	probes    int             // probes made in this pause
 	probed    map[string]bool
-	lastState PlatformState
+	lastState bot.PlatformState
 
 	// unanswered counts, per chat, the platform failures in a row that did
 	// not pause the platform, so the wait grows without spending attempts.
@@ -142,7 +144,7 @@ type channel struct {
 // outcome is one write to the outbox: finishing rows, or rescheduling one.
 type outcome struct {
 	ids      []int64
-	status   DeliveryStatus // empty for a reschedule
+	status   bot.DeliveryStatus // empty for a reschedule
 	msgID    string
 	reason   string
 	at       time.Time
@@ -151,9 +153,9 @@ type outcome struct {
 }
 
 // NewDispatcher builds a dispatcher over the given platforms.
-func NewDispatcher(store DeliveryStore, chans []Channel, clock Clock, log *slog.Logger, m *Metrics) *Dispatcher {
+func NewDispatcher(store DeliveryStore, chans []Channel, clock bot.Clock, log *slog.Logger, m *bot.Metrics) *Dispatcher {
 	if clock == nil {
-		clock = SystemClock{}
+		clock = bot.SystemClock{}
 	}
 	d := &Dispatcher{store: store, clock: clock, log: log, metrics: m, progressEvery: 5 * time.Second,
 		PollEvery: time.Second, ShutdownGrace: DefaultShutdownGrace}
@@ -212,7 +214,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 		grace := d.ShutdownGrace
-		if errors.Is(context.Cause(ctx), ErrDeposed) {
+		if errors.Is(context.Cause(ctx), bot.ErrDeposed) {
 			// Another replica leads, or soon will, and may send these rows:
 			// cut the sends short rather than race it (their rows stay pending).
 			grace = 0
@@ -412,8 +414,8 @@ func (d *Dispatcher) probe(ctx, sendCtx context.Context, c *channel) bool {
 	return true
 }
 
-func groupByChat(rows []Delivery) [][]Delivery {
-	var out [][]Delivery
+func groupByChat(rows []bot.Delivery) [][]bot.Delivery {
+	var out [][]bot.Delivery
 	for i := 0; i < len(rows); {
 		j := i
 		for j < len(rows) && rows[j].Chat == rows[i].Chat {
@@ -427,11 +429,11 @@ func groupByChat(rows []Delivery) [][]Delivery {
 
 // deliver sends one chat's pending rows as one message and records the
 // outcome. ctx ending stops it before the send; sendCtx bounds the send.
-func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []Delivery) {
+func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []bot.Delivery) {
 	defer d.survive(ctx, c, rows)
 	chat := rows[0].Chat
 	now := d.now()
-	var live []Delivery
+	var live []bot.Delivery
 	var stale []int64
 	for _, r := range rows {
 		if c.Policy.MaxAge > 0 && now.Sub(r.CreatedAt) > c.Policy.MaxAge {
@@ -441,7 +443,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		}
 	}
 	if len(stale) > 0 {
-		d.record(ctx, c, chat.ID, outcome{ids: stale, status: StatusExpired, reason: "undelivered for longer than " + c.Policy.MaxAge.String(), at: now})
+		d.record(ctx, c, chat.ID, outcome{ids: stale, status: bot.StatusExpired, reason: "undelivered for longer than " + c.Policy.MaxAge.String(), at: now})
 		d.metrics.Send(c.Platform, "expired", 0)
 		d.log.Warn("notifications expired", "platform", c.Platform, "chat", chat.ID, "count", len(stale))
 	}
@@ -462,7 +464,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 			return
 		}
 	}
-	msg := RenderAlert(live[0].Lang, live, d.now())
+	msg := bot.RenderAlert(live[0].Lang, live, d.now())
 	begin := time.Now()
 	id, err := c.Notifier.Send(sendCtx, chat.ID, msg)
 	took := time.Since(begin)
@@ -477,19 +479,19 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		c.mu.Unlock()
 		last := live[len(live)-1]
 		if len(live) > 1 {
-			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live[:len(live)-1]), status: StatusCoalesced, msgID: id,
+			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live[:len(live)-1]), status: bot.StatusCoalesced, msgID: id,
 				reason: fmt.Sprintf("coalesced into outbox row %d", last.ID), at: sentAt})
 		}
-		d.record(ctx, c, chat.ID, outcome{ids: []int64{last.ID}, status: StatusSent, msgID: id, at: sentAt})
+		d.record(ctx, c, chat.ID, outcome{ids: []int64{last.ID}, status: bot.StatusSent, msgID: id, at: sentAt})
 		d.metrics.Send(c.Platform, "sent", took)
 		return
 	}
 	if sendCtx.Err() != nil && errors.Is(err, sendCtx.Err()) {
 		return // the shutdown grace ran out during the send; it is retried after restart
 	}
-	se := ClassOf(err)
-	reason := Truncate(err.Error(), 500)
-	if se.Class == Unavailable {
+	se := bot.ClassOf(err)
+	reason := bot.Truncate(err.Error(), 500)
+	if se.Class == bot.Unavailable {
 		d.metrics.Send(c.Platform, "unavailable", took)
 		if d.unavailable(c, chat.ID, sentAt, reason) {
 			return // paused: the row keeps its place and its attempts
@@ -509,20 +511,20 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 	delete(c.unanswered, chat.ID)
 	c.mu.Unlock()
 	switch se.Class {
-	case RateLimited:
+	case bot.RateLimited:
 		after := max(se.RetryAfter, time.Second)
 		c.Gate.Limit(chat.ID, sentAt.Add(after), se.Global)
 		d.reschedule(ctx, c, head, sentAt.Add(after), head.Attempts, reason)
 		d.metrics.Send(c.Platform, "rate_limited", took)
 		d.log.Warn("rate limited", "platform", c.Platform, "chat", chat.ID, "retry_after", after, "global", se.Global)
-	case NoRights:
+	case bot.NoRights:
 		d.refused(ctx, c, chat.ID, live, sentAt, reason, took)
-	case Permanent:
-		d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusGone, reason: reason, at: sentAt})
+	case bot.Permanent:
+		d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: bot.StatusGone, reason: reason, at: sentAt})
 		d.metrics.Send(c.Platform, "gone", took)
 		d.log.Warn("chat refuses the bot: subscription ended", "platform", c.Platform, "chat", chat.ID, "err", reason)
-	case Migrated:
-		to := ChatRef{Platform: c.Platform, ID: se.NewChatID}
+	case bot.Migrated:
+		to := bot.ChatRef{Platform: c.Platform, ID: se.NewChatID}
 		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := d.store.MigrateChat(rec, chat, to); err != nil {
@@ -534,8 +536,8 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []De
 		d.log.Info("chat migrated; resending under its new id", "platform", c.Platform, "chat", chat.ID, "to", to.ID)
 	default:
 		attempts := head.Attempts + 1
-		if se.Class == Rejected || c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
-			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: StatusExpired,
+		if se.Class == bot.Rejected || c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
+			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: bot.StatusExpired,
 				reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), at: sentAt})
 			d.metrics.Send(c.Platform, "expired", took)
 			d.log.Error("notification expired after retries", "platform", c.Platform, "chat", chat.ID, "attempts", attempts, "err", reason)
@@ -569,7 +571,7 @@ func (c *channel) pauseState() (time.Time, bool) {
 	return c.probeAt, c.paused
 }
 
-func idsOf(rows []Delivery) []int64 {
+func idsOf(rows []bot.Delivery) []int64 {
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
@@ -606,7 +608,7 @@ func (d *Dispatcher) write(ctx context.Context, o outcome) error {
 	return d.store.Finish(ctx, o.ids, o.status, o.msgID, o.reason, o.at)
 }
 
-func (d *Dispatcher) reschedule(ctx context.Context, c *channel, r Delivery, next time.Time, attempts int, reason string) {
+func (d *Dispatcher) reschedule(ctx context.Context, c *channel, r bot.Delivery, next time.Time, attempts int, reason string) {
 	d.record(ctx, c, r.Chat.ID, outcome{ids: []int64{r.ID}, next: next, attempts: attempts, reason: reason})
 	c.mu.Lock()
 	c.retries = append(c.retries, next)
@@ -730,20 +732,20 @@ func (c *channel) idle(now time.Time, poll time.Duration) time.Duration {
 }
 
 func (p Policy) backoff(attempt int) time.Duration {
-	return Backoff{Min: p.BackoffMin, Max: p.BackoffMax}.Delay(attempt)
+	return bot.Backoff{Min: p.BackoffMin, Max: p.BackoffMax}.Delay(attempt)
 }
 
 // Platforms reports the health of every platform.
-func (d *Dispatcher) Platforms() map[Platform]PlatformHealth {
-	out := make(map[Platform]PlatformHealth, len(d.channels))
+func (d *Dispatcher) Platforms() map[bot.Platform]bot.PlatformHealth {
+	out := make(map[bot.Platform]bot.PlatformHealth, len(d.channels))
 	for _, c := range d.channels {
 		out[c.Platform] = c.health()
 	}
 	return out
 }
 
-func (c *channel) health() PlatformHealth {
-	h := PlatformHealth{State: PlatformReady}
+func (c *channel) health() bot.PlatformHealth {
+	h := bot.PlatformHealth{State: bot.PlatformReady}
 	if c.State != nil {
 		h.State = c.State()
 	}
@@ -751,8 +753,8 @@ func (c *channel) health() PlatformHealth {
 	defer c.mu.Unlock()
 	if c.paused {
 		h.PausedSince = c.pausedAt
-		if h.State == PlatformReady {
-			h.State = PlatformUnavailable
+		if h.State == bot.PlatformReady {
+			h.State = bot.PlatformUnavailable
 		}
 	}
 	h.Unrecorded = c.heldLocked()
@@ -765,13 +767,13 @@ func (c *channel) health() PlatformHealth {
 // report logs fan-out progress and refreshes the backlog and platform
 // metrics, from one backlog query per tick.
 func (d *Dispatcher) report(ctx context.Context) {
-	lastPending := make(map[Platform]int, len(d.channels))
+	lastPending := make(map[bot.Platform]int, len(d.channels))
 	for {
 		for _, c := range d.channels {
 			h := c.health()
 			d.metrics.Platform(c.Platform, h)
 			if h.State != c.lastState {
-				if c.lastState != "" || h.State != PlatformReady {
+				if c.lastState != "" || h.State != bot.PlatformReady {
 					d.log.Info("platform state", "platform", c.Platform, "state", h.State)
 				}
 				c.lastState = h.State
@@ -812,6 +814,6 @@ func (c *channel) takeSent(now time.Time) int {
 }
 
 // Backlog reports the undelivered rows per platform.
-func (d *Dispatcher) Backlog(ctx context.Context) (map[Platform]Backlog, error) {
+func (d *Dispatcher) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error) {
 	return d.store.Backlog(ctx)
 }

@@ -1,4 +1,4 @@
-package bot
+package delivery
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"golang.org/x/time/rate"
 )
 
@@ -49,7 +50,7 @@ var ErrTooManyReplies = errors.New("too many command answers waiting for the pla
 // under way answers may use the whole rate. An answer waits out its own
 // chat's gap before it asks for a turn, holding nothing.
 type Gate struct {
-	clock   Clock
+	clock   bot.Clock
 	limiter *rate.Limiter
 	share   *rate.Limiter // answers' share while alerts are under way; nil without a ceiling
 	perChat time.Duration
@@ -73,9 +74,9 @@ type Gate struct {
 // NewGate builds the gate of a platform sending at most p.Rate messages per
 // second (0: no ceiling) and one per p.PerChat to each chat; answers get
 // DefaultReplyShare of the rate while alerts are under way.
-func NewGate(p Policy, clock Clock) *Gate {
+func NewGate(p Policy, clock bot.Clock) *Gate {
 	if clock == nil {
-		clock = SystemClock{}
+		clock = bot.SystemClock{}
 	}
 	g := &Gate{clock: clock, limiter: rate.NewLimiter(rate.Inf, 1), perChat: p.PerChat, lastSent: map[string]time.Time{}}
 	if p.Rate > 0 {
@@ -177,7 +178,7 @@ func (g *Gate) turn(ctx context.Context, reply bool, deadline time.Time) (time.D
 			if !deadline.IsZero() && now.Add(wait).After(deadline) {
 				return wait, errTooLate
 			}
-			if !Sleep(ctx, g.clock, wait) {
+			if !bot.Sleep(ctx, g.clock, wait) {
 				return 0, ctx.Err()
 			}
 			continue
@@ -192,7 +193,7 @@ func (g *Gate) turn(ctx context.Context, reply bool, deadline time.Time) (time.D
 			// turns already booked: an answer that passed its share then
 			// waits behind a turn or two, not behind every worker of a fan-out.
 			if wait := g.aheadWait(now); wait > 0 {
-				if !Sleep(ctx, g.clock, wait) {
+				if !bot.Sleep(ctx, g.clock, wait) {
 					return 0, ctx.Err()
 				}
 				continue
@@ -242,7 +243,7 @@ func (g *Gate) reserve(ctx context.Context, lim *rate.Limiter, deadline time.Tim
 		r.CancelAt(now)
 		return d, errTooLate
 	}
-	if d > 0 && !Sleep(ctx, g.clock, d) {
+	if d > 0 && !bot.Sleep(ctx, g.clock, d) {
 		r.CancelAt(g.clock.Now())
 		return 0, ctx.Err()
 	}
@@ -289,7 +290,7 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 			if hold.After(deadline) {
 				return g.expired(chat, attempt-1, last, hold.Sub(now))
 			}
-			if !Sleep(ctx, g.clock, hold.Sub(now)) {
+			if !bot.Sleep(ctx, g.clock, hold.Sub(now)) {
 				return ctx.Err()
 			}
 		}
@@ -314,13 +315,13 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 			return err
 		}
 		last = err
-		se := ClassOf(err)
+		se := bot.ClassOf(err)
 		var next time.Time
 		switch se.Class {
-		case RateLimited:
+		case bot.RateLimited:
 			next = now.Add(max(se.RetryAfter, time.Second))
 			g.Limit(chat, next, se.Global)
-		case Unavailable, Retryable:
+		case bot.Unavailable, bot.Retryable:
 			next = now.Add(backoff)
 			backoff = min(2*backoff, 8*time.Second)
 		default:
@@ -329,7 +330,7 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 		if next.After(deadline) {
 			return g.expired(chat, attempt, last, next.Sub(now))
 		}
-		if !Sleep(ctx, g.clock, next.Sub(now)) {
+		if !bot.Sleep(ctx, g.clock, next.Sub(now)) {
 			return ctx.Err()
 		}
 	}
@@ -344,7 +345,7 @@ var ErrSendPanicked = errors.New("sending the answer panicked")
 func sendSafely(ctx context.Context, send func(ctx context.Context) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &SendError{Class: Permanent, Err: fmt.Errorf("%w: %v", ErrSendPanicked, r)}
+			err = &bot.SendError{Class: bot.Permanent, Err: fmt.Errorf("%w: %v", ErrSendPanicked, r)}
 		}
 	}()
 	return send(ctx)

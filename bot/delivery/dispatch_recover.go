@@ -1,9 +1,11 @@
-package bot
+package delivery
 
 import (
 	"context"
 	"fmt"
 	"runtime/debug"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // survive, deferred by deliver, turns a panic while one chat's rows were
@@ -11,13 +13,13 @@ import (
 // with the panic as reason (a row that panics once would panic again after
 // every restart), the panic is counted and logged with its stack, and the
 // worker, the loop and the process go on.
-func (d *Dispatcher) survive(ctx context.Context, c *channel, rows []Delivery) {
+func (d *Dispatcher) survive(ctx context.Context, c *channel, rows []bot.Delivery) {
 	r := recover()
 	if r == nil {
 		return
 	}
 	chat := rows[0].Chat.ID
-	reason := Truncate(fmt.Sprintf("panic while rendering or sending: %v", r), 500)
+	reason := bot.Truncate(fmt.Sprintf("panic while rendering or sending: %v", r), 500)
 	d.metrics.RecoveredPanic("delivery")
 	d.metrics.Send(c.Platform, "panic", 0)
 	d.log.Error("panic while delivering to one chat: its rows are failed, delivery goes on",
@@ -27,5 +29,5 @@ func (d *Dispatcher) survive(ctx context.Context, c *channel, rows []Delivery) {
 			d.log.Error("panic while recording a panicked row", "platform", c.Platform, "chat", chat, "err", fmt.Sprint(r))
 		}
 	}()
-	d.record(ctx, c, chat, outcome{ids: idsOf(rows), status: StatusExpired, reason: reason, at: d.now()})
+	d.record(ctx, c, chat, outcome{ids: idsOf(rows), status: bot.StatusExpired, reason: reason, at: d.now()})
 }
