@@ -173,7 +173,7 @@ func (p *BoardPublisher) Refresh(ctx context.Context) error {
 }
 
 // Poke asks Run for a refresh without waiting: pokes that come while one is
-// pending fold into it. Wire MonitorConfig.AfterRound to it.
+// pending fold into it. Wire monitor.Config.AfterRound to it.
 func (p *BoardPublisher) Poke() {
 	select {
 	case p.poke <- struct{}{}:
@@ -194,17 +194,4 @@ func (p *BoardPublisher) Run(ctx context.Context, log *slog.Logger) {
 		case <-p.poke:
 		}
 	}
-}
-
-// StateBegan is when the announced state began: the first round of the
-// streak that led to it (for an outage, its first failing round; for a
-// recovery, the first healthy one), taken from the latest announced change
-// when that change set the current state; else st.Since, when it was set.
-func StateBegan(st probe.Status, recent []probe.Transition) time.Time {
-	if n := len(recent); n > 0 {
-		if tr := recent[n-1]; tr.To == st.State && tr.At.Equal(st.Since) && !tr.Began.IsZero() {
-			return tr.Began
-		}
-	}
-	return st.Since
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -51,7 +52,7 @@ func TestIncidentKeepsEveryCauseWithFirstAndLastSeen(t *testing.T) {
 func TestMonitorCallsAfterRoundOnlyForSavedRounds(t *testing.T) {
 	e := newEnv(t)
 	calls := 0
-	mon := bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: e.store,
+	mon := monitor.New(monitor.Config{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: e.store,
 		Now: e.clock.Now, Log: quiet(), AfterRound: func() { calls++ }})
 	ctx := context.Background()
 	for range 3 {

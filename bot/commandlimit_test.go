@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
@@ -231,7 +232,7 @@ func BenchmarkStatus(b *testing.B) {
 			clock := bottest.NewClock(t0.Add(time.Minute))
 			opts := []command.ServiceOption{}
 			if memory {
-				mon := bot.NewMonitor(bot.MonitorConfig{Store: st, Now: clock.Now, Log: quiet()})
+				mon := monitor.New(monitor.Config{Store: st, Now: clock.Now, Log: quiet()})
 				if err := mon.Load(ctx); err != nil {
 					b.Fatal(err)
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -108,7 +109,7 @@ type env struct {
 	clock  *bottest.Clock
 	probe  *script
 	store  *sqlite.Store
-	mon    *bot.Monitor
+	mon    *monitor.Monitor
 	disp   *delivery.Dispatcher
 	svc    *command.Service
 	tg, dc *recorder
@@ -140,7 +141,7 @@ func (e *env) start() {
 	}
 	e.store = s
 	e.t.Cleanup(func() { s.Close() })
-	e.mon = bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: s, Now: e.clock.Now, Log: quiet(),
+	e.mon = monitor.New(monitor.Config{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: s, Now: e.clock.Now, Log: quiet(),
 		FlapChanges: e.flapChanges, FlapWindow: e.flapWindow, Metrics: e.metrics})
 	if err := e.mon.Load(context.Background()); err != nil {
 		e.t.Fatal(err)

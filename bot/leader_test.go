@@ -18,6 +18,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/leader"
 )
 
 // lease is one lease row shared by replicas, on the test's clock: what the
@@ -126,7 +127,7 @@ func (w *work) waitWorking(t *testing.T, want ...string) {
 func (w *work) maxAtOnce() int { w.mu.Lock(); defer w.mu.Unlock(); return w.max }
 
 type leaderRun struct {
-	l      *bot.Leader
+	l      *leader.Leader
 	reg    *prometheus.Registry
 	cancel context.CancelFunc
 	done   chan error
@@ -136,7 +137,7 @@ func startLeader(t *testing.T, clock *bottest.Clock, r *replica, w *work) *leade
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	lr := &leaderRun{
-		l: &bot.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second, Every: 3 * time.Second,
+		l: &leader.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second, Every: 3 * time.Second,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: bot.NewMetrics(reg)},
 		reg: reg, done: make(chan error, 1),
 	}
@@ -294,7 +295,7 @@ func TestLeaderKilledIsReplacedWhenTheLeaseExpires(t *testing.T) {
 func TestLeaderWorkFailingEndsRun(t *testing.T) {
 	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
 	r := &replica{lease: &lease{clock: clock}, holder: "a"}
-	l := &bot.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second,
+	l := &leader.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	refused := errors.New("telegram: token refused")
 	err := l.Run(context.Background(), func(context.Context) error { return refused })
@@ -327,7 +328,7 @@ func (h *hangingLease) Release(context.Context) error { return nil }
 func TestLeaderFenceClosesWhileARenewalHangs(t *testing.T) {
 	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
 	h := &hangingLease{}
-	l := &bot.Leader{Lease: h, Clock: clock, TTL: 9 * time.Second, Every: 3 * time.Second,
+	l := &leader.Leader{Lease: h, Clock: clock, TTL: 9 * time.Second, Every: 3 * time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -361,7 +362,7 @@ func TestLeaderFenceClosesWhileARenewalHangs(t *testing.T) {
 func TestLeaderDeposeStopsAtOnce(t *testing.T) {
 	clock := bottest.NewClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
 	r := &replica{lease: &lease{clock: clock}, holder: "a"}
-	l := &bot.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second,
+	l := &leader.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	w := &work{}
 	ctx, cancel := context.WithCancel(context.Background())

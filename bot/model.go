@@ -87,29 +87,6 @@ func (i Incident) Duration(now time.Time) time.Duration {
 	return i.End.Sub(i.Start)
 }
 
-// merge records the causes of a failing round seen at at: a component seen
-// before keeps its first sighting and takes the latest detail and time.
-func (i *Incident) merge(state probe.State, causes []Cause, at time.Time) {
-	if state.Severity() > i.Worst.Severity() {
-		i.Worst = state
-	}
-	for _, c := range causes {
-		found := false
-		for k := range i.Causes {
-			if i.Causes[k].Component == c.Component {
-				i.Causes[k].Detail, i.Causes[k].LastSeen, found = c.Detail, at, true
-				if i.Causes[k].FirstSeen.IsZero() {
-					i.Causes[k].FirstSeen = at
-				}
-			}
-		}
-		if !found {
-			c.FirstSeen, c.LastSeen = at, at
-			i.Causes = append(i.Causes, c)
-		}
-	}
-}
-
 // MainCauses are the n components that failed longest in the incident,
 // longest first; ties keep the order they were first seen in.
 func (i Incident) MainCauses(n int) []Cause {
@@ -262,3 +239,20 @@ type RegionVerdict struct {
 	Region  string        `json:"region"`
 	Verdict probe.Verdict `json:"verdict"`
 }
+
+// StateBegan is when the announced state began: the first round of the
+// streak that led to it (for an outage, its first failing round; for a
+// recovery, the first healthy one), taken from the latest announced change
+// when that change set the current state; else st.Since, when it was set.
+func StateBegan(st probe.Status, recent []probe.Transition) time.Time {
+	if n := len(recent); n > 0 {
+		if tr := recent[n-1]; tr.To == st.State && tr.At.Equal(st.Since) && !tr.Began.IsZero() {
+			return tr.Began
+		}
+	}
+	return st.Since
+}
+
+// VerdictSilent is the breakdown's word for a region not heard from
+// within the freshness window (RegionRound.Silent): it is named, not counted.
+const VerdictSilent probe.Verdict = "silent"

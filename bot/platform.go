@@ -1,6 +1,10 @@
 package bot
 
-import "time"
+import (
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/probe"
+)
 
 // PlatformState is how an adapter sees its platform, for /healthz and
 // /metrics.
@@ -32,4 +36,18 @@ type PlatformHealth struct {
 	Unrecorded int `json:"unrecorded,omitempty"`
 	// StoreError is the store error of an ongoing episode.
 	StoreError string `json:"store_error,omitempty"`
+}
+
+// Health is what /healthz reports about probing.
+type Health struct {
+	// State and Since are X's announced state, as the leader decided it.
+	State probe.State `json:"state"`
+	Since time.Time   `json:"since,omitzero"`
+	// LastRound, LastVerdict and ControlOK are this replica's own last
+	// round: what it saw from its region, before the vote.
+	LastRound   time.Time     `json:"last_round,omitzero"`
+	LastVerdict probe.Verdict `json:"last_verdict,omitempty"`
+	ControlOK   bool          `json:"control_ok"`
+	// Stale is set when no round has completed within the allowed age.
+	Stale bool `json:"stale"`
 }

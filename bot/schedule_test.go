@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
@@ -30,7 +30,7 @@ func TestParseSchedule(t *testing.T) {
 		{"", 0, "invalid schedule"},
 	} {
 		t.Run(tt.spec, func(t *testing.T) {
-			s, err := bot.ParseSchedule(tt.spec)
+			s, err := monitor.ParseSchedule(tt.spec)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err %v, want %q", err, tt.err)
@@ -40,14 +40,14 @@ func TestParseSchedule(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := bot.Interval(s, now); got != tt.gap {
+			if got := monitor.Interval(s, now); got != tt.gap {
 				t.Fatalf("interval %s, want %s", got, tt.gap)
 			}
 		})
 	}
 }
 
-// paced runs bot.RunSchedule on a manual clock and tells the test when
+// paced runs monitor.RunSchedule on a manual clock and tells the test when
 // each round starts and ends, so the test can move the clock from one
 // timer to the next as time would pass.
 type paced struct {
@@ -61,7 +61,7 @@ type paced struct {
 // runPaced starts the schedule with round as its job; round reports
 // whether a change is pending. The first round runs at once.
 func runPaced(t *testing.T, clk *bottest.Clock, spec string, confirm time.Duration, round func() bool) *paced {
-	s, err := bot.ParseSchedule(spec)
+	s, err := monitor.ParseSchedule(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,8 @@ func runPaced(t *testing.T, clk *bottest.Clock, spec string, confirm time.Durati
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pace := bot.Pace{Schedule: s, ConfirmDelay: confirm, MaxConfirm: 3, Clock: clk, Log: quiet()}
-		bot.RunSchedule(ctx, pace, func() bool {
+		pace := monitor.Pace{Schedule: s, ConfirmDelay: confirm, MaxConfirm: 3, Clock: clk, Log: quiet()}
+		monitor.RunSchedule(ctx, pace, func() bool {
 			p.started <- clk.Now()
 			pending := round()
 			p.ended <- clk.Waiters()
@@ -185,7 +185,7 @@ func TestConfirmingRoundComesAfterTheConfirmDelay(t *testing.T) {
 
 // checkedMonitor is a monitor on e's store that probes through a real
 // checker on e's clock: a fake X as its one target, another as its control.
-func checkedMonitor(t *testing.T, e *env, interval time.Duration, withControl bool) (mon *bot.Monitor, x, ctrl *fakex.Server) {
+func checkedMonitor(t *testing.T, e *env, interval time.Duration, withControl bool) (mon *monitor.Monitor, x, ctrl *fakex.Server) {
 	x, ctrl = fakex.New(), fakex.New()
 	t.Cleanup(x.Close)
 	t.Cleanup(ctrl.Close)
@@ -195,7 +195,7 @@ func checkedMonitor(t *testing.T, e *env, interval time.Duration, withControl bo
 	if withControl {
 		controls = []probe.Target{{Name: "ctrl", URL: ctrl.URL()}}
 	}
-	mon = bot.NewMonitor(bot.MonitorConfig{
+	mon = monitor.New(monitor.Config{
 		Probe:   func(ctx context.Context) probe.Round { return c.Round(ctx, targets, controls) },
 		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: e.store, Now: e.clock.Now, Log: quiet(),
 	})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -77,7 +78,7 @@ func TestVote(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := slices.Clone(tt.rounds)
-			verdict, regions := bot.Vote(tt.rounds)
+			verdict, regions := monitor.Vote(tt.rounds)
 			if verdict != tt.verdict || !slices.Equal(regions, tt.regions) {
 				t.Fatalf("Vote = %s %v, want %s %v", verdict, regions, tt.verdict, tt.regions)
 			}
@@ -93,9 +94,9 @@ const fresh = 20 * time.Second
 
 // replica is one more monitor on the env's store, as another replica with
 // its own PROBE_REGION would run it; leading nil: always the leader.
-func (e *env) replica(name string, leading func() (int64, bool)) *bot.Monitor {
+func (e *env) replica(name string, leading func() (int64, bool)) *monitor.Monitor {
 	e.t.Helper()
-	m := bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: e.store,
+	m := monitor.New(monitor.Config{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: e.store,
 		Now: e.clock.Now, Log: quiet(), Region: name, Vantage: e.store, Fresh: fresh, Leading: leading})
 	if err := m.Load(context.Background()); err != nil {
 		e.t.Fatal(err)
@@ -125,7 +126,7 @@ func (e *env) subscribeLang(id, lang string) {
 	}
 }
 
-func (e *env) status(mon *bot.Monitor, lang string) string {
+func (e *env) status(mon *monitor.Monitor, lang string) string {
 	e.t.Helper()
 	svc := command.NewService(e.store, e.store, e.clock.Now, quiet(), command.WithRegions(mon.Regions))
 	reply, ok := svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "asker"}, Private: true, Name: "status", Lang: lang})
@@ -311,7 +312,7 @@ func TestNewLeaderLoadsBeforeDeciding(t *testing.T) {
 	a := e.replica("eu-west", roleA.get)
 	b := e.replica("us-east", roleB.get)
 	ctx := context.Background()
-	run := func(m *bot.Monitor, verdicts ...probe.Verdict) {
+	run := func(m *monitor.Monitor, verdicts ...probe.Verdict) {
 		t.Helper()
 		for _, v := range verdicts {
 			e.probe.verdict = v
@@ -370,7 +371,7 @@ func TestDeposedLeaderChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.subscribe(tgPlatform, "1")
 	fenced := &fencedStore{Store: e.store}
-	mon := bot.NewMonitor(bot.MonitorConfig{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1}, Store: fenced,
+	mon := monitor.New(monitor.Config{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1}, Store: fenced,
 		Now: e.clock.Now, Log: quiet(), Region: "eu-west", Vantage: fenced, Fresh: fresh})
 	if err := mon.Load(context.Background()); err != nil {
 		t.Fatal(err)

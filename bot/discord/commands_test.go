@@ -18,6 +18,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -381,7 +382,7 @@ func recordOutage(t *testing.T, st bot.StateStore) {
 	verdicts := []probe.Verdict{probe.VerdictUp, probe.VerdictUp, probe.VerdictDown, probe.VerdictDown, probe.VerdictDown, probe.VerdictUp, probe.VerdictUp}
 	base := time.Now().Add(-10 * time.Minute)
 	k := 0
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe: func(context.Context) probe.Round {
 			r := probe.Round{Start: base.Add(time.Duration(k) * 10 * time.Second), Verdict: verdicts[k]}
 			if r.Verdict == probe.VerdictDown {

@@ -13,6 +13,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -63,7 +64,7 @@ func TestEndToEnd(t *testing.T) {
 		Platform: Platform, Notifier: h.a,
 		Policy: delivery.Policy{Workers: 4, MaxAttempts: 5, MaxAge: time.Hour, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
 	}}, bot.SystemClock{}, log, nil)
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
 		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},
 		Store:   store, Log: log, Changed: disp.Wake,

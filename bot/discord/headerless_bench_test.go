@@ -15,6 +15,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -90,7 +91,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	defer x.Close()
 	checker := &probe.Checker{Client: &http.Client{}, Timeout: 5 * time.Second, RetryDelay: 10 * time.Millisecond}
 	targets := []probe.Target{{Name: "web", URL: x.URL() + "/"}}
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
 		Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
 		Store:   store, Log: log, Changed: disp.Wake,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/leader"
 	"github.com/xstatusbot/xstatusbot/bot/postgres"
 	"github.com/xstatusbot/xstatusbot/bot/postgres/pgtest"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
@@ -84,7 +85,7 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 
 	n := &watchedNotifier{url: url, delay: 20 * time.Millisecond, started: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	leader := &bot.Leader{Lease: s, Clock: bot.SystemClock{}, TTL: ttl, Log: log}
+	leader := &leader.Leader{Lease: s, Clock: bot.SystemClock{}, TTL: ttl, Log: log}
 	s.OnDeposed(leader.Depose)
 	var (
 		stoppedValid  atomic.Bool

@@ -167,7 +167,7 @@ func (s *Store) idleInTx() time.Duration { return s.leaseTTL / 6 }
 
 // fenceMargin is how long the lease must still run, on the database's
 // clock, when a leader write commits: TTL/3, the same third of the TTL the
-// leader keeps as its local safety margin (bot.Leader).
+// leader keeps as its local safety margin (leader.Leader).
 func (s *Store) fenceMargin() time.Duration { return s.leaseTTL / 3 }
 
 // bound gives a store call a deadline of its own when the caller's is later.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/postgres"
 	"github.com/xstatusbot/xstatusbot/bot/postgres/pgtest"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
@@ -399,7 +400,7 @@ func TestRegionsOnTheDatabasesClock(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("regions read at the caller's %v:\n got %+v\nwant %+v", callerNow.Sub(now), got, want)
 		}
-		if v, split := bot.Vote(got); v != probe.VerdictDown || len(split) != 3 {
+		if v, split := monitor.Vote(got); v != probe.VerdictDown || len(split) != 3 {
 			t.Fatalf("vote over regions 5 minutes apart: %s %v, want down (2 of 3) with the breakdown", v, split)
 		}
 	}
@@ -409,7 +410,7 @@ func TestRegionsOnTheDatabasesClock(t *testing.T) {
 		t.Fatalf("regions after us-east stopped recording: %+v, %v; want us-east silent", got, err)
 	}
 	// 1–1 among the regions heard: degraded, and the breakdown says where.
-	v, split := bot.Vote(got)
+	v, split := monitor.Vote(got)
 	want := []bot.RegionVerdict{{Region: "ap-south", Verdict: probe.VerdictUp}, {Region: "eu-west", Verdict: probe.VerdictDown}, {Region: "us-east", Verdict: bot.VerdictSilent}}
 	if v != probe.VerdictDegraded || !reflect.DeepEqual(split, want) {
 		t.Fatalf("vote with us-east silent: %s %v, want degraded %v", v, split, want)

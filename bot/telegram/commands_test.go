@@ -14,6 +14,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -428,7 +429,7 @@ func recordOutage(t *testing.T, st bot.StateStore) {
 	t.Helper()
 	verdicts := []probe.Verdict{probe.VerdictUp, probe.VerdictUp, probe.VerdictDown, probe.VerdictDown, probe.VerdictDown, probe.VerdictUp, probe.VerdictUp}
 	k := 0
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe: func(context.Context) probe.Round {
 			r := probe.Round{Start: t0.Add(-10*time.Minute + time.Duration(k)*10*time.Second), Verdict: verdicts[k]}
 			if r.Verdict == probe.VerdictDown {

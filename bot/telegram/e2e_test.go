@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -63,7 +63,7 @@ func TestEndToEnd(t *testing.T) {
 
 	checker := &probe.Checker{Client: &http.Client{}, Timeout: 5 * time.Second, Now: clock.Now}
 	targets := []probe.Target{{Name: "web", URL: x.URL() + "/"}, {Name: "api", URL: x.URL() + "/1.1/help"}}
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
 		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},
 		Store:   h.store, Now: clock.Now, Log: quiet,

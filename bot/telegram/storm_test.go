@@ -14,6 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -88,7 +89,7 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 	}
 
 	verdict := probe.VerdictUp
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe: func(context.Context) probe.Round {
 			return probe.Round{Start: time.Now(), Verdict: verdict, Targets: []probe.Result{{Target: "web", Status: 503, Class: probe.ClassStatus}}}
 		},

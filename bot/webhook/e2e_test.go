@@ -14,6 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -59,7 +60,7 @@ func TestEndToEnd(t *testing.T) {
 	policy := settings.Policy()
 	policy.BackoffMin, policy.BackoffMax = 20*time.Millisecond, 100*time.Millisecond
 	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, bot.SystemClock{}, log, nil)
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
 		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},
 		Store:   store, Log: log, Changed: disp.Wake,

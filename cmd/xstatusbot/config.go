@@ -19,6 +19,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -126,7 +127,7 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if s, err := bot.ParseSchedule(cfg.ProbeSchedule); err != nil {
+	if s, err := monitor.ParseSchedule(cfg.ProbeSchedule); err != nil {
 		bad("PROBE_SCHEDULE", "%v (use a 5-field cron spec or a descriptor such as \"@every 30s\")", err)
 	} else {
 		cfg.Schedule = s
@@ -157,7 +158,7 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 		bad("PROBE_SLOW", "must not be negative (0 disables)")
 	}
 	if cfg.Schedule != nil {
-		interval := bot.Interval(cfg.Schedule, time.Now())
+		interval := monitor.Interval(cfg.Schedule, time.Now())
 		switch raw := strings.TrimSpace(environ["PROBE_CONFIRM_DELAY"]); {
 		case raw == "":
 			cfg.ProbeConfirmDelay = min(defaultConfirmDelay, interval)

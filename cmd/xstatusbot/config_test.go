@@ -14,6 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 )
 
 func lookupFrom(m map[string]string) func(string) (string, bool) {
@@ -401,7 +402,7 @@ func TestRedactURLs(t *testing.T) {
 // names no region; set, it does.
 func TestPageNamesRegionsOnlyWhenProbeRegionIsSet(t *testing.T) {
 	type regioned interface{ Regions() []bot.RegionVerdict }
-	mon := bot.NewMonitor(bot.MonitorConfig{})
+	mon := monitor.New(monitor.Config{})
 	unset, err := loadConfig(lookupFrom(nil), "")
 	if err != nil {
 		t.Skipf("no default region on this host: %v", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
@@ -29,7 +30,7 @@ import (
 )
 
 // BenchmarkFanOut is the benchmark of issue 5: one real transition, saved by
-// a real bot.Monitor into a real SQLite store, fanned out to thousands of
+// a real monitor.Monitor into a real SQLite store, fanned out to thousands of
 // subscribed chats by a real delivery.Dispatcher through the real Telegram and
 // Discord adapters, connected (Run) to their in-process fakes on 127.0.0.1.
 // The fakes enforce their rate limits with 429s.
@@ -166,7 +167,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	}, bot.SystemClock{}, log, metrics)
 
 	prober := &benchProbe{verdict: probe.VerdictUp}
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe:   prober.Round,
 		Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
 		Store:   store,

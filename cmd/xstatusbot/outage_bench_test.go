@@ -16,6 +16,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
@@ -78,7 +79,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
 		bot.SystemClock{}, log, bot.NewMetrics(prometheus.NewRegistry()))
 	prober := &benchProbe{verdict: probe.VerdictUp}
-	mon := bot.NewMonitor(bot.MonitorConfig{Probe: prober.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
+	mon := monitor.New(monitor.Config{Probe: prober.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
 		Store: store, Log: log, Changed: disp.Wake})
 	if err := mon.Load(ctx); err != nil {
 		b.Fatal(err)

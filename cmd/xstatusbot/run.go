@@ -19,6 +19,8 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/leader"
+	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -107,7 +109,7 @@ func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, de
 // platforms' connections and delivers (lead). Alone on SQLite it always leads.
 func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
 	started := time.Now()
-	interval := bot.Interval(cfg.Schedule, time.Now())
+	interval := monitor.Interval(cfg.Schedule, time.Now())
 	store, lease, err := openStore(ctx, cfg, interval)
 	if err != nil {
 		return err
@@ -125,7 +127,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Interval:   interval, // every request and retry fits in 90% of it: no tick is skipped
 		Slow:       cfg.ProbeSlow,
 	}
-	leader := &bot.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
+	leader := &leader.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
 	if f, ok := lease.(interface{ OnDeposed(func(error)) }); ok {
 		f.OnDeposed(leader.Depose) // a write refused by the fence ends the term at once
 	}
@@ -140,7 +142,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		// without a write and a read of region rounds every round.
 		vantage = store
 	}
-	mon := bot.NewMonitor(bot.MonitorConfig{
+	mon := monitor.New(monitor.Config{
 		Probe:       func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
 		Tracker:     probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
 		Store:       store,
@@ -203,10 +205,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	log.Info("xstatusbot started", "targets", len(cfg.Targets), "controls", len(cfg.Controls), "schedule", cfg.ProbeSchedule,
 		"db", db, "startup", time.Since(started).Round(time.Microsecond))
 	first := true
-	pace := bot.Pace{Schedule: cfg.Schedule, ConfirmDelay: cfg.ProbeConfirmDelay, Clock: bot.SystemClock{}, Log: log,
+	pace := monitor.Pace{Schedule: cfg.Schedule, ConfirmDelay: cfg.ProbeConfirmDelay, Clock: bot.SystemClock{}, Log: log,
 		// Room for two rounds that say nothing (the own network check failing) on top of the hysteresis.
 		MaxConfirm: max(cfg.ProbeDownAfter, cfg.ProbeUpAfter) + 1}
-	bot.RunSchedule(ctx, pace, func() bool {
+	monitor.RunSchedule(ctx, pace, func() bool {
 		// A round runs to its end even during shutdown (bounded by grace), so
 		// a stop never records timeouts that were only our own cancellation.
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
@@ -331,7 +333,7 @@ func openStore(ctx context.Context, cfg Config, interval time.Duration) (storage
 	if err != nil {
 		return nil, nil, err
 	}
-	return store, bot.SoloLease{}, nil
+	return store, leader.SoloLease{}, nil
 }
 
 // storage is what serve needs of a database.
@@ -389,7 +391,7 @@ type unnamedRegions struct{ boardSource }
 
 // pageSource is mon for the public page, hiding the regions' names unless
 // PROBE_REGION was set (the default region is the host name).
-func pageSource(cfg Config, mon *bot.Monitor) boardSource {
+func pageSource(cfg Config, mon *monitor.Monitor) boardSource {
 	if cfg.RegionNamed {
 		return mon
 	}

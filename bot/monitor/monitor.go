@@ -1,4 +1,4 @@
-package bot
+package monitor
 
 import (
 	"context"
@@ -9,18 +9,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// MonitorConfig wires a Monitor.
-type MonitorConfig struct {
+// Config wires a Monitor.
+type Config struct {
 	// Probe runs one round of checks.
 	Probe   func(ctx context.Context) probe.Round
 	Tracker probe.Tracker
-	Store   StateStore
+	Store   bot.StateStore
 	Now     func() time.Time
 	Log     *slog.Logger
-	Metrics *Metrics
+	Metrics *bot.Metrics
 	// Changed is called after a change and its outbox rows are saved, to wake delivery.
 	Changed func()
 	// AfterRound is called after each saved round, outside the monitor's
@@ -37,7 +38,7 @@ type MonitorConfig struct {
 	// Vantage keeps every region's latest round (issue 13): each round is
 	// recorded there and the leader votes over the fresh ones. Nil: this
 	// monitor's own round alone decides.
-	Vantage VantageStore
+	Vantage bot.VantageStore
 	// Fresh is how old another region's round may be and still vote: two
 	// probe intervals.
 	Fresh time.Duration
@@ -48,25 +49,25 @@ type MonitorConfig struct {
 
 // Monitor turns probe rounds into saved state, incidents and queued alerts.
 type Monitor struct {
-	cfg MonitorConfig
+	cfg Config
 
 	mu       sync.Mutex
 	status   probe.Status
-	incident *Incident    // the open incident, nil when X is up
-	last     *probe.Round // the last round decided (by any leader)
-	probed   *probe.Round // this replica's last round, for its own health
+	incident *bot.Incident // the open incident, nil when X is up
+	last     *probe.Round  // the last round decided (by any leader)
+	probed   *probe.Round  // this replica's last round, for its own health
 	started  time.Time
-	flap     Flap
-	recent   []probe.Transition // announced changes, oldest first, at most RecentChanges
-	regions  []RegionVerdict    // the last vote's breakdown, nil when the regions agreed
+	flap     bot.Flap
+	recent   []probe.Transition  // announced changes, oldest first, at most RecentChanges
+	regions  []bot.RegionVerdict // the last vote's breakdown, nil when the regions agreed
 	// synced says memory holds what the store held when this monitor last
 	// loaded or decided, under lease epoch epoch.
 	synced bool
 	epoch  int64
 }
 
-// NewMonitor builds a Monitor; call Load before the first round.
-func NewMonitor(cfg MonitorConfig) *Monitor {
+// New builds a Monitor; call Load before the first round.
+func New(cfg Config) *Monitor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -97,7 +98,7 @@ func (m *Monitor) Load(ctx context.Context) error {
 }
 
 // restore replaces memory with saved; the caller holds mu.
-func (m *Monitor) restore(saved Saved) {
+func (m *Monitor) restore(saved bot.Saved) {
 	m.status, m.last = saved.Status, saved.LastRound
 	m.flap, m.recent = saved.Flap, saved.Recent
 	m.incident = nil
@@ -120,7 +121,7 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 	m.mu.Lock()
 	m.probed = &round
 	m.mu.Unlock()
-	own := RegionRound{Region: m.cfg.Region, At: round.Start, Verdict: round.Verdict, Causes: CausesOf(round)}
+	own := bot.RegionRound{Region: m.cfg.Region, At: round.Start, Verdict: round.Verdict, Causes: bot.CausesOf(round)}
 	if m.cfg.Vantage != nil {
 		if err := m.cfg.Vantage.RecordRegion(ctx, own); err != nil {
 			// The leader still counts this round from memory; only the others miss it.
@@ -143,22 +144,22 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 
 // ballot votes over the fresh rounds of every region, own in place of
 // whatever the store holds for this region.
-func (m *Monitor) ballot(ctx context.Context, own RegionRound) (ballot, error) {
+func (m *Monitor) ballot(ctx context.Context, own bot.RegionRound) (ballot, error) {
 	if m.cfg.Vantage == nil {
-		return vote([]RegionRound{own}), nil
+		return vote([]bot.RegionRound{own}), nil
 	}
 	rounds, err := m.cfg.Vantage.Regions(ctx, own.At, m.cfg.Fresh)
 	if err != nil {
 		return ballot{}, fmt.Errorf("read the regions' rounds: %w", err)
 	}
-	rounds = slices.DeleteFunc(rounds, func(r RegionRound) bool { return r.Region == own.Region })
+	rounds = slices.DeleteFunc(rounds, func(r bot.RegionRound) bool { return r.Region == own.Region })
 	b := vote(append(rounds, own))
 	m.cfg.Metrics.RegionVerdicts(b.all)
 	return b, nil
 }
 
 // decide steps the tracker with the vote and saves the round.
-func (m *Monitor) decide(ctx context.Context, round probe.Round, own RegionRound, epoch int64) error {
+func (m *Monitor) decide(ctx context.Context, round probe.Round, own bot.RegionRound, epoch int64) error {
 	b, err := m.ballot(ctx, own)
 	if err != nil {
 		return err
@@ -179,7 +180,7 @@ func (m *Monitor) decide(ctx context.Context, round probe.Round, own RegionRound
 	}
 	round.Verdict = b.verdict // the round keeps its own results; the vote is its verdict
 	err = m.record(ctx, round, b)
-	if errors.Is(err, ErrDeposed) {
+	if errors.Is(err, bot.ErrDeposed) {
 		m.synced = false
 	}
 	return err
@@ -187,7 +188,7 @@ func (m *Monitor) decide(ctx context.Context, round probe.Round, own RegionRound
 
 // follow loads the leader's state, so /status, the board and /healthz show
 // it, and the breakdown of the regions as they stand.
-func (m *Monitor) follow(ctx context.Context, own RegionRound) error {
+func (m *Monitor) follow(ctx context.Context, own bot.RegionRound) error {
 	saved, err := m.cfg.Store.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("load the leader's state: %w", err)
@@ -206,7 +207,7 @@ func (m *Monitor) follow(ctx context.Context, own RegionRound) error {
 
 // Regions is the breakdown of the last vote: what each fresh region saw,
 // ordered by name; nil when they agreed or there is one region.
-func (m *Monitor) Regions() []RegionVerdict {
+func (m *Monitor) Regions() []bot.RegionVerdict {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.regions
@@ -216,21 +217,21 @@ func (m *Monitor) Regions() []RegionVerdict {
 // changed; the caller holds mu.
 func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error {
 	next, tr := m.cfg.Tracker.Step(m.status, round.Verdict, round.Start)
-	snap := &Snapshot{Round: round, Status: next}
+	snap := &bot.Snapshot{Round: round, Status: next}
 	causes := b.causes
 	inc := m.advanceIncident(round, tr, causes)
 	snap.Incident = inc
 	recent, flap := m.recent, m.flap
 	if tr != nil && !tr.Initial {
 		recent = append(slices.Clone(recent), *tr)
-		recent = recent[max(0, len(recent)-RecentChanges):]
+		recent = recent[max(0, len(recent)-bot.RecentChanges):]
 		snap.Change, flap = m.flapRule(*tr, causes, recent, flap)
 	}
 	if flap.Unstable() && snap.Change == nil && next.State != probe.StateUnknown && m.cfg.FlapWindow > 0 &&
 		!round.Start.Before(next.Since.Add(m.cfg.FlapWindow)) {
-		snap.Change = &Change{Kind: KindSettled, Flaps: flap.Changes, FlapSince: flap.Since,
+		snap.Change = &bot.Change{Kind: bot.KindSettled, Flaps: flap.Changes, FlapSince: flap.Since,
 			Transition: probe.Transition{From: next.State, To: next.State, At: round.Start, Began: next.Since}}
-		flap, recent = Flap{}, nil
+		flap, recent = bot.Flap{}, nil
 	}
 	if snap.Change != nil {
 		snap.Change.Regions = b.regions
@@ -253,7 +254,7 @@ func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error
 	if tr != nil && !tr.Initial { // counted even when the flap rule keeps it quiet
 		m.cfg.Metrics.Transition(tr)
 	}
-	if ch := snap.Change; ch != nil && ch.Kind != KindChange {
+	if ch := snap.Change; ch != nil && ch.Kind != bot.KindChange {
 		m.cfg.Log.Info("flapping", "kind", ch.Kind, "state", next.State, "since", ch.FlapSince, "changes", ch.Flaps)
 	}
 	if snap.Change != nil || snap.Queued > 0 {
@@ -266,14 +267,14 @@ func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error
 // it makes more than FlapChanges changes within FlapWindow: then one
 // unstable message stands for it and those to come. Unstable, it is counted
 // and not announced.
-func (m *Monitor) flapRule(tr probe.Transition, causes []Cause, recent []probe.Transition, flap Flap) (*Change, Flap) {
+func (m *Monitor) flapRule(tr probe.Transition, causes []bot.Cause, recent []probe.Transition, flap bot.Flap) (*bot.Change, bot.Flap) {
 	if flap.Unstable() {
 		flap.Changes++
 		flap.Worst = worse(flap.Worst, worse(tr.From, tr.To))
 		return nil, flap
 	}
 	if m.cfg.FlapChanges <= 0 || m.cfg.FlapWindow <= 0 {
-		return &Change{Transition: tr, Causes: causes}, flap
+		return &bot.Change{Transition: tr, Causes: causes}, flap
 	}
 	var window []probe.Transition
 	for _, r := range recent {
@@ -282,13 +283,13 @@ func (m *Monitor) flapRule(tr probe.Transition, causes []Cause, recent []probe.T
 		}
 	}
 	if len(window) <= m.cfg.FlapChanges {
-		return &Change{Transition: tr, Causes: causes}, flap
+		return &bot.Change{Transition: tr, Causes: causes}, flap
 	}
-	flap = Flap{Since: window[0].At, Changes: len(window)}
+	flap = bot.Flap{Since: window[0].At, Changes: len(window)}
 	for _, r := range window {
 		flap.Worst = worse(flap.Worst, worse(r.From, r.To))
 	}
-	return &Change{Kind: KindUnstable, Flaps: flap.Changes, FlapSince: flap.Since, Causes: causes,
+	return &bot.Change{Kind: bot.KindUnstable, Flaps: flap.Changes, FlapSince: flap.Since, Causes: causes,
 		Transition: probe.Transition{From: tr.From, To: flap.Worst, At: tr.At, Began: tr.Began}}, flap
 }
 
@@ -302,11 +303,11 @@ func worse(a, b probe.State) probe.State {
 
 // advanceIncident returns a copy of the incident this round opens, updates or
 // closes, or nil if the round leaves incidents alone.
-func (m *Monitor) advanceIncident(round probe.Round, tr *probe.Transition, causes []Cause) *Incident {
-	var inc *Incident
+func (m *Monitor) advanceIncident(round probe.Round, tr *probe.Transition, causes []bot.Cause) *bot.Incident {
+	var inc *bot.Incident
 	if m.incident != nil {
 		cp := *m.incident
-		cp.Causes = append([]Cause(nil), m.incident.Causes...)
+		cp.Causes = append([]bot.Cause(nil), m.incident.Causes...)
 		inc = &cp
 	}
 	switch {
@@ -318,18 +319,18 @@ func (m *Monitor) advanceIncident(round probe.Round, tr *probe.Transition, cause
 		return inc
 	case tr != nil: // to degraded or down
 		if inc == nil {
-			inc = &Incident{Start: tr.Began, Worst: tr.To}
+			inc = &bot.Incident{Start: tr.Began, Worst: tr.To}
 		}
-		inc.merge(tr.To, causes, round.Start)
+		mergeCauses(inc, tr.To, causes, round.Start)
 		return inc
 	case inc != nil && (round.Verdict == probe.VerdictDown || round.Verdict == probe.VerdictDegraded) && len(causes) > 0:
-		inc.merge(probe.StateUp, causes, round.Start) // new causes, worst state unchanged
+		mergeCauses(inc, probe.StateUp, causes, round.Start) // new causes, worst state unchanged
 		return inc
 	}
 	return nil
 }
 
-func (m *Monitor) log(round probe.Round, tr *probe.Transition, causes []Cause) {
+func (m *Monitor) log(round probe.Round, tr *probe.Transition, causes []bot.Cause) {
 	l := m.cfg.Log
 	switch {
 	case round.Verdict == probe.VerdictUnknown:
@@ -342,20 +343,6 @@ func (m *Monitor) log(round probe.Round, tr *probe.Transition, causes []Cause) {
 	default:
 		l.Debug("round", "verdict", round.Verdict, "duration", round.Duration, "failing", len(causes))
 	}
-}
-
-// Health is what /healthz reports about probing.
-type Health struct {
-	// State and Since are X's announced state, as the leader decided it.
-	State probe.State `json:"state"`
-	Since time.Time   `json:"since,omitzero"`
-	// LastRound, LastVerdict and ControlOK are this replica's own last
-	// round: what it saw from its region, before the vote.
-	LastRound   time.Time     `json:"last_round,omitzero"`
-	LastVerdict probe.Verdict `json:"last_verdict,omitempty"`
-	ControlOK   bool          `json:"control_ok"`
-	// Stale is set when no round has completed within the allowed age.
-	Stale bool `json:"stale"`
 }
 
 // Undecided reports whether a change is pending: the latest rounds disagree
@@ -372,7 +359,7 @@ func (m *Monitor) Undecided() bool {
 func (m *Monitor) Began() time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return StateBegan(m.status, m.recent)
+	return bot.StateBegan(m.status, m.recent)
 }
 
 // LastRound is the last round recorded, nil before the first.
@@ -383,10 +370,10 @@ func (m *Monitor) LastRound() *probe.Round {
 }
 
 // Health reports the probing state; maxAge is how old the last round may be.
-func (m *Monitor) Health(maxAge time.Duration) Health {
+func (m *Monitor) Health(maxAge time.Duration) bot.Health {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	h := Health{State: m.status.State, Since: m.status.Since, ControlOK: true}
+	h := bot.Health{State: m.status.State, Since: m.status.Since, ControlOK: true}
 	ref := m.started
 	// This replica's own probing: a follower is healthy while it probes,
 	// even when no leader is deciding (during a takeover).
@@ -407,13 +394,36 @@ func (m *Monitor) Health(maxAge time.Duration) Health {
 // Snapshot is the monitor's state as a store would load it, read from
 // memory: /status answers from it without a query. Incident is the open
 // incident only (memory keeps no closed one).
-func (m *Monitor) Snapshot() Saved {
+func (m *Monitor) Snapshot() bot.Saved {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sv := Saved{Status: m.status, LastRound: m.last, Flap: m.flap}
+	sv := bot.Saved{Status: m.status, LastRound: m.last, Flap: m.flap}
 	if m.incident != nil {
 		inc := *m.incident // the monitor replaces incidents, never changes one in place
 		sv.Incident = &inc
 	}
 	return sv
+}
+
+// mergeCauses records in i the causes of a failing round seen at at: a component seen
+// before keeps its first sighting and takes the latest detail and time.
+func mergeCauses(i *bot.Incident, state probe.State, causes []bot.Cause, at time.Time) {
+	if state.Severity() > i.Worst.Severity() {
+		i.Worst = state
+	}
+	for _, c := range causes {
+		found := false
+		for k := range i.Causes {
+			if i.Causes[k].Component == c.Component {
+				i.Causes[k].Detail, i.Causes[k].LastSeen, found = c.Detail, at, true
+				if i.Causes[k].FirstSeen.IsZero() {
+					i.Causes[k].FirstSeen = at
+				}
+			}
+		}
+		if !found {
+			c.FirstSeen, c.LastSeen = at, at
+			i.Causes = append(i.Causes, c)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package bot
+package monitor
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // ParseSchedule validates a cron spec: five fields ("*/5 * * * *") or a
@@ -59,7 +60,7 @@ type Pace struct {
 	// MaxConfirm bounds the confirming rounds in a row, so rounds that say
 	// nothing (the bot's own network down) cannot keep the fast pace forever.
 	MaxConfirm int
-	Clock      Clock
+	Clock      bot.Clock
 	Log        *slog.Logger
 }
 
@@ -124,7 +125,7 @@ func RunSchedule(ctx context.Context, p Pace, round func() (pending bool), grace
 		} else {
 			confirming = 0
 		}
-		if !Sleep(ctx, clk, due.Sub(clk.Now())) {
+		if !bot.Sleep(ctx, clk, due.Sub(clk.Now())) {
 			return
 		}
 	}

@@ -1,15 +1,12 @@
-package bot
+package monitor
 
 import (
 	"cmp"
 	"slices"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
-
-// VerdictSilent is the breakdown's word for a region not heard from
-// within the freshness window (RegionRound.Silent): it is named, not counted.
-const VerdictSilent probe.Verdict = "silent"
 
 // Vote is the verdict of several vantage points over their latest rounds,
 // at most one per region, freshness judged by the store's clock (Silent).
@@ -28,7 +25,7 @@ const VerdictSilent probe.Verdict = "silent"
 // One region is the special case: its own verdict. The breakdown (every
 // region, ordered by name) is returned only when the regions do not all say
 // the same; it is nil when they agree or there is one region.
-func Vote(rounds []RegionRound) (probe.Verdict, []RegionVerdict) {
+func Vote(rounds []bot.RegionRound) (probe.Verdict, []bot.RegionVerdict) {
 	b := vote(rounds)
 	return b.verdict, b.regions
 }
@@ -36,16 +33,16 @@ func Vote(rounds []RegionRound) (probe.Verdict, []RegionVerdict) {
 // ballot is a vote's outcome: the verdict, the breakdown and the causes.
 type ballot struct {
 	verdict probe.Verdict
-	regions []RegionVerdict
+	regions []bot.RegionVerdict
 	// all is every region's verdict, ordered by name, even when they agree.
-	all []RegionVerdict
+	all []bot.RegionVerdict
 	// causes are the failing components seen from the regions that see X
 	// down or degraded, each once (the first region by name gives its detail).
-	causes []Cause
+	causes []bot.Cause
 }
 
-func vote(rounds []RegionRound) ballot {
-	sorted := slices.SortedFunc(slices.Values(rounds), func(a, b RegionRound) int { return cmp.Compare(a.Region, b.Region) })
+func vote(rounds []bot.RegionRound) ballot {
+	sorted := slices.SortedFunc(slices.Values(rounds), func(a, b bot.RegionRound) int { return cmp.Compare(a.Region, b.Region) })
 	var (
 		b                     ballot
 		voters, down, failing int
@@ -55,9 +52,9 @@ func vote(rounds []RegionRound) ballot {
 		// A silent region is always named: the regions do not all agree.
 		agree = agree && !r.Silent && r.Verdict == sorted[0].Verdict
 		if r.Silent {
-			r.Verdict = VerdictSilent
+			r.Verdict = bot.VerdictSilent
 		}
-		b.regions = append(b.regions, RegionVerdict{Region: r.Region, Verdict: r.Verdict})
+		b.regions = append(b.regions, bot.RegionVerdict{Region: r.Region, Verdict: r.Verdict})
 		switch r.Verdict {
 		case probe.VerdictDown:
 			down++
@@ -73,7 +70,7 @@ func vote(rounds []RegionRound) ballot {
 			continue
 		}
 		for _, c := range r.Causes {
-			if !slices.ContainsFunc(b.causes, func(o Cause) bool { return o.Component == c.Component }) {
+			if !slices.ContainsFunc(b.causes, func(o bot.Cause) bool { return o.Component == c.Component }) {
 				b.causes = append(b.causes, c)
 			}
 		}

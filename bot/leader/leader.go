@@ -1,4 +1,4 @@
-package bot
+package leader
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
 )
 
 // Leader runs the leader's work (deciding X's state, the chat platforms'
@@ -26,16 +28,16 @@ import (
 //   - the store refuses leader writes of an old epoch (ErrDeposed), and a
 //     refusal deposes the replica at once (Depose).
 type Leader struct {
-	Lease Lease
-	Clock Clock
+	Lease bot.Lease
+	Clock bot.Clock
 	// TTL is the lease's length; Every the renewal and campaign period
 	// (TTL/3 when zero).
 	TTL, Every time.Duration
 	Log        *slog.Logger
-	Metrics    *Metrics
+	Metrics    *bot.Metrics
 
 	mu      sync.Mutex
-	term    Term
+	term    bot.Term
 	leading bool
 	// until is the local end of the term: TTL−Every after the start of the
 	// last successful renewal, on this replica's (monotonic) clock.
@@ -45,18 +47,18 @@ type Leader struct {
 
 // errLapsed ends a term whose lease lapsed and was taken again by this
 // same replica under a new epoch: the work restarts, the lease is kept.
-var errLapsed = fmt.Errorf("%w (the lease lapsed)", ErrDeposed)
+var errLapsed = fmt.Errorf("%w (the lease lapsed)", bot.ErrDeposed)
 
 // SoloLease is the lease of a bot that runs alone (SQLite): always held.
 type SoloLease struct{}
 
-func (SoloLease) Acquire(context.Context, time.Duration) (Term, bool, error) {
-	return Term{Holder: "solo", Epoch: 1}, true, nil
+func (SoloLease) Acquire(context.Context, time.Duration) (bot.Term, bool, error) {
+	return bot.Term{Holder: "solo", Epoch: 1}, true, nil
 }
 func (SoloLease) Release(context.Context) error { return nil }
 
 // Status reports the current term and whether this replica leads.
-func (l *Leader) Status() (Term, bool) {
+func (l *Leader) Status() (bot.Term, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.term, l.leading
@@ -68,7 +70,7 @@ func (l *Leader) Epoch() (int64, bool) {
 	return t.Epoch, ok
 }
 
-func (l *Leader) set(t Term, leading bool) {
+func (l *Leader) set(t bot.Term, leading bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.term, l.leading = t, leading
@@ -87,9 +89,9 @@ func (l *Leader) Fence(now time.Time) error {
 	defer l.mu.Unlock()
 	switch {
 	case !l.leading:
-		return fmt.Errorf("%w (this replica does not lead)", ErrDeposed)
+		return fmt.Errorf("%w (this replica does not lead)", bot.ErrDeposed)
 	case !now.Before(l.until):
-		return fmt.Errorf("%w (term %d ended here at %s: the lease was not renewed in time)", ErrDeposed, l.term.Epoch, l.until.Format(time.RFC3339Nano))
+		return fmt.Errorf("%w (term %d ended here at %s: the lease was not renewed in time)", bot.ErrDeposed, l.term.Epoch, l.until.Format(time.RFC3339Nano))
 	}
 	return nil
 }
@@ -112,7 +114,7 @@ func (l *Leader) Depose(why error) {
 }
 
 // renewed records a successful renewal that started at before.
-func (l *Leader) renewed(t Term, before time.Time, every time.Duration) {
+func (l *Leader) renewed(t bot.Term, before time.Time, every time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.term, l.leading, l.until = t, true, before.Add(l.TTL-every)
@@ -190,7 +192,7 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 		wait := every
 		if left, leading := l.left(l.Clock.Now()); leading && stop != nil {
 			if left <= 0 {
-				stepDown(fmt.Errorf("lease not renewed within %v of the last renewal's start: %w", l.TTL-every, ErrDeposed))
+				stepDown(fmt.Errorf("lease not renewed within %v of the last renewal's start: %w", l.TTL-every, bot.ErrDeposed))
 			} else {
 				wait = min(wait, left)
 			}
@@ -219,10 +221,10 @@ func (l *Leader) Run(ctx context.Context, work func(ctx context.Context) error) 
 				go func() { done <- work(wctx) }()
 			}
 		case err == nil && stop != nil:
-			stepDown(fmt.Errorf("another replica holds the lease: %w", ErrDeposed))
+			stepDown(fmt.Errorf("another replica holds the lease: %w", bot.ErrDeposed))
 		case err != nil && stop != nil:
 			if left, _ := l.left(l.Clock.Now()); left <= 0 {
-				stepDown(fmt.Errorf("lease not renewed (%v): %w", err, ErrDeposed))
+				stepDown(fmt.Errorf("lease not renewed (%v): %w", err, bot.ErrDeposed))
 			} else {
 				l.Log.Warn("leader lease not renewed; still leading", "err", err, "left", left)
 			}
