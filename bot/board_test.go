@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -74,7 +75,7 @@ func TestMonitorCallsAfterRoundOnlyForSavedRounds(t *testing.T) {
 
 func TestBoardAfterAnOutage(t *testing.T) {
 	e := newEnv(t)
-	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	pub := history.NewPublisher(e.store, e.mon, e.clock)
 	if pub.Board() != nil {
 		t.Fatal("a board before the first refresh")
 	}
@@ -97,7 +98,7 @@ func TestBoardAfterAnOutage(t *testing.T) {
 			t.Errorf("uptime %s %+v", name, u)
 		}
 	}
-	if len(b.Days) != bot.BoardDays {
+	if len(b.Days) != history.BoardDays {
 		t.Fatalf("%d days", len(b.Days))
 	}
 	today := b.Days[len(b.Days)-1]
@@ -114,7 +115,7 @@ func TestBoardAfterAnOutage(t *testing.T) {
 
 func TestBoardPublisherRunsOnPokes(t *testing.T) {
 	e := newEnv(t)
-	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	pub := history.NewPublisher(e.store, e.mon, e.clock)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); pub.Run(ctx, quiet()) }()

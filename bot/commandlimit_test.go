@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
@@ -135,7 +136,7 @@ func TestStatusBurstAnswersFromMemory(t *testing.T) {
 	e := newEnv(t)
 	e.subscribe(tgPlatform, "1")
 	e.rounds(up, down, down)
-	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	pub := history.NewPublisher(e.store, e.mon, e.clock)
 	if err := pub.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func BenchmarkStatus(b *testing.B) {
 				if err := mon.Load(ctx); err != nil {
 					b.Fatal(err)
 				}
-				pub := bot.NewBoardPublisher(st, mon, clock)
+				pub := history.NewPublisher(st, mon, clock)
 				if err := pub.Refresh(ctx); err != nil {
 					b.Fatal(err)
 				}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -48,7 +49,7 @@ func TestComputeUptime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := bot.ComputeUptime(tt.spans, at(tt.from), at(tt.to))
+			u := history.ComputeUptime(tt.spans, at(tt.from), at(tt.to))
 			if u.Window != at(tt.to).Sub(at(tt.from)) {
 				t.Errorf("window %v", u.Window)
 			}
@@ -65,7 +66,7 @@ func TestComputeUptime(t *testing.T) {
 func TestDays(t *testing.T) {
 	t.Run("an incident crossing midnight counts on both days", func(t *testing.T) {
 		spans := []bot.Span{sp(probe.StateUp, -24, -1), sp(probe.StateDown, -1, 1), sp(probe.StateUp, 1, 12)}
-		days := bot.Days(spans, at(12), 2)
+		days := history.Days(spans, at(12), 2)
 		if len(days) != 2 || !days[0].Date.Equal(at(-24)) || !days[1].Date.Equal(midnight) {
 			t.Fatalf("days %+v", days)
 		}
@@ -85,8 +86,8 @@ func TestDays(t *testing.T) {
 			sp(probe.StateDegraded, 24*10+12, 24*10+13),
 			sp(probe.StateUp, 24*89, 24*89+6),
 		}
-		days := bot.Days(spans, end, bot.BoardDays)
-		if len(days) != bot.BoardDays {
+		days := history.Days(spans, end, history.BoardDays)
+		if len(days) != history.BoardDays {
 			t.Fatalf("%d days", len(days))
 		}
 		for k, d := range days {
@@ -112,7 +113,7 @@ func TestDays(t *testing.T) {
 		}
 	})
 	t.Run("empty history", func(t *testing.T) {
-		days := bot.Days(nil, at(3), 3)
+		days := history.Days(nil, at(3), 3)
 		if len(days) != 3 {
 			t.Fatalf("%d days", len(days))
 		}
@@ -148,7 +149,7 @@ func TestStoredSpans(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := bot.StoredSpans(tc.spans, at(tc.from), at(tc.to), gap)
+			got := history.StoredSpans(tc.spans, at(tc.from), at(tc.to), gap)
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}

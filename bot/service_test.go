@@ -8,6 +8,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 )
 
 func admin(is bool, err error) func(context.Context) (bool, error) {
@@ -133,7 +134,7 @@ func TestStatusShowsUptimeInBothLanguages(t *testing.T) {
 
 func TestStatusReadsThePublishedBoard(t *testing.T) {
 	e := newEnv(t)
-	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	pub := history.NewPublisher(e.store, e.mon, e.clock)
 	e.svc = command.NewService(e.store, e.store, e.clock.Now, quiet(), command.WithBoard(pub.Board))
 	e.rounds(up, up)
 	if err := pub.Refresh(context.Background()); err != nil {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 )
 
 // TestStatusSaysWhenItStartedAndHowOftenXIsChecked: /status and the board
@@ -16,7 +16,7 @@ import (
 // often X is checked and when it last was, in both languages.
 func TestStatusSaysWhenItStartedAndHowOftenXIsChecked(t *testing.T) {
 	e := newEnv(t)
-	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	pub := history.NewPublisher(e.store, e.mon, e.clock)
 	pub.Every = 30 * time.Second
 	e.svc = command.NewService(e.store, e.store, e.clock.Now, quiet(), command.WithBoard(pub.Board))
 	e.rounds(up, down, down)

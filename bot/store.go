@@ -114,3 +114,11 @@ type Lease interface {
 	// for it to expire. It is called after the leader's work has stopped.
 	Release(ctx context.Context) error
 }
+
+// HistoryStore reads time in state and past incidents.
+type HistoryStore interface {
+	// Spans returns the time in state overlapping [from, to), clipped to it, oldest first.
+	Spans(ctx context.Context, from, to time.Time) ([]Span, error)
+	// Incidents returns up to limit incidents, newest first.
+	Incidents(ctx context.Context, limit int) ([]Incident, error)
+}

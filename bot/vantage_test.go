@@ -12,6 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -181,7 +182,7 @@ func TestSplitVantageTwoDownOneUp(t *testing.T) {
 			t.Errorf("/status in %s: %q lacks %q", lang, got, want)
 		}
 	}
-	pub := bot.NewBoardPublisher(e.store, e.mon, e.clock)
+	pub := history.NewPublisher(e.store, e.mon, e.clock)
 	if err := pub.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 )
 
 // Command is one command a person sent, as an adapter understood it.
@@ -81,7 +82,7 @@ type Service struct {
 type ServiceOption func(*Service)
 
 // WithBoard lets /status and /history answer from the published board
-// (BoardPublisher.Board) instead of reading history from the store.
+// (Publisher.Board) instead of reading history from the store.
 func WithBoard(board func() *bot.Board) ServiceOption { return func(s *Service) { s.board = board } }
 
 // WithRegions lets /status say what each vantage point saw when they
@@ -195,12 +196,12 @@ func (s *Service) uptimes(ctx context.Context, chat bot.ChatRef) *bot.Uptimes {
 		return nil
 	}
 	now := s.now()
-	spans, err := s.history.Spans(ctx, now.Add(-bot.Window30d), now)
+	spans, err := s.history.Spans(ctx, now.Add(-history.Window30d), now)
 	if err != nil {
 		s.log.Warn("load uptime for /status; answering without it", "err", err, "chat", chat.String())
 		return nil
 	}
-	u := bot.UptimesOf(spans, now)
+	u := history.UptimesOf(spans, now)
 	return &u
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/internal/sqlstore"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -70,7 +71,7 @@ func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, erro
 	if err != nil {
 		return nil, fmt.Errorf("read spans: %w", err)
 	}
-	return bot.StoredSpans(out, from, to, s.spanGap), nil
+	return history.StoredSpans(out, from, to, s.spanGap), nil
 }
 
 // Incidents returns up to limit incidents, newest first.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -217,7 +218,7 @@ func newStatus(b *bot.Board) statusJSON {
 		s.Days = append(s.Days, dayJSON{Date: d.Date.UTC().Format(time.DateOnly), Worst: d.Worst,
 			DowntimeSeconds: seconds(d.Downtime), NoDataSeconds: seconds(d.NoData)})
 	}
-	s.Incidents = incidentsJSON(b.Incidents[:min(len(b.Incidents), bot.ShownIncidents)], asOf(b))
+	s.Incidents = incidentsJSON(b.Incidents[:min(len(b.Incidents), history.ShownIncidents)], asOf(b))
 	return s
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -149,7 +150,7 @@ func newView(b *bot.Board, t *texts) view {
 		v.FirstDay, v.LastDay = b.Days[0].Date.UTC().Format(time.DateOnly), b.Days[n-1].Date.UTC().Format(time.DateOnly)
 		v.DaysSummary = fmt.Sprintf(t.daysSummary, withDowntime, withoutData)
 	}
-	for _, in := range b.Incidents[:min(len(b.Incidents), bot.ShownIncidents)] {
+	for _, in := range b.Incidents[:min(len(b.Incidents), history.ShownIncidents)] {
 		iv := incidentView{State: stateClass(in.Worst), Worst: t.stateWord[in.Worst], Causes: in.Causes}
 		if in.Open() {
 			iv.When = fmt.Sprintf(t.ongoing, stamp(in.Start), bot.FormatDuration(in.Duration(now)))

@@ -19,6 +19,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/leader"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
@@ -135,7 +136,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	backlog := &web.CachedBacklog{Store: store}
 	backlog.Refresh(ctx)
 	view := &deliveryView{Backlogger: backlog}
-	var pub *bot.BoardPublisher
+	var pub *history.Publisher
 	var vantage bot.VantageStore
 	if cfg.DatabaseURL != "" {
 		// Alone (SQLite) there is nothing to vote over: the round decides alone,
@@ -160,7 +161,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	if err := mon.Load(ctx); err != nil {
 		return err
 	}
-	pub = bot.NewBoardPublisher(store, pageSource(cfg, mon), bot.SystemClock{})
+	pub = history.NewPublisher(store, pageSource(cfg, mon), bot.SystemClock{})
 	pub.Every = interval // the page and /status say how often X is checked
 	svc := command.NewService(store, store, time.Now, log, command.WithBoard(pub.Board), command.WithRegions(mon.Regions),
 		command.WithLiveState(mon), command.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser))

@@ -1,8 +1,9 @@
-package bot
+package history
 
 import (
 	"time"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -17,8 +18,8 @@ const (
 // covered by no span (the bot was not running) or by an unknown span (it
 // could not tell) is NoData and left out of Percent, which is negative when
 // no time in the window is known.
-func ComputeUptime(spans []Span, from, to time.Time) Uptime {
-	u := Uptime{Window: to.Sub(from), Percent: -1}
+func ComputeUptime(spans []bot.Span, from, to time.Time) bot.Uptime {
+	u := bot.Uptime{Window: to.Sub(from), Percent: -1}
 	if u.Window <= 0 {
 		u.Window = 0
 		return u
@@ -43,8 +44,8 @@ func ComputeUptime(spans []Span, from, to time.Time) Uptime {
 }
 
 // uptimesOf is the uptime over the last 24 h, 7 days and 30 days to now.
-func UptimesOf(spans []Span, now time.Time) Uptimes {
-	return Uptimes{
+func UptimesOf(spans []bot.Span, now time.Time) bot.Uptimes {
+	return bot.Uptimes{
 		H24: ComputeUptime(spans, now.Add(-Window24h), now),
 		D7:  ComputeUptime(spans, now.Add(-Window7d), now),
 		D30: ComputeUptime(spans, now.Add(-Window30d), now),
@@ -64,13 +65,13 @@ func firstDay(end time.Time, n int) time.Time {
 // oldest first. A day's Worst is the worst state it spent any time in
 // (StateUnknown when it has no known time); the day holding end counts only
 // up to end.
-func Days(spans []Span, end time.Time, n int) []Day {
+func Days(spans []bot.Span, end time.Time, n int) []bot.Day {
 	if n <= 0 {
 		return nil
 	}
 	end = end.UTC()
 	first := firstDay(end, n)
-	out := make([]Day, n)
+	out := make([]bot.Day, n)
 	for k := range out {
 		date := first.AddDate(0, 0, k)
 		dayEnd := date.AddDate(0, 0, 1)
@@ -78,7 +79,7 @@ func Days(spans []Span, end time.Time, n int) []Day {
 			dayEnd = end
 		}
 		u := ComputeUptime(spans, date, dayEnd)
-		d := Day{Date: date, Worst: probe.StateUnknown, Downtime: u.Degraded + u.Down, NoData: u.NoData}
+		d := bot.Day{Date: date, Worst: probe.StateUnknown, Downtime: u.Degraded + u.Down, NoData: u.NoData}
 		switch {
 		case u.Down > 0:
 			d.Worst = probe.StateDown
@@ -93,7 +94,7 @@ func Days(spans []Span, end time.Time, n int) []Day {
 }
 
 // overlap is how long sp lies within [from, to).
-func overlap(sp Span, from, to time.Time) time.Duration {
+func overlap(sp bot.Span, from, to time.Time) time.Duration {
 	a, b := later(sp.From, from), earlier(sp.To, to)
 	if !b.After(a) {
 		return 0
@@ -107,11 +108,11 @@ func overlap(sp Span, from, to time.Time) time.Duration {
 // until to when its last round is within gap of it: the bot is running and
 // the next round will extend it. Each span is clipped to the window; those
 // left empty are dropped.
-func StoredSpans(spans []Span, from, to time.Time, gap time.Duration) []Span {
+func StoredSpans(spans []bot.Span, from, to time.Time, gap time.Duration) []bot.Span {
 	if n := len(spans); n > 0 && !spans[n-1].To.After(to) && to.Sub(spans[n-1].To) <= gap {
 		spans[n-1].To = to
 	}
-	var clipped []Span
+	var clipped []bot.Span
 	for _, sp := range spans {
 		sp.From, sp.To = later(sp.From, from), earlier(sp.To, to)
 		if sp.To.After(sp.From) {
