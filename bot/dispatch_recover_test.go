@@ -10,6 +10,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
 // TestPanicInOneChatFailsThatRowOnly: rendering the message for one chat
@@ -20,7 +21,7 @@ import (
 func TestPanicInOneChatFailsThatRowOnly(t *testing.T) {
 	e := newEnv(t)
 	reg := prometheus.NewRegistry()
-	e.metrics = bot.NewMetrics(reg)
+	e.metrics = metrics.New(reg)
 	tg := newPlatform(e.clock)
 	tg.panics = map[string]bool{"bad": true}
 	healthy := []string{"a", "b", "c"}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
 // TestFlappingSendsOneUnstableAndOneSettledMessage replays waves like the
@@ -21,7 +22,7 @@ func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	e := newEnv(t)
 	e.flapChanges, e.flapWindow = 4, 30*time.Minute
 	reg := prometheus.NewRegistry()
-	e.metrics = bot.NewMetrics(reg)
+	e.metrics = metrics.New(reg)
 	e.restart() // with the flap rule and metrics
 	e.subscribe(tgPlatform, "all", "outages", "fr")
 	e.subscribe(dcPlatform, "c")

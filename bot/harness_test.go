@@ -15,6 +15,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -120,7 +121,7 @@ type env struct {
 	flapChanges int
 	flapWindow  time.Duration
 	// metrics, if set, are the monitor's.
-	metrics *bot.Metrics
+	metrics *metrics.Metrics
 }
 
 func newEnv(t *testing.T) *env {

@@ -19,6 +19,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/leader"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
 // lease is one lease row shared by replicas, on the test's clock: what the
@@ -138,7 +139,7 @@ func startLeader(t *testing.T, clock *bottest.Clock, r *replica, w *work) *leade
 	reg := prometheus.NewRegistry()
 	lr := &leaderRun{
 		l: &leader.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second, Every: 3 * time.Second,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: bot.NewMetrics(reg)},
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(reg)},
 		reg: reg, done: make(chan error, 1),
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
 // Policy is how fast and how persistently one platform is sent to.
@@ -86,7 +87,7 @@ type Dispatcher struct {
 	channels []*channel
 	clock    bot.Clock
 	log      *slog.Logger
-	metrics  *bot.Metrics
+	metrics  *metrics.Metrics
 	// progressEvery is how often a fan-out in progress is logged.
 	progressEvery time.Duration
 	// PollEvery bounds how long a loop sleeps before looking for due rows
@@ -153,7 +154,7 @@ type outcome struct {
 }
 
 // NewDispatcher builds a dispatcher over the given platforms.
-func NewDispatcher(store DeliveryStore, chans []Channel, clock bot.Clock, log *slog.Logger, m *bot.Metrics) *Dispatcher {
+func NewDispatcher(store DeliveryStore, chans []Channel, clock bot.Clock, log *slog.Logger, m *metrics.Metrics) *Dispatcher {
 	if clock == nil {
 		clock = bot.SystemClock{}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
 // Leader runs the leader's work (deciding X's state, the chat platforms'
@@ -34,7 +35,7 @@ type Leader struct {
 	// (TTL/3 when zero).
 	TTL, Every time.Duration
 	Log        *slog.Logger
-	Metrics    *bot.Metrics
+	Metrics    *metrics.Metrics
 
 	mu      sync.Mutex
 	term    bot.Term

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -21,7 +22,7 @@ type Config struct {
 	Store   bot.StateStore
 	Now     func() time.Time
 	Log     *slog.Logger
-	Metrics *bot.Metrics
+	Metrics *metrics.Metrics
 	// Changed is called after a change and its outbox rows are saved, to wake delivery.
 	Changed func()
 	// AfterRound is called after each saved round, outside the monitor's

@@ -22,6 +22,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
@@ -148,7 +149,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	defer dcFake.Close()
 
 	// Wiring as in serve (run.go), minus the web server and the schedule.
-	metrics := bot.NewMetrics(prometheus.NewRegistry())
+	counters := metrics.New(prometheus.NewRegistry())
 	svc := command.NewService(store, store, time.Now, log)
 	policy := func(rate float64) delivery.Policy {
 		p := delivery.DefaultPolicy(rate)
@@ -164,7 +165,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	disp := delivery.NewDispatcher(store, []delivery.Channel{
 		{Platform: telegram.Platform, Notifier: tg, Policy: tgPolicy, Gate: tgGate},
 		{Platform: discord.Platform, Notifier: dc, Policy: dcPolicy},
-	}, bot.SystemClock{}, log, metrics)
+	}, bot.SystemClock{}, log, counters)
 
 	prober := &benchProbe{verdict: probe.VerdictUp}
 	mon := monitor.New(monitor.Config{
@@ -172,7 +173,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 		Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
 		Store:   store,
 		Log:     log,
-		Metrics: metrics,
+		Metrics: counters,
 		Changed: disp.Wake,
 	})
 	if err := mon.Load(ctx); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
@@ -77,7 +78,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	gate := delivery.NewGate(policy, bot.SystemClock{})
 	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
 	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
-		bot.SystemClock{}, log, bot.NewMetrics(prometheus.NewRegistry()))
+		bot.SystemClock{}, log, metrics.New(prometheus.NewRegistry()))
 	prober := &benchProbe{verdict: probe.VerdictUp}
 	mon := monitor.New(monitor.Config{Probe: prober.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
 		Store: store, Log: log, Changed: disp.Wake})

@@ -21,6 +21,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/leader"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/web"
@@ -119,7 +120,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := bot.NewMetrics(reg)
+	counters := metrics.New(reg)
 
 	checker := &probe.Checker{
 		Client:     &http.Client{Transport: probe.Transport()},
@@ -128,7 +129,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Interval:   interval, // every request and retry fits in 90% of it: no tick is skipped
 		Slow:       cfg.ProbeSlow,
 	}
-	leader := &leader.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: metrics}
+	leader := &leader.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: counters}
 	if f, ok := lease.(interface{ OnDeposed(func(error)) }); ok {
 		f.OnDeposed(leader.Depose) // a write refused by the fence ends the term at once
 	}
@@ -148,7 +149,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Tracker:     probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
 		Store:       store,
 		Log:         log,
-		Metrics:     metrics,
+		Metrics:     counters,
 		Changed:     view.Wake,
 		AfterRound:  func() { pub.Poke() }, // the public board follows every round, without blocking it
 		FlapChanges: cfg.FlapChanges,
@@ -181,7 +182,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		func(ctx context.Context) error { backlog.Run(ctx); return nil },
 		func(ctx context.Context) error {
 			return leader.Run(ctx, func(ctx context.Context) error {
-				return lead(ctx, cfg, store, deps, view, leader.Fence, metrics, log)
+				return lead(ctx, cfg, store, deps, view, leader.Fence, counters, log)
 			})
 		},
 	}
@@ -234,7 +235,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 // lead is the leader's work for one term: the chat platforms' connections
 // (only one replica may poll Telegram or hold the Discord gateway) and
 // delivery. It ends when the term does, or when a platform fails for good.
-func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, view *deliveryView, fence func(time.Time) error, metrics *bot.Metrics, log *slog.Logger) error {
+func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, view *deliveryView, fence func(time.Time) error, counters *metrics.Metrics, log *slog.Logger) error {
 	// Adapters are built again for each term; their collectors go with the term.
 	termReg := &termMetrics{Registerer: deps.Metrics}
 	defer termReg.end()
@@ -244,7 +245,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, 
 	if err != nil {
 		return err
 	}
-	disp := delivery.NewDispatcher(store, channels, bot.SystemClock{}, log, metrics)
+	disp := delivery.NewDispatcher(store, channels, bot.SystemClock{}, log, counters)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
 	disp.Working = memoryBudget
 	disp.Fence = fence

@@ -1,10 +1,11 @@
-package bot
+package metrics
 
 import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -27,8 +28,8 @@ type Metrics struct {
 	panics      *prometheus.CounterVec
 }
 
-// NewMetrics registers the collectors with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// New registers the collectors with reg.
+func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "xstatusbot_probe_latency_seconds", Help: "Latency of each probe request by target.",
@@ -114,13 +115,13 @@ func (m *Metrics) SetState(s probe.State) {
 
 // regionVerdicts shows the regions of the last vote; regions no longer
 // fresh disappear.
-func (m *Metrics) RegionVerdicts(regions []RegionVerdict) {
+func (m *Metrics) RegionVerdicts(regions []bot.RegionVerdict) {
 	if m == nil {
 		return
 	}
 	m.regions.Reset()
 	for _, r := range regions {
-		for _, v := range []probe.Verdict{probe.VerdictUp, probe.VerdictDegraded, probe.VerdictDown, probe.VerdictUnknown, VerdictSilent} {
+		for _, v := range []probe.Verdict{probe.VerdictUp, probe.VerdictDegraded, probe.VerdictDown, probe.VerdictUnknown, bot.VerdictSilent} {
 			x := 0.0
 			if v == r.Verdict {
 				x = 1
@@ -137,7 +138,7 @@ func (m *Metrics) Transition(tr *probe.Transition) {
 	m.transitions.WithLabelValues(string(tr.To)).Inc()
 }
 
-func (m *Metrics) Send(p Platform, outcome string, took time.Duration) {
+func (m *Metrics) Send(p bot.Platform, outcome string, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -145,7 +146,7 @@ func (m *Metrics) Send(p Platform, outcome string, took time.Duration) {
 	m.sendLatency.WithLabelValues(string(p)).Observe(took.Seconds())
 }
 
-func (m *Metrics) Backlog(p Platform, b Backlog, now time.Time) {
+func (m *Metrics) Backlog(p bot.Platform, b bot.Backlog, now time.Time) {
 	if m == nil {
 		return
 	}
@@ -157,11 +158,11 @@ func (m *Metrics) Backlog(p Platform, b Backlog, now time.Time) {
 	m.oldest.WithLabelValues(string(p)).Set(age)
 }
 
-func (m *Metrics) Platform(p Platform, h PlatformHealth) {
+func (m *Metrics) Platform(p bot.Platform, h bot.PlatformHealth) {
 	if m == nil {
 		return
 	}
-	for _, st := range PlatformStates {
+	for _, st := range bot.PlatformStates {
 		v := 0.0
 		if st == h.State {
 			v = 1
