@@ -73,3 +73,6 @@ type Board struct {
 	// Every is how often X is checked (the schedule's interval); 0 when not known.
 	Every time.Duration
 }
+
+// Uptimes are the figures /status shows.
+type Uptimes struct{ H24, D7, D30 Uptime }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -37,8 +38,8 @@ func TestAlertSaysWhereXFails(t *testing.T) {
 			}
 			ch := bot.Change{Transition: probe.Transition{From: from, To: tt.to, At: at, Began: at}, Regions: tt.regions,
 				Incident: bot.Incident{Start: t0, Worst: probe.StateDown}}
-			m := bot.RenderAlert(tt.lang, []bot.Delivery{{Change: ch}}, at)
-			without := bot.RenderAlert(tt.lang, []bot.Delivery{{Change: bot.Change{Transition: ch.Transition, Incident: ch.Incident}}}, at)
+			m := text.RenderAlert(tt.lang, []bot.Delivery{{Change: ch}}, at)
+			without := text.RenderAlert(tt.lang, []bot.Delivery{{Change: bot.Change{Transition: ch.Transition, Incident: ch.Incident}}}, at)
 			if tt.want == "" {
 				if !slices.Equal(m.Lines, without.Lines) {
 					t.Fatalf("lines %q, want those of today %q", m.Lines, without.Lines)

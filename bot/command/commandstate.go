@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // saved is the state /status renders: the monitor's memory (with the last
@@ -44,7 +45,7 @@ func (s *Service) underCap(ctx context.Context, cmd Command) (refusal bot.Messag
 	n, err := counter.SubscribedBy(ctx, cmd.Chat.Platform, cmd.User)
 	if err != nil {
 		s.log.Error("count the person's subscriptions", "err", err, "chat", cmd.Chat.String())
-		return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed), false
+		return text.NoticeMessage(cmd.Lang, text.NoticeFailed), false
 	}
 	if n < s.maxSubs {
 		return bot.Message{}, true
@@ -55,7 +56,7 @@ func (s *Service) underCap(ctx context.Context, cmd Command) (refusal bot.Messag
 		}
 	}
 	s.log.Info("subscription refused: the person's cap is reached", "chat", cmd.Chat.String(), "count", n, "cap", s.maxSubs)
-	return bot.Private(fmt.Sprintf(bot.For(cmd.Lang).SubscriptionCap, s.maxSubs)), false
+	return text.Private(fmt.Sprintf(text.For(cmd.Lang).SubscriptionCap, s.maxSubs)), false
 }
 
 // langTTL is how long a chat's language is remembered. Changes made through

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/history"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // Command is one command a person sent, as an adapter understood it.
@@ -129,21 +130,21 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply bot.Message, o
 	}
 	switch name {
 	case "start", "help":
-		return bot.HelpMessage(cmd.Lang), true
+		return text.HelpMessage(cmd.Lang), true
 	case "status":
 		saved, err := s.saved(ctx)
 		if err != nil {
 			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
-			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed), true
+			return text.NoticeMessage(cmd.Lang, text.NoticeFailed), true
 		}
-		return bot.RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.every(), s.now()), true
+		return text.RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.every(), s.now()), true
 	case "history":
 		incidents, err := s.incidents(ctx)
 		if err != nil {
 			s.log.Error("load incidents for /history", "err", err, "chat", cmd.Chat.String())
-			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed), true
+			return text.NoticeMessage(cmd.Lang, text.NoticeFailed), true
 		}
-		return bot.RenderHistory(cmd.Lang, incidents, s.now()), true
+		return text.RenderHistory(cmd.Lang, incidents, s.now()), true
 	case "subscribe", "unsubscribe":
 		return s.changeSubscription(ctx, cmd, name == "subscribe"), true
 	default:
@@ -151,8 +152,8 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply bot.Message, o
 			return s.settings(ctx, cmd, name), true
 		}
 		if cmd.Private {
-			help := bot.HelpMessage(cmd.Lang)
-			help.Title = bot.For(cmd.Lang).UnknownCommand + " " + help.Title
+			help := text.HelpMessage(cmd.Lang)
+			help.Title = text.For(cmd.Lang).UnknownCommand + " " + help.Title
 			help.Private = true
 			return help, true
 		}
@@ -227,17 +228,17 @@ func (s *Service) mayManage(ctx context.Context, cmd Command) (refusal bot.Messa
 		var err error
 		if admin, err = cmd.IsAdmin(ctx); err != nil {
 			s.log.Warn("check admin", "err", err, "chat", cmd.Chat.String())
-			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed), false
+			return text.NoticeMessage(cmd.Lang, text.NoticeFailed), false
 		}
 	}
 	if !admin {
-		return bot.Private(bot.For(cmd.Lang).AdminOnly), false
+		return text.Private(text.For(cmd.Lang).AdminOnly), false
 	}
 	return bot.Message{}, true
 }
 
 func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe bool) bot.Message {
-	c := bot.For(cmd.Lang)
+	c := text.For(cmd.Lang)
 	if refusal, ok := s.mayManage(ctx, cmd); !ok {
 		return refusal
 	}
@@ -250,24 +251,24 @@ func (s *Service) changeSubscription(ctx context.Context, cmd Command, subscribe
 		})
 		if err != nil {
 			s.log.Error("subscribe", "err", err, "chat", cmd.Chat.String())
-			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed)
+			return text.NoticeMessage(cmd.Lang, text.NoticeFailed)
 		}
 		if !created {
-			return bot.Private(c.AlreadySubscribed)
+			return text.Private(c.AlreadySubscribed)
 		}
 		s.log.Info("subscribed", "chat", cmd.Chat.String(), "kind", cmd.Kind)
-		return bot.Private(c.Subscribed)
+		return text.Private(c.Subscribed)
 	}
 	removed, err := s.subs.Unsubscribe(ctx, cmd.Chat)
 	if err != nil {
 		s.log.Error("unsubscribe", "err", err, "chat", cmd.Chat.String())
-		return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed)
+		return text.NoticeMessage(cmd.Lang, text.NoticeFailed)
 	}
 	if !removed {
-		return bot.Private(c.NotSubscribed)
+		return text.Private(c.NotSubscribed)
 	}
 	s.log.Info("unsubscribed", "chat", cmd.Chat.String())
-	return bot.Private(c.Unsubscribed)
+	return text.Private(c.Unsubscribed)
 }
 
 // ChatGone ends the subscription of a chat that removed, kicked or blocked the bot.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // Limits of the settings commands (issue 12).
@@ -49,12 +50,12 @@ func ParseDuration(s string) (time.Duration, bool) {
 // settingsChange is a validated settings command, ready to apply.
 type settingsChange struct {
 	apply func(cs *bot.ChatSettings, now time.Time)
-	done  func(c *bot.Catalog, cs bot.ChatSettings) string
+	done  func(c *text.Catalog, cs bot.ChatSettings) string
 }
 
 // parseSettingsCommand validates a settings command's argument; problem is
 // the text telling what is accepted when it is not.
-func parseSettingsCommand(name, args string) (ch settingsChange, problem func(*bot.Catalog) string) {
+func parseSettingsCommand(name, args string) (ch settingsChange, problem func(*text.Catalog) string) {
 	arg := strings.ToLower(strings.TrimSpace(args))
 	switch name {
 	case "alerts":
@@ -65,21 +66,21 @@ func parseSettingsCommand(name, args string) (ch settingsChange, problem func(*b
 		case "all", "tout", "toutes":
 			level = bot.AlertsAll
 		default:
-			return ch, func(c *bot.Catalog) string { return c.AlertsUsage }
+			return ch, func(c *text.Catalog) string { return c.AlertsUsage }
 		}
 		return settingsChange{
 			apply: func(cs *bot.ChatSettings, _ time.Time) { cs.Level = level },
-			done:  func(c *bot.Catalog, _ bot.ChatSettings) string { return c.LevelName[level] },
+			done:  func(c *text.Catalog, _ bot.ChatSettings) string { return c.LevelName[level] },
 		}, nil
 	case "mute":
 		d, ok := ParseDuration(arg)
 		if !ok || d > MaxMute {
-			return ch, func(c *bot.Catalog) string { return c.MuteUsage }
+			return ch, func(c *text.Catalog) string { return c.MuteUsage }
 		}
 		return settingsChange{
 			apply: func(cs *bot.ChatSettings, now time.Time) { cs.MutedUntil = now.Add(d) },
-			done: func(c *bot.Catalog, cs bot.ChatSettings) string {
-				return fmt.Sprintf(c.MutedUntil, bot.Stamp(cs.MutedUntil))
+			done: func(c *text.Catalog, cs bot.ChatSettings) string {
+				return fmt.Sprintf(c.MutedUntil, text.Stamp(cs.MutedUntil))
 			},
 		}, nil
 	case "unmute":
@@ -91,60 +92,60 @@ func parseSettingsCommand(name, args string) (ch settingsChange, problem func(*b
 					cs.MutedUntil = now
 				}
 			},
-			done: func(c *bot.Catalog, _ bot.ChatSettings) string { return c.Unmuted },
+			done: func(c *text.Catalog, _ bot.ChatSettings) string { return c.Unmuted },
 		}, nil
 	case "language":
 		if arg != "fr" && arg != "en" {
-			return ch, func(c *bot.Catalog) string { return c.LanguageUsage }
+			return ch, func(c *text.Catalog) string { return c.LanguageUsage }
 		}
 		return settingsChange{
 			apply: func(cs *bot.ChatSettings, _ time.Time) { cs.Lang = arg },
-			done:  func(c *bot.Catalog, _ bot.ChatSettings) string { return c.LanguageSet },
+			done:  func(c *text.Catalog, _ bot.ChatSettings) string { return c.LanguageSet },
 		}, nil
 	case "remind":
 		var every time.Duration
 		if arg != "off" && arg != "non" {
 			d, ok := ParseDuration(arg)
 			if !ok || d < MinRemind || d > MaxRemind {
-				return ch, func(c *bot.Catalog) string { return c.RemindUsage }
+				return ch, func(c *text.Catalog) string { return c.RemindUsage }
 			}
 			every = d
 		}
 		return settingsChange{
 			apply: func(cs *bot.ChatSettings, _ time.Time) { cs.RemindEvery = every },
-			done: func(c *bot.Catalog, cs bot.ChatSettings) string {
+			done: func(c *text.Catalog, cs bot.ChatSettings) string {
 				if cs.RemindEvery == 0 {
 					return c.RemindOff
 				}
-				return fmt.Sprintf(c.RemindEvery, bot.FormatDuration(cs.RemindEvery))
+				return fmt.Sprintf(c.RemindEvery, text.FormatDuration(cs.RemindEvery))
 			},
 		}, nil
 	}
-	return ch, func(c *bot.Catalog) string { return c.UnknownCommand }
+	return ch, func(c *text.Catalog) string { return c.UnknownCommand }
 }
 
 // settings answers /settings and the commands that change them.
 func (s *Service) settings(ctx context.Context, cmd Command, name string) bot.Message {
-	c := bot.For(cmd.Lang)
+	c := text.For(cmd.Lang)
 	store, ok := s.subs.(bot.SettingsStore)
 	if !ok {
 		s.log.Error("this store keeps no settings", "chat", cmd.Chat.String())
-		return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed)
+		return text.NoticeMessage(cmd.Lang, text.NoticeFailed)
 	}
 	if name == settingsName {
 		cs, subscribed, err := store.Settings(ctx, cmd.Chat)
 		if err != nil {
 			s.log.Error("load settings", "err", err, "chat", cmd.Chat.String())
-			return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed)
+			return text.NoticeMessage(cmd.Lang, text.NoticeFailed)
 		}
 		if !subscribed {
-			return bot.Private(c.SubscribeFirst)
+			return text.Private(c.SubscribeFirst)
 		}
-		return bot.RenderSettings(langOf(cs, cmd.Lang), cs, "", s.now())
+		return text.RenderSettings(langOf(cs, cmd.Lang), cs, "", s.now())
 	}
 	change, problem := parseSettingsCommand(name, cmd.Args)
 	if problem != nil {
-		return bot.Private(problem(c))
+		return text.Private(problem(c))
 	}
 	if refusal, ok := s.mayManage(ctx, cmd); !ok {
 		return refusal
@@ -153,14 +154,14 @@ func (s *Service) settings(ctx context.Context, cmd Command, name string) bot.Me
 	cs, subscribed, err := store.UpdateSettings(ctx, cmd.Chat, func(cs *bot.ChatSettings) { change.apply(cs, now) })
 	if err != nil {
 		s.log.Error("update settings", "err", err, "chat", cmd.Chat.String())
-		return bot.NoticeMessage(cmd.Lang, bot.NoticeFailed)
+		return text.NoticeMessage(cmd.Lang, text.NoticeFailed)
 	}
 	if !subscribed {
-		return bot.Private(c.SubscribeFirst)
+		return text.Private(c.SubscribeFirst)
 	}
 	s.log.Info("settings changed", "chat", cmd.Chat.String(), "command", name)
 	lang := langOf(cs, cmd.Lang)
-	return bot.RenderSettings(lang, cs, change.done(bot.For(lang), cs), now)
+	return text.RenderSettings(lang, cs, change.done(text.For(lang), cs), now)
 }
 
 // langOf is the chat's language when it has one, else the asker's.

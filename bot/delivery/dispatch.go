@@ -10,6 +10,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // Policy is how fast and how persistently one platform is sent to.
@@ -465,7 +466,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *channel, rows []bo
 			return
 		}
 	}
-	msg := bot.RenderAlert(live[0].Lang, live, d.now())
+	msg := text.RenderAlert(live[0].Lang, live, d.now())
 	begin := time.Now()
 	id, err := c.Notifier.Send(sendCtx, chat.ID, msg)
 	took := time.Since(begin)

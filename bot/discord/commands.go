@@ -13,6 +13,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // Commands are the global slash commands the bot registers: command.Names
@@ -58,7 +59,7 @@ func commandsFor(names []string) []*discordgo.ApplicationCommand {
 // description is a command's menu text, its name when the service has none
 // (Discord refuses an empty description).
 func description(lang, name string) string {
-	if d := bot.CommandDescription(lang, name); d != "" {
+	if d := text.CommandDescription(lang, name); d != "" {
 		return bot.Truncate(d, 100)
 	}
 	return name
@@ -110,7 +111,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 	default: // buttons, modals: the bot sends none
 		a.respond(ctx, s, i, &discordgo.InteractionResponse{
 			Type: discordgo.InteractionResponseChannelMessageWithSource,
-			Data: &discordgo.InteractionResponseData{Content: bot.NoticeText(lang, bot.NoticeUnknownCommand), Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
+			Data: &discordgo.InteractionResponseData{Content: text.NoticeText(lang, text.NoticeUnknownCommand), Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
 		})
 		return
 	}
@@ -133,7 +134,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 		// costs no sending budget.
 		a.respond(ctx, s, i, &discordgo.InteractionResponse{
 			Type: discordgo.InteractionResponseChannelMessageWithSource,
-			Data: &discordgo.InteractionResponseData{Content: bot.NoticeText(lang, bot.NoticeSlowDown), Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
+			Data: &discordgo.InteractionResponseData{Content: text.NoticeText(lang, text.NoticeSlowDown), Flags: discordgo.MessageFlagsEphemeral, AllowedMentions: noMentions()},
 		})
 		return
 	}
@@ -179,20 +180,20 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, ar
 	defer func() {
 		if p := recover(); p != nil {
 			a.log.Error("panic answering a discord command", "err", fmt.Errorf("panic: %v", p), "command", name, "chat", chatID(i))
-			m = bot.NoticeMessage(lang, bot.NoticeFailed)
+			m = text.NoticeMessage(lang, text.NoticeFailed)
 		}
 	}()
 	if i.ChannelID == "" {
-		return bot.NoticeMessage(lang, bot.NoticeNoChannel)
+		return text.NoticeMessage(lang, text.NoticeNoChannel)
 	}
 	if name == "" {
-		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
+		return text.NoticeMessage(lang, text.NoticeUnknownCommand)
 	}
 	cmd := a.command(i, name, args, lang)
 	if i.GuildID == "" {
 		cmd.Kind, cmd.AdminOnly, cmd.Private = KindPrivate, false, true
 		if command.AdminOnly(name) || settingsCommand(name) {
-			return bot.NoticeMessage(lang, bot.NoticeServersOnly)
+			return text.NoticeMessage(lang, text.NoticeServersOnly)
 		}
 	} else {
 		cmd.Group = i.GuildID
@@ -205,14 +206,14 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, ar
 			i.AppPermissions&neededInChannel != neededInChannel &&
 			member != nil && member.Permissions&adminPermissions != 0 {
 			// Subscribing would only earn a 50013 at the first outage.
-			return bot.NoticeMessage(lang, bot.NoticeBotLacksPermissions)
+			return text.NoticeMessage(lang, text.NoticeBotLacksPermissions)
 		}
 	}
 	m, ok := a.h.Handle(ctx, cmd)
 	if !ok {
 		// The bot stays silent on unknown commands in groups, but an
 		// interaction needs an answer.
-		return bot.NoticeMessage(lang, bot.NoticeUnknownCommand)
+		return text.NoticeMessage(lang, text.NoticeUnknownCommand)
 	}
 	return m
 }

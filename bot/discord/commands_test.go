@@ -20,6 +20,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -248,7 +249,7 @@ func TestCommandsRegisteredOnceWithLocalizations(t *testing.T) {
 		if c.Name != name {
 			t.Errorf("command %d is %q, want %q", k, c.Name, name)
 		}
-		if c.Description != bot.CommandDescription("en", name) || c.DescriptionLocalizations["fr"] != bot.CommandDescription("fr", name) {
+		if c.Description != text.CommandDescription("en", name) || c.DescriptionLocalizations["fr"] != text.CommandDescription("fr", name) {
 			t.Errorf("%s: description %q, fr %q", name, c.Description, c.DescriptionLocalizations["fr"])
 		}
 		admin := command.AdminOnly(name)
@@ -419,7 +420,7 @@ func TestHistoryAndUptimeSlashCommands(t *testing.T) {
 		t.Fatal("/history is not registered")
 	}
 	if c := Commands()[k]; c.DefaultMemberPermissions != nil || !slices.Contains(*c.Contexts, discordgo.InteractionContextBotDM) ||
-		(*c.DescriptionLocalizations)[discordgo.French] != bot.CommandDescription("fr", "history") {
+		(*c.DescriptionLocalizations)[discordgo.French] != text.CommandDescription("fr", "history") {
 		t.Errorf("/history should be open to anyone, in servers and DMs, described in French: %+v", c)
 	}
 

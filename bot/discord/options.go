@@ -7,6 +7,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // MaxArgs bounds Command.Args, in runes, as the Telegram adapter does:
@@ -116,5 +117,5 @@ func optionHelp(lang, name string) string {
 	if strings.HasPrefix(strings.ToLower(lang), "fr") {
 		option = o.nameFR // the option's name as a French client shows it
 	}
-	return bot.OptionHelp(lang, name, option, values, o.example)
+	return text.OptionHelp(lang, name, option, values, o.example)
 }

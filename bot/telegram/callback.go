@@ -13,6 +13,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // MaxCallbackAnswer is Telegram's limit on answerCallbackQuery's text.
@@ -35,19 +36,19 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery,
 	if msg == nil || msg.Chat == nil || msg.Date == 0 || q.From == nil {
 		// Inline mode (no message), or a message too old for Telegram to
 		// show (date 0): there is no chat the press could be about.
-		a.queueCallbackAnswer("", q.ID, bot.NoticeText(lang, bot.NoticeStaleButton))
+		a.queueCallbackAnswer("", q.ID, text.NoticeText(lang, text.NoticeStaleButton))
 		return nil
 	}
 	chat := strconv.FormatInt(msg.Chat.ID, 10)
 	if me := a.self.Load(); forwarded || msg.ForwardDate != 0 || (msg.From != nil && me != nil && msg.From.ID != me.ID) {
 		// A copy of a settings message forwarded elsewhere: its buttons
 		// would change the settings of a chat that never asked for them.
-		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeStaleButton))
+		a.queueCallbackAnswer(chat, q.ID, text.NoticeText(lang, text.NoticeStaleButton))
 		return nil
 	}
 	name, target, args, ok := parseCommand(q.Data)
 	if !ok || !a.forMe(target) {
-		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeUnknownCommand))
+		a.queueCallbackAnswer(chat, q.ID, text.NoticeText(lang, text.NoticeUnknownCommand))
 		return nil
 	}
 	cmd := command.Command{Chat: chatRef(msg.Chat.ID), Name: name, Args: args, Lang: lang}
@@ -61,14 +62,14 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery,
 		// channel: the presser is checked like a group member.
 		cmd.Kind, cmd.AdminOnly = KindChannel, true
 	default:
-		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeUnknownCommand))
+		a.queueCallbackAnswer(chat, q.ID, text.NoticeText(lang, text.NoticeUnknownCommand))
 		return nil
 	}
 	cmd.User = strconv.FormatInt(q.From.ID, 10)
 	if a.limiter.Admit(cmd) != command.Admitted {
 		// A press must be answered or the client spins: a pop-up only the
 		// presser sees, which sends no message.
-		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeSlowDown))
+		a.queueCallbackAnswer(chat, q.ID, text.NoticeText(lang, text.NoticeSlowDown))
 		return nil
 	}
 	// The service asks IsAdmin only when the command changes the chat; a
@@ -87,7 +88,7 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery,
 	reply, ok := a.h.Handle(ctx, cmd)
 	switch {
 	case !ok:
-		a.queueCallbackAnswer(chat, q.ID, bot.NoticeText(lang, bot.NoticeUnknownCommand))
+		a.queueCallbackAnswer(chat, q.ID, text.NoticeText(lang, text.NoticeUnknownCommand))
 	case refused.Load():
 		a.queueCallbackAnswer(chat, q.ID, toast(reply))
 	default:

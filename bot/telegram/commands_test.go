@@ -16,6 +16,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -370,7 +371,7 @@ func TestPollingParametersAndMenu(t *testing.T) {
 	if !reflect.DeepEqual(names, command.Names) {
 		t.Errorf("menu %v, want %v", names, command.Names)
 	}
-	if fr := h.fake.Commands("fr"); len(fr) != len(command.Names) || fr[0].Description != bot.CommandDescription("fr", fr[0].Command) {
+	if fr := h.fake.Commands("fr"); len(fr) != len(command.Names) || fr[0].Description != text.CommandDescription("fr", fr[0].Command) {
 		t.Errorf("French menu %+v", fr)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // allowedUpdates is sent explicitly: Telegram otherwise keeps whatever list
@@ -258,7 +259,7 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 	}
 	switch a.limiter.Admit(cmd) {
 	case command.SlowDown:
-		note := bot.NoticeMessage(cmd.Lang, bot.NoticeSlowDown)
+		note := text.NoticeMessage(cmd.Lang, text.NoticeSlowDown)
 		if replyTo != 0 {
 			note.ReplyTo = strconv.Itoa(replyTo)
 		}

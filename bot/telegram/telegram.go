@@ -25,6 +25,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // DefaultEndpoint is the Bot API URL format: token, then method.
@@ -382,13 +383,13 @@ func (a *Adapter) registerCommands(ctx context.Context) {
 	for _, lang := range menuLanguages {
 		cmds := make([]menuEntry, 0, len(command.Names))
 		for _, name := range command.Names {
-			desc := bot.CommandDescription(lang, name)
+			desc := text.CommandDescription(lang, name)
 			if desc == "" {
 				desc = name
 			}
 			cmds = append(cmds, menuEntry{Command: name, Description: bot.Truncate(desc, 256)})
 		}
-		if lang != "" && bot.CommandDescription(lang, command.Names[0]) == bot.CommandDescription("", command.Names[0]) {
+		if lang != "" && text.CommandDescription(lang, command.Names[0]) == text.CommandDescription("", command.Names[0]) {
 			continue // no translation: the default menu serves
 		}
 		body, _ := json.Marshal(cmds) // plain strings: cannot fail

@@ -7,6 +7,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/history"
+	"github.com/xstatusbot/xstatusbot/bot/text"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -93,11 +94,11 @@ func newView(b *bot.Board, t *texts) view {
 		v.StateLine = t.stateLine[probe.StateUnknown]
 	}
 	if !b.Since.IsZero() {
-		v.Since = fmt.Sprintf(t.since, stamp(b.Since), bot.FormatDuration(now.Sub(b.Since)))
+		v.Since = fmt.Sprintf(t.since, stamp(b.Since), text.FormatDuration(now.Sub(b.Since)))
 	}
 	v.LastCheck = fmt.Sprintf(t.lastCheck, stamp(b.LastCheck))
 	if b.Every > 0 {
-		v.Every = fmt.Sprintf(t.every, bot.FormatDuration(b.Every))
+		v.Every = fmt.Sprintf(t.every, text.FormatDuration(b.Every))
 	}
 	v.OGTitle = v.StateLine
 	if !b.Since.IsZero() && b.State != probe.StateUp && b.State != probe.StateUnknown {
@@ -108,7 +109,7 @@ func newView(b *bot.Board, t *texts) view {
 	if !b.ControlOK {
 		v.Network = t.network
 	}
-	v.Regions = bot.RegionsLine(t.lang, b.Regions)
+	v.Regions = text.RegionsLine(t.lang, b.Regions)
 	for _, c := range b.Components {
 		cv := componentView{Name: c.Name, OK: c.OK, Result: t.failing, Detail: c.Detail}
 		if c.OK {
@@ -127,7 +128,7 @@ func newView(b *bot.Board, t *texts) view {
 		if u.Percent >= 0 {
 			uv.Figure = t.percent(u.Percent)
 			if u.NoData >= time.Minute {
-				uv.Note = fmt.Sprintf(t.noDataFor, bot.FormatDuration(u.NoData))
+				uv.Note = fmt.Sprintf(t.noDataFor, text.FormatDuration(u.NoData))
 			}
 		}
 		v.Uptime[i] = uv
@@ -137,7 +138,7 @@ func newView(b *bot.Board, t *texts) view {
 		date := d.Date.UTC().Format(time.DateOnly)
 		dv := dayView{State: stateClass(d.Worst), Text: fmt.Sprintf(t.dayNoData, date)}
 		if dv.State != "unknown" {
-			dv.Text = fmt.Sprintf(t.dayCell, date, t.stateWord[d.Worst], bot.FormatDuration(d.Downtime))
+			dv.Text = fmt.Sprintf(t.dayCell, date, t.stateWord[d.Worst], text.FormatDuration(d.Downtime))
 		} else {
 			withoutData++
 		}
@@ -153,9 +154,9 @@ func newView(b *bot.Board, t *texts) view {
 	for _, in := range b.Incidents[:min(len(b.Incidents), history.ShownIncidents)] {
 		iv := incidentView{State: stateClass(in.Worst), Worst: t.stateWord[in.Worst], Causes: in.Causes}
 		if in.Open() {
-			iv.When = fmt.Sprintf(t.ongoing, stamp(in.Start), bot.FormatDuration(in.Duration(now)))
+			iv.When = fmt.Sprintf(t.ongoing, stamp(in.Start), text.FormatDuration(in.Duration(now)))
 		} else {
-			iv.When = fmt.Sprintf(t.closed, stamp(in.Start), stamp(in.End), bot.FormatDuration(in.Duration(now)))
+			iv.When = fmt.Sprintf(t.closed, stamp(in.Start), stamp(in.End), text.FormatDuration(in.Duration(now)))
 		}
 		v.Incidents = append(v.Incidents, iv)
 	}
