@@ -161,12 +161,12 @@ func TestPlatformDownForMinutesLosesNothing(t *testing.T) {
 	at := append([]time.Time(nil), tg.callsAt...)
 	tg.mu.Unlock()
 	for i := 1; i < len(at); i++ {
-		if at[i].Sub(at[0]) > 10*time.Second && at[i].Sub(at[i-1]) < delivery.DefaultProbeMax {
-			t.Fatalf("calls %s and %s into the outage: probes closer than %s", at[i-1].Sub(at[0]), at[i].Sub(at[0]), delivery.DefaultProbeMax)
+		if at[i].Sub(at[0]) > 10*time.Second && at[i].Sub(at[i-1]) < delivery.DefaultTrialMax {
+			t.Fatalf("calls %s and %s into the outage: probes closer than %s", at[i-1].Sub(at[0]), at[i].Sub(at[0]), delivery.DefaultTrialMax)
 		}
 	}
 	// Each chat may be tried once before the pause, then the probes.
-	if calls > len(chats)+2+180/int(delivery.DefaultProbeMax/time.Second)+2 {
+	if calls > len(chats)+2+180/int(delivery.DefaultTrialMax/time.Second)+2 {
 		t.Fatalf("%d calls to a platform down for 3 minutes, want a probe every 4 s at most", calls)
 	}
 	if h := l.disp.Platforms()[tgPlatform]; h.State != bot.PlatformUnavailable || h.PausedSince.IsZero() {

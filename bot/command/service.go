@@ -1,3 +1,8 @@
+// Package command answers what people type in the chats, whatever the
+// platform: subscribing, /status and /history, the per-chat settings (alert
+// level, mute, language, reminders), and the per-person limit that keeps one
+// person's flood from taking the platform's budget. Adapters translate their
+// platform's updates into a Command and send back the Message it returns.
 package command
 
 import (

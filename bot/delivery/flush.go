@@ -7,11 +7,11 @@ import "context"
 // and goroutines, for a caller that drives time itself (the in-process
 // scenarios run it after each round on a manual clock).
 func (d *Dispatcher) Flush(ctx context.Context) error {
-	for _, c := range d.channels {
+	for _, c := range d.lanes {
 		d.recordHeld(ctx, c)
 		for {
 			if _, paused := c.pauseState(); paused {
-				if !d.probe(ctx, ctx, c) {
+				if !d.trial(ctx, ctx, c) {
 					break
 				}
 				if _, still := c.pauseState(); still {

@@ -1,3 +1,6 @@
+// Package history is what the bot remembers of X: time in each state as
+// spans, uptime over 24 h, 7 and 30 days, the 90-day bar, and the board —
+// the public status that /status, the page and its JSON read from memory.
 package history
 
 import (

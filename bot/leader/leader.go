@@ -1,3 +1,7 @@
+// Package leader runs the leader's work only while this replica holds the
+// lease, and fences it: the term ends a third of the lease before it lapses
+// on the database's clock, so a frozen or deposed leader stops sending before
+// another one starts.
 package leader
 
 import (

@@ -1,3 +1,6 @@
+// Package metrics holds the bot's Prometheus collectors: rounds and
+// verdicts, state changes, sends and backlog per platform, leadership, and
+// panics recovered.
 package metrics
 
 import (

@@ -1,3 +1,8 @@
+// Package monitor turns probe rounds into X's announced state: the vote of
+// the vantage points, the hysteresis tracker, the flap rule and the incident
+// being recorded, saved with its outbox rows in one transaction; and the
+// schedule that runs the rounds, with confirming rounds after a disagreeing
+// one.
 package monitor
 
 import (

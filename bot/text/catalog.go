@@ -1,16 +1,20 @@
+// Package text holds every word a user reads: one catalog per language
+// (en.go, fr.go), the one language picker (For), and the renderers of
+// alerts, /status, /history, /settings and notices into platform-neutral
+// messages that adapters lay out.
 package text
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// Every word a user reads comes from this file. A Catalog holds one language;
-// per-chat language settings pick one with For.
-
+// Catalog is every text of one language. Format strings take their
+// arguments in the order their comment gives.
 type Catalog struct {
 	StateName                                  map[probe.State]string
 	TitleDown, TitleDegraded, TitleUp          string
@@ -91,10 +95,49 @@ const (
 
 // For picks the Catalog of a language tag ("fr", "fr-FR"); English by default.
 func For(lang string) *Catalog {
-	if strings.HasPrefix(strings.ToLower(lang), "fr") {
+	if Lang(lang) == "fr" {
 		return &french
 	}
 	return &english
+}
+
+// Lang is the language the bot speaks for a tag ("fr", "fr-FR", "en_GB"):
+// "en" or "fr", or "" when it speaks none of it. Chats and the status page
+// pick their language through it.
+func Lang(tag string) string {
+	base := strings.ToLower(strings.TrimSpace(tag))
+	switch {
+	case strings.HasPrefix(base, "fr"):
+		return "fr"
+	case strings.HasPrefix(base, "en"):
+		return "en"
+	}
+	return ""
+}
+
+// Pick chooses a language for a reader: an explicit choice first (a
+// ?lang= parameter), then the best Accept-Language entry the bot speaks,
+// else English.
+func Pick(choice, accept string) string {
+	if l := Lang(choice); l != "" {
+		return l
+	}
+	best, bestQ := "en", 0.0
+	for _, part := range strings.Split(accept, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				continue
+			}
+			q = f
+		}
+		if l := Lang(tag); l != "" && q > bestQ {
+			best, bestQ = l, q
+		}
+	}
+	return best
 }
 
 // CommandDescription returns the menu description of a command in a language.

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xstatusbot/xstatusbot/bot/text"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -138,41 +139,10 @@ func (t *texts) percent(p float64) string {
 	return s + "%"
 }
 
-// pickLang chooses the page's language: ?lang= first, then the best
-// Accept-Language entry we speak, else English.
+// pickLang chooses the page's language as text.Pick does for every reader.
 func pickLang(query, accept string) *texts {
-	if t := known(query); t != nil {
-		return t
-	}
-	var best *texts
-	bestQ := 0.0
-	for _, part := range strings.Split(accept, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				continue
-			}
-			q = f
-		}
-		if t := known(tag); t != nil && q > bestQ {
-			best, bestQ = t, q
-		}
-	}
-	if best == nil {
-		return &english
-	}
-	return best
-}
-
-func known(tag string) *texts {
-	base, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-	switch base {
-	case "en":
-		return &english
-	case "fr":
+	if text.Pick(query, accept) == "fr" {
 		return &french
 	}
-	return nil
+	return &english
 }

@@ -19,22 +19,22 @@ const DefaultRefusalsToEnd = 3
 // with no answer in between: a single broken chat (a webhook receiver
 // answering 500, a chat the platform cannot serve) only ever backs off on
 // its own, and /healthz keeps the platform ready.
-func (d *Dispatcher) unavailable(c *channel, chat string, now time.Time, reason string) bool {
+func (d *Dispatcher) unavailable(c *lane, chat string, now time.Time, reason string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.paused {
-		wait := c.Policy.ProbeMin << min(c.probes, 16)
-		c.probeAt = now.Add(min(wait, c.Policy.ProbeMax))
+		wait := c.Policy.TrialMin << min(c.trials, 16)
+		c.trialAt = now.Add(min(wait, c.Policy.TrialMax))
 		return true
 	}
 	c.failChats[chat] = true
 	if len(c.failChats) < c.Policy.PauseAfter {
 		return false
 	}
-	c.paused, c.pausedAt, c.probes = true, now, 0
-	c.probeAt = now.Add(c.Policy.ProbeMin)
-	d.log.Warn("platform unavailable: delivery paused, alerts wait without spending attempts; probing until it answers",
-		"platform", c.Platform, "err", reason, "chats_failed", len(c.failChats), "probe_every_max", c.Policy.ProbeMax)
+	c.paused, c.pausedAt, c.trials = true, now, 0
+	c.trialAt = now.Add(c.Policy.TrialMin)
+	d.log.Warn("platform unavailable: delivery paused, alerts wait without spending attempts; trying until it answers",
+		"platform", c.Platform, "err", reason, "chats_failed", len(c.failChats), "trial_every_max", c.Policy.TrialMax)
 	clear(c.failChats)
 	return true
 }
@@ -43,7 +43,7 @@ func (d *Dispatcher) unavailable(c *channel, chat string, now time.Time, reason 
 // in the chat: the message is dropped at once (retrying cannot help until an
 // admin acts), and the DefaultRefusalsToEnd-th refusal in a row ends the
 // chat's subscription.
-func (d *Dispatcher) refused(ctx context.Context, c *channel, chat string, live []bot.Delivery, at time.Time, reason string, took time.Duration) {
+func (d *Dispatcher) refused(ctx context.Context, c *lane, chat string, live []bot.Delivery, at time.Time, reason string, took time.Duration) {
 	c.mu.Lock()
 	c.refusals[chat]++
 	n := c.refusals[chat]

@@ -13,7 +13,7 @@ import (
 // with the panic as reason (a row that panics once would panic again after
 // every restart), the panic is counted and logged with its stack, and the
 // worker, the loop and the process go on.
-func (d *Dispatcher) survive(ctx context.Context, c *channel, rows []bot.Delivery) {
+func (d *Dispatcher) survive(ctx context.Context, c *lane, rows []bot.Delivery) {
 	r := recover()
 	if r == nil {
 		return
