@@ -211,14 +211,6 @@ func (m *Monitor) follow(ctx context.Context, own bot.RegionRound) error {
 	return nil
 }
 
-// Regions is the breakdown of the last vote: what each fresh region saw,
-// ordered by name; nil when they agreed or there is one region.
-func (m *Monitor) Regions() []bot.RegionVerdict {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.regions
-}
-
 // record steps the tracker with the voted round and saves it with what it
 // changed; the caller holds mu.
 func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error {
@@ -269,73 +261,6 @@ func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error
 	return nil
 }
 
-// flapRule decides what a change announces. Stable, it is announced unless
-// it makes more than FlapChanges changes within FlapWindow: then one
-// unstable message stands for it and those to come. Unstable, it is counted
-// and not announced.
-func (m *Monitor) flapRule(tr probe.Transition, causes []bot.Cause, recent []probe.Transition, flap bot.Flap) (*bot.Change, bot.Flap) {
-	if flap.Unstable() {
-		flap.Changes++
-		flap.Worst = worse(flap.Worst, worse(tr.From, tr.To))
-		return nil, flap
-	}
-	if m.cfg.FlapChanges <= 0 || m.cfg.FlapWindow <= 0 {
-		return &bot.Change{Transition: tr, Causes: causes}, flap
-	}
-	var window []probe.Transition
-	for _, r := range recent {
-		if tr.At.Sub(r.At) < m.cfg.FlapWindow {
-			window = append(window, r)
-		}
-	}
-	if len(window) <= m.cfg.FlapChanges {
-		return &bot.Change{Transition: tr, Causes: causes}, flap
-	}
-	flap = bot.Flap{Since: window[0].At, Changes: len(window)}
-	for _, r := range window {
-		flap.Worst = worse(flap.Worst, worse(r.From, r.To))
-	}
-	return &bot.Change{Kind: bot.KindUnstable, Flaps: flap.Changes, FlapSince: flap.Since, Causes: causes,
-		Transition: probe.Transition{From: tr.From, To: flap.Worst, At: tr.At, Began: tr.Began}}, flap
-}
-
-// worse is the more severe of two states.
-func worse(a, b probe.State) probe.State {
-	if b.Severity() > a.Severity() {
-		return b
-	}
-	return a
-}
-
-// advanceIncident returns a copy of the incident this round opens, updates or
-// closes, or nil if the round leaves incidents alone.
-func (m *Monitor) advanceIncident(round probe.Round, tr *probe.Transition, causes []bot.Cause) *bot.Incident {
-	var inc *bot.Incident
-	if m.incident != nil {
-		cp := *m.incident
-		cp.Causes = append([]bot.Cause(nil), m.incident.Causes...)
-		inc = &cp
-	}
-	switch {
-	case tr != nil && tr.To == probe.StateUp:
-		if inc == nil {
-			return nil
-		}
-		inc.End = tr.Began
-		return inc
-	case tr != nil: // to degraded or down
-		if inc == nil {
-			inc = &bot.Incident{Start: tr.Began, Worst: tr.To}
-		}
-		mergeCauses(inc, tr.To, causes, round.Start)
-		return inc
-	case inc != nil && (round.Verdict == probe.VerdictDown || round.Verdict == probe.VerdictDegraded) && len(causes) > 0:
-		mergeCauses(inc, probe.StateUp, causes, round.Start) // new causes, worst state unchanged
-		return inc
-	}
-	return nil
-}
-
 func (m *Monitor) log(round probe.Round, tr *probe.Transition, causes []bot.Cause) {
 	l := m.cfg.Log
 	switch {
@@ -348,88 +273,5 @@ func (m *Monitor) log(round probe.Round, tr *probe.Transition, causes []bot.Caus
 		l.Info("state changed", "from", tr.From, "to", tr.To, "failing", len(causes))
 	default:
 		l.Debug("round", "verdict", round.Verdict, "duration", round.Duration, "failing", len(causes))
-	}
-}
-
-// Undecided reports whether a change is pending: the latest rounds disagree
-// with the announced state and the hysteresis has not decided yet. On a
-// follower it is the leader's saved streak. The schedule runs confirming
-// rounds while it holds.
-func (m *Monitor) Undecided() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.status.Pending != "" && m.status.Streak > 0
-}
-
-// Began is when the announced state began (see StateBegan).
-func (m *Monitor) Began() time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return bot.StateBegan(m.status, m.recent)
-}
-
-// LastRound is the last round recorded, nil before the first.
-func (m *Monitor) LastRound() *probe.Round {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.last
-}
-
-// Health reports the probing state; maxAge is how old the last round may be.
-func (m *Monitor) Health(maxAge time.Duration) bot.Health {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h := bot.Health{State: m.status.State, Since: m.status.Since, ControlOK: true}
-	ref := m.started
-	// This replica's own probing: a follower is healthy while it probes,
-	// even when no leader is deciding (during a takeover).
-	last := m.probed
-	if last == nil {
-		last = m.last
-	}
-	if last != nil {
-		h.LastRound, h.LastVerdict, h.ControlOK = last.Start.Add(last.Duration), last.Verdict, last.ControlOK()
-		if h.LastRound.After(ref) {
-			ref = h.LastRound
-		}
-	}
-	h.Stale = m.cfg.Now().Sub(ref) > maxAge
-	return h
-}
-
-// Snapshot is the monitor's state as a store would load it, read from
-// memory: /status answers from it without a query. Incident is the open
-// incident only (memory keeps no closed one).
-func (m *Monitor) Snapshot() bot.Saved {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	sv := bot.Saved{Status: m.status, LastRound: m.last, Flap: m.flap}
-	if m.incident != nil {
-		inc := *m.incident // the monitor replaces incidents, never changes one in place
-		sv.Incident = &inc
-	}
-	return sv
-}
-
-// mergeCauses records in i the causes of a failing round seen at at: a component seen
-// before keeps its first sighting and takes the latest detail and time.
-func mergeCauses(i *bot.Incident, state probe.State, causes []bot.Cause, at time.Time) {
-	if state.Severity() > i.Worst.Severity() {
-		i.Worst = state
-	}
-	for _, c := range causes {
-		found := false
-		for k := range i.Causes {
-			if i.Causes[k].Component == c.Component {
-				i.Causes[k].Detail, i.Causes[k].LastSeen, found = c.Detail, at, true
-				if i.Causes[k].FirstSeen.IsZero() {
-					i.Causes[k].FirstSeen = at
-				}
-			}
-		}
-		if !found {
-			c.FirstSeen, c.LastSeen = at, at
-			i.Causes = append(i.Causes, c)
-		}
 	}
 }
