@@ -1,4 +1,9 @@
-package bot_test
+// Package scenario_test runs the parts together, wired as cmd wires them,
+// in one process: a scripted probe, the monitor, the SQLite store, the
+// command service and the dispatcher with recording notifiers, on a manual
+// clock. Each test is a story a user would tell ("X went down twice, my muted
+// chat heard once"); the packages' own tests cover their parts alone.
+package scenario_test
 
 import (
 	"context"

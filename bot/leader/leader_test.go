@@ -1,4 +1,4 @@
-package bot_test
+package leader_test
 
 import (
 	"context"

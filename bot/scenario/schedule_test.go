@@ -1,4 +1,4 @@
-package bot_test
+package scenario_test
 
 import (
 	"context"

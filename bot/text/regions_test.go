@@ -1,4 +1,4 @@
-package bot_test
+package text_test
 
 import (
 	"slices"
@@ -9,6 +9,9 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/text"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
+
+// t0 is the tests' start: a fixed instant, so times in failures read the same.
+var t0 = time.Date(2026, 1, 30, 9, 0, 0, 0, time.UTC)
 
 func TestAlertSaysWhereXFails(t *testing.T) {
 	at := t0.Add(time.Minute)
@@ -52,3 +55,14 @@ func TestAlertSaysWhereXFails(t *testing.T) {
 		})
 	}
 }
+
+func rv(name string, v probe.Verdict) bot.RegionVerdict {
+	return bot.RegionVerdict{Region: name, Verdict: v}
+}
+
+const (
+	up       = probe.VerdictUp
+	down     = probe.VerdictDown
+	degraded = probe.VerdictDegraded
+	unknown  = probe.VerdictUnknown
+)

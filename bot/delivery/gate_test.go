@@ -1,4 +1,4 @@
-package bot_test
+package delivery_test
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
+
+// t0 is the tests' start: a fixed instant, so times in failures read the same.
+var t0 = time.Date(2026, 1, 30, 9, 0, 0, 0, time.UTC)
 
 // TestAlertGoesWhileAReplyWaitsForItsChat: an answer to a chat that was
 // just sent to waits out that chat's one-second gap; an alert for another

@@ -1,4 +1,4 @@
-package bot_test
+package history_test
 
 import (
 	"math"
