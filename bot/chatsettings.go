@@ -25,7 +25,7 @@ func (l AlertLevel) AsHeard(st probe.State) probe.State {
 	return st
 }
 
-// ChatSettings are one chat's preferences (issue 12). The zero value is the
+// ChatSettings are one chat's preferences. The zero value is the
 // default: every alert, not muted, the subscription's language, no reminders.
 type ChatSettings struct {
 	Level AlertLevel

@@ -130,7 +130,7 @@ type Change struct {
 	FlapSince time.Time
 	// Causes are the failing components at the time of the transition.
 	Causes []Cause
-	// Regions is what each vantage point saw when they disagreed (issue 13);
+	// Regions is what each vantage point saw when they disagreed;
 	// nil when they agreed or there is one region.
 	Regions  []RegionVerdict
 	Incident Incident
@@ -178,7 +178,7 @@ type Saved struct {
 // flap rule cannot count more than this within its window.
 const RecentChanges = 64
 
-// Flap is X's flapping state (issue 12); the zero value is stable.
+// Flap is X's flapping state; the zero value is stable.
 type Flap struct {
 	// Since is when the first change of the unstable period happened.
 	Since time.Time
@@ -219,7 +219,7 @@ func (s *Snapshot) SpanState() probe.State {
 	return s.Status.State
 }
 
-// RegionRound is the latest round of one vantage point (issue 13): every
+// RegionRound is the latest round of one vantage point: every
 // replica probes X and records its verdict under its PROBE_REGION name; the
 // leader votes over the fresh ones.
 type RegionRound struct {

@@ -33,7 +33,7 @@ type SubscriptionCounter interface {
 	SubscribedBy(ctx context.Context, p Platform, user string) (int, error)
 }
 
-// SettingsStore keeps each subscription's settings (issue 12); ending a
+// SettingsStore keeps each subscription's settings; ending a
 // subscription drops them.
 type SettingsStore interface {
 	// Settings returns a chat's settings; subscribed is false (and the
@@ -75,7 +75,7 @@ type Store interface {
 	VantageStore
 }
 
-// VantageStore keeps the latest round of each vantage point (issue 13).
+// VantageStore keeps the latest round of each vantage point.
 type VantageStore interface {
 	// RecordRegion stores r as its region's latest round, replacing the
 	// previous one.

@@ -11,7 +11,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
-// Limits of the settings commands (issue 12).
+// Limits of the settings commands.
 const (
 	MaxMute   = 7 * 24 * time.Hour
 	MinRemind = 15 * time.Minute

@@ -41,7 +41,7 @@ type Config struct {
 
 	// Region is this replica's vantage point (PROBE_REGION).
 	Region string
-	// Vantage keeps every region's latest round (issue 13): each round is
+	// Vantage keeps every region's latest round: each round is
 	// recorded there and the leader votes over the fresh ones. Nil: this
 	// monitor's own round alone decides.
 	Vantage bot.VantageStore

@@ -48,7 +48,7 @@ type Catalog struct {
 	OptionChoices                              string // command, option, values
 	OptionExample                              string // command, option, example
 	Or                                         string
-	// Settings (issue 12).
+	// Settings.
 	SettingsTitle, SettingsHelp, SubscribeFirst string
 	SettingAlerts, SettingMute                  string
 	SettingLanguage, SettingRemind              string
@@ -65,7 +65,7 @@ type Catalog struct {
 	UnstableTitle, UnstableLine                 string // line: changes, time
 	SettledTitle, SettledLine                   string // title: state; line: state, time, from, to, duration, changes
 	StatusUnstable                              string // time, changes
-	// Vantage points (issue 13).
+	// Vantage points.
 	RegionsSeen    string // state, regions
 	RegionsUnknown string // regions
 	RegionsSilent  string // regions

@@ -24,7 +24,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// BenchmarkPlatformReturn is issue 8's figure: X goes down while Telegram is
+// BenchmarkPlatformReturn is the figure: X goes down while Telegram is
 // unreachable (connections refused) for BENCH_OUTAGE (default 3m); then
 // Telegram comes back. It reports the time from Telegram's return to the
 // first delivered alert and to the last, through the real dispatcher, the
