@@ -104,19 +104,19 @@ func (i Incident) MainCauses(n int) []Cause {
 type ChangeKind string
 
 const (
-	// KindChange is a state change (the zero value).
-	KindChange ChangeKind = ""
-	// KindUnmuted tells a chat whose mute ended the state it missed:
+	// ChangeTransition is a state change (the zero value).
+	ChangeTransition ChangeKind = ""
+	// ChangeCatchUp tells a chat whose mute ended the state it missed:
 	// Transition.From is the last state it heard of, To the current one.
-	KindUnmuted ChangeKind = "unmuted"
-	// KindReminder repeats the alert of a state that lasts (From = To).
-	KindReminder ChangeKind = "reminder"
-	// KindUnstable announces that X flaps: Flaps changes since FlapSince,
+	ChangeCatchUp ChangeKind = "unmuted"
+	// ChangeReminder repeats the alert of a state that lasts (From = To).
+	ChangeReminder ChangeKind = "reminder"
+	// ChangeUnstable announces that X flaps: Flaps changes since FlapSince,
 	// the worst state among them in To. Per-change alerts stop until it settles.
-	KindUnstable ChangeKind = "unstable"
-	// KindSettled ends the unstable period begun at FlapSince: X has held
+	ChangeUnstable ChangeKind = "unstable"
+	// ChangeSettled ends the unstable period begun at FlapSince: X has held
 	// To since Began; Flaps counts the period's changes.
-	KindSettled ChangeKind = "settled"
+	ChangeSettled ChangeKind = "settled"
 )
 
 // Change is one announced transition, as stored and delivered.

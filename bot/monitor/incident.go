@@ -36,7 +36,7 @@ func (m *Monitor) flapRule(tr probe.Transition, causes []bot.Cause, recent []pro
 	for _, r := range window {
 		flap.Worst = worse(flap.Worst, worse(r.From, r.To))
 	}
-	return &bot.Change{Kind: bot.KindUnstable, Flaps: flap.Changes, FlapSince: flap.Since, Causes: causes,
+	return &bot.Change{Kind: bot.ChangeUnstable, Flaps: flap.Changes, FlapSince: flap.Since, Causes: causes,
 		Transition: probe.Transition{From: tr.From, To: flap.Worst, At: tr.At, Began: tr.Began}}, flap
 }
 

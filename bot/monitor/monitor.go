@@ -227,7 +227,7 @@ func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error
 	}
 	if flap.Unstable() && snap.Change == nil && next.State != probe.StateUnknown && m.cfg.FlapWindow > 0 &&
 		!round.Start.Before(next.Since.Add(m.cfg.FlapWindow)) {
-		snap.Change = &bot.Change{Kind: bot.KindSettled, Flaps: flap.Changes, FlapSince: flap.Since,
+		snap.Change = &bot.Change{Kind: bot.ChangeSettled, Flaps: flap.Changes, FlapSince: flap.Since,
 			Transition: probe.Transition{From: next.State, To: next.State, At: round.Start, Began: next.Since}}
 		flap, recent = bot.Flap{}, nil
 	}
@@ -252,7 +252,7 @@ func (m *Monitor) record(ctx context.Context, round probe.Round, b ballot) error
 	if tr != nil && !tr.Initial { // counted even when the flap rule keeps it quiet
 		m.cfg.Metrics.Transition(tr)
 	}
-	if ch := snap.Change; ch != nil && ch.Kind != bot.KindChange {
+	if ch := snap.Change; ch != nil && ch.Kind != bot.ChangeTransition {
 		m.cfg.Log.Info("flapping", "kind", ch.Kind, "state", next.State, "since", ch.FlapSince, "changes", ch.Flaps)
 	}
 	if snap.Change != nil || snap.Queued > 0 {

@@ -45,10 +45,10 @@ func fanOut(ctx context.Context, tx pgx.Tx, changeID, incID int64, inc *bot.Inci
 	args := []any{changeID, sqlstore.Nanos(tr.At)}
 	where := `s.muted_until <= $2`
 	switch {
-	case ch.Kind == bot.KindUnstable:
+	case ch.Kind == bot.ChangeUnstable:
 		where += ` AND (s.level = 'all' OR $3 = 'down')`
 		args = append(args, tr.To)
-	case ch.Kind == bot.KindSettled:
+	case ch.Kind == bot.ChangeSettled:
 		where = `(EXISTS (SELECT 1 FROM outbox r WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.change_id = $3 AND r.status IN ` + heard + `)
 			OR (s.muted_until <= $2 AND (s.level = 'all' OR $4 = 'down')))`
 		args = append(args, unstableID, tr.To)
@@ -124,7 +124,7 @@ func endMutes(ctx context.Context, tx pgx.Tx, status probe.Status, incID int64, 
 		}
 		var id int64
 		if err := tx.QueryRow(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			bot.KindUnmuted, told, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), nullID(incID)).Scan(&id); err != nil {
+			bot.ChangeCatchUp, told, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), nullID(incID)).Scan(&id); err != nil {
 			return 0, fmt.Errorf("catch up %s: %w", m.chat, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at) VALUES ($1, $2, $3, $4, $5, $5)`,
@@ -157,7 +157,7 @@ func remind(ctx context.Context, tx pgx.Tx, status probe.Status, incID int64, no
 	}
 	var id int64
 	if err := tx.QueryRow(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES ($1, $2, $2, $3, $4, $5) RETURNING id`,
-		bot.KindReminder, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), nullID(incID)).Scan(&id); err != nil {
+		bot.ChangeReminder, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), nullID(incID)).Scan(&id); err != nil {
 		return 0, fmt.Errorf("record reminder: %w", err)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)

@@ -172,7 +172,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 				return err
 			}
 			chIncID := incID
-			if chIncID == 0 && ch.Kind != bot.KindChange {
+			if chIncID == 0 && ch.Kind != bot.ChangeTransition {
 				// An unstable or settled message belongs to the incident open now, if any.
 				var open *int64
 				if err := tx.QueryRow(ctx, `SELECT incident_id FROM state WHERE id = 1`).Scan(&open); err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -188,7 +188,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 				ch.Kind, tr.From, tr.To, sqlstore.Nanos(tr.At), sqlstore.Nanos(tr.Began), nullID(chIncID), string(causes), regions, ch.Flaps, sqlstore.Nanos(ch.FlapSince)).Scan(&changeID); err != nil {
 				return fmt.Errorf("insert change: %w", err)
 			}
-			if ch.Kind == bot.KindUnstable && snap.Flap != nil {
+			if ch.Kind == bot.ChangeUnstable && snap.Flap != nil {
 				snap.Flap.ChangeID = changeID
 			}
 			// The chats that got the unstable message also get the settled one:
@@ -196,7 +196,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			// unstable change's id comes from the state row, not yet updated.
 			var unstableID int64
 			switch {
-			case ch.Kind == bot.KindSettled:
+			case ch.Kind == bot.ChangeSettled:
 				if err := tx.QueryRow(ctx, `SELECT flap_change FROM state WHERE id = 1`).Scan(&unstableID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 					return fmt.Errorf("read the unstable change: %w", err)
 				}

@@ -47,10 +47,10 @@ func fanOut(ctx context.Context, tx *sql.Tx, changeID, incID int64, inc *bot.Inc
 	at := sqlstore.Nanos(tr.At)
 	where, args := `s.muted_until <= ?`, []any{at}
 	switch {
-	case ch.Kind == bot.KindUnstable:
+	case ch.Kind == bot.ChangeUnstable:
 		where += ` AND (s.level = 'all' OR ? = 'down')`
 		args = append(args, tr.To)
-	case ch.Kind == bot.KindSettled:
+	case ch.Kind == bot.ChangeSettled:
 		where = `(EXISTS (SELECT 1 FROM outbox r WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.change_id = ? AND r.status IN ` + heard + `)
 			OR (s.muted_until <= ? AND (s.level = 'all' OR ? = 'down')))`
 		args = []any{unstableID, at, tr.To}
@@ -138,7 +138,7 @@ func endMutes(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64,
 			inc = incID
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES (?, ?, ?, ?, ?, ?)`,
-			bot.KindUnmuted, told, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), inc)
+			bot.ChangeCatchUp, told, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), inc)
 		if err != nil {
 			return 0, fmt.Errorf("catch up %s: %w", m.chat, err)
 		}
@@ -179,7 +179,7 @@ func remind(ctx context.Context, tx *sql.Tx, status probe.Status, incID int64, n
 		inc = incID
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, from_state, to_state, at, began, incident_id) VALUES (?, ?, ?, ?, ?, ?)`,
-		bot.KindReminder, status.State, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), inc)
+		bot.ChangeReminder, status.State, status.State, sqlstore.Nanos(now), sqlstore.Nanos(status.Since), inc)
 	if err != nil {
 		return 0, fmt.Errorf("record reminder: %w", err)
 	}

@@ -153,7 +153,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 				return fmt.Errorf("encode change causes: %w", err)
 			}
 			chIncID := incID
-			if chIncID == 0 && ch.Kind != bot.KindChange {
+			if chIncID == 0 && ch.Kind != bot.ChangeTransition {
 				// An unstable or settled message belongs to the incident open now, if any.
 				var open sql.NullInt64
 				if err := tx.QueryRowContext(ctx, `SELECT incident_id FROM state WHERE id = 1`).Scan(&open); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -178,7 +178,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			if changeID, err = res.LastInsertId(); err != nil {
 				return fmt.Errorf("insert change: %w", err)
 			}
-			if ch.Kind == bot.KindUnstable && snap.Flap != nil {
+			if ch.Kind == bot.ChangeUnstable && snap.Flap != nil {
 				snap.Flap.ChangeID = changeID
 			}
 			// The chats that got the unstable message also get the settled one:
@@ -186,7 +186,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			// unstable change's id comes from the state row, not yet updated.
 			var unstableID int64
 			switch {
-			case ch.Kind == bot.KindSettled:
+			case ch.Kind == bot.ChangeSettled:
 				if err := tx.QueryRowContext(ctx, `SELECT flap_change FROM state WHERE id = 1`).Scan(&unstableID); err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return fmt.Errorf("read the unstable change: %w", err)
 				}

@@ -127,7 +127,7 @@ var concurrencyTests = []test{
 		unstable := &bot.Snapshot{
 			Round:  DownRound(at),
 			Status: probe.Status{State: probe.StateDown, Since: at},
-			Change: &bot.Change{Kind: bot.KindUnstable, Transition: probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at}, Flaps: 3, FlapSince: t0},
+			Change: &bot.Change{Kind: bot.ChangeUnstable, Transition: probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at}, Flaps: 3, FlapSince: t0},
 			Flap:   flap,
 		}
 		if err := a.SaveRound(ctx, unstable); err != nil {

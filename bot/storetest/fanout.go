@@ -288,7 +288,7 @@ var fanOutTests = []test{
 		p.to(down)
 		flapSince := p.at.Add(-time.Minute)
 		// Back up, but that makes too many changes: one unstable message, with the worst state.
-		p.round(up, &bot.Change{Kind: bot.KindUnstable, Flaps: 4, FlapSince: flapSince, Transition: probe.Transition{To: down}},
+		p.round(up, &bot.Change{Kind: bot.ChangeUnstable, Flaps: 4, FlapSince: flapSince, Transition: probe.Transition{To: down}},
 			&bot.Flap{Since: flapSince, Changes: 4, Worst: down})
 		p.round(down, nil, nil) // counted by the monitor, not announced
 		wave := []string{"change:down", "change:up", "change:down", "unstable:down"}
@@ -311,7 +311,7 @@ var fanOutTests = []test{
 		setSettings(t, s, mutedNewcomer, mutedUntil(p.at.Add(2*time.Hour)))
 		// Settled down: the chats that got the unstable message, muted since
 		// or not, and those not muted whose level covers down.
-		p.round(down, &bot.Change{Kind: bot.KindSettled, Flaps: 5, FlapSince: flapSince}, &bot.Flap{})
+		p.round(down, &bot.Change{Kind: bot.ChangeSettled, Flaps: 5, FlapSince: flapSince}, &bot.Flap{})
 		settled := append(slices.Clone(wave), "settled:down")
 		p.want(map[bot.ChatRef][]string{all: settled, out: settled, mutedLater: settled, remind: settled,
 			newcomer: {"settled:down"}, mutedNewcomer: nil})

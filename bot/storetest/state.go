@@ -176,7 +176,7 @@ var stateTests = []test{
 		snap := &bot.Snapshot{
 			Round:  probe.Round{Start: at, Verdict: probe.VerdictDown},
 			Status: probe.Status{State: probe.StateDown, Since: at},
-			Change: &bot.Change{Kind: bot.KindUnstable, Transition: probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at},
+			Change: &bot.Change{Kind: bot.ChangeUnstable, Transition: probe.Transition{From: probe.StateUp, To: probe.StateDown, At: at, Began: at},
 				Flaps: 4, FlapSince: t0},
 			Flap: flap,
 		}
@@ -196,7 +196,7 @@ var stateTests = []test{
 			t.Errorf("recent changes %+v, want the down change only", saved.Recent)
 		}
 		d := due(t, s, tgPlatform, at)
-		if len(d) != 2 || d[1].Change.Kind != bot.KindUnstable || d[1].Change.Flaps != 4 || !d[1].Change.FlapSince.Equal(t0) {
+		if len(d) != 2 || d[1].Change.Kind != bot.ChangeUnstable || d[1].Change.Flaps != 4 || !d[1].Change.FlapSince.Equal(t0) {
 			t.Errorf("unstable row %+v", d)
 		}
 	}},

@@ -83,11 +83,11 @@ func renderAlert(lang string, rows []bot.Delivery, now time.Time) bot.Message {
 	inc := ch.Incident
 	m.Event = &bot.Event{State: tr.To, Previous: rows[0].Change.Transition.From, At: tr.At, Began: tr.Began, Incident: &inc}
 	switch ch.Kind {
-	case bot.KindUnmuted:
+	case bot.ChangeCatchUp:
 		return c.catchUp(m, tr, now)
-	case bot.KindReminder:
+	case bot.ChangeReminder:
 		return c.reminder(m, ch, now)
-	case bot.KindUnstable, bot.KindSettled:
+	case bot.ChangeUnstable, bot.ChangeSettled:
 		return c.flapping(m, ch)
 	}
 	switch tr.To {
@@ -170,7 +170,7 @@ func (c *Catalog) reminder(m bot.Message, ch bot.Change, now time.Time) bot.Mess
 func (c *Catalog) flapping(m bot.Message, ch bot.Change) bot.Message {
 	tr := ch.Transition
 	m.ReplyTo = ""
-	if ch.Kind == bot.KindUnstable {
+	if ch.Kind == bot.ChangeUnstable {
 		m.Severity, m.Title = bot.SeverityDegraded, c.UnstableTitle
 		m.Lines = []string{fmt.Sprintf(c.UnstableLine, ch.Flaps, Stamp(ch.FlapSince))}
 		m.Fields = causeFields(ch.Causes)
