@@ -11,31 +11,13 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
-
-func region(name string, v probe.Verdict, failing ...string) bot.RegionRound {
-	r := bot.RegionRound{Region: name, At: t0, Verdict: v}
-	for _, c := range failing {
-		r.Causes = append(r.Causes, bot.Cause{Component: c, Detail: "from " + name})
-	}
-	return r
-}
-
-// silent is a region whose latest round is older than the freshness window.
-func silent(name string, v probe.Verdict) bot.RegionRound {
-	r := region(name, v)
-	r.Silent = true
-	return r
-}
-
-func rv(name string, v probe.Verdict) bot.RegionVerdict {
-	return bot.RegionVerdict{Region: name, Verdict: v}
-}
 
 // fresh is the monitors' Fresh: two of the harness's 10 s intervals.
 const fresh = 20 * time.Second
@@ -89,7 +71,7 @@ func TestSplitVantageTwoDownOneUp(t *testing.T) {
 	e.mon = e.replica("eu-west", nil)
 	e.subscribeLang("en", "en")
 	e.subscribeLang("fr", "fr")
-	others := []bot.RegionRound{region("us-east", down, "media"), region("ap-south", up)}
+	others := []bot.RegionRound{bottest.Region("us-east", down, t0, "media"), bottest.Region("ap-south", up, t0)}
 	e.voteRounds(others, up, up) // eu-west alone sees nothing wrong: 1 down of 3 voters
 	if got := e.mon.Health(time.Hour).State; got != probe.StateUp {
 		t.Fatalf("state %s with one region of three down, want up", got)
@@ -133,7 +115,7 @@ func TestSplitVantageTwoDownOneUp(t *testing.T) {
 	if err := pub.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := pub.Board().Regions; !slices.Equal(got, []bot.RegionVerdict{rv("ap-south", up), rv("eu-west", down), rv("us-east", down)}) {
+	if got := pub.Board().Regions; !slices.Equal(got, []bot.RegionVerdict{bottest.Verdict("ap-south", up), bottest.Verdict("eu-west", down), bottest.Verdict("us-east", down)}) {
 		t.Errorf("board regions %v", got)
 	}
 	// What the store keeps of the vote: the round's verdict and the change's breakdown.
@@ -149,7 +131,7 @@ func TestVantageUnknownRegionsAndStaleRounds(t *testing.T) {
 	e.subscribe(tgPlatform, "1")
 	// Rounds older than two intervals are not heard: the regions that saw X
 	// down a minute ago do not outvote the fresh one; they are named silent.
-	for _, r := range []bot.RegionRound{region("us-east", down), region("ap-south", down)} {
+	for _, r := range []bot.RegionRound{bottest.Region("us-east", down, t0), bottest.Region("ap-south", down, t0)} {
 		r.At = e.clock.Now().Add(-time.Minute)
 		if err := e.store.RecordRegion(context.Background(), r); err != nil {
 			t.Fatal(err)
@@ -159,7 +141,7 @@ func TestVantageUnknownRegionsAndStaleRounds(t *testing.T) {
 	if got := e.mon.Health(time.Hour).State; got != probe.StateUp {
 		t.Fatalf("state %s from stale rounds, want up", got)
 	}
-	want := []bot.RegionVerdict{rv("ap-south", bot.VerdictSilent), rv("eu-west", up), rv("us-east", bot.VerdictSilent)}
+	want := []bot.RegionVerdict{bottest.Verdict("ap-south", bot.VerdictSilent), bottest.Verdict("eu-west", up), bottest.Verdict("us-east", bot.VerdictSilent)}
 	if r := e.mon.Regions(); !slices.Equal(r, want) {
 		t.Fatalf("breakdown %v with two stale regions, want %v", r, want)
 	}
@@ -170,13 +152,13 @@ func TestVantageUnknownRegionsAndStaleRounds(t *testing.T) {
 		t.Fatalf("/status %q lacks %q", got, line)
 	}
 	// This region's own network fails: it has no say, the others decide.
-	e.voteRounds([]bot.RegionRound{region("us-east", down), region("ap-south", down)}, unknown, unknown)
+	e.voteRounds([]bot.RegionRound{bottest.Region("us-east", down, t0), bottest.Region("ap-south", down, t0)}, unknown, unknown)
 	e.flush()
 	if msgs := e.tg.To("1"); len(msgs) != 1 || !slices.Contains(msgs[0].Msg.Lines, "Down from ap-south, us-east; no verdict from eu-west.") {
 		t.Fatalf("messages %+v, want one down alert with the breakdown", msgs)
 	}
 	// Every region's network fails: nothing is known, nothing changes.
-	e.voteRounds([]bot.RegionRound{region("us-east", unknown), region("ap-south", unknown)}, unknown, unknown, unknown)
+	e.voteRounds([]bot.RegionRound{bottest.Region("us-east", unknown, t0), bottest.Region("ap-south", unknown, t0)}, unknown, unknown, unknown)
 	e.flush()
 	if n := len(e.tg.To("1")); n != 1 {
 		t.Fatalf("%d messages while no region could tell, want still 1", n)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/text"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -22,15 +23,15 @@ func TestAlertSaysWhereXFails(t *testing.T) {
 		want       string // the breakdown line; "" for none
 	}{
 		{"one region", "en", probe.StateDown, nil, ""},
-		{"recovery seen from most", "en", probe.StateUp, []bot.RegionVerdict{rv("ap", up), rv("eu", down), rv("us", up)},
+		{"recovery seen from most", "en", probe.StateUp, []bot.RegionVerdict{bottest.Verdict("ap", up), bottest.Verdict("eu", down), bottest.Verdict("us", up)},
 			"Down from eu; up from ap, us."},
-		{"degraded and silent regions", "en", probe.StateDegraded, []bot.RegionVerdict{rv("ap", unknown), rv("eu", degraded), rv("us", up)},
+		{"degraded and silent regions", "en", probe.StateDegraded, []bot.RegionVerdict{bottest.Verdict("ap", unknown), bottest.Verdict("eu", degraded), bottest.Verdict("us", up)},
 			"Degraded from eu; up from us; no verdict from ap."},
-		{"degraded and silent regions, French", "fr", probe.StateDegraded, []bot.RegionVerdict{rv("ap", unknown), rv("eu", degraded), rv("us", up)},
+		{"degraded and silent regions, French", "fr", probe.StateDegraded, []bot.RegionVerdict{bottest.Verdict("ap", unknown), bottest.Verdict("eu", degraded), bottest.Verdict("us", up)},
 			"Dégradé vu de eu ; en ligne vu de us ; pas de verdict de ap."},
-		{"a split, a region not heard from", "en", probe.StateDegraded, []bot.RegionVerdict{rv("ap", bot.VerdictSilent), rv("eu", down), rv("us", up)},
+		{"a split, a region not heard from", "en", probe.StateDegraded, []bot.RegionVerdict{bottest.Verdict("ap", bot.VerdictSilent), bottest.Verdict("eu", down), bottest.Verdict("us", up)},
 			"Down from eu; up from us; not heard from ap."},
-		{"a split, a region not heard from, French", "fr", probe.StateDegraded, []bot.RegionVerdict{rv("ap", bot.VerdictSilent), rv("eu", down), rv("us", up)},
+		{"a split, a region not heard from, French", "fr", probe.StateDegraded, []bot.RegionVerdict{bottest.Verdict("ap", bot.VerdictSilent), bottest.Verdict("eu", down), bottest.Verdict("us", up)},
 			"En panne vu de eu ; en ligne vu de us ; sans nouvelles de ap."},
 	}
 	for _, tt := range tests {
@@ -54,10 +55,6 @@ func TestAlertSaysWhereXFails(t *testing.T) {
 			}
 		})
 	}
-}
-
-func rv(name string, v probe.Verdict) bot.RegionVerdict {
-	return bot.RegionVerdict{Region: name, Verdict: v}
 }
 
 const (
