@@ -301,7 +301,8 @@ func TestMembershipEvents(t *testing.T) {
 }
 
 func TestRunUnauthorized(t *testing.T) {
-	fake := discordtest.New(t)
+	fake := discordtest.New()
+	t.Cleanup(fake.Close)
 	logs := &bottest.Buffer{}
 	a := New(Config{Token: "wrong-token-value", APIURL: fake.URL, Log: newTestLogger(logs)}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -319,7 +320,8 @@ func TestRunUnauthorized(t *testing.T) {
 }
 
 func TestRunGatewayRefusesToken(t *testing.T) {
-	fake := discordtest.New(t, discordtest.WithGatewayToken("another-token"))
+	fake := discordtest.New(discordtest.WithGatewayToken("another-token"))
+	t.Cleanup(fake.Close)
 	a := New(Config{Token: bot.Secret(fake.Token), APIURL: fake.URL}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -332,7 +334,8 @@ func TestRunGatewayRefusesToken(t *testing.T) {
 }
 
 func TestRunRetriesUnreachableUntilCancelled(t *testing.T) {
-	fake := discordtest.New(t)
+	fake := discordtest.New()
+	t.Cleanup(fake.Close)
 	url := fake.URL
 	fake.Close() // nothing listens there any more
 	logs := &bottest.Buffer{}

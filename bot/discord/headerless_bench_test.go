@@ -56,7 +56,8 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 		}
 	}
 
-	fake := discordtest.New(b)
+	fake := discordtest.New()
+	b.Cleanup(fake.Close)
 	svc := bot.NewService(store, store, time.Now, log)
 	a := New(Config{Token: bot.Secret(fake.Token), APIURL: fake.URL, Log: log}, svc)
 	runDone := make(chan error, 1)

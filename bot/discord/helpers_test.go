@@ -129,7 +129,9 @@ type harnessOpt struct {
 // Cleanup stops Run, checks it returned nil and that the token never reached the logs.
 func startAdapter(t *testing.T, o harnessOpt) *harness {
 	t.Helper()
-	h := &harness{fake: discordtest.New(t, o.fakeOpts...), store: newMemStore(), logs: &bottest.Buffer{}, ended: make(chan struct{})}
+	fake := discordtest.New(o.fakeOpts...)
+	t.Cleanup(fake.Close)
+	h := &harness{fake: fake, store: newMemStore(), logs: &bottest.Buffer{}, ended: make(chan struct{})}
 	log := newTestLogger(h.logs)
 	var store interface {
 		bot.SubscriptionStore

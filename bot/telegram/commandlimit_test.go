@@ -24,7 +24,7 @@ func TestFloodingUserIsLimited(t *testing.T) {
 	} {
 		t.Run(tt.lang, func(t *testing.T) {
 			clock := bottest.NewClock(t0) // frozen: no budget comes back until the test says so
-			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+			h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
 				a.limiter = bot.NewCommandLimiter(bot.DefaultCommandLimits(), clock)
 			})
 			user := telegramtest.User{ID: userID, LanguageCode: tt.lang}
@@ -79,7 +79,7 @@ func TestFloodingUserIsLimited(t *testing.T) {
 // The answer to a /status asked while one is pending in the chat is the
 // pending one, rendered when it goes out: one answer for both.
 func TestPendingStatusServesLaterAskers(t *testing.T) {
-	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
 		a.limiter = bot.NewCommandLimiter(bot.CommandLimits{Burst: 100}, bottest.NewClock(t0))
 	})
 	// The first answer in a chat goes at once; the next one waits out the
@@ -108,7 +108,7 @@ func TestSubscriptionCapOnTelegram(t *testing.T) {
 		{"fr", "Abonné", "déjà abonné 2 discussions, le maximum par personne"},
 	} {
 		t.Run(tt.lang, func(t *testing.T) {
-			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, nil, bot.WithSubscriptionCap(2))
+			h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, nil, bot.WithSubscriptionCap(2))
 			user := telegramtest.User{ID: userID, LanguageCode: tt.lang}
 			groups := []int64{-1001, -1002, -1003}
 			for _, g := range groups {
@@ -148,7 +148,7 @@ func (p panicky) Handle(ctx context.Context, cmd bot.Command) (bot.Message, bool
 
 func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
 	panics := bot.NewPanics(nil, Platform)
-	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { return panicky{s} }, func() time.Time { return t0 },
+	h := newHarnessWith(t, nil, func(s Handler) Handler { return panicky{s} }, func() time.Time { return t0 },
 		func(a *Adapter) { a.panics = panics })
 	user := telegramtest.User{ID: userID}
 	h.fake.Private(user, "/status")
@@ -174,7 +174,7 @@ func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
 // Button presses count as commands: past the limit a press gets the
 // slow-down pop-up and changes nothing.
 func TestRapidButtonPressesAreLimited(t *testing.T) {
-	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
 		a.limiter = bot.NewCommandLimiter(bot.CommandLimits{Burst: 3}, bottest.NewClock(t0))
 	})
 	user := telegramtest.User{ID: userID, LanguageCode: "fr"}
@@ -265,7 +265,7 @@ func TestStatusRenderedWhenSent(t *testing.T) {
 	var v atomic.Int32
 	v.Store(1)
 	release := make(chan struct{})
-	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { return versioned{s, &v} }, func() time.Time { return t0 },
+	h := newHarnessWith(t, nil, func(s Handler) Handler { return versioned{s, &v} }, func() time.Time { return t0 },
 		func(a *Adapter) { a.replier = heldReplier{release} })
 	id := h.fake.Private(telegramtest.User{ID: userID}, "/status")
 	if err := h.fake.WaitHandled(waitCtx(t), id); err != nil {

@@ -162,7 +162,7 @@ func TestCommands(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, telegramtest.Options{}, nil)
+			h := newHarness(t, nil, nil)
 			if tc.setup != nil {
 				tc.setup(h.fake)
 			}
@@ -206,7 +206,7 @@ func TestCommands(t *testing.T) {
 }
 
 func TestSubscribeTwiceThenUnsubscribe(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	user := telegramtest.User{ID: userID}
 	var last int
 	for _, text := range []string{"/subscribe", "/subscribe", "/unsubscribe", "/unsubscribe"} {
@@ -229,7 +229,7 @@ func TestSubscribeTwiceThenUnsubscribe(t *testing.T) {
 }
 
 func TestStatusAnswers(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/status"))
 	got := h.fake.SentTo(userID)
 	if len(got) != 1 || !strings.HasPrefix(got[0].Text, "<b>X is not known yet</b>") {
@@ -252,7 +252,7 @@ func TestMembershipUpdates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var gone atomic.Int32
-			h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+			h := newHarness(t, nil, func(s Handler) Handler {
 				return &spyHandler{Handler: s, gone: func(bot.ChatRef) { gone.Add(1) }}
 			})
 			ref := bot.ChatRef{Platform: Platform, ID: strconv.FormatInt(tc.chat, 10)}
@@ -271,7 +271,7 @@ func TestMembershipUpdates(t *testing.T) {
 func TestMigrationKeepsSubscription(t *testing.T) {
 	const oldID, newID = -4242, -1004242
 	var calls atomic.Int32
-	h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+	h := newHarness(t, nil, func(s Handler) Handler {
 		return &spyHandler{Handler: s, migrated: func(from, to bot.ChatRef) {
 			if from.ID == strconv.Itoa(oldID) && to.ID == strconv.Itoa(newID) {
 				calls.Add(1)
@@ -319,7 +319,7 @@ func TestFailedUpdateIsRetriedBeforeLaterOnes(t *testing.T) {
 	var calls atomic.Int32
 	spy := &spyHandler{gone: func(bot.ChatRef) { calls.Add(1) }}
 	spy.failGone.Store(1)
-	h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+	h := newHarness(t, nil, func(s Handler) Handler {
 		spy.Handler = s
 		return spy
 	})
@@ -339,7 +339,7 @@ func TestFailedUpdateIsRetriedBeforeLaterOnes(t *testing.T) {
 }
 
 func TestPoisonUpdateSkipped(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.fake.PushRaw("message", `"message":{"message_id":"not a number","chat":"nope"}`)
 	id := h.fake.Private(telegramtest.User{ID: userID}, "/subscribe")
 	h.handled(id)
@@ -352,7 +352,7 @@ func TestPoisonUpdateSkipped(t *testing.T) {
 }
 
 func TestPollingParametersAndMenu(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/help"))
 	p := h.fake.LastPoll()
 	if want := []string{"message", "channel_post", "my_chat_member", "callback_query"}; !reflect.DeepEqual(p.AllowedUpdates, want) {
@@ -374,7 +374,7 @@ func TestPollingParametersAndMenu(t *testing.T) {
 }
 
 func TestForumTopicReplyStaysInTopic(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	id := h.fake.Push(telegramtest.Msg{
 		Chat: telegramtest.Chat{ID: groupID, Type: "supergroup"}, From: &telegramtest.User{ID: userID},
 		Text: "/status", ThreadID: 77,
@@ -387,7 +387,7 @@ func TestForumTopicReplyStaysInTopic(t *testing.T) {
 }
 
 func TestConflictReportedAndPollingResumes(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.fake.FailNext("getUpdates", telegramtest.Conflict(), telegramtest.ServerError(502), telegramtest.NonJSON(502))
 	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/subscribe"))
 	logs := h.logs.String()
@@ -403,7 +403,7 @@ func TestUpdateFailingForeverIsSkipped(t *testing.T) {
 	var calls atomic.Int32
 	spy := &spyHandler{gone: func(bot.ChatRef) { calls.Add(1) }}
 	spy.failGone.Store(1000)
-	h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+	h := newHarness(t, nil, func(s Handler) Handler {
 		spy.Handler = s
 		return spy
 	})
@@ -452,7 +452,7 @@ func recordOutage(t *testing.T, st bot.StateStore) {
 }
 
 func TestHistoryAndUptimeAnswers(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	// One user per question: Telegram's per-chat pace would otherwise space the answers a second apart.
 	user := int64(userID)
 	ask := func(lang, cmd string) string {

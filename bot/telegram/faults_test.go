@@ -24,7 +24,7 @@ import (
 // without waiting out the backoff.
 func TestTelegramDownForMinutes(t *testing.T) {
 	clock := bottest.NewClock(t0)
-	h := newHarnessWith(t, telegramtest.Options{}, nil, clock.Now, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, clock.Now, func(a *Adapter) {
 		a.clock = clock
 		a.minBackoff, a.maxBackoff = time.Second, maxBackoff
 	})
@@ -104,7 +104,7 @@ func TestTokenRevokedAtRuntime(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, telegramtest.Options{}, nil)
+			h := newHarness(t, nil, nil)
 			h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/subscribe"))
 			tc.revoke(t, h)
 			ctx := waitCtx(t)
@@ -146,7 +146,8 @@ func TestTokenRevokedAtRuntime(t *testing.T) {
 // first push to the last answer.
 func burst(tb testing.TB, replier Replier, limits telegramtest.Limits, chats int, scripts [][]string) (*telegramtest.Server, time.Duration) {
 	tb.Helper()
-	fake := telegramtest.Start(tb, telegramtest.Options{Limits: limits})
+	fake := telegramtest.New(telegramtest.WithLimits(limits))
+	tb.Cleanup(fake.Close)
 	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "bot.db"))
 	if err != nil {
 		tb.Fatal(err)

@@ -106,21 +106,22 @@ func openStore(t *testing.T) *sqlite.Store {
 
 // newHarness starts the fake and the adapter; h, when non-nil, wraps the
 // service as the adapter's handler.
-func newHarness(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler) *harness {
+func newHarness(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler) *harness {
 	t.Helper()
 	return newHarnessAt(t, opts, wrap, func() time.Time { return t0 })
 }
 
 // newHarnessAt is newHarness with the service on the given clock.
-func newHarnessAt(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time) *harness {
+func newHarnessAt(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler, now func() time.Time) *harness {
 	t.Helper()
 	return newHarnessWith(t, opts, wrap, now, nil)
 }
 
 // newHarnessWith is newHarnessAt with setup applied to the adapter before Run.
-func newHarnessWith(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter), svcOpts ...bot.ServiceOption) *harness {
+func newHarnessWith(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter), svcOpts ...bot.ServiceOption) *harness {
 	t.Helper()
-	fake := telegramtest.Start(t, opts)
+	fake := telegramtest.New(opts...)
+	t.Cleanup(fake.Close)
 	logs := newLogBuffer()
 	store := openStore(t)
 	svc := bot.NewService(store, store, now, logs.logger(), svcOpts...)

@@ -34,7 +34,8 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	gate := bot.NewGate(bot.Policy{Rate: rate, PerChat: time.Second}, nil)
-	fake := telegramtest.Start(t, telegramtest.Options{Limits: telegramtest.Limits{PerSecond: rate + 5, PerChatPerSecond: 1}})
+	fake := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{PerSecond: rate + 5, PerChatPerSecond: 1}))
+	t.Cleanup(fake.Close)
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,8 @@ func TestCommandLimitsAsWired(t *testing.T) {
 	x, ctrl := fakex.New(), fakex.New()
 	defer x.Close()
 	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
+	tg := telegramtest.New()
+	t.Cleanup(tg.Close)
 	env := botEnv(t, x, ctrl)
 	env["TELEGRAM_BOT_TOKEN"] = telegramtest.DefaultToken
 	env["TELEGRAM_API_ENDPOINT"] = tg.Endpoint()

@@ -136,11 +136,11 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	// Subscriptions, through the store as the commands make them.
 	tgIDs, dcIDs := subscribeChats(b, ctx, store, cfg)
 
-	tgFake := telegramtest.NewServer(telegramtest.Options{Limits: telegramtest.Limits{
+	tgFake := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{
 		PerSecond: cfg.tgLimit, PerChatPerSecond: 1, PerGroupPerMinute: 20,
-	}})
+	}))
 	defer tgFake.Close()
-	dcFake := discordtest.New(b, discordtest.WithGlobalRateLimit(cfg.dcLimit))
+	dcFake := discordtest.New(discordtest.WithGlobalRateLimit(cfg.dcLimit))
 	defer dcFake.Close()
 
 	// Wiring as in serve (run.go), minus the web server and the schedule.

@@ -66,7 +66,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 			b.Fatal(err)
 		}
 	}
-	fake := telegramtest.NewServer(telegramtest.Options{Limits: telegramtest.Limits{PerSecond: 30, PerChatPerSecond: 1}})
+	fake := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{PerSecond: 30, PerChatPerSecond: 1}))
 	defer fake.Close()
 	svc := bot.NewService(store, store, time.Now, log)
 	policy := bot.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers

@@ -21,8 +21,10 @@ func TestEndToEndChatPlatforms(t *testing.T) {
 	x, ctrl := fakex.New(), fakex.New()
 	defer x.Close()
 	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	dc := discordtest.New(t)
+	tg := telegramtest.New()
+	t.Cleanup(tg.Close)
+	dc := discordtest.New()
+	t.Cleanup(dc.Close)
 	env := botEnv(t, x, ctrl)
 	env["TELEGRAM_BOT_TOKEN"] = telegramtest.DefaultToken
 	env["TELEGRAM_API_ENDPOINT"] = tg.Endpoint()
@@ -116,7 +118,8 @@ func TestRejectedTokensStopTheBot(t *testing.T) {
 	x, ctrl := fakex.New(), fakex.New()
 	defer x.Close()
 	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
+	tg := telegramtest.New()
+	t.Cleanup(tg.Close)
 	const wrong = "999999:WrongTokenWrongTokenWrongToken"
 	env := botEnv(t, x, ctrl)
 	env["TELEGRAM_BOT_TOKEN"] = wrong

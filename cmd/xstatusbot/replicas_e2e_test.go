@@ -184,7 +184,8 @@ func testReplicaKilled(t *testing.T, bin string) {
 	x, ctrl := fakex.New(), fakex.New()
 	defer x.Close()
 	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
+	tg := telegramtest.New()
+	t.Cleanup(tg.Close)
 	db := pgtest.URL(t)
 	const chats, workers = 1000, 4
 	seedTelegram(t, db, chatRange(0, chats-1)) // the last one subscribes by command
@@ -263,8 +264,10 @@ func testReplicaStopped(t *testing.T, bin string) {
 	x, ctrl := fakex.New(), fakex.New()
 	defer x.Close()
 	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	dc := discordtest.New(t) // only the leader may hold the gateway
+	tg := telegramtest.New()
+	t.Cleanup(tg.Close)
+	dc := discordtest.New() // only the leader may hold the gateway
+	t.Cleanup(dc.Close)
 	db := pgtest.URL(t)
 	const chats = 300
 	seedTelegram(t, db, chatRange(0, chats))
@@ -327,7 +330,8 @@ func testSplitVantage(t *testing.T, bin string) {
 	defer xDown.Close()
 	defer xUp.Close()
 	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
+	tg := telegramtest.New()
+	t.Cleanup(tg.Close)
 	db := pgtest.URL(t)
 	const chats = 3
 	seedTelegram(t, db, chatRange(0, chats))
@@ -383,7 +387,8 @@ func testReplicaFrozen(t *testing.T, bin string) {
 	x, ctrl := fakex.New(), fakex.New()
 	defer x.Close()
 	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
+	tg := telegramtest.New()
+	t.Cleanup(tg.Close)
 	db := pgtest.URL(t)
 	const chats, workers = 600, 4
 	seedTelegram(t, db, chatRange(0, chats))

@@ -2,6 +2,7 @@ package discordtest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -63,9 +63,9 @@ type channelState struct {
 	failTimes int // 0: until cleared
 }
 
-// New starts a fake on 127.0.0.1 and closes it when the test ends.
-func New(tb testing.TB, opts ...Option) *Server {
-	tb.Helper()
+// New starts a fake on 127.0.0.1, as httptest.NewServer does: it panics
+// if it cannot listen. Close it when done, e.g. with t.Cleanup(s.Close).
+func New(opts ...Option) *Server {
 	s := &Server{
 		Token:        DefaultToken,
 		AppID:        DefaultAppID,
@@ -83,12 +83,11 @@ func New(tb testing.TB, opts ...Option) *Server {
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatalf("discordtest: listen: %v", err)
+		panic(fmt.Sprintf("discordtest: listen on 127.0.0.1: %v", err))
 	}
 	s.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: s.routes()}}
 	s.srv.Start()
 	s.URL = s.srv.URL + "/"
-	tb.Cleanup(s.Close)
 	return s
 }
 

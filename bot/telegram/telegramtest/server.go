@@ -11,7 +11,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -64,14 +63,14 @@ type Server struct {
 	sendCalls, sentN, rateLimited, failed, polls, conflicts, memberCalls, requests atomic.Int64
 }
 
-// NewServer starts a fake on 127.0.0.1. Close it when done.
-func NewServer(opts Options) *Server {
+// New starts a fake on 127.0.0.1, as httptest.NewServer does: it panics
+// if it cannot listen. Close it when done, e.g. with t.Cleanup(s.Close).
+func New(opts ...Option) *Server {
 	s := &Server{
-		Token:      opts.Token,
-		Bot:        User{ID: opts.BotID, IsBot: true, FirstName: "X Status", UserName: opts.BotUserName},
+		Token:      DefaultToken,
+		Bot:        User{ID: 5550001, IsBot: true, FirstName: "X Status", UserName: "XStatusTestBot"},
 		closed:     make(chan struct{}),
-		now:        opts.Now,
-		limits:     opts.Limits,
+		now:        time.Now,
 		changed:    make(chan struct{}),
 		nextUpdate: 1000,
 		nextMsg:    map[int64]int{},
@@ -87,17 +86,8 @@ func NewServer(opts Options) *Server {
 		rl:         rateLimiter{chats: map[int64]*chatWindow{}},
 		callbacks:  newCallbackState(),
 	}
-	if s.Token == "" {
-		s.Token = DefaultToken
-	}
-	if s.Bot.ID == 0 {
-		s.Bot.ID = 5550001
-	}
-	if s.Bot.UserName == "" {
-		s.Bot.UserName = "XStatusTestBot"
-	}
-	if s.now == nil {
-		s.now = time.Now
+	for _, o := range opts {
+		o(s)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -109,14 +99,6 @@ func NewServer(opts Options) *Server {
 	s.srv.Listener = s.ln
 	s.srv.Start()
 	s.URL = s.srv.URL
-	return s
-}
-
-// Start is NewServer with Close registered on tb.Cleanup.
-func Start(tb testing.TB, opts Options) *Server {
-	tb.Helper()
-	s := NewServer(opts)
-	tb.Cleanup(s.Close)
 	return s
 }
 

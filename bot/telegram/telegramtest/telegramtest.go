@@ -19,23 +19,30 @@ import (
 	"time"
 )
 
-// DefaultToken is the token a Server accepts unless Options.Token is set.
+// DefaultToken is the token a Server accepts unless WithToken says otherwise.
 const DefaultToken = "123456789:AAFakeTokenForTestsOnly-0123456789ab"
 
 // AnonymousAdminID is the user Telegram shows as the sender of a message an
 // anonymous group admin posts (GroupAnonymousBot).
 const AnonymousAdminID = 1087968824
 
-// Options configure a Server. The zero value works.
-type Options struct {
-	Token string
-	// BotID and BotUserName describe the bot getMe returns.
-	BotID       int64
-	BotUserName string
-	Limits      Limits
-	// Now is the clock of the rate limiter; time.Now by default.
-	Now func() time.Time
+// Option configures a Server. With none, a Server accepts DefaultToken,
+// answers getMe as @XStatusTestBot and has no flood control.
+type Option func(*Server)
+
+// WithToken sets the bot token the fake accepts.
+func WithToken(token string) Option { return func(s *Server) { s.Token = token } }
+
+// WithBot sets the id and username getMe returns.
+func WithBot(id int64, userName string) Option {
+	return func(s *Server) { s.Bot.ID, s.Bot.UserName = id, userName }
 }
+
+// WithLimits turns on flood control for sendMessage.
+func WithLimits(l Limits) Option { return func(s *Server) { s.limits = l } }
+
+// WithClock sets the clock of the rate limiter; time.Now by default.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
 // Limits is flood control for sendMessage, in fixed windows (so a burst
 // across a window boundary may reach twice a limit, as a sliding window
