@@ -15,7 +15,8 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
 
-// newCommands are the per-chat settings commands (issue 12).
+// newCommands are the per-chat settings commands: the recorder below takes
+// these and nothing else.
 var newCommands = []string{"settings", "alerts", "mute", "unmute", "language", "remind"}
 
 // recorder stands in for the service's settings side, so these tests see

@@ -25,7 +25,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// BenchmarkFanOut is the benchmark of issue 5: one real transition, saved by
+// BenchmarkFanOut measures fan-out: one real transition, saved by
 // a real bot.Monitor into a real SQLite store, fanned out to thousands of
 // subscribed chats by a real bot.Dispatcher through the real Telegram and
 // Discord adapters, connected (Run) to their in-process fakes on 127.0.0.1.

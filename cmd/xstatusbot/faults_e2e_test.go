@@ -35,7 +35,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
-// TestRealBinaryFaults is issue 8's fault suite against the real program:
+// TestRealBinaryFaults is the fault suite against the real program:
 // built with go build, run with os/exec, stopped by its PID. Each subtest
 // breaks one precondition the way production does and checks that every
 // subscriber still hears of the outage exactly once. The binary is built

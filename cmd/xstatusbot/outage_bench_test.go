@@ -19,9 +19,9 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// BenchmarkPlatformReturn is issue 8's figure: X goes down while Telegram is
-// unreachable (connections refused) for BENCH_OUTAGE (default 3m); then
-// Telegram comes back. It reports the time from Telegram's return to the
+// BenchmarkPlatformReturn measures delivery after a platform outage: X goes
+// down while Telegram is unreachable (connections refused) for BENCH_OUTAGE
+// (default 3m); then Telegram comes back. It reports the time from Telegram's return to the
 // first delivered alert and to the last, through the real dispatcher, the
 // real adapter and the fake Bot API, and fails on any lost, duplicated or
 // expired alert, never on time.

@@ -21,7 +21,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
-// TestReplicas is issue 13's promise against the real program: three
+// TestReplicas attacks the replicas' promise against the real program: three
 // replicas, separate processes of one build, on one PostgreSQL database,
 // each with its own HTTP port and PROBE_REGION, against the fakes. One of
 // them leads (polls Telegram, decides, delivers); when it dies another
