@@ -21,26 +21,23 @@ import (
 // in a DM with the bot: the first three are answered, every other one gets
 // a short answer only they see, so Discord never shows "interaction failed".
 func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
-	for _, tt := range []struct{ locale, status, slow string }{
-		{"en-US", "X is", "too fast"},
-		{"fr", "X est", "trop vite"},
-	} {
-		t.Run(tt.locale, func(t *testing.T) {
+	for _, tt := range bottest.Languages() {
+		t.Run(tt.Discord, func(t *testing.T) {
 			clock := bottest.NewClock(time.Now()) // frozen: no budget comes back during the test
 			h := startAdapter(t, harnessOpt{setup: func(a *Adapter) {
 				a.limiter = bot.NewCommandLimiter(bot.DefaultCommandLimits(), clock)
 			}})
 			var answered, slowed int
 			for i := range 8 {
-				spec := discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.locale, UserID: "700000000000000009"}
+				spec := discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.Discord, UserID: "700000000000000009"}
 				if i%2 == 1 {
 					spec.GuildID, spec.ChannelID = "", "300000000000000009" // the DM
 				}
 				in := h.interact(t, spec)
 				switch text := in.Text(); {
-				case in.Deferred() && strings.Contains(text, tt.status):
+				case in.Deferred() && strings.Contains(text, tt.Status):
 					answered++
-				case !in.Deferred() && in.Ephemeral() && strings.Contains(text, tt.slow):
+				case !in.Deferred() && in.Ephemeral() && strings.Contains(text, tt.SlowDown):
 					slowed++
 				default:
 					t.Errorf("interaction %d answered %q (deferred %v, ephemeral %v)", i, text, in.Deferred(), in.Ephemeral())
@@ -50,13 +47,13 @@ func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
 				t.Errorf("%d status answers and %d slow-down notes, want 3 and 5", answered, slowed)
 			}
 			// Another person is not held up by the first.
-			in := h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.locale, UserID: "700000000000000010"})
-			if !in.Deferred() || !strings.Contains(in.Text(), tt.status) {
+			in := h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.Discord, UserID: "700000000000000010"})
+			if !in.Deferred() || !strings.Contains(in.Text(), tt.Status) {
 				t.Errorf("another person's /status: %q", in.Text())
 			}
 			clock.Advance(2 * time.Second)
-			in = h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.locale, UserID: "700000000000000009"})
-			if !in.Deferred() || !strings.Contains(in.Text(), tt.status) {
+			in = h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.Discord, UserID: "700000000000000009"})
+			if !in.Deferred() || !strings.Contains(in.Text(), tt.Status) {
 				t.Errorf("/status 2 s later: %q, want an answer", in.Text())
 			}
 		})
@@ -66,11 +63,8 @@ func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
 // A person with MAX_SUBSCRIPTIONS_PER_USER channels subscribed is refused a
 // next one, and told why, in their language.
 func TestSubscriptionCapOnDiscord(t *testing.T) {
-	for _, tt := range []struct{ locale, ok, refused string }{
-		{"en-US", "Subscribed", "already subscribed 2 chats"},
-		{"fr", "Abonné", "déjà abonné 2 discussions"},
-	} {
-		t.Run(tt.locale, func(t *testing.T) {
+	for _, tt := range bottest.Languages() {
+		t.Run(tt.Discord, func(t *testing.T) {
 			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "bot.db"))
 			if err != nil {
 				t.Fatal(err)
@@ -80,15 +74,15 @@ func TestSubscriptionCapOnDiscord(t *testing.T) {
 				return bot.NewService(st, st, time.Now, newTestLogger(&bottest.Buffer{}), bot.WithSubscriptionCap(2))
 			}})
 			sub := func(channel string) string {
-				return h.interact(t, discordtest.InteractionSpec{Name: "subscribe", GuildID: guild, ChannelID: channel, Locale: tt.locale,
+				return h.interact(t, discordtest.InteractionSpec{Name: "subscribe", GuildID: guild, ChannelID: channel, Locale: tt.Discord,
 					Permissions: discordgo.PermissionManageChannels, UserID: "700000000000000009"}).Text()
 			}
 			for i := 1; i <= 2; i++ {
-				if got := sub(fmt.Sprintf("20000000000000000%d", i)); !strings.Contains(got, tt.ok) {
+				if got := sub(fmt.Sprintf("20000000000000000%d", i)); !strings.Contains(got, tt.Subscribed) {
 					t.Fatalf("subscribe %d: %q", i, got)
 				}
 			}
-			if got := sub("200000000000000003"); !strings.Contains(got, tt.refused) {
+			if got := sub("200000000000000003"); !strings.Contains(got, tt.Capped) {
 				t.Errorf("third subscribe: %q, want the cap", got)
 			}
 			if n, err := st.SubscribedBy(t.Context(), Platform, "700000000000000009"); err != nil || n != 2 {
