@@ -1,0 +1,75 @@
+// Package adaptertest runs the real chain in front of an adapter for the
+// adapters' end-to-end tests: the probe against a fake X, a monitor that
+// decides each change and saves it in a SQLite store, and the dispatcher
+// that delivers it through the adapter. With the chain here, each adapter's
+// test keeps only what it attacks: its own platform's answers and faults.
+package adaptertest
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/probe"
+	"github.com/xstatusbot/xstatusbot/probe/fakex"
+)
+
+// Store opens a SQLite store in a directory of the test's own; it is closed
+// when the test ends.
+func Store(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "bot.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// Chain is a monitor probing a fake X and a dispatcher delivering what it
+// decides, both running until the test ends.
+type Chain struct {
+	// X is the fake X the probe checks, up at first.
+	X   *fakex.Server
+	mon *bot.Monitor
+}
+
+// Start starts a fake X, a monitor that changes state when two rounds in a
+// row agree, and a dispatcher that delivers from store through channels on
+// the system clock. Everything stops when the test ends.
+func Start(tb testing.TB, store *sqlite.Store, channels []bot.Channel, log *slog.Logger) *Chain {
+	tb.Helper()
+	x := fakex.New()
+	tb.Cleanup(x.Close)
+	targets := []probe.Target{{Name: "web", URL: x.URL() + "/"}, {Name: "api", URL: x.URL() + "/api"}}
+	checker := &probe.Checker{Client: &http.Client{}, Timeout: time.Second, RetryDelay: 10 * time.Millisecond}
+	disp := bot.NewDispatcher(store, channels, bot.SystemClock{}, log, nil)
+	mon := bot.NewMonitor(bot.MonitorConfig{
+		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
+		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},
+		Store:   store, Log: log, Changed: disp.Wake,
+	})
+	if err := mon.Load(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); disp.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return &Chain{X: x, mon: mon}
+}
+
+// Rounds runs n rounds of checks against X, one after the other.
+func (c *Chain) Rounds(tb testing.TB, n int) {
+	tb.Helper()
+	for range n {
+		if err := c.mon.RunRound(context.Background()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
