@@ -3,7 +3,6 @@ package discord
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,9 +11,9 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 )
 
 // One person sending /status eight times, half in a server channel and half
@@ -65,11 +64,7 @@ func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
 func TestSubscriptionCapOnDiscord(t *testing.T) {
 	for _, tt := range bottest.Languages() {
 		t.Run(tt.Discord, func(t *testing.T) {
-			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "bot.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
+			st := adaptertest.Store(t)
 			h := startAdapter(t, harnessOpt{handler: func(*bot.Service) Handler {
 				return bot.NewService(st, st, time.Now, newTestLogger(&bottest.Buffer{}), bot.WithSubscriptionCap(2))
 			}})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,9 +13,9 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -407,11 +406,7 @@ func recordOutage(t *testing.T, st bot.StateStore) {
 }
 
 func TestHistoryAndUptimeSlashCommands(t *testing.T) {
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := adaptertest.Store(t)
 	h := startAdapter(t, harnessOpt{store: store})
 
 	k := slices.IndexFunc(Commands(), func(c *discordgo.ApplicationCommand) bool { return c.Name == "history" })

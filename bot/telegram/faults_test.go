@@ -5,15 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -148,11 +147,7 @@ func burst(tb testing.TB, replier Replier, limits telegramtest.Limits, chats int
 	tb.Helper()
 	fake := telegramtest.New(telegramtest.WithLimits(limits))
 	tb.Cleanup(fake.Close)
-	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "bot.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
+	store := adaptertest.Store(tb)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := bot.NewService(store, store, time.Now, quiet)
 	a := New(Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: replier}, svc)

@@ -5,13 +5,13 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
@@ -94,16 +94,6 @@ type harness struct {
 
 var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 // newHarness starts the fake and the adapter; h, when non-nil, wraps the
 // service as the adapter's handler.
 func newHarness(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler) *harness {
@@ -123,7 +113,7 @@ func newHarnessWith(t *testing.T, opts []telegramtest.Option, wrap func(Handler)
 	fake := telegramtest.New(opts...)
 	t.Cleanup(fake.Close)
 	logs := newLogBuffer()
-	store := openStore(t)
+	store := adaptertest.Store(t)
 	svc := bot.NewService(store, store, now, logs.logger(), svcOpts...)
 	var hd Handler = svc
 	if wrap != nil {

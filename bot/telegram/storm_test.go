@@ -4,14 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -36,11 +35,7 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 	gate := bot.NewGate(bot.Policy{Rate: rate, PerChat: time.Second}, nil)
 	fake := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{PerSecond: rate + 5, PerChatPerSecond: 1}))
 	t.Cleanup(fake.Close)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := adaptertest.Store(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := New(Config{Token: bot.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: gate},
 		bot.NewService(store, store, time.Now, quiet))

@@ -2,15 +2,14 @@ package webhook
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
 
@@ -20,11 +19,7 @@ import (
 // one answering 403 once has that row expired and stays subscribed.
 func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 	ctx := t.Context()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := adaptertest.Store(t)
 	revoked, gone, once := newReceiver(t, KindJSON), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
 	revoked.fail(1000, fault{status: 401, body: "invalid token"})
 	gone.fail(1000, fault{status: 410, body: "gone"})
