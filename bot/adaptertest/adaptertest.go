@@ -73,3 +73,35 @@ func (c *Chain) Rounds(tb testing.TB, n int) {
 		}
 	}
 }
+
+// RecordOutage runs seven real monitor rounds into st, 10 s apart, starting
+// ten minutes before now: up, failing from -9m40s (announced down at
+// -9m30s), healthy again from -9m10s (announced up at -9m00s). A failing
+// round's target "api" answered 503, with detail as the probe's words.
+func RecordOutage(tb testing.TB, st bot.StateStore, now time.Time, detail string) {
+	tb.Helper()
+	verdicts := []probe.Verdict{probe.VerdictUp, probe.VerdictUp, probe.VerdictDown, probe.VerdictDown, probe.VerdictDown, probe.VerdictUp, probe.VerdictUp}
+	k := 0
+	mon := bot.NewMonitor(bot.MonitorConfig{
+		Probe: func(context.Context) probe.Round {
+			r := probe.Round{Start: now.Add(-10*time.Minute + time.Duration(k)*10*time.Second), Verdict: verdicts[k]}
+			if r.Verdict == probe.VerdictDown {
+				r.Targets = []probe.Result{{Target: "api", Class: probe.ClassStatus, Status: 503, Detail: detail}}
+			} else {
+				r.Targets = []probe.Result{{Target: "api", Latency: 90 * time.Millisecond}}
+			}
+			k++
+			return r
+		},
+		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: st, Now: func() time.Time { return now },
+		Log: slog.New(slog.DiscardHandler),
+	})
+	if err := mon.Load(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	for range verdicts {
+		if err := mon.RunRound(context.Background()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}

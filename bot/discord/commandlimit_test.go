@@ -127,7 +127,7 @@ func TestInteractionsRunUnderABoundedPool(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	eventually(t, "three interactions dropped", func() bool {
+	bottest.Eventually(t, "three interactions dropped", func() bool {
 		return strings.Count(h.logs.String(), "too many events in progress") == 3
 	})
 	close(block.release)
@@ -143,7 +143,7 @@ func TestInteractionsRunUnderABoundedPool(t *testing.T) {
 	}
 	// The pool is free again once the two handlers have returned their slots
 	// (just after their answers reached Discord).
-	eventually(t, "the pool emptied", func() bool { return len(h.a.slots) == 0 })
+	bottest.Eventually(t, "the pool emptied", func() bool { return len(h.a.slots) == 0 })
 	if in := h.interact(t, discordtest.InteractionSpec{Name: "help", GuildID: guild, ChannelID: "200000000000000001"}); !in.Answered() {
 		t.Error("an interaction after the burst was not answered")
 	}
@@ -165,7 +165,7 @@ func TestPanicInEventHandlerIsCountedAndSurvived(t *testing.T) {
 	if err := h.fake.ChannelDelete("200000000000000001", guild); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the panic counted", func() bool { return panics.Count() == 1 })
+	bottest.Eventually(t, "the panic counted", func() bool { return panics.Count() == 1 })
 	if !strings.Contains(h.logs.String(), "panic in discord event handler") {
 		t.Errorf("the panic was not logged:\n%s", h.logs)
 	}

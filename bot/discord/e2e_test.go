@@ -10,6 +10,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
@@ -79,7 +80,7 @@ func TestEndToEnd(t *testing.T) {
 	if n := h.fake.Attempts(gone); n != 1 {
 		t.Errorf("channel answering 50001 got %d requests, want 1", n)
 	}
-	eventually(t, "50001 ends the subscription", func() bool {
+	bottest.Eventually(t, "50001 ends the subscription", func() bool {
 		subs, err := store.Subscriptions(ctx)
 		if err != nil {
 			t.Fatal(err)

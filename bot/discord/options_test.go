@@ -259,7 +259,7 @@ func TestOptionFaultsNeverLogTokens(t *testing.T) {
 		}
 		in, _ := h.fake.Interaction(id)
 		tokens = append(tokens, in.Token)
-		eventually(t, "the failed answer logged", func() bool {
+		bottest.Eventually(t, "the failed answer logged", func() bool {
 			return strings.Count(h.logs.String(), "acknowledge discord interaction") == len(tokens)
 		})
 		h.fake.Recover()

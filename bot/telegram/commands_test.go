@@ -3,18 +3,15 @@ package telegram
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
-	"github.com/xstatusbot/xstatusbot/probe"
 )
 
 const (
@@ -420,37 +417,6 @@ func TestUpdateFailingForeverIsSkipped(t *testing.T) {
 	}
 }
 
-// recordOutage runs real monitor rounds into st ten minutes before t0: up,
-// then failing from -9m40s (announced down at -9m30s), healthy again from
-// -9m10s (announced up at -9m00s).
-func recordOutage(t *testing.T, st bot.StateStore) {
-	t.Helper()
-	verdicts := []probe.Verdict{probe.VerdictUp, probe.VerdictUp, probe.VerdictDown, probe.VerdictDown, probe.VerdictDown, probe.VerdictUp, probe.VerdictUp}
-	k := 0
-	mon := bot.NewMonitor(bot.MonitorConfig{
-		Probe: func(context.Context) probe.Round {
-			r := probe.Round{Start: t0.Add(-10*time.Minute + time.Duration(k)*10*time.Second), Verdict: verdicts[k]}
-			if r.Verdict == probe.VerdictDown {
-				r.Targets = []probe.Result{{Target: "api", Class: probe.ClassStatus, Status: 503, Detail: "HTTP 503 <html>"}}
-			} else {
-				r.Targets = []probe.Result{{Target: "api", Latency: 90 * time.Millisecond}}
-			}
-			k++
-			return r
-		},
-		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: st, Now: func() time.Time { return t0 },
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err := mon.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for range verdicts {
-		if err := mon.RunRound(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestHistoryAndUptimeAnswers(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	// One user per question: Telegram's per-chat pace would otherwise space the answers a second apart.
@@ -471,7 +437,7 @@ func TestHistoryAndUptimeAnswers(t *testing.T) {
 		t.Errorf("empty history in French %q", got)
 	}
 
-	recordOutage(t, h.store)
+	adaptertest.RecordOutage(t, h.store, t0, "HTTP 503 <html>")
 	// 30 s up and 30 s down recorded; the bot has not run since (-9m00s to now is a gap).
 	for _, tc := range []struct {
 		lang, cmd string

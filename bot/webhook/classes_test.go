@@ -48,7 +48,7 @@ func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 
 	storetest.SaveDown(t, store, time.Now())
 	disp.Wake()
-	eventually(t, "the outbox to empty", func() bool { b, err := store.Backlog(ctx); return err == nil && b[Platform].Pending == 0 })
+	bottest.Eventually(t, "the outbox to empty", func() bool { b, err := store.Backlog(ctx); return err == nil && b[Platform].Pending == 0 })
 	if got := len(revoked.all()); got != 1 {
 		t.Errorf("the 401 webhook got %d requests, want 1: a refusal is not retried", got)
 	}

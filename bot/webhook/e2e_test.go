@@ -49,7 +49,7 @@ func TestEndToEnd(t *testing.T) {
 	// left in the outbox, after which no further send can happen.
 	settled := func(want int) {
 		t.Helper()
-		eventually(t, "every receiver served and the outbox empty", func() bool {
+		bottest.Eventually(t, "every receiver served and the outbox empty", func() bool {
 			for _, r := range receivers {
 				if len(r.delivered()) < want {
 					return false

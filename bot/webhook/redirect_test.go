@@ -69,7 +69,7 @@ func TestRedirectIsNotFollowedAndEndsTheRow(t *testing.T) {
 	go func() { defer close(done); disp.Run(dctx) }()
 	defer func() { dcancel(); <-done }()
 
-	eventually(t, "the outbox drained", func() bool {
+	bottest.Eventually(t, "the outbox drained", func() bool {
 		b, err := store.Backlog(ctx)
 		return err == nil && b[Platform].Pending == 0 && len(healthy.delivered()) == 1
 	})
