@@ -195,17 +195,12 @@ func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time, c
 	return again
 }
 
-// Check performs one request against t and classifies the outcome.
-func (c *Checker) Check(ctx context.Context, t Target) Result {
-	r, _ := c.check(ctx, t, c.Timeout, c.clock())
-	return r
-}
-
 // errTimedOut ends a request whose deadline passed on the checker's clock.
 var errTimedOut = errors.New("probe deadline passed")
 
-// check is Check with its own timeout, timed on clk; cut reports a
-// connection that was reset, refused or closed mid-answer.
+// check performs one request against t within timeout, timed on clk, and
+// classifies the outcome; cut reports a connection that was reset, refused
+// or closed mid-answer.
 func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration, clk Clock) (res Result, cut bool) {
 	res.Target = t.Name
 	ctx, cancel := context.WithCancelCause(ctx)

@@ -21,11 +21,8 @@ func checker(timeout time.Duration) *probe.Checker {
 
 // localDNSClient resolves names through a fake DNS server on 127.0.0.1 only.
 func localDNSClient(t *testing.T) *http.Client {
-	dns, err := fakex.NewNXDomain()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dns.Close() })
+	dns := fakex.NewNXDomain()
+	t.Cleanup(dns.Close)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Resolver: dns.Resolver()}).DialContext
 	return &http.Client{Transport: tr}

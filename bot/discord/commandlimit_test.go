@@ -3,7 +3,6 @@ package discord
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,36 +12,33 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 )
 
 // One person sending /status eight times, half in a server channel and half
 // in a DM with the bot: the first three are answered, every other one gets
 // a short answer only they see, so Discord never shows "interaction failed".
 func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
-	for _, tt := range []struct{ locale, status, slow string }{
-		{"en-US", "X is", "too fast"},
-		{"fr", "X est", "trop vite"},
-	} {
-		t.Run(tt.locale, func(t *testing.T) {
+	for _, tt := range bottest.Languages() {
+		t.Run(tt.Discord, func(t *testing.T) {
 			clock := bottest.NewClock(time.Now()) // frozen: no budget comes back during the test
 			h := startAdapter(t, harnessOpt{setup: func(a *Adapter) {
 				a.limiter = command.NewLimiter(command.DefaultLimits(), clock)
 			}})
 			var answered, slowed int
 			for i := range 8 {
-				spec := discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.locale, UserID: "700000000000000009"}
+				spec := discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.Discord, UserID: "700000000000000009"}
 				if i%2 == 1 {
 					spec.GuildID, spec.ChannelID = "", "300000000000000009" // the DM
 				}
 				in := h.interact(t, spec)
 				switch text := in.Text(); {
-				case in.Deferred() && strings.Contains(text, tt.status):
+				case in.Deferred() && strings.Contains(text, tt.Status):
 					answered++
-				case !in.Deferred() && in.Ephemeral() && strings.Contains(text, tt.slow):
+				case !in.Deferred() && in.Ephemeral() && strings.Contains(text, tt.SlowDown):
 					slowed++
 				default:
 					t.Errorf("interaction %d answered %q (deferred %v, ephemeral %v)", i, text, in.Deferred(), in.Ephemeral())
@@ -52,13 +48,13 @@ func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
 				t.Errorf("%d status answers and %d slow-down notes, want 3 and 5", answered, slowed)
 			}
 			// Another person is not held up by the first.
-			in := h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.locale, UserID: "700000000000000010"})
-			if !in.Deferred() || !strings.Contains(in.Text(), tt.status) {
+			in := h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.Discord, UserID: "700000000000000010"})
+			if !in.Deferred() || !strings.Contains(in.Text(), tt.Status) {
 				t.Errorf("another person's /status: %q", in.Text())
 			}
 			clock.Advance(2 * time.Second)
-			in = h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.locale, UserID: "700000000000000009"})
-			if !in.Deferred() || !strings.Contains(in.Text(), tt.status) {
+			in = h.interact(t, discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000001", Locale: tt.Discord, UserID: "700000000000000009"})
+			if !in.Deferred() || !strings.Contains(in.Text(), tt.Status) {
 				t.Errorf("/status 2 s later: %q, want an answer", in.Text())
 			}
 		})
@@ -68,29 +64,22 @@ func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
 // A person with MAX_SUBSCRIPTIONS_PER_USER channels subscribed is refused a
 // next one, and told why, in their language.
 func TestSubscriptionCapOnDiscord(t *testing.T) {
-	for _, tt := range []struct{ locale, ok, refused string }{
-		{"en-US", "Subscribed", "already subscribed 2 chats"},
-		{"fr", "Abonné", "déjà abonné 2 discussions"},
-	} {
-		t.Run(tt.locale, func(t *testing.T) {
-			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "bot.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
+	for _, tt := range bottest.Languages() {
+		t.Run(tt.Discord, func(t *testing.T) {
+			st := adaptertest.Store(t)
 			h := startAdapter(t, harnessOpt{handler: func(*command.Service) Handler {
 				return command.NewService(st, st, time.Now, newTestLogger(&bottest.Buffer{}), command.WithSubscriptionCap(2))
 			}})
 			sub := func(channel string) string {
-				return h.interact(t, discordtest.InteractionSpec{Name: "subscribe", GuildID: guild, ChannelID: channel, Locale: tt.locale,
+				return h.interact(t, discordtest.InteractionSpec{Name: "subscribe", GuildID: guild, ChannelID: channel, Locale: tt.Discord,
 					Permissions: discordgo.PermissionManageChannels, UserID: "700000000000000009"}).Text()
 			}
 			for i := 1; i <= 2; i++ {
-				if got := sub(fmt.Sprintf("20000000000000000%d", i)); !strings.Contains(got, tt.ok) {
+				if got := sub(fmt.Sprintf("20000000000000000%d", i)); !strings.Contains(got, tt.Subscribed) {
 					t.Fatalf("subscribe %d: %q", i, got)
 				}
 			}
-			if got := sub("200000000000000003"); !strings.Contains(got, tt.refused) {
+			if got := sub("200000000000000003"); !strings.Contains(got, tt.Capped) {
 				t.Errorf("third subscribe: %q, want the cap", got)
 			}
 			if n, err := st.SubscribedBy(t.Context(), Platform, "700000000000000009"); err != nil || n != 2 {
@@ -140,7 +129,7 @@ func TestInteractionsRunUnderABoundedPool(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	eventually(t, "three interactions dropped", func() bool {
+	bottest.Eventually(t, "three interactions dropped", func() bool {
 		return strings.Count(h.logs.String(), "too many events in progress") == 3
 	})
 	close(block.release)
@@ -156,7 +145,7 @@ func TestInteractionsRunUnderABoundedPool(t *testing.T) {
 	}
 	// The pool is free again once the two handlers have returned their slots
 	// (just after their answers reached Discord).
-	eventually(t, "the pool emptied", func() bool { return len(h.a.slots) == 0 })
+	bottest.Eventually(t, "the pool emptied", func() bool { return len(h.a.slots) == 0 })
 	if in := h.interact(t, discordtest.InteractionSpec{Name: "help", GuildID: guild, ChannelID: "200000000000000001"}); !in.Answered() {
 		t.Error("an interaction after the burst was not answered")
 	}
@@ -178,7 +167,7 @@ func TestPanicInEventHandlerIsCountedAndSurvived(t *testing.T) {
 	if err := h.fake.ChannelDelete("200000000000000001", guild); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the panic counted", func() bool { return panics.Count() == 1 })
+	bottest.Eventually(t, "the panic counted", func() bool { return panics.Count() == 1 })
 	if !strings.Contains(h.logs.String(), "panic in discord event handler") {
 		t.Errorf("the panic was not logged:\n%s", h.logs)
 	}

@@ -3,9 +3,6 @@ package discord
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,11 +12,10 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/text"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -167,7 +163,7 @@ func TestSlashCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "autocomplete answer", func() bool { in, _ := h.fake.Interaction(id); return len(in.Callbacks) > 0 })
+		bottest.Eventually(t, "autocomplete answer", func() bool { in, _ := h.fake.Interaction(id); return len(in.Callbacks) > 0 })
 		in, _ := h.fake.Interaction(id)
 		if in.Callbacks[0].Type != 8 {
 			t.Errorf("callback type %d, want 8", in.Callbacks[0].Type)
@@ -228,7 +224,7 @@ func TestCommandsRegisteredOnceWithLocalizations(t *testing.T) {
 
 	// A dropped gateway connection is resumed without registering again.
 	h.fake.DropConnections()
-	eventually(t, "gateway resumed", func() bool { return h.fake.Resumes() == 1 })
+	bottest.Eventually(t, "gateway resumed", func() bool { return h.fake.Resumes() == 1 })
 	if n := h.fake.Identifies(); n != 1 {
 		t.Errorf("identifies = %d, want 1 (then a resume)", n)
 	}
@@ -290,7 +286,7 @@ func TestMembershipEvents(t *testing.T) {
 	if err := h.fake.GuildDelete(guild, false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "server's subscriptions ended", func() bool { return !has(subs[0].channel) && !has(subs[1].channel) })
+	bottest.Eventually(t, "server's subscriptions ended", func() bool { return !has(subs[0].channel) && !has(subs[1].channel) })
 	if !has(subs[2].channel) || !has(subs[3].channel) {
 		t.Error("another server's subscriptions ended")
 	}
@@ -298,14 +294,15 @@ func TestMembershipEvents(t *testing.T) {
 	if err := h.fake.ChannelDelete(subs[2].channel, subs[2].group); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "deleted channel unsubscribed", func() bool { return !has(subs[2].channel) })
+	bottest.Eventually(t, "deleted channel unsubscribed", func() bool { return !has(subs[2].channel) })
 	if !has(subs[3].channel) {
 		t.Error("a sibling channel was unsubscribed")
 	}
 }
 
 func TestRunUnauthorized(t *testing.T) {
-	fake := discordtest.New(t)
+	fake := discordtest.New()
+	t.Cleanup(fake.Close)
 	logs := &bottest.Buffer{}
 	a := New(Config{Token: "wrong-token-value", APIURL: fake.URL, Log: newTestLogger(logs)}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -323,7 +320,8 @@ func TestRunUnauthorized(t *testing.T) {
 }
 
 func TestRunGatewayRefusesToken(t *testing.T) {
-	fake := discordtest.New(t, discordtest.WithGatewayToken("another-token"))
+	fake := discordtest.New(discordtest.WithGatewayToken("another-token"))
+	t.Cleanup(fake.Close)
 	a := New(Config{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -336,7 +334,8 @@ func TestRunGatewayRefusesToken(t *testing.T) {
 }
 
 func TestRunRetriesUnreachableUntilCancelled(t *testing.T) {
-	fake := discordtest.New(t)
+	fake := discordtest.New()
+	t.Cleanup(fake.Close)
 	url := fake.URL
 	fake.Close() // nothing listens there any more
 	logs := &bottest.Buffer{}
@@ -345,7 +344,7 @@ func TestRunRetriesUnreachableUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	eventually(t, "several retries logged", func() bool { return strings.Count(logs.String(), "retrying") >= 3 })
+	bottest.Eventually(t, "several retries logged", func() bool { return strings.Count(logs.String(), "retrying") >= 3 })
 	if _, err := a.Send(ctx, "300000000000000001", bot.Message{Title: "x"}); bot.ClassOf(err).Class != bot.Unavailable {
 		t.Errorf("Send before ready = %v, want Unavailable (Discord's failure, not the channel's)", err)
 	}
@@ -375,44 +374,8 @@ func TestInviteURL(t *testing.T) {
 	}
 }
 
-// recordOutage runs real monitor rounds into st ending ten minutes ago: 30 s
-// up, then 30 s announced down with api failing, then up again; the bot has
-// not run since.
-func recordOutage(t *testing.T, st bot.StateStore) {
-	t.Helper()
-	verdicts := []probe.Verdict{probe.VerdictUp, probe.VerdictUp, probe.VerdictDown, probe.VerdictDown, probe.VerdictDown, probe.VerdictUp, probe.VerdictUp}
-	base := time.Now().Add(-10 * time.Minute)
-	k := 0
-	mon := monitor.New(monitor.Config{
-		Probe: func(context.Context) probe.Round {
-			r := probe.Round{Start: base.Add(time.Duration(k) * 10 * time.Second), Verdict: verdicts[k]}
-			if r.Verdict == probe.VerdictDown {
-				r.Targets = []probe.Result{{Target: "api", Class: probe.ClassStatus, Status: 503, Detail: "HTTP 503"}}
-			} else {
-				r.Targets = []probe.Result{{Target: "api", Latency: 90 * time.Millisecond}}
-			}
-			k++
-			return r
-		},
-		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: st,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err := mon.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for range verdicts {
-		if err := mon.RunRound(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestHistoryAndUptimeSlashCommands(t *testing.T) {
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := adaptertest.Store(t)
 	h := startAdapter(t, harnessOpt{store: store})
 
 	k := slices.IndexFunc(Commands(), func(c *discordgo.ApplicationCommand) bool { return c.Name == "history" })
@@ -440,7 +403,7 @@ func TestHistoryAndUptimeSlashCommands(t *testing.T) {
 		}
 	}
 
-	recordOutage(t, store)
+	adaptertest.RecordOutage(t, store, time.Now(), "HTTP 503")
 	for _, tc := range []struct {
 		cmd, locale string
 		want        []string

@@ -2,20 +2,16 @@ package discord
 
 import (
 	"context"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
-	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
@@ -26,17 +22,7 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	x := fakex.New()
-	defer x.Close()
-	targets := []probe.Target{{Name: "web", URL: x.URL() + "/"}, {Name: "api", URL: x.URL() + "/api"}}
-	checker := &probe.Checker{Client: &http.Client{}, Timeout: time.Second, RetryDelay: 10 * time.Millisecond}
-
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-
+	store := adaptertest.Store(t)
 	h := startAdapter(t, harnessOpt{store: store})
 	log := newTestLogger(h.logs)
 
@@ -60,31 +46,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Error("refusal not ephemeral")
 	}
 
-	disp := delivery.NewDispatcher(store, []delivery.Channel{{
+	chain := adaptertest.Start(t, store, []delivery.Channel{{
 		Platform: Platform, Notifier: h.a,
 		Policy: delivery.Policy{Workers: 4, MaxAttempts: 5, MaxAge: time.Hour, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond},
-	}}, bot.SystemClock{}, log, nil)
-	mon := monitor.New(monitor.Config{
-		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
-		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},
-		Store:   store, Log: log, Changed: disp.Wake,
-	})
-	if err := mon.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	dctx, dcancel := context.WithCancel(ctx)
-	ddone := make(chan struct{})
-	go func() { defer close(ddone); disp.Run(dctx) }()
-	defer func() { dcancel(); <-ddone }()
-
-	rounds := func(n int) {
-		t.Helper()
-		for range n {
-			if err := mon.RunRound(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	}}, log)
+	x, rounds := chain.X, func(n int) { t.Helper(); chain.Rounds(t, n) }
 	rounds(2) // first state: up, silently
 	h.fake.FailChannel(limited, discordtest.RateLimited(300*time.Millisecond, false), 1)
 	h.fake.FailChannel(flaky, discordtest.ServerError(), 1)
@@ -114,7 +80,7 @@ func TestEndToEnd(t *testing.T) {
 	if n := h.fake.Attempts(gone); n != 1 {
 		t.Errorf("channel answering 50001 got %d requests, want 1", n)
 	}
-	eventually(t, "50001 ends the subscription", func() bool {
+	bottest.Eventually(t, "50001 ends the subscription", func() bool {
 		subs, err := store.Subscriptions(ctx)
 		if err != nil {
 			t.Fatal(err)

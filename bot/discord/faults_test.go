@@ -206,7 +206,7 @@ func TestTokenRevokedOnGateway(t *testing.T) {
 	h := startAdapter(t, harnessOpt{})
 	rest := h.fake.Requests()
 	h.fake.RevokeToken() // closes the gateway with 4004; the resume is refused with 4004
-	eventually(t, "state unauthorized", func() bool { return h.a.State() == bot.PlatformUnauthorized })
+	bottest.Eventually(t, "state unauthorized", func() bool { return h.a.State() == bot.PlatformUnauthorized })
 	assertStopped(t, h, rest)
 }
 
@@ -215,7 +215,7 @@ func TestTokenRevokedOnGateway(t *testing.T) {
 func TestUnreachableThenBack(t *testing.T) {
 	h := startAdapter(t, harnessOpt{})
 	h.fake.Refuse()
-	eventually(t, "state unavailable after the gateway dropped", func() bool { return h.a.State() == bot.PlatformUnavailable })
+	bottest.Eventually(t, "state unavailable after the gateway dropped", func() bool { return h.a.State() == bot.PlatformUnavailable })
 	if se, err := send(t, h, "300000000000000001"); se == nil || se.Class != bot.Unavailable {
 		t.Fatalf("Send while refused: %v, want Unavailable", err)
 	}
@@ -225,7 +225,7 @@ func TestUnreachableThenBack(t *testing.T) {
 	if err := h.fake.WaitConnected(ctx); err != nil {
 		t.Fatalf("gateway not back: %v", err)
 	}
-	eventually(t, "state ready after the gateway is back", func() bool { return h.a.State() == bot.PlatformReady })
+	bottest.Eventually(t, "state ready after the gateway is back", func() bool { return h.a.State() == bot.PlatformReady })
 	if se, err := send(t, h, "300000000000000001"); err != nil {
 		t.Fatalf("Send after recovery: %+v", se)
 	}

@@ -5,18 +5,17 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
@@ -46,11 +45,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 
-	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bot.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
+	store := adaptertest.Store(b)
 	ids := make([]string, channels)
 	for i := range ids {
 		ids[i] = strconv.FormatInt(1_300_000_000_000_000_000+int64(i), 10)
@@ -60,7 +55,8 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 		}
 	}
 
-	fake := discordtest.New(b)
+	fake := discordtest.New()
+	b.Cleanup(fake.Close)
 	svc := command.NewService(store, store, time.Now, log)
 	a := New(Config{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL, Log: log}, svc)
 	runDone := make(chan error, 1)

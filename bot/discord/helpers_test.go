@@ -131,7 +131,9 @@ type harnessOpt struct {
 // Cleanup stops Run, checks it returned nil and that the token never reached the logs.
 func startAdapter(t *testing.T, o harnessOpt) *harness {
 	t.Helper()
-	h := &harness{fake: discordtest.New(t, o.fakeOpts...), store: newMemStore(), logs: &bottest.Buffer{}, ended: make(chan struct{})}
+	fake := discordtest.New(o.fakeOpts...)
+	t.Cleanup(fake.Close)
+	h := &harness{fake: fake, store: newMemStore(), logs: &bottest.Buffer{}, ended: make(chan struct{})}
 	log := newTestLogger(h.logs)
 	var store interface {
 		bot.SubscriptionStore
@@ -206,16 +208,4 @@ func (h *harness) interact(t *testing.T, spec discordtest.InteractionSpec) disco
 		t.Fatalf("interaction %q never answered: %v (got %+v)\nlogs:\n%s", spec.Name, err, got, h.logs)
 	}
 	return in
-}
-
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -16,7 +16,8 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
 
-// newCommands are the per-chat settings commands (issue 12).
+// newCommands are the per-chat settings commands: the recorder below takes
+// these and nothing else.
 var newCommands = []string{"settings", "alerts", "mute", "unmute", "language", "remind"}
 
 // recorder stands in for the service's settings side, so these tests see
@@ -259,7 +260,7 @@ func TestOptionFaultsNeverLogTokens(t *testing.T) {
 		}
 		in, _ := h.fake.Interaction(id)
 		tokens = append(tokens, in.Token)
-		eventually(t, "the failed answer logged", func() bool {
+		bottest.Eventually(t, "the failed answer logged", func() bool {
 			return strings.Count(h.logs.String(), "acknowledge discord interaction") == len(tokens)
 		})
 		h.fake.Recover()

@@ -75,7 +75,7 @@ func (r *recorder) commands() []command.Command {
 func newSettingsHarness(t *testing.T, noButtons bool) (*harness, *recorder) {
 	t.Helper()
 	rec := &recorder{noButtons: noButtons}
-	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { rec.Handler = s; return rec }, func() time.Time { return t0 }, func(a *Adapter) {
+	h := newHarnessWith(t, nil, func(s Handler) Handler { rec.Handler = s; return rec }, func() time.Time { return t0 }, func(a *Adapter) {
 		a.replier = delivery.NewGate(delivery.Policy{}, nil)
 	})
 	return h, rec
@@ -369,7 +369,7 @@ func TestButtonFaultsNeverLogToken(t *testing.T) {
 // changes the stored setting and edits the message in place, a typed
 // command with a bad value changes nothing.
 func TestSettingsThroughTheRealService(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	user := telegramtest.User{ID: userID}
 	chat := bot.ChatRef{Platform: Platform, ID: strconv.Itoa(userID)}
 	h.handled(h.fake.Private(user, "/subscribe"))

@@ -20,16 +20,13 @@ import (
 // and half in a group: a bounded number of answers and one slow-down note,
 // then silence until their budget comes back.
 func TestFloodingUserIsLimited(t *testing.T) {
-	for _, tt := range []struct{ lang, status, slow string }{
-		{"en", "X is", "too fast"},
-		{"fr", "X est", "trop vite"},
-	} {
-		t.Run(tt.lang, func(t *testing.T) {
+	for _, tt := range bottest.Languages() {
+		t.Run(tt.Telegram, func(t *testing.T) {
 			clock := bottest.NewClock(t0) // frozen: no budget comes back until the test says so
-			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+			h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
 				a.limiter = command.NewLimiter(command.DefaultLimits(), clock)
 			})
-			user := telegramtest.User{ID: userID, LanguageCode: tt.lang}
+			user := telegramtest.User{ID: userID, LanguageCode: tt.Telegram}
 			flood := func(n int) {
 				t.Helper()
 				var last int
@@ -45,9 +42,9 @@ func TestFloodingUserIsLimited(t *testing.T) {
 			count := func() (answers, notes int) {
 				for _, m := range h.fake.Sent() {
 					switch {
-					case strings.Contains(m.Plain, tt.slow):
+					case strings.Contains(m.Plain, tt.SlowDown):
 						notes++
-					case strings.Contains(m.Plain, tt.status):
+					case strings.Contains(m.Plain, tt.Status):
 						answers++
 					default:
 						t.Errorf("unexpected message to %d: %q", m.ChatID, m.Plain)
@@ -62,7 +59,7 @@ func TestFloodingUserIsLimited(t *testing.T) {
 			if answers < 2 || answers > 3 || notes != 1 {
 				t.Fatalf("%d answers and %d notes after 8 commands, want 2 or 3 and 1", answers, notes)
 			}
-			if g := h.fake.SentTo(groupID); len(g) != 2 || !strings.Contains(g[1].Plain, tt.slow) || g[1].ReplyTo == 0 {
+			if g := h.fake.SentTo(groupID); len(g) != 2 || !strings.Contains(g[1].Plain, tt.SlowDown) || g[1].ReplyTo == 0 {
 				t.Errorf("the group got %+v, want its answer then the note, replying to the asker", g)
 			}
 			flood(8)
@@ -81,7 +78,7 @@ func TestFloodingUserIsLimited(t *testing.T) {
 // The answer to a /status asked while one is pending in the chat is the
 // pending one, rendered when it goes out: one answer for both.
 func TestPendingStatusServesLaterAskers(t *testing.T) {
-	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
 		a.limiter = command.NewLimiter(command.Limits{Burst: 100}, bottest.NewClock(t0))
 	})
 	// The first answer in a chat goes at once; the next one waits out the
@@ -105,24 +102,21 @@ func TestPendingStatusServesLaterAskers(t *testing.T) {
 }
 
 func TestSubscriptionCapOnTelegram(t *testing.T) {
-	for _, tt := range []struct{ lang, ok, refused string }{
-		{"en", "Subscribed", "already subscribed 2 chats, the most one person may"},
-		{"fr", "Abonné", "déjà abonné 2 discussions, le maximum par personne"},
-	} {
-		t.Run(tt.lang, func(t *testing.T) {
-			h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, nil, command.WithSubscriptionCap(2))
-			user := telegramtest.User{ID: userID, LanguageCode: tt.lang}
+	for _, tt := range bottest.Languages() {
+		t.Run(tt.Telegram, func(t *testing.T) {
+			h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, nil, command.WithSubscriptionCap(2))
+			user := telegramtest.User{ID: userID, LanguageCode: tt.Telegram}
 			groups := []int64{-1001, -1002, -1003}
 			for _, g := range groups {
 				h.fake.SetMember(g, userID, "administrator")
 				h.handled(h.fake.Group(g, user, "/subscribe"))
 			}
 			for i, g := range groups[:2] {
-				if sent := h.fake.SentTo(g); len(sent) != 1 || !strings.Contains(sent[0].Plain, tt.ok) {
-					t.Errorf("group %d got %+v, want %q", i, sent, tt.ok)
+				if sent := h.fake.SentTo(g); len(sent) != 1 || !strings.Contains(sent[0].Plain, tt.Subscribed) {
+					t.Errorf("group %d got %+v, want %q", i, sent, tt.Subscribed)
 				}
 			}
-			if sent := h.fake.SentTo(groups[2]); len(sent) != 1 || !strings.Contains(sent[0].Plain, tt.refused) {
+			if sent := h.fake.SentTo(groups[2]); len(sent) != 1 || !strings.Contains(sent[0].Plain, tt.Capped) {
 				t.Errorf("third group got %+v, want the cap", sent)
 			}
 			if n := len(h.subscribed()); n != 2 {
@@ -150,7 +144,7 @@ func (p panicky) Handle(ctx context.Context, cmd command.Command) (bot.Message, 
 
 func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
 	panics := adapterkit.NewPanics(nil, Platform)
-	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { return panicky{s} }, func() time.Time { return t0 },
+	h := newHarnessWith(t, nil, func(s Handler) Handler { return panicky{s} }, func() time.Time { return t0 },
 		func(a *Adapter) { a.panics = panics })
 	user := telegramtest.User{ID: userID}
 	h.fake.Private(user, "/status")
@@ -176,7 +170,7 @@ func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
 // Button presses count as commands: past the limit a press gets the
 // slow-down pop-up and changes nothing.
 func TestRapidButtonPressesAreLimited(t *testing.T) {
-	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
 		a.limiter = command.NewLimiter(command.Limits{Burst: 3}, bottest.NewClock(t0))
 	})
 	user := telegramtest.User{ID: userID, LanguageCode: "fr"}
@@ -267,7 +261,7 @@ func TestStatusRenderedWhenSent(t *testing.T) {
 	var v atomic.Int32
 	v.Store(1)
 	release := make(chan struct{})
-	h := newHarnessWith(t, telegramtest.Options{}, func(s Handler) Handler { return versioned{s, &v} }, func() time.Time { return t0 },
+	h := newHarnessWith(t, nil, func(s Handler) Handler { return versioned{s, &v} }, func() time.Time { return t0 },
 		func(a *Adapter) { a.replier = heldReplier{release} })
 	id := h.fake.Private(telegramtest.User{ID: userID}, "/status")
 	if err := h.fake.WaitHandled(waitCtx(t), id); err != nil {

@@ -3,21 +3,17 @@ package telegram
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
-	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/bot/text"
-	"github.com/xstatusbot/xstatusbot/probe"
 )
 
 const (
@@ -165,7 +161,7 @@ func TestCommands(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, telegramtest.Options{}, nil)
+			h := newHarness(t, nil, nil)
 			if tc.setup != nil {
 				tc.setup(h.fake)
 			}
@@ -209,7 +205,7 @@ func TestCommands(t *testing.T) {
 }
 
 func TestSubscribeTwiceThenUnsubscribe(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	user := telegramtest.User{ID: userID}
 	var last int
 	for _, text := range []string{"/subscribe", "/subscribe", "/unsubscribe", "/unsubscribe"} {
@@ -232,7 +228,7 @@ func TestSubscribeTwiceThenUnsubscribe(t *testing.T) {
 }
 
 func TestStatusAnswers(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/status"))
 	got := h.fake.SentTo(userID)
 	if len(got) != 1 || !strings.HasPrefix(got[0].Text, "<b>X is not known yet</b>") {
@@ -255,7 +251,7 @@ func TestMembershipUpdates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var gone atomic.Int32
-			h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+			h := newHarness(t, nil, func(s Handler) Handler {
 				return &spyHandler{Handler: s, gone: func(bot.ChatRef) { gone.Add(1) }}
 			})
 			ref := bot.ChatRef{Platform: Platform, ID: strconv.FormatInt(tc.chat, 10)}
@@ -274,7 +270,7 @@ func TestMembershipUpdates(t *testing.T) {
 func TestMigrationKeepsSubscription(t *testing.T) {
 	const oldID, newID = -4242, -1004242
 	var calls atomic.Int32
-	h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+	h := newHarness(t, nil, func(s Handler) Handler {
 		return &spyHandler{Handler: s, migrated: func(from, to bot.ChatRef) {
 			if from.ID == strconv.Itoa(oldID) && to.ID == strconv.Itoa(newID) {
 				calls.Add(1)
@@ -322,7 +318,7 @@ func TestFailedUpdateIsRetriedBeforeLaterOnes(t *testing.T) {
 	var calls atomic.Int32
 	spy := &spyHandler{gone: func(bot.ChatRef) { calls.Add(1) }}
 	spy.failGone.Store(1)
-	h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+	h := newHarness(t, nil, func(s Handler) Handler {
 		spy.Handler = s
 		return spy
 	})
@@ -342,7 +338,7 @@ func TestFailedUpdateIsRetriedBeforeLaterOnes(t *testing.T) {
 }
 
 func TestPoisonUpdateSkipped(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.fake.PushRaw("message", `"message":{"message_id":"not a number","chat":"nope"}`)
 	id := h.fake.Private(telegramtest.User{ID: userID}, "/subscribe")
 	h.handled(id)
@@ -355,7 +351,7 @@ func TestPoisonUpdateSkipped(t *testing.T) {
 }
 
 func TestPollingParametersAndMenu(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/help"))
 	p := h.fake.LastPoll()
 	if want := []string{"message", "channel_post", "my_chat_member", "callback_query"}; !reflect.DeepEqual(p.AllowedUpdates, want) {
@@ -377,7 +373,7 @@ func TestPollingParametersAndMenu(t *testing.T) {
 }
 
 func TestForumTopicReplyStaysInTopic(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	id := h.fake.Push(telegramtest.Msg{
 		Chat: telegramtest.Chat{ID: groupID, Type: "supergroup"}, From: &telegramtest.User{ID: userID},
 		Text: "/status", ThreadID: 77,
@@ -390,7 +386,7 @@ func TestForumTopicReplyStaysInTopic(t *testing.T) {
 }
 
 func TestConflictReportedAndPollingResumes(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.fake.FailNext("getUpdates", telegramtest.Conflict(), telegramtest.ServerError(502), telegramtest.NonJSON(502))
 	h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/subscribe"))
 	logs := h.logs.String()
@@ -406,7 +402,7 @@ func TestUpdateFailingForeverIsSkipped(t *testing.T) {
 	var calls atomic.Int32
 	spy := &spyHandler{gone: func(bot.ChatRef) { calls.Add(1) }}
 	spy.failGone.Store(1000)
-	h := newHarness(t, telegramtest.Options{}, func(s Handler) Handler {
+	h := newHarness(t, nil, func(s Handler) Handler {
 		spy.Handler = s
 		return spy
 	})
@@ -423,39 +419,8 @@ func TestUpdateFailingForeverIsSkipped(t *testing.T) {
 	}
 }
 
-// recordOutage runs real monitor rounds into st ten minutes before t0: up,
-// then failing from -9m40s (announced down at -9m30s), healthy again from
-// -9m10s (announced up at -9m00s).
-func recordOutage(t *testing.T, st bot.StateStore) {
-	t.Helper()
-	verdicts := []probe.Verdict{probe.VerdictUp, probe.VerdictUp, probe.VerdictDown, probe.VerdictDown, probe.VerdictDown, probe.VerdictUp, probe.VerdictUp}
-	k := 0
-	mon := monitor.New(monitor.Config{
-		Probe: func(context.Context) probe.Round {
-			r := probe.Round{Start: t0.Add(-10*time.Minute + time.Duration(k)*10*time.Second), Verdict: verdicts[k]}
-			if r.Verdict == probe.VerdictDown {
-				r.Targets = []probe.Result{{Target: "api", Class: probe.ClassStatus, Status: 503, Detail: "HTTP 503 <html>"}}
-			} else {
-				r.Targets = []probe.Result{{Target: "api", Latency: 90 * time.Millisecond}}
-			}
-			k++
-			return r
-		},
-		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: st, Now: func() time.Time { return t0 },
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err := mon.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for range verdicts {
-		if err := mon.RunRound(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestHistoryAndUptimeAnswers(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	// One user per question: Telegram's per-chat pace would otherwise space the answers a second apart.
 	user := int64(userID)
 	ask := func(lang, cmd string) string {
@@ -474,7 +439,7 @@ func TestHistoryAndUptimeAnswers(t *testing.T) {
 		t.Errorf("empty history in French %q", got)
 	}
 
-	recordOutage(t, h.store)
+	adaptertest.RecordOutage(t, h.store, t0, "HTTP 503 <html>")
 	// 30 s up and 30 s down recorded; the bot has not run since (-9m00s to now is a gap).
 	for _, tc := range []struct {
 		lang, cmd string

@@ -25,7 +25,7 @@ func TestEndToEnd(t *testing.T) {
 	x := fakex.New()
 	t.Cleanup(x.Close)
 	clock := bottest.NewClock(time.Now().UTC().Truncate(time.Second))
-	h := newHarnessAt(t, telegramtest.Options{}, nil, clock.Now)
+	h := newHarnessAt(t, nil, nil, clock.Now)
 	f := h.fake
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 

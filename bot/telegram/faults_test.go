@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,10 +12,10 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -27,7 +26,7 @@ import (
 // without waiting out the backoff.
 func TestTelegramDownForMinutes(t *testing.T) {
 	clock := bottest.NewClock(t0)
-	h := newHarnessWith(t, telegramtest.Options{}, nil, clock.Now, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, clock.Now, func(a *Adapter) {
 		a.clock = clock
 		a.minBackoff, a.maxBackoff = time.Second, maxBackoff
 	})
@@ -107,7 +106,7 @@ func TestTokenRevokedAtRuntime(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, telegramtest.Options{}, nil)
+			h := newHarness(t, nil, nil)
 			h.handled(h.fake.Private(telegramtest.User{ID: userID}, "/subscribe"))
 			tc.revoke(t, h)
 			ctx := waitCtx(t)
@@ -149,12 +148,9 @@ func TestTokenRevokedAtRuntime(t *testing.T) {
 // first push to the last answer.
 func burst(tb testing.TB, replier Replier, limits telegramtest.Limits, chats int, scripts [][]string) (*telegramtest.Server, time.Duration) {
 	tb.Helper()
-	fake := telegramtest.Start(tb, telegramtest.Options{Limits: limits})
-	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "bot.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
+	fake := telegramtest.New(telegramtest.WithLimits(limits))
+	tb.Cleanup(fake.Close)
+	store := adaptertest.Store(tb)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := command.NewService(store, store, time.Now, quiet)
 	a := New(Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: replier}, svc)

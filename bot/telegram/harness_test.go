@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
@@ -96,35 +96,26 @@ type harness struct {
 
 var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 // newHarness starts the fake and the adapter; h, when non-nil, wraps the
 // service as the adapter's handler.
-func newHarness(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler) *harness {
+func newHarness(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler) *harness {
 	t.Helper()
 	return newHarnessAt(t, opts, wrap, func() time.Time { return t0 })
 }
 
 // newHarnessAt is newHarness with the service on the given clock.
-func newHarnessAt(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time) *harness {
+func newHarnessAt(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler, now func() time.Time) *harness {
 	t.Helper()
 	return newHarnessWith(t, opts, wrap, now, nil)
 }
 
 // newHarnessWith is newHarnessAt with setup applied to the adapter before Run.
-func newHarnessWith(t *testing.T, opts telegramtest.Options, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter), svcOpts ...command.ServiceOption) *harness {
+func newHarnessWith(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter), svcOpts ...command.ServiceOption) *harness {
 	t.Helper()
-	fake := telegramtest.Start(t, opts)
+	fake := telegramtest.New(opts...)
+	t.Cleanup(fake.Close)
 	logs := newLogBuffer()
-	store := openStore(t)
+	store := adaptertest.Store(t)
 	svc := command.NewService(store, store, now, logs.logger(), svcOpts...)
 	var hd Handler = svc
 	if wrap != nil {

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
 func TestRenderFormat(t *testing.T) {
@@ -62,7 +61,7 @@ func TestRenderLimitThroughTelegram(t *testing.T) {
 		{"cut inside a field name", bot.Message{Title: long("a", 4080), Fields: []bot.Field{{Name: long("<", 50), Value: "v"}}}},
 		{"exactly at the limit", bot.Message{Title: long("a", MaxText-len("<b></b>"))}},
 	}
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.connected()
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,7 +45,8 @@ func TestRejectedTokenStopsRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := telegramtest.Start(t, telegramtest.Options{})
+			fake := telegramtest.New()
+			t.Cleanup(fake.Close)
 			token := fake.Token
 			if tc.fail == nil {
 				token = "987654321:AAWrongTokenWrongTokenWrongToken00"
@@ -162,7 +163,7 @@ func TestSecretsNeverInSlogAttributes(t *testing.T) {
 func TestFaultsNeverLogToken(t *testing.T) {
 	gate := delivery.NewGate(delivery.Policy{}, nil)
 	gate.ReplyWindow = time.Second
-	h := newHarnessWith(t, telegramtest.Options{}, nil, func() time.Time { return t0 }, func(a *Adapter) { a.replier = gate })
+	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) { a.replier = gate })
 	ctx := waitCtx(t)
 	h.connected()
 

@@ -45,7 +45,7 @@ func TestSendErrorClasses(t *testing.T) {
 		{"409 conflict", telegramtest.Conflict(), bot.Retryable, 0, ""},
 		// 401 switches the adapter off: see TestTokenRevokedAtRuntime.
 	}
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.connected()
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestSendErrorClasses(t *testing.T) {
 }
 
 func TestSendOptions(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.connected()
 	ctx := context.Background()
 	first, err := h.a.Send(ctx, strconv.Itoa(groupID), bot.Message{Title: "🔴 X is down", Silent: true})
@@ -135,9 +135,9 @@ func TestSendNetworkErrorIsUnavailableAndRedacted(t *testing.T) {
 
 func TestFakeRateLimiter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	h := newHarness(t, telegramtest.Options{
-		Limits: telegramtest.Limits{PerSecond: 3, PerChatPerSecond: 1, PerGroupPerMinute: 20},
-		Now:    func() time.Time { return now }, // frozen: every send is in the same second
+	h := newHarness(t, []telegramtest.Option{
+		telegramtest.WithLimits(telegramtest.Limits{PerSecond: 3, PerChatPerSecond: 1, PerGroupPerMinute: 20}),
+		telegramtest.WithClock(func() time.Time { return now }), // frozen: every send is in the same second
 	}, nil)
 	h.connected()
 	ctx := context.Background()
@@ -176,7 +176,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	var elsewhere atomic.Int64
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
 	defer other.Close()
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.connected()
 	const chat = 7070
 	h.fake.FailChat(chat, telegramtest.Failure{Code: http.StatusTemporaryRedirect, Body: "moved", Location: other.URL + "/bot" + h.fake.Token + "/sendMessage"})
@@ -196,7 +196,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 // Telegram's JSON 500 for one chat is Unavailable for delivery (which backs
 // that chat off) but leaves the adapter ready: Telegram answered.
 func TestOneChatsServerErrorLeavesTelegramReady(t *testing.T) {
-	h := newHarness(t, telegramtest.Options{}, nil)
+	h := newHarness(t, nil, nil)
 	h.connected()
 	const chat = 7171
 	h.fake.FailChat(chat, telegramtest.ServerError(500), telegramtest.ServerError(500), telegramtest.ServerError(500))

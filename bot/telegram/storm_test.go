@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,10 +11,10 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -38,12 +37,9 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	gate := delivery.NewGate(delivery.Policy{Rate: rate, PerChat: time.Second}, nil)
-	fake := telegramtest.Start(t, telegramtest.Options{Limits: telegramtest.Limits{PerSecond: rate + 5, PerChatPerSecond: 1}})
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	fake := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{PerSecond: rate + 5, PerChatPerSecond: 1}))
+	t.Cleanup(fake.Close)
+	store := adaptertest.Store(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := New(Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: gate},
 		command.NewService(store, store, time.Now, quiet))

@@ -2,8 +2,11 @@
 // commands and membership changes, hands commands to the bot service, and
 // delivers alerts (bot.Notifier) with Telegram errors mapped to bot error
 // classes. It is built on github.com/go-telegram-bot-api/telegram-bot-api/v5
-// but uses only its request plumbing, types and errors: the library's
-// constructors, update channel and logger are avoided (see GUIDE.md).
+// but uses only its request plumbing, types and errors. Its constructors are
+// avoided because each makes a getMe request, without a context; its update
+// channel because it retries every error every 3 s forever and cannot be
+// restarted; its logger because it would print the token that every request
+// URL carries.
 package telegram
 
 import (

@@ -33,7 +33,8 @@ type Delivery interface {
 	Platforms() map[bot.Platform]bot.PlatformHealth
 }
 
-// Leadership tells whether this replica leads (issue 13).
+// Leadership tells whether this replica leads, so that /healthz of each
+// replica says which one decides and delivers.
 type Leadership interface {
 	Status() (bot.Term, bool)
 }

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,9 +9,9 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
 
@@ -22,11 +21,7 @@ import (
 // one answering 403 once has that row expired and stays subscribed.
 func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 	ctx := t.Context()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := adaptertest.Store(t)
 	revoked, gone, once := newReceiver(t, KindJSON), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
 	revoked.fail(1000, fault{status: 401, body: "invalid token"})
 	gone.fail(1000, fault{status: 410, body: "gone"})
@@ -55,7 +50,7 @@ func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 
 	storetest.SaveDown(t, store, time.Now())
 	disp.Wake()
-	eventually(t, "the outbox to empty", func() bool { b, err := store.Backlog(ctx); return err == nil && b[Platform].Pending == 0 })
+	bottest.Eventually(t, "the outbox to empty", func() bool { b, err := store.Backlog(ctx); return err == nil && b[Platform].Pending == 0 })
 	if got := len(revoked.all()); got != 1 {
 		t.Errorf("the 401 webhook got %d requests, want 1: a refusal is not retried", got)
 	}

@@ -3,20 +3,15 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
-	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
-	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
@@ -28,17 +23,7 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	x := fakex.New()
-	defer x.Close()
-	targets := []probe.Target{{Name: "web", URL: x.URL() + "/"}, {Name: "api", URL: x.URL() + "/api"}}
-	checker := &probe.Checker{Client: &http.Client{}, Timeout: time.Second, RetryDelay: 10 * time.Millisecond}
-
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-
+	store := adaptertest.Store(t)
 	slack, discordHook, plain, flaky := newReceiver(t, KindSlack), newReceiver(t, KindDiscord), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
 	receivers := map[string]*receiver{"slack": slack, "discord": discordHook, "json": plain, "flaky json": flaky}
 	settings := Settings{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
@@ -59,33 +44,13 @@ func TestEndToEnd(t *testing.T) {
 
 	policy := settings.Policy()
 	policy.BackoffMin, policy.BackoffMax = 20*time.Millisecond, 100*time.Millisecond
-	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, bot.SystemClock{}, log, nil)
-	mon := monitor.New(monitor.Config{
-		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
-		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},
-		Store:   store, Log: log, Changed: disp.Wake,
-	})
-	if err := mon.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	dctx, dcancel := context.WithCancel(ctx)
-	ddone := make(chan struct{})
-	go func() { defer close(ddone); disp.Run(dctx) }()
-	defer func() { dcancel(); <-ddone }()
-
-	rounds := func(k int) {
-		t.Helper()
-		for range k {
-			if err := mon.RunRound(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	chain := adaptertest.Start(t, store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, log)
+	x, rounds := chain.X, func(k int) { t.Helper(); chain.Rounds(t, k) }
 	// settled waits until every receiver has want messages and nothing is
 	// left in the outbox, after which no further send can happen.
 	settled := func(want int) {
 		t.Helper()
-		eventually(t, "every receiver served and the outbox empty", func() bool {
+		bottest.Eventually(t, "every receiver served and the outbox empty", func() bool {
 			for _, r := range receivers {
 				if len(r.delivered()) < want {
 					return false

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +11,10 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -44,11 +43,7 @@ func TestRedirectIsNotFollowedAndEndsTheRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := adaptertest.Store(t)
 	for _, sub := range settings.Subscriptions() {
 		sub.CreatedAt = time.Now()
 		if _, err := store.Subscribe(ctx, sub); err != nil {
@@ -77,7 +72,7 @@ func TestRedirectIsNotFollowedAndEndsTheRow(t *testing.T) {
 	go func() { defer close(done); disp.Run(dctx) }()
 	defer func() { dcancel(); <-done }()
 
-	eventually(t, "the outbox drained", func() bool {
+	bottest.Eventually(t, "the outbox drained", func() bool {
 		b, err := store.Backlog(ctx)
 		return err == nil && b[Platform].Pending == 0 && len(healthy.delivered()) == 1
 	})

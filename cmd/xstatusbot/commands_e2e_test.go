@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
-	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
 // TestCommandLimitsAsWired runs the bot as main wires it: the subscription
@@ -14,13 +13,9 @@ import (
 // /status in a private chat and a group gets a bounded number of answers
 // and one slow-down note, while another person is answered.
 func TestCommandLimitsAsWired(t *testing.T) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	env := botEnv(t, x, ctrl)
-	env["TELEGRAM_BOT_TOKEN"] = telegramtest.DefaultToken
-	env["TELEGRAM_API_ENDPOINT"] = tg.Endpoint()
+	f := startFakes(t, false)
+	tg := f.tg
+	env := f.env(t)
 	env["MAX_SUBSCRIPTIONS_PER_USER"] = "1"
 	in := start(t, env)
 	waitFor(t, "telegram connected", func() bool { return strings.Contains(in.stderr.String(), "telegram connected") })

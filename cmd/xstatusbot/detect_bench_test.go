@@ -274,7 +274,7 @@ func (r detectRun) report(b *testing.B, shapes []string) {
 	b.ReportMetric(r.ticks, "ticks")
 }
 
-// BenchmarkMemory is the memory figure: the stripped real binary probes
+// BenchmarkMemory measures the README's memory promise: the stripped real binary probes
 // 4 targets and 1 control on a fake X on 127.0.0.1 every second, with 10,000
 // Telegram subscriptions in its database (no token: they are only stored),
 // for BENCH_MEMORY_SECONDS (default 60); then VmRSS and VmHWM of the process

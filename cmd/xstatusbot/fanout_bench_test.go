@@ -30,7 +30,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// BenchmarkFanOut is the fan-out benchmark: one real transition, saved by
+// BenchmarkFanOut measures fan-out: one real transition, saved by
 // a real monitor.Monitor into a real SQLite store, fanned out to thousands of
 // subscribed chats by a real delivery.Dispatcher through the real Telegram and
 // Discord adapters, connected (Run) to their in-process fakes on 127.0.0.1.
@@ -141,11 +141,11 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	// Subscriptions, through the store as the commands make them.
 	tgIDs, dcIDs := subscribeChats(b, ctx, store, cfg)
 
-	tgFake := telegramtest.NewServer(telegramtest.Options{Limits: telegramtest.Limits{
+	tgFake := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{
 		PerSecond: cfg.tgLimit, PerChatPerSecond: 1, PerGroupPerMinute: 20,
-	}})
+	}))
 	defer tgFake.Close()
-	dcFake := discordtest.New(b, discordtest.WithGlobalRateLimit(cfg.dcLimit))
+	dcFake := discordtest.New(discordtest.WithGlobalRateLimit(cfg.dcLimit))
 	defer dcFake.Close()
 
 	// Wiring as in serve (run.go), minus the web server and the schedule.

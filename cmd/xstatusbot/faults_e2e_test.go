@@ -110,10 +110,37 @@ func startBinary(t testing.TB, bin, dir string, env map[string]string) *instance
 // before stop, which takes the exit code from done.
 func running(in *instance) bool { return len(in.done) == 0 }
 
-// faultEnv is botEnv for the binary, with an HTTP port of its own.
-func faultEnv(t *testing.T, x, ctrl *fakex.Server) map[string]string {
-	env := botEnv(t, x, ctrl)
-	env["HTTP_ADDR"] = freeAddr(t)
+// fakes are the services the real program meets in a test: X and a control
+// target to probe, Telegram, and Discord when asked for. All are closed when
+// the test ends.
+type fakes struct {
+	x, ctrl *fakex.Server
+	tg      *telegramtest.Server
+	dc      *discordtest.Server // nil unless startFakes was asked for it
+}
+
+// startFakes starts them, the fake Discord only when discord is true.
+func startFakes(t testing.TB, discord bool) *fakes {
+	t.Helper()
+	f := &fakes{x: fakex.New(), ctrl: fakex.New(), tg: telegramtest.New()}
+	t.Cleanup(f.x.Close)
+	t.Cleanup(f.ctrl.Close)
+	t.Cleanup(f.tg.Close)
+	if discord {
+		f.dc = discordtest.New()
+		t.Cleanup(f.dc.Close)
+	}
+	return f
+}
+
+// env is botEnv with the program pointed at the fake Telegram, and at the
+// fake Discord when there is one.
+func (f *fakes) env(t testing.TB) map[string]string {
+	env := botEnv(t, f.x, f.ctrl)
+	withTelegram(env, f.tg.Endpoint())
+	if f.dc != nil {
+		withDiscord(env, f.dc)
+	}
 	return env
 }
 
@@ -271,13 +298,12 @@ func slowTelegram(t *testing.T, tg *telegramtest.Server) (*slowAnswers, string) 
 // not answered yet: the sends must finish and be recorded, so that after a
 // restart on the same database every chat has exactly one alert.
 func testSigtermMidSend(t *testing.T, bin string) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
+	f := startFakes(t, false)
+	x, tg := f.x, f.tg
 	slow, endpoint := slowTelegram(t, tg)
 	const chats, workers = 12, 4
-	env := faultEnv(t, x, ctrl)
+	env := f.env(t)
+	env["HTTP_ADDR"] = freeAddr(t)
 	withTelegram(env, endpoint)
 	env["DELIVERY_WORKERS"] = strconv.Itoa(workers)
 	env["DELIVERY_SHUTDOWN_GRACE"] = "60s" // the test releases the answers well before; a loaded machine may be slow
@@ -332,14 +358,10 @@ func testSigtermMidSend(t *testing.T, bin string) {
 // named by revoked, while the bot runs: that platform is reported
 // unauthorized once and its alerts wait; the other platform and probing go on.
 func testTokenRevoked(t *testing.T, bin, revoked string) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	dc := discordtest.New(t)
-	env := faultEnv(t, x, ctrl)
-	withTelegram(env, tg.Endpoint())
-	withDiscord(env, dc)
+	f := startFakes(t, true)
+	x, tg, dc := f.x, f.tg, f.dc
+	env := f.env(t)
+	env["HTTP_ADDR"] = freeAddr(t)
 	const maxAttempts = 2
 	env["DELIVERY_MAX_ATTEMPTS"] = strconv.Itoa(maxAttempts) // rows spending attempts would expire at once
 	in := startBinary(t, bin, t.TempDir(), env)
@@ -417,12 +439,10 @@ func testTokenRevoked(t *testing.T, bin, revoked string) {
 // longer than DELIVERY_MAX_ATTEMPTS lets a chat error last, then brings it
 // back: every chat must get its alert, once.
 func testTelegramLongOutage(t *testing.T, bin string) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	env := faultEnv(t, x, ctrl)
-	withTelegram(env, tg.Endpoint())
+	f := startFakes(t, false)
+	x, tg := f.x, f.tg
+	env := f.env(t)
+	env["HTTP_ADDR"] = freeAddr(t)
 	const maxAttempts = 2
 	env["DELIVERY_MAX_ATTEMPTS"] = strconv.Itoa(maxAttempts)
 	in := startBinary(t, bin, t.TempDir(), env)
@@ -506,12 +526,9 @@ func testMalformedDotenv(t *testing.T, bin string) {
 // every chat gets its alert, and that only sends in flight at the moment of
 // death (at most DELIVERY_WORKERS) can have been repeated.
 func testKillDuringFanOut(t *testing.T, bin string) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	env := botEnv(t, x, ctrl)
-	withTelegram(env, tg.Endpoint())
+	f := startFakes(t, false)
+	x, tg := f.x, f.tg
+	env := f.env(t)
 	env["TELEGRAM_RATE_LIMIT"] = "15" // slow enough to kill it halfway
 	env["DELIVERY_WORKERS"] = "4"
 	env["HTTP_ADDR"] = "off"

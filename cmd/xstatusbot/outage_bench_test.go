@@ -24,9 +24,9 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// BenchmarkPlatformReturn is the figure: X goes down while Telegram is
-// unreachable (connections refused) for BENCH_OUTAGE (default 3m); then
-// Telegram comes back. It reports the time from Telegram's return to the
+// BenchmarkPlatformReturn measures delivery after a platform outage: X goes
+// down while Telegram is unreachable (connections refused) for BENCH_OUTAGE
+// (default 3m); then Telegram comes back. It reports the time from Telegram's return to the
 // first delivered alert and to the last, through the real dispatcher, the
 // real adapter and the fake Bot API, and fails on any lost, duplicated or
 // expired alert, never on time.
@@ -71,7 +71,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 			b.Fatal(err)
 		}
 	}
-	fake := telegramtest.NewServer(telegramtest.Options{Limits: telegramtest.Limits{PerSecond: 30, PerChatPerSecond: 1}})
+	fake := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{PerSecond: 30, PerChatPerSecond: 1}))
 	defer fake.Close()
 	svc := command.NewService(store, store, time.Now, log)
 	policy := delivery.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers

@@ -18,16 +18,9 @@ import (
 // chat adapters against in-process fakes of Telegram and Discord: people
 // subscribe from the apps, X goes down and comes back, each chat hears it once.
 func TestEndToEndChatPlatforms(t *testing.T) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	dc := discordtest.New(t)
-	env := botEnv(t, x, ctrl)
-	env["TELEGRAM_BOT_TOKEN"] = telegramtest.DefaultToken
-	env["TELEGRAM_API_ENDPOINT"] = tg.Endpoint()
-	env["DISCORD_BOT_TOKEN"] = discordtest.DefaultToken
-	env["DISCORD_API_URL"] = dc.URL
+	f := startFakes(t, true)
+	x, tg, dc := f.x, f.tg, f.dc
+	env := f.env(t)
 	in := start(t, env)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -113,14 +106,9 @@ func countPrefix(msgs []telegramtest.SentMessage, prefix string) int {
 // TestRejectedTokensStopTheBot checks a token the platform refuses stops the
 // bot with a message that names the setting and does not print the token.
 func TestRejectedTokensStopTheBot(t *testing.T) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
 	const wrong = "999999:WrongTokenWrongTokenWrongToken"
-	env := botEnv(t, x, ctrl)
+	env := startFakes(t, false).env(t)
 	env["TELEGRAM_BOT_TOKEN"] = wrong
-	env["TELEGRAM_API_ENDPOINT"] = tg.Endpoint()
 	env["HTTP_ADDR"] = freeAddr(t)
 	var stdout, stderr bottest.Buffer
 	code := run(context.Background(), nil, lookupFrom(env), &stdout, &stderr)

@@ -60,9 +60,9 @@ func runFanOutReplicas(b *testing.B, bin string, cfg fanOutSettings) replicasRes
 	tgIDs, _ := subscribeChats(b, ctx, store, cfg)
 	store.Close()
 
-	tg := telegramtest.NewServer(telegramtest.Options{Limits: telegramtest.Limits{
+	tg := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{
 		PerSecond: cfg.tgLimit, PerChatPerSecond: 1, PerGroupPerMinute: 20,
-	}})
+	}))
 	b.Cleanup(tg.Close) // after the replicas stop: cleanups run last in, first out
 	x, ctrl := fakex.New(), fakex.New()
 	b.Cleanup(x.Close)

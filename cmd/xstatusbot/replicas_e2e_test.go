@@ -21,7 +21,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
-// TestReplicas is the promise against the real program: three
+// TestReplicas attacks the replicas' promise against the real program: three
 // replicas, separate processes of one build, on one PostgreSQL database,
 // each with its own HTTP port and PROBE_REGION, against the fakes. One of
 // them leads (polls Telegram, decides, delivers); when it dies another
@@ -58,6 +58,43 @@ func replicaEnv(t testing.TB, x, ctrl *fakex.Server, tg *telegramtest.Server, db
 	env["LOG_LEVEL"] = "info" // a thousand sends at debug level is load the test does not need
 	withTelegram(env, tg.Endpoint())
 	return env
+}
+
+// fanOutWorkers is DELIVERY_WORKERS of every replica in a fan-out: the most
+// sends in flight when a leader dies, so the most duplicates a kill may cause.
+const fanOutWorkers = 4
+
+// fanOut is what the failover tests share: a fake X and a fake Telegram, a
+// database of its own with the seeded chats subscribed, and three replicas
+// (r1, r2, r3) sending at 50 msgs/s, one of which leads.
+type fanOut struct {
+	x     *fakex.Server
+	tg    *telegramtest.Server
+	db    string
+	c     cluster
+	first int // the leader at the start
+}
+
+// startFanOut starts the fakes and the replicas, with add applied to each
+// replica's environment when non-nil, and returns once a leader has
+// established itself.
+func startFanOut(t *testing.T, bin string, seed []int64, add func(env map[string]string)) *fanOut {
+	t.Helper()
+	fk := startFakes(t, false)
+	f := &fanOut{x: fk.x, tg: fk.tg, db: pgtest.URL(t)}
+	seedTelegram(t, f.db, seed)
+	for _, region := range []string{"r1", "r2", "r3"} {
+		env := replicaEnv(t, fk.x, fk.ctrl, f.tg, f.db, region)
+		env["TELEGRAM_RATE_LIMIT"] = "50"
+		env["DELIVERY_WORKERS"] = strconv.Itoa(fanOutWorkers)
+		if add != nil {
+			add(env)
+		}
+		f.c.add(t, bin, env)
+	}
+	f.first = f.c.leader(t)
+	established(t, f.c.ins[f.first])
+	return f
 }
 
 // add starts one more replica in a directory of its own (no stray .env).
@@ -181,22 +218,9 @@ func firstAfter(tg *telegramtest.Server, prefix string, at time.Time) time.Time 
 // recovery. Failover is measured twice: kill → another replica says leader
 // on /healthz, and kill → the next alert accepted by Telegram.
 func testReplicaKilled(t *testing.T, bin string) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	db := pgtest.URL(t)
-	const chats, workers = 1000, 4
-	seedTelegram(t, db, chatRange(0, chats-1)) // the last one subscribes by command
-	var c cluster
-	for _, region := range []string{"r1", "r2", "r3"} {
-		env := replicaEnv(t, x, ctrl, tg, db, region)
-		env["TELEGRAM_RATE_LIMIT"] = "50"
-		env["DELIVERY_WORKERS"] = strconv.Itoa(workers)
-		c.add(t, bin, env)
-	}
-	first := c.leader(t)
-	established(t, c.ins[first])
+	const chats, workers = 1000, fanOutWorkers
+	f := startFanOut(t, bin, chatRange(0, chats-1), nil) // the last one subscribes by command
+	x, tg, c, first := f.x, f.tg, &f.c, f.first
 
 	// Commands reach the leader only, and are answered once.
 	subscriber, asker := int64(5000+chats-1), int64(5000)
@@ -260,24 +284,11 @@ func testReplicaKilled(t *testing.T, bin string) {
 // finishes its sends in flight and releases the lease, so another replica
 // leads before the old lease would have expired, and no chat hears twice.
 func testReplicaStopped(t *testing.T, bin string) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	dc := discordtest.New(t) // only the leader may hold the gateway
-	db := pgtest.URL(t)
+	dc := discordtest.New() // only the leader may hold the gateway
+	t.Cleanup(dc.Close)
 	const chats = 300
-	seedTelegram(t, db, chatRange(0, chats))
-	var c cluster
-	for _, region := range []string{"r1", "r2", "r3"} {
-		env := replicaEnv(t, x, ctrl, tg, db, region)
-		env["TELEGRAM_RATE_LIMIT"] = "50"
-		env["DELIVERY_WORKERS"] = "4"
-		withDiscord(env, dc)
-		c.add(t, bin, env)
-	}
-	first := c.leader(t)
-	established(t, c.ins[first])
+	f := startFanOut(t, bin, chatRange(0, chats), func(env map[string]string) { withDiscord(env, dc) })
+	x, tg, db, c, first := f.x, f.tg, f.db, &f.c, f.first
 	x.Set(fakex.Down503)
 	waitWithin(t, 60*time.Second, "a third of the alerts", func() bool { return countAll(tg, chats, "🔴") >= chats/3 })
 
@@ -327,7 +338,8 @@ func testSplitVantage(t *testing.T, bin string) {
 	defer xDown.Close()
 	defer xUp.Close()
 	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
+	tg := telegramtest.New()
+	t.Cleanup(tg.Close)
 	db := pgtest.URL(t)
 	const chats = 3
 	seedTelegram(t, db, chatRange(0, chats))
@@ -380,26 +392,13 @@ func testSplitVantage(t *testing.T, bin string) {
 // began) and records the sends it had in flight (its claims stood): every
 // chat gets exactly one down alert.
 func testReplicaFrozen(t *testing.T, bin string) {
-	x, ctrl := fakex.New(), fakex.New()
-	defer x.Close()
-	defer ctrl.Close()
-	tg := telegramtest.Start(t, telegramtest.Options{})
-	db := pgtest.URL(t)
-	const chats, workers = 600, 4
-	seedTelegram(t, db, chatRange(0, chats))
-	var c cluster
-	for _, region := range []string{"r1", "r2", "r3"} {
-		env := replicaEnv(t, x, ctrl, tg, db, region)
-		env["TELEGRAM_RATE_LIMIT"] = "50"
-		env["DELIVERY_WORKERS"] = strconv.Itoa(workers)
-		c.add(t, bin, env)
-	}
+	const chats, workers = 600, fanOutWorkers
+	f := startFanOut(t, bin, chatRange(0, chats), nil)
+	x, tg, c, first := f.x, f.tg, &f.c, f.first
 	for _, in := range c.ins {
 		t.Cleanup(func() { _ = syscall.Kill(in.pid, syscall.SIGCONT) }) // before the stop and kill of startBinary's cleanup
 	}
-	first := c.leader(t)
 	frozen := c.ins[first]
-	established(t, frozen)
 
 	x.Set(fakex.Down503)
 	waitWithin(t, 60*time.Second, "a third of the alerts", func() bool { return countAll(tg, chats, "🔴") >= chats/3 })

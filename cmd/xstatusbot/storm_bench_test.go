@@ -83,9 +83,9 @@ func runOutageStorm(b *testing.B, bin string, cfg fanOutSettings, users int) sto
 		b.Fatal(err)
 	}
 
-	tg := telegramtest.NewServer(telegramtest.Options{Limits: telegramtest.Limits{
+	tg := telegramtest.New(telegramtest.WithLimits(telegramtest.Limits{
 		PerSecond: cfg.tgLimit, PerChatPerSecond: 1, PerGroupPerMinute: 20,
-	}})
+	}))
 	b.Cleanup(tg.Close)
 	x, ctrl := fakex.New(), fakex.New()
 	b.Cleanup(x.Close)

@@ -11,14 +11,15 @@ type NXDomain struct {
 	conn net.PacketConn
 }
 
-// NewNXDomain starts the server.
-func NewNXDomain() (*NXDomain, error) {
+// NewNXDomain starts the server on 127.0.0.1, as httptest.NewServer does: it
+// panics if it cannot listen. Close it when done.
+func NewNXDomain() *NXDomain {
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		panic("fakex: listen on 127.0.0.1: " + err.Error())
 	}
 	go serveNXDomain(conn)
-	return &NXDomain{conn: conn}, nil
+	return &NXDomain{conn: conn}
 }
 
 func serveNXDomain(conn net.PacketConn) {
@@ -52,4 +53,4 @@ func (d *NXDomain) Resolver() *net.Resolver {
 }
 
 // Close stops the server.
-func (d *NXDomain) Close() error { return d.conn.Close() }
+func (d *NXDomain) Close() { _ = d.conn.Close() }

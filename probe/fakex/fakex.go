@@ -36,7 +36,8 @@ type Server struct {
 	stopped bool
 }
 
-// New starts a fake X on 127.0.0.1 in mode Up.
+// New starts a fake X on 127.0.0.1 in mode Up, as httptest.NewServer does:
+// it panics if it cannot listen. Close it when done, e.g. with t.Cleanup(s.Close).
 func New() *Server {
 	s := &Server{paths: map[string]Mode{}, stop: make(chan struct{})}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
@@ -52,7 +53,7 @@ func New() *Server {
 // URL is the base URL of the fake.
 func (s *Server) URL() string { return s.srv.URL }
 
-// Close stops the server.
+// Close stops the server. It may be called more than once.
 func (s *Server) Close() {
 	s.mu.Lock()
 	if !s.stopped {

@@ -32,7 +32,8 @@ func post(t *testing.T, s *discordtest.Server, path, token string, body any) (*h
 }
 
 func TestChannelMessagesAndFailures(t *testing.T) {
-	s := discordtest.New(t)
+	s := discordtest.New()
+	t.Cleanup(s.Close)
 	embed := map[string]any{"embeds": []map[string]any{{"title": "t", "color": 1}}}
 	tests := []struct {
 		name       string
@@ -93,7 +94,8 @@ func TestChannelMessagesAndFailures(t *testing.T) {
 }
 
 func TestGlobalRateLimit(t *testing.T) {
-	s := discordtest.New(t, discordtest.WithGlobalRateLimit(20))
+	s := discordtest.New(discordtest.WithGlobalRateLimit(20))
+	t.Cleanup(s.Close)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	codes := map[int]int{}
@@ -128,7 +130,8 @@ func TestGlobalRateLimit(t *testing.T) {
 }
 
 func TestPlatformFaults(t *testing.T) {
-	s := discordtest.New(t)
+	s := discordtest.New()
+	t.Cleanup(s.Close)
 	embed := map[string]any{"embeds": []map[string]any{{"title": "t"}}}
 	tests := []struct {
 		name       string
@@ -165,7 +168,8 @@ func TestPlatformFaults(t *testing.T) {
 }
 
 func TestRefuse(t *testing.T) {
-	s := discordtest.New(t)
+	s := discordtest.New()
+	t.Cleanup(s.Close)
 	s.Refuse()
 	resp, err := http.Get(s.URL + "api/v9/gateway")
 	if err == nil {

@@ -40,7 +40,8 @@ func post(t *testing.T, s *Server, method string, form url.Values) (int, answer)
 }
 
 func TestBindsLoopbackOnly(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	if !strings.HasPrefix(s.URL, "http://127.0.0.1:") {
 		t.Fatalf("URL %s", s.URL)
 	}
@@ -72,7 +73,8 @@ func TestParseHTML(t *testing.T) {
 }
 
 func TestSendMessageValidatesAndRecords(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	tests := []struct {
 		name string
 		form url.Values
@@ -102,7 +104,8 @@ func TestSendMessageValidatesAndRecords(t *testing.T) {
 }
 
 func TestMultipartAndJSONBodies(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("chat_id", "7")
@@ -124,7 +127,8 @@ func TestMultipartAndJSONBodies(t *testing.T) {
 }
 
 func TestFailuresAndTokenCheck(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	if code, a := post(t, s, "getMe", nil); code != 200 || !a.OK {
 		t.Fatalf("getMe %d %+v", code, a)
 	}
@@ -166,7 +170,8 @@ func TestFailuresAndTokenCheck(t *testing.T) {
 }
 
 func TestLongPoll(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	// An empty poll with timeout 0 answers at once.
 	if _, a := post(t, s, "getUpdates", url.Values{"timeout": {"0"}}); string(a.Result) != "[]" {
 		t.Fatalf("empty poll: %s", a.Result)
@@ -229,7 +234,8 @@ func TestRateLimiterConcurrent(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := Start(t, Options{Limits: Limits{PerSecond: 100, PerChatPerSecond: 1, PerGroupPerMinute: 2}, Now: clock})
+	s := New(WithLimits(Limits{PerSecond: 100, PerChatPerSecond: 1, PerGroupPerMinute: 2}), WithClock(clock))
+	t.Cleanup(s.Close)
 	var wg sync.WaitGroup
 	for g := range 20 {
 		wg.Go(func() {
@@ -265,7 +271,8 @@ func TestRateLimiterConcurrent(t *testing.T) {
 }
 
 func TestDownRefusesConnectionsThenUpServesAgain(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	if code, _ := post(t, s, "getMe", nil); code != 200 {
 		t.Fatalf("getMe before down: %d", code)
 	}
@@ -287,7 +294,8 @@ func TestDownRefusesConnectionsThenUpServesAgain(t *testing.T) {
 }
 
 func TestFailAlwaysAndRevokeToken(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	s.FailAlways("", NonJSON(502))
 	for range 2 {
 		resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "getMe"), nil)
@@ -342,7 +350,8 @@ func TestFailAlwaysAndRevokeToken(t *testing.T) {
 // messages only, "not modified" for an identical edit, no keyboard after
 // an edit without one.
 func TestCallbackAnswersAndEdits(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	kb := `{"inline_keyboard":[[{"text":"Mute","callback_data":"/mute 2h"}]]}`
 	if code, a := post(t, s, "sendMessage", url.Values{"chat_id": {"5"}, "text": {"hi"}, "reply_markup": {`{"inline_keyboard":[[{"text":"x","callback_data":"` + strings.Repeat("y", 65) + `"}]]}`}}); code != 400 || !strings.Contains(a.Description, "BUTTON_DATA_INVALID") {
 		t.Errorf("65-byte callback_data: %d %q", code, a.Description)
@@ -389,7 +398,8 @@ func TestCallbackAnswersAndEdits(t *testing.T) {
 // Two pollers on one token: the waiting getUpdates is ended with 409, as
 // Telegram does, and counted.
 func TestSecondPollerEndsTheFirstWithConflict(t *testing.T) {
-	s := Start(t, Options{})
+	s := New()
+	t.Cleanup(s.Close)
 	poll := func(timeout string, into chan<- answer) {
 		var a answer
 		resp, err := http.PostForm(fmt.Sprintf(s.Endpoint(), s.Token, "getUpdates"), url.Values{"timeout": {timeout}})
