@@ -13,7 +13,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -105,14 +105,14 @@ type env struct {
 	path   string
 	clock  *bottest.Clock
 	probe  *script
-	store  *sqlite.Store
+	store  *store.Store
 	mon    *bot.Monitor
 	disp   *bot.Dispatcher
 	svc    *bot.Service
 	tg, dc *recorder
 	policy bot.Policy
 	// opts are the store's options, used by start.
-	opts []sqlite.Option
+	opts []store.Option
 	// flapChanges and flapWindow are the monitor's flap rule (0: off).
 	flapChanges int
 	flapWindow  time.Duration
@@ -132,7 +132,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // start opens the store and builds the service as a fresh process would.
 func (e *env) start() {
-	s, err := sqlite.Open(context.Background(), e.path, e.opts...)
+	s, err := store.OpenSQLite(context.Background(), e.path, e.opts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func (e *env) flush() {
 	}
 }
 
-func (e *env) outcomes() []sqlite.Outcome {
+func (e *env) outcomes() []store.Outcome {
 	out, err := e.store.Outcomes(context.Background())
 	if err != nil {
 		e.t.Fatal(err)

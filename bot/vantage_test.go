@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -349,7 +349,7 @@ func TestNewLeaderLoadsBeforeDeciding(t *testing.T) {
 // fencedStore is the SQLite store behind a fence the test closes, as a
 // PostgreSQL store refuses a deposed leader's writes.
 type fencedStore struct {
-	*sqlite.Store
+	*store.Store
 	mu     sync.Mutex
 	closed bool
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 )
 
 // One person sending /status eight times, half in a server channel and half
@@ -71,7 +71,7 @@ func TestSubscriptionCapOnDiscord(t *testing.T) {
 		{"fr", "Abonné", "déjà abonné 2 discussions"},
 	} {
 		t.Run(tt.locale, func(t *testing.T) {
-			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "bot.db"))
+			st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "bot.db"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,7 +16,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -404,7 +404,7 @@ func recordOutage(t *testing.T, st bot.StateStore) {
 }
 
 func TestHistoryAndUptimeSlashCommands(t *testing.T) {
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
@@ -29,7 +29,7 @@ func TestEndToEnd(t *testing.T) {
 	targets := []probe.Target{{Name: "web", URL: x.URL() + "/"}, {Name: "api", URL: x.URL() + "/api"}}
 	checker := &probe.Checker{Client: &http.Client{}, Timeout: time.Second, RetryDelay: 10 * time.Millisecond}
 
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "bot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

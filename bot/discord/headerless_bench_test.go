@@ -12,7 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
@@ -42,7 +42,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 
-	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bot.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

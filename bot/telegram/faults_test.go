@@ -13,7 +13,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -147,7 +147,7 @@ func TestTokenRevokedAtRuntime(t *testing.T) {
 func burst(tb testing.TB, replier Replier, limits telegramtest.Limits, chats int, scripts [][]string) (*telegramtest.Server, time.Duration) {
 	tb.Helper()
 	fake := telegramtest.Start(tb, telegramtest.Options{Limits: limits})
-	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "bot.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -84,7 +84,7 @@ func waitCtx(t *testing.T) context.Context {
 type harness struct {
 	t     *testing.T
 	fake  *telegramtest.Server
-	store *sqlite.Store
+	store *store.Store
 	svc   *bot.Service
 	a     *Adapter
 	logs  *logBuffer
@@ -94,9 +94,9 @@ type harness struct {
 
 var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
-func openStore(t *testing.T) *sqlite.Store {
+func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "bot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

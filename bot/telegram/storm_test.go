@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -35,7 +35,7 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 	defer cancel()
 	gate := bot.NewGate(bot.Policy{Rate: rate, PerChat: time.Second}, nil)
 	fake := telegramtest.Start(t, telegramtest.Options{Limits: telegramtest.Limits{PerSecond: rate + 5, PerChatPerSecond: 1}})
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "bot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
 
@@ -20,7 +20,7 @@ import (
 // one answering 403 once has that row expired and stays subscribed.
 func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 	ctx := t.Context()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "bot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

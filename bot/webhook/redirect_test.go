@@ -12,7 +12,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -41,7 +41,7 @@ func TestRedirectIsNotFollowedAndEndsTheRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "bot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -319,8 +319,8 @@ func openStore(ctx context.Context, cfg Config, interval time.Duration) (storage
 	if cfg.DatabaseURL != "" {
 		return openPostgres(ctx, cfg, gap)
 	}
-	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention),
-		sqlite.WithOutboxRetention(cfg.DBOutboxRetention), sqlite.WithSpanGap(gap))
+	store, err := store.OpenSQLite(ctx, cfg.DBPath, store.WithRetention(cfg.DBRoundRetention),
+		store.WithOutboxRetention(cfg.DBOutboxRetention), store.WithSpanGap(gap))
 	if err != nil {
 		return nil, nil, err
 	}
