@@ -16,16 +16,16 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
 // Store opens a SQLite store in a directory of the test's own; it is closed
 // when the test ends.
-func Store(tb testing.TB) *sqlite.Store {
+func Store(tb testing.TB) *store.Store {
 	tb.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "bot.db"))
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "bot.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -44,7 +44,7 @@ type Chain struct {
 // Start starts a fake X, a monitor that changes state when two rounds in a
 // row agree, and a dispatcher that delivers from store through channels on
 // the system clock. Everything stops when the test ends.
-func Start(tb testing.TB, store *sqlite.Store, channels []delivery.Channel, log *slog.Logger) *Chain {
+func Start(tb testing.TB, store *store.Store, channels []delivery.Channel, log *slog.Logger) *Chain {
 	tb.Helper()
 	x := fakex.New()
 	tb.Cleanup(x.Close)

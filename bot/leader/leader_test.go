@@ -23,7 +23,7 @@ import (
 )
 
 // lease is one lease row shared by replicas, on the test's clock: what the
-// PostgreSQL lease does with now(), without the database (bot/postgres
+// PostgreSQL lease does with now(), without the database (bot/store
 // tests the SQL itself).
 type lease struct {
 	clock *bottest.Clock

@@ -8,7 +8,18 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// Vote is the verdict of several vantage points over their latest rounds,
+// ballot is a vote's outcome: the verdict, the breakdown and the causes.
+type ballot struct {
+	verdict probe.Verdict
+	regions []bot.RegionVerdict
+	// all is every region's verdict, ordered by name, even when they agree.
+	all []bot.RegionVerdict
+	// causes are the failing components seen from the regions that see X
+	// down or degraded, each once (the first region by name gives its detail).
+	causes []bot.Cause
+}
+
+// vote is the verdict of several vantage points over their latest rounds,
 // at most one per region, freshness judged by the store's clock (Silent).
 // The rule:
 //
@@ -25,22 +36,6 @@ import (
 // One region is the special case: its own verdict. The breakdown (every
 // region, ordered by name) is returned only when the regions do not all say
 // the same; it is nil when they agree or there is one region.
-func Vote(rounds []bot.RegionRound) (probe.Verdict, []bot.RegionVerdict) {
-	b := vote(rounds)
-	return b.verdict, b.regions
-}
-
-// ballot is a vote's outcome: the verdict, the breakdown and the causes.
-type ballot struct {
-	verdict probe.Verdict
-	regions []bot.RegionVerdict
-	// all is every region's verdict, ordered by name, even when they agree.
-	all []bot.RegionVerdict
-	// causes are the failing components seen from the regions that see X
-	// down or degraded, each once (the first region by name gives its detail).
-	causes []bot.Cause
-}
-
 func vote(rounds []bot.RegionRound) ballot {
 	sorted := slices.SortedFunc(slices.Values(rounds), func(a, b bot.RegionRound) int { return cmp.Compare(a.Region, b.Region) })
 	var (

@@ -14,7 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/storetest"
 )
 
@@ -108,7 +108,7 @@ func TestClaimFoldsPendingAnswers(t *testing.T) {
 
 // countingStore counts every store call the service makes.
 type countingStore struct {
-	*sqlite.Store
+	*store.Store
 	calls atomic.Int64
 }
 
@@ -224,7 +224,7 @@ func BenchmarkStatus(b *testing.B) {
 	for _, memory := range []bool{true, false} {
 		b.Run(map[bool]string{true: "memory", false: "store"}[memory], func(b *testing.B) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bot.db"))
+			st, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bot.db"))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 )
 
 var errPlatformDown = &bot.SendError{Class: bot.Unavailable, Err: errors.New("dial tcp 127.0.0.1:443: connect: connection refused")}
@@ -309,7 +309,7 @@ func TestShutdownGraceBoundsAStuckSend(t *testing.T) {
 // restart.
 func TestStoreRefusingWritesNeverResends(t *testing.T) {
 	e := newEnv(t)
-	e.opts = []sqlite.Option{sqlite.WithBusyTimeout(20 * time.Millisecond)}
+	e.opts = []store.Option{store.WithBusyTimeout(20 * time.Millisecond)}
 	e.restart()
 	tg := newPlatform(e.clock)
 	chats := []string{"1", "2", "3"}

@@ -22,7 +22,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -114,14 +114,14 @@ type env struct {
 	path   string
 	clock  *bottest.Clock
 	probe  *script
-	store  *sqlite.Store
+	store  *store.Store
 	mon    *monitor.Monitor
 	disp   *delivery.Dispatcher
 	svc    *command.Service
 	tg, dc *recorder
 	policy delivery.Policy
 	// opts are the store's options, used by start.
-	opts []sqlite.Option
+	opts []store.Option
 	// flapChanges and flapWindow are the monitor's flap rule (0: off).
 	flapChanges int
 	flapWindow  time.Duration
@@ -141,7 +141,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // start opens the store and builds the service as a fresh process would.
 func (e *env) start() {
-	s, err := sqlite.Open(context.Background(), e.path, e.opts...)
+	s, err := store.OpenSQLite(context.Background(), e.path, e.opts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func (e *env) flush() {
 	}
 }
 
-func (e *env) outcomes() []sqlite.Outcome {
+func (e *env) outcomes() []store.Outcome {
 	out, err := e.store.Outcomes(context.Background())
 	if err != nil {
 		e.t.Fatal(err)

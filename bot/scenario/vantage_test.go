@@ -15,7 +15,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -281,7 +281,7 @@ func TestNewLeaderLoadsBeforeDeciding(t *testing.T) {
 // fencedStore is the SQLite store behind a fence the test closes, as a
 // PostgreSQL store refuses a deposed leader's writes.
 type fencedStore struct {
-	*sqlite.Store
+	*store.Store
 	mu     sync.Mutex
 	closed bool
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -86,7 +86,7 @@ func waitCtx(t *testing.T) context.Context {
 type harness struct {
 	t     *testing.T
 	fake  *telegramtest.Server
-	store *sqlite.Store
+	store *store.Store
 	svc   *command.Service
 	a     *Adapter
 	logs  *logBuffer

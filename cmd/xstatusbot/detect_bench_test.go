@@ -19,7 +19,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
@@ -310,7 +310,7 @@ func BenchmarkMemory(b *testing.B) {
 
 func seedSubscriptions(b *testing.B, path string, n int) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, path)
+	store, err := store.OpenSQLite(ctx, path)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -240,3 +240,10 @@ func TestDemo(t *testing.T) {
 		t.Errorf("want one down and one up alert:\n%s", out)
 	}
 }
+
+// established waits until the leader has established X's initial state as
+// up: a change before that is not announced.
+func established(t testing.TB, in *instance) {
+	t.Helper()
+	waitFor(t, "the initial state", func() bool { return healthOf(t, in).State == "up" })
+}

@@ -24,7 +24,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -132,7 +132,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	telegram.SetLibraryLogger(log)
 
-	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bot.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

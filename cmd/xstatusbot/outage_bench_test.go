@@ -18,7 +18,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -60,7 +60,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bot.db"))
+	store, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bot.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

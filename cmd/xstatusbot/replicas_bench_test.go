@@ -1,3 +1,5 @@
+//go:build !nopostgres
+
 package main
 
 import (
@@ -9,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/xstatusbot/xstatusbot/bot/postgres"
-	"github.com/xstatusbot/xstatusbot/bot/postgres/pgtest"
+	"github.com/xstatusbot/xstatusbot/bot/store"
+	"github.com/xstatusbot/xstatusbot/bot/store/pgtest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -53,7 +55,7 @@ type replicasResult struct {
 func runFanOutReplicas(b *testing.B, bin string, cfg fanOutSettings) replicasResult {
 	ctx := context.Background()
 	db := pgtest.URL(b)
-	store, err := postgres.Open(ctx, db)
+	store, err := store.OpenPostgres(ctx, db)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,3 +1,5 @@
+//go:build !nopostgres
+
 package main
 
 import (
@@ -14,8 +16,8 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
-	"github.com/xstatusbot/xstatusbot/bot/postgres"
-	"github.com/xstatusbot/xstatusbot/bot/postgres/pgtest"
+	"github.com/xstatusbot/xstatusbot/bot/store"
+	"github.com/xstatusbot/xstatusbot/bot/store/pgtest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -136,20 +138,13 @@ func (c *cluster) leader(t testing.TB) int {
 	return lead
 }
 
-// established waits until the leader has established X's initial state as
-// up: a change before that is not announced.
-func established(t testing.TB, in *instance) {
-	t.Helper()
-	waitFor(t, "the initial state", func() bool { return healthOf(t, in).State == "up" })
-}
-
 // seedTelegram subscribes private Telegram chats through the store, as
 // /subscribe would: a thousand commands at the rate limit would take the
 // test's whole time budget before the fault it is about.
 func seedTelegram(t testing.TB, db string, ids []int64) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := postgres.Open(ctx, db)
+	store, err := store.OpenPostgres(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/leader"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -330,12 +330,12 @@ func openStore(ctx context.Context, cfg Config, interval time.Duration) (storage
 	if cfg.DatabaseURL != "" {
 		return openPostgres(ctx, cfg, gap)
 	}
-	store, err := sqlite.Open(ctx, cfg.DBPath, sqlite.WithRetention(cfg.DBRoundRetention),
-		sqlite.WithOutboxRetention(cfg.DBOutboxRetention), sqlite.WithSpanGap(gap))
+	db, err := store.OpenSQLite(ctx, cfg.DBPath, store.WithRetention(cfg.DBRoundRetention),
+		store.WithOutboxRetention(cfg.DBOutboxRetention), store.WithSpanGap(gap))
 	if err != nil {
 		return nil, nil, err
 	}
-	return store, leader.SoloLease{}, nil
+	return db, leader.SoloLease{}, nil
 }
 
 // storage is what serve needs of a database.

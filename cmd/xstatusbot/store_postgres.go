@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/postgres"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 )
 
 // withPostgres says whether this build can use DATABASE_URL.
@@ -15,10 +15,10 @@ const withPostgres = true
 
 // openPostgres opens the PostgreSQL store, which is also the replicas' lease.
 func openPostgres(ctx context.Context, cfg Config, gap time.Duration) (storage, bot.Lease, error) {
-	store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithRetention(cfg.DBRoundRetention),
-		postgres.WithOutboxRetention(cfg.DBOutboxRetention), postgres.WithSpanGap(gap), postgres.WithLeaseTTL(cfg.LeaderLeaseTTL))
+	db, err := store.OpenPostgres(ctx, cfg.DatabaseURL, store.WithRetention(cfg.DBRoundRetention),
+		store.WithOutboxRetention(cfg.DBOutboxRetention), store.WithSpanGap(gap), store.WithLeaseTTL(cfg.LeaderLeaseTTL))
 	if err != nil {
 		return nil, nil, err
 	}
-	return store, store, nil
+	return db, db, nil
 }

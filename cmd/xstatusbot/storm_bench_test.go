@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xstatusbot/xstatusbot/bot/sqlite"
+	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -74,7 +74,7 @@ func runOutageStorm(b *testing.B, bin string, cfg fanOutSettings, users int) sto
 	ctx := context.Background()
 	dir := b.TempDir()
 	db := filepath.Join(dir, "bot.db")
-	store, err := sqlite.Open(ctx, db)
+	store, err := store.OpenSQLite(ctx, db)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,231 @@
+//go:build !nopostgres
+
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+)
+
+// PostgreSQL: several replicas share one database (jackc/pgx/v5 through
+// database/sql). Only the leader writes rounds and claims outbox rows; its
+// writes are fenced by the lease's epoch (lease_postgres.go). Expiries are
+// judged on the database's clock, never a replica's.
+
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
+// migrationLock is the advisory lock key that serialises migrations across
+// replicas starting at once (any constant unlikely to clash: "xstatusb").
+const migrationLock int64 = 0x7873746174757362
+
+// maxConns bounds the work pool: the bot's transactions are short and few.
+// The lease has a pool of its own (leaseConns), so no work can starve it.
+const (
+	maxConns   = 4
+	leaseConns = 2
+)
+
+// Server-side bounds, set on every connection (RuntimeParams), so that no
+// statement and no transaction left open by a frozen or dead replica holds
+// locks for long: the server ends them whatever the client is doing.
+const (
+	// statementTimeout bounds one statement of the work pool.
+	statementTimeout = 10 * time.Second
+	// pgCallTimeout bounds one store call (waiting for a connection
+	// included) when the caller's context has no earlier deadline.
+	pgCallTimeout = 15 * time.Second
+)
+
+// WithHolder sets this replica's name in the leader lease and in the claims
+// of the outbox rows it sends (default: host name, process id and a random
+// suffix, unique to this Store).
+func WithHolder(id string) Option { return func(o *options) { o.holder = id } }
+
+// WithClaimTTL sets how long an outbox row claimed by Due stays reserved for
+// this replica (default 60 s): a replica that dies mid-send blocks its chats
+// that long at most, unless a new leader (a newer epoch) takes them first.
+func WithClaimTTL(d time.Duration) Option { return func(o *options) { o.claimTTL = d } }
+
+// WithLeaseTTL sets the LEADER_LEASE_TTL the replicas use (default 9 s),
+// from which the fence's margin and the server-side timeouts follow (see
+// fenceMargin and idleInTx).
+func WithLeaseTTL(d time.Duration) Option { return func(o *options) { o.leaseTTL = d } }
+
+// OpenPostgres connects to the database at url (postgres://…) and applies
+// pending migrations. Errors never carry the URL, which may hold a password.
+func OpenPostgres(ctx context.Context, url string, opts ...Option) (*Replica, error) {
+	o := defaults()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.holder == "" {
+		id, err := defaultHolder()
+		if err != nil {
+			return nil, err
+		}
+		o.holder = id
+	}
+	// The pool's parser, so that pool_* parameters are taken off the URL.
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx redacts the password it recognises, but a malformed URL may
+		// hide it where pgx does not look: say only that it is malformed.
+		return nil, errors.New("parse DATABASE_URL: not a valid postgres:// URL or connection string")
+	}
+	if o.leaseTTL < 3*time.Second {
+		return nil, fmt.Errorf("lease TTL %v: at least 3s", o.leaseTTL)
+	}
+	d := &postgresDialect{holder: o.holder, claimTTL: o.claimTTL, leaseTTL: o.leaseTTL}
+	work, leaseCfg := cfg.ConnConfig, cfg.ConnConfig.Copy()
+	runtimeParams(work, statementTimeout, d.idleInTx())
+	runtimeParams(leaseCfg, d.leaseTTL/3, d.idleInTx())
+	d.lease = openPool(leaseCfg, leaseConns)
+	s := &Store{db: openPool(work, maxConns), d: d, options: o}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", where(work), err)
+	}
+	return &Replica{Store: s, pg: d}, nil
+}
+
+// openPool is a database/sql pool of at most n connections, kept open.
+func openPool(cfg *pgx.ConnConfig, n int) *sql.DB {
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return db
+}
+
+// runtimeParams sets the server-side timeouts of every connection of a pool.
+func runtimeParams(cfg *pgx.ConnConfig, statement, idle time.Duration) {
+	p := cfg.RuntimeParams
+	p["statement_timeout"] = fmt.Sprint(statement.Milliseconds())
+	p["idle_in_transaction_session_timeout"] = fmt.Sprint(idle.Milliseconds())
+}
+
+// where names a database for errors: host, port and name, no credentials.
+func where(c *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s on %s:%d", c.Database, c.Host, c.Port)
+}
+
+func defaultHolder() (string, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "replica"
+	}
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make a lease holder id: %w", err)
+	}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)), nil
+}
+
+type postgresDialect struct {
+	// lease holds the lease's connections only: a renewal never waits
+	// for a connection busy with a fan-out.
+	lease    *sql.DB
+	holder   string
+	claimTTL time.Duration
+	leaseTTL time.Duration
+
+	// term is the lease term this replica holds, nil when it holds none:
+	// the epoch that leader writes are fenced with.
+	term atomic.Pointer[bot.Term]
+	// onDeposed, if set, is told when a leader write is refused by the fence.
+	onDeposed atomic.Pointer[func(error)]
+
+	// rebound caches each query's $n form: the set of queries is fixed.
+	rebound sync.Map
+}
+
+// rebind numbers the ? placeholders $1, $2, … as pgx wants them; queries
+// written with $n pass unchanged.
+func (d *postgresDialect) rebind(query string) string {
+	if v, ok := d.rebound.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, part := range strings.SplitAfter(query, "?") {
+		if p, ok := strings.CutSuffix(part, "?"); ok {
+			n++
+			b.WriteString(p + "$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteString(part)
+	}
+	d.rebound.Store(query, b.String())
+	return b.String()
+}
+
+func (d *postgresDialect) lists() bool                { return true }
+func (d *postgresDialect) callTimeout() time.Duration { return pgCallTimeout }
+
+// Load's reads share one snapshot (REPEATABLE READ, read-only).
+func (d *postgresDialect) readTx() *sql.TxOptions {
+	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+}
+
+func (d *postgresDialect) claim() claimSQL {
+	return claimSQL{
+		unclaim:   `, ` + unclaimed,
+		column:    `claimed_by`,
+		fence:     ` AND claimed_by IN ('', ?)`,
+		fenceArgs: []any{d.holder},
+		forUpdate: ` FOR UPDATE`,
+	}
+}
+
+// unclaimed is the SET clause that hands a row back: finished, or to be
+// retried by whichever replica leads when it is due again.
+const unclaimed = `claimed_by = '', claim_epoch = 0, claimed_until = NULL`
+
+// recordRegion records when the round was heard on the database's clock:
+// freshness is judged on it, never on the replicas' own clocks.
+func (d *postgresDialect) recordRegion() string {
+	return `INSERT INTO region_rounds (region, at, verdict, causes, heard_at) VALUES (?, ?, ?, ?, now())
+		ON CONFLICT (region) DO UPDATE SET at = excluded.at, verdict = excluded.verdict, causes = excluded.causes, heard_at = now()`
+}
+
+// regions judges freshness on the database's clock (heard_at, now()), so
+// replicas whose clocks disagree still agree on who was heard; now is not used.
+func (d *postgresDialect) regions(_ time.Time, fresh time.Duration) (string, []any) {
+	return `SELECT region, at, verdict, causes, heard_at < now() - make_interval(secs => ?::float8)
+		FROM region_rounds WHERE heard_at >= now() - make_interval(secs => ?::float8) ORDER BY region`,
+		[]any{fresh.Seconds(), bot.SilentFor.Seconds()}
+}
+
+// Replicas that start at the same moment queue on a transaction-scoped
+// advisory lock (released at commit, so the pool may recycle the
+// connection freely).
+func (d *postgresDialect) migrations() migrationSQL {
+	return migrationSQL{
+		fsys:  postgresMigrations,
+		dir:   "migrations/postgres",
+		lock:  fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLock),
+		table: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+		record: func(version int) (string, []any) {
+			return `INSERT INTO schema_migrations (version) VALUES (?)`, []any{version}
+		},
+	}
+}
+
+func (d *postgresDialect) close() error { return d.lease.Close() }

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/history"
+	"github.com/xstatusbot/xstatusbot/probe"
+)
+
+// spanRetention is how long time-in-state spans are kept: the status page's
+// 90-day bar and a margin.
+const spanRetention = 100 * 24 * time.Hour
+
+// recordSpan extends the latest span to the round at `at`, or opens a new one
+// when the state changed or the round comes after a gap. A round following
+// within the gap ends the previous span at its own time, so consecutive spans
+// touch and only real silences are left uncovered.
+func (s *Store) recordSpan(ctx context.Context, tx q, state probe.State, at time.Time) error {
+	if _, err := tx.exec(ctx, `DELETE FROM spans WHERE to_at < ?`, nanos(at.Add(-spanRetention))); err != nil {
+		return fmt.Errorf("prune spans: %w", err)
+	}
+	var (
+		id   int64
+		last probe.State
+		to   int64
+	)
+	err := tx.row(ctx, `SELECT id, state, to_at FROM spans ORDER BY to_at DESC, id DESC LIMIT 1`).Scan(&id, &last, &to)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read last span: %w", err)
+	}
+	now := nanos(at)
+	if err == nil && now >= to && time.Duration(now-to) <= s.spanGap {
+		if _, err := tx.exec(ctx, `UPDATE spans SET to_at = ? WHERE id = ?`, now, id); err != nil {
+			return fmt.Errorf("extend span: %w", err)
+		}
+		if last == state {
+			return nil
+		}
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO spans (state, from_at, to_at) VALUES (?, ?, ?)`, state, now, now); err != nil {
+		return fmt.Errorf("open span: %w", err)
+	}
+	return nil
+}
+
+// Spans returns the time in state overlapping [from, to), oldest first, clipped
+// to the window. The latest span counts as lasting until `to` when its last
+// round is within the span gap of it: the bot is running and the next round
+// will extend it.
+func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	// No upper bound: whether the last span in the window is the latest of
+	// all decides if it runs on until `to`.
+	rs, err := s.q().query(ctx, `SELECT state, from_at, to_at FROM spans
+		WHERE to_at >= ? ORDER BY from_at, id`, nanos(from.Add(-s.spanGap)))
+	var out []bot.Span
+	if err == nil {
+		out, err = spans(rs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read spans: %w", err)
+	}
+	return history.StoredSpans(out, from, to, s.spanGap), nil
+}
+
+// Incidents returns up to limit incidents, newest first.
+func (s *Store) Incidents(ctx context.Context, limit int) ([]bot.Incident, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rs, err := s.q().query(ctx, `SELECT `+incidentColumns+` FROM incidents ORDER BY start_at DESC, id DESC LIMIT ?`, limit)
+	var out []bot.Incident
+	if err == nil {
+		out, err = collect(rs, func(r row) (bot.Incident, error) {
+			inc, err := scanIncident(r)
+			if err != nil {
+				return bot.Incident{}, err
+			}
+			return *inc, nil
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	return out, nil
+}
+
+// RecordRegion stores r as its region's latest round. Every replica records
+// its own region, leader or not: it is not fenced.
+func (s *Store) RecordRegion(ctx context.Context, r bot.RegionRound) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	causes, err := encodeCauses(r.Causes)
+	if err != nil {
+		return fmt.Errorf("encode causes of region %s: %w", r.Region, err)
+	}
+	if _, err := s.q().exec(ctx, s.d.recordRegion(), r.Region, nanos(r.At), r.Verdict, causes); err != nil {
+		return fmt.Errorf("record the round of region %s: %w", r.Region, err)
+	}
+	return nil
+}
+
+// Regions returns the latest round of every region heard from within
+// bot.SilentFor, marking Silent those not heard from within fresh, on the
+// clock the dialect trusts (see its regions).
+func (s *Store) Regions(ctx context.Context, now time.Time, fresh time.Duration) ([]bot.RegionRound, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	query, args := s.d.regions(now, fresh)
+	rs, err := s.q().query(ctx, query, args...)
+	var out []bot.RegionRound
+	if err == nil {
+		out, err = regionRounds(rs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the regions' rounds: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,249 @@
+// Package store is the bot's one SQL store over database/sql, for SQLite
+// (one process, one file) and PostgreSQL (several replicas sharing one
+// database under a leader lease). Every rule — who hears of which change,
+// how the outbox is drained and pruned, subscriptions, settings, history —
+// is written once, in the files named after it, with ? placeholders; the
+// dialect files (dialect_sqlite.go, dialect_postgres.go) hold only what
+// differs: opening, placeholders, locking, claims, the lease and its fence.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/command"
+)
+
+var (
+	_ bot.Store          = (*Store)(nil)
+	_ bot.VantageStore   = (*Store)(nil)
+	_ command.FixedStore = (*Store)(nil)
+)
+
+// Store implements bot.Store, bot.VantageStore and command.FixedStore.
+type Store struct {
+	db *sql.DB
+	d  dialect
+	options
+
+	pruning pruneCadence
+}
+
+// options are what Option sets; each backend reads the ones it knows.
+type options struct {
+	retention       time.Duration
+	outboxRetention time.Duration
+	spanGap         time.Duration
+	busyTimeout     time.Duration // SQLite
+	holder          string        // PostgreSQL
+	claimTTL        time.Duration // PostgreSQL
+	leaseTTL        time.Duration // PostgreSQL
+}
+
+func defaults() options {
+	return options{
+		retention: 7 * 24 * time.Hour, outboxRetention: 30 * 24 * time.Hour, spanGap: 90 * time.Second,
+		busyTimeout: 5 * time.Second, claimTTL: time.Minute, leaseTTL: 9 * time.Second,
+	}
+}
+
+// Option configures a Store.
+type Option func(*options)
+
+// WithRetention sets how long raw round results are kept (default 7 days);
+// hourly uptime counts are kept for good.
+func WithRetention(d time.Duration) Option { return func(o *options) { o.retention = d } }
+
+// WithOutboxRetention sets how long finished outbox rows (sent, gone,
+// expired, coalesced) and changes left without rows are kept (default 30
+// days; 0 keeps them for good). Pending rows and incidents are never pruned,
+// nor the sent rows an unfinished incident still replies to.
+func WithOutboxRetention(d time.Duration) Option { return func(o *options) { o.outboxRetention = d } }
+
+// WithSpanGap sets how long after the previous round a round may come and
+// still continue its span (default 90 s). A longer silence is a gap: time the
+// bot was not running, shown as "no data". Give it a few schedule intervals.
+func WithSpanGap(d time.Duration) Option { return func(o *options) { o.spanGap = d } }
+
+// dialect is what differs between the backends. The shared code writes
+// its queries with ? placeholders and asks the dialect for the rest.
+type dialect interface {
+	// rebind turns a query's ? placeholders into the driver's.
+	rebind(query string) string
+	// lists says the driver takes a slice as one parameter (= ANY(?)).
+	lists() bool
+	// callTimeout bounds one store call; 0 leaves the caller's context alone.
+	callTimeout() time.Duration
+	// readTx is the transaction that Load's reads share; nil: none.
+	readTx() *sql.TxOptions
+	// leaderTx runs fn as a write only the leader may make (fenced where
+	// replicas share the database).
+	leaderTx(ctx context.Context, s *Store, fn func(q) error) error
+	// due finds, claims where claims exist, and reads the due rows.
+	due(ctx context.Context, s *Store, p bot.Platform, now time.Time, limit int, busy map[string]bool) ([]bot.Delivery, error)
+	// claim is the outbox columns and conditions of claims by replicas.
+	claim() claimSQL
+	// claimLost fails with bot.ErrDeposed when another replica's claim
+	// kept a fenced update from some of ids.
+	claimLost(ctx context.Context, tx q, ids []int64) error
+	// recordRegion is the upsert of a region's latest round, its args
+	// region, at, verdict, causes.
+	recordRegion() string
+	// regions is the query of the regions heard from lately, with its args.
+	regions(now time.Time, fresh time.Duration) (string, []any)
+	// migrations are the dialect's schema steps and their bookkeeping.
+	migrations() migrationSQL
+	close() error
+}
+
+// claimSQL is how outbox rows carry claims: all empty without them.
+type claimSQL struct {
+	// unclaim is a SET clause (", …") that hands a row back.
+	unclaim string
+	// column reads the claim's holder ('' where there are none).
+	column string
+	// fence is a condition (" AND …") that an update of a claimed row
+	// holds only for its claim's holder, with its args.
+	fence     string
+	fenceArgs []any
+	// forUpdate locks a row read to be updated (" FOR UPDATE").
+	forUpdate string
+}
+
+// Close closes the database. It does not release a lease: Release does.
+func (s *Store) Close() error {
+	err := errors.Join(s.db.Close(), s.d.close())
+	if err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// bound gives a store call a deadline of its own when the dialect has one
+// and the caller's is later.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d := s.d.callTimeout(); d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return ctx, func() {}
+}
+
+// querier is *sql.DB and *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// q runs queries written with ? placeholders on a database or transaction.
+type q struct {
+	x querier
+	d dialect
+}
+
+func (q q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.x.ExecContext(ctx, q.d.rebind(query), args...)
+}
+
+func (q q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.x.QueryContext(ctx, q.d.rebind(query), args...)
+}
+
+func (q q) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.x.QueryRowContext(ctx, q.d.rebind(query), args...)
+}
+
+// affected runs an update and counts its rows.
+func (q q) affected(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// q is the store's database, outside any transaction.
+func (s *Store) q() q { return q{s.db, s.d} }
+
+// tx runs fn in a transaction on db, committed when fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(q) error) error {
+	return runTx(ctx, s.db, nil, s.d, fn)
+}
+
+func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, d dialect, fn func(q) error) error {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(q{tx, d}); err != nil {
+		// A transaction its context ended was rolled back already.
+		if rb := tx.Rollback(); rb != nil && !errors.Is(rb, sql.ErrTxDone) {
+			err = errors.Join(err, rb)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// anyOf is the condition that col is one of vals (at least one), and its
+// args: one list where the driver takes lists, else one ? per value.
+func anyOf[T any](d dialect, col string, vals []T) (string, []any) {
+	if d.lists() {
+		return col + ` = ANY(?)`, []any{vals}
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return col + ` IN (?` + strings.Repeat(",?", len(vals)-1) + `)`, args
+}
+
+// Outcome is one outbox row as finished, for tests and tools.
+type Outcome struct {
+	ID        int64
+	ChangeID  int64
+	Chat      bot.ChatRef
+	Status    bot.DeliveryStatus
+	MessageID string
+	Attempts  int
+	Reason    string
+	// ClaimedBy is the replica whose claim holds the row, '' when none.
+	ClaimedBy string
+}
+
+// Outcomes lists every outbox row in id order.
+func (s *Store) Outcomes(ctx context.Context) ([]Outcome, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.q().query(ctx, `SELECT id, change_id, platform, chat_id, status, message_id, attempts, reason, `+s.d.claim().column+` FROM outbox ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	out, err := collect(rows, func(r row) (Outcome, error) {
+		var o Outcome
+		err := r.Scan(&o.ID, &o.ChangeID, &o.Chat.Platform, &o.Chat.ID, &o.Status, &o.MessageID, &o.Attempts, &o.Reason, &o.ClaimedBy)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return out, nil
+}
