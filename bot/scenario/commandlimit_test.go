@@ -15,7 +15,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/store"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
 
 func TestCommandLimiterBurstRateAndNote(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/store/pgtest"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
 
 // The store contract every backend passes (bot/storetest), on a real

@@ -20,7 +20,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/leader"
 	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/store/pgtest"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
 
 // ttl is the shortest LEADER_LEASE_TTL: the tests run on the real clock.

@@ -15,7 +15,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/store/pgtest"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 

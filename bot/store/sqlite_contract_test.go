@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/xstatusbot/xstatusbot/bot/store"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
 
 // The store contract every backend passes (bot/storetest).

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/xstatusbot/xstatusbot/bot/store"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
 
 // BenchmarkFanOutSettings is storetest.BenchFanOutSettings on SQLite:

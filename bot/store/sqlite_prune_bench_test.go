@@ -9,7 +9,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/store"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
 
 // BenchmarkPruneOutbox measures, on 10,000 subscribers with 9 delivered

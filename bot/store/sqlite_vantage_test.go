@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 

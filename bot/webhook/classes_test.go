@@ -12,7 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
-	"github.com/xstatusbot/xstatusbot/bot/storetest"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
 
 // Through the real dispatcher and store: a webhook answering 401 has its
