@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 )
 
 // Class says why a check failed. The zero value means the check succeeded.
@@ -53,18 +55,6 @@ const DefaultUserAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KH
 // maxBody bounds how much of a body is read for the body check.
 const maxBody = 256 << 10
 
-// Clock is the time source of a round's retry wait; bot.SystemClock fits it,
-// and tests give a manual clock.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Checker runs the checks of one round.
 type Checker struct {
 	Client *http.Client
@@ -81,22 +71,23 @@ type Checker struct {
 	Slow      time.Duration
 	UserAgent string
 	// Clock times the retry wait and the round; nil means real time.
-	Clock Clock
+	Clock clock.Clock
 	// Now, when set and Clock is not, only stamps rounds; waits stay on real time.
 	Now func() time.Time
 }
 
-func (c *Checker) clock() Clock {
+func (c *Checker) clock() clock.Clock {
 	switch {
 	case c.Clock != nil:
 		return c.Clock
 	case c.Now != nil:
 		return stampClock(c.Now)
 	default:
-		return systemClock{}
+		return clock.System{}
 	}
 }
 
+// stampClock stamps with a given Now and waits in real time.
 type stampClock func() time.Time
 
 func (f stampClock) Now() time.Time                       { return f() }
@@ -152,7 +143,7 @@ func (c *Checker) Round(ctx context.Context, targets, controls []Target) Round {
 func RoundBudget(interval time.Duration) time.Duration { return interval * 9 / 10 }
 
 // checkWithRetry checks t and retries a failure once, within end when it is set.
-func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time, clk Clock) Result {
+func (c *Checker) checkWithRetry(ctx context.Context, t Target, end time.Time, clk clock.Clock) Result {
 	timeout := c.Timeout
 	if !end.IsZero() {
 		timeout = min(timeout, end.Sub(clk.Now()))
@@ -201,7 +192,7 @@ var errTimedOut = errors.New("probe deadline passed")
 // check performs one request against t within timeout, timed on clk, and
 // classifies the outcome; cut reports a connection that was reset, refused
 // or closed mid-answer.
-func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration, clk Clock) (res Result, cut bool) {
+func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration, clk clock.Clock) (res Result, cut bool) {
 	res.Target = t.Name
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
@@ -60,7 +61,7 @@ type Deps struct {
 	Handler CommandHandler
 	// Log is tagged with the adapter's platform.
 	Log      *slog.Logger
-	Clock    bot.Clock
+	Clock    clock.Clock
 	Delivery DeliverySettings
 	// Metrics registers the adapter's own collectors, if any.
 	Metrics prometheus.Registerer

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 )
 
 // finalError marks an error that retrying cannot fix.
@@ -22,9 +23,9 @@ func Final(err error) error { return finalError{err} }
 // Retry is the connect-with-retry loop of every adapter: it calls try until
 // try succeeds, returns a Final error (then unwrapped and returned), or ctx
 // ends (then ctx's error). After each failure it logs msg at warn level
-// with the error, the attempt and the wait, and waits on clock: the wait try
+// with the error, the attempt and the wait, and waits on clk: the wait try
 // returned when positive (a platform's retry_after), else b.Delay(attempt).
-func Retry(ctx context.Context, clock bot.Clock, b bot.Backoff, log *slog.Logger, msg string,
+func Retry(ctx context.Context, clk clock.Clock, b bot.Backoff, log *slog.Logger, msg string,
 	try func(ctx context.Context) (retryAfter time.Duration, err error)) error {
 	for attempt := 1; ; attempt++ {
 		after, err := try(ctx)
@@ -42,7 +43,7 @@ func Retry(ctx context.Context, clock bot.Clock, b bot.Backoff, log *slog.Logger
 			wait = b.Delay(attempt)
 		}
 		log.Warn(msg, "err", err, "attempt", attempt, "retry_in", wait.String())
-		if !bot.Sleep(ctx, clock, wait) {
+		if !clock.Sleep(ctx, clk, wait) {
 			return ctx.Err()
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/bot/store"
@@ -50,7 +51,7 @@ func Start(tb testing.TB, store *store.Store, channels []delivery.Channel, log *
 	tb.Cleanup(x.Close)
 	targets := []probe.Target{{Name: "web", URL: x.URL() + "/"}, {Name: "api", URL: x.URL() + "/api"}}
 	checker := &probe.Checker{Client: &http.Client{}, Timeout: time.Second, RetryDelay: 10 * time.Millisecond}
-	disp := delivery.NewDispatcher(store, channels, bot.SystemClock{}, log, nil)
+	disp := delivery.NewDispatcher(store, channels, clock.System{}, log, nil)
 	mon := monitor.New(monitor.Config{
 		Probe:   func(ctx context.Context) probe.Round { return checker.Round(ctx, targets, nil) },
 		Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"golang.org/x/time/rate"
 )
 
@@ -42,7 +43,7 @@ const (
 // everything.
 type Limiter struct {
 	limits Limits
-	clock  bot.Clock
+	clock  clock.Clock
 
 	mu      sync.Mutex
 	people  map[string]*person
@@ -62,7 +63,7 @@ type pendingKey struct {
 }
 
 // NewLimiter builds a limiter; zero fields of l take the defaults.
-func NewLimiter(l Limits, clock bot.Clock) *Limiter {
+func NewLimiter(l Limits, clk clock.Clock) *Limiter {
 	d := DefaultLimits()
 	if l.Burst <= 0 {
 		l.Burst = d.Burst
@@ -73,10 +74,8 @@ func NewLimiter(l Limits, clock bot.Clock) *Limiter {
 	if l.NoteEvery <= 0 {
 		l.NoteEvery = d.NoteEvery
 	}
-	if clock == nil {
-		clock = bot.SystemClock{}
-	}
-	return &Limiter{limits: l, clock: clock, people: map[string]*person{}, pending: map[pendingKey]struct{}{}}
+	clk = clock.Or(clk)
+	return &Limiter{limits: l, clock: clk, people: map[string]*person{}, pending: map[pendingKey]struct{}{}}
 }
 
 // idle is how long a person stays remembered after their last command: by

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
@@ -47,7 +48,7 @@ type DeliveryStore interface {
 type Dispatcher struct {
 	store   DeliveryStore
 	lanes   []*lane
-	clock   bot.Clock
+	clock   clock.Clock
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	// progressEvery is how often a fan-out in progress is logged.
@@ -108,11 +109,9 @@ type lane struct {
 }
 
 // NewDispatcher builds a dispatcher over the given platforms.
-func NewDispatcher(store DeliveryStore, chans []Channel, clock bot.Clock, log *slog.Logger, m *metrics.Metrics) *Dispatcher {
-	if clock == nil {
-		clock = bot.SystemClock{}
-	}
-	d := &Dispatcher{store: store, clock: clock, log: log, metrics: m, progressEvery: 5 * time.Second,
+func NewDispatcher(store DeliveryStore, chans []Channel, clk clock.Clock, log *slog.Logger, m *metrics.Metrics) *Dispatcher {
+	clk = clock.Or(clk)
+	d := &Dispatcher{store: store, clock: clk, log: log, metrics: m, progressEvery: 5 * time.Second,
 		PollEvery: time.Second, ShutdownGrace: DefaultShutdownGrace}
 	for _, c := range chans {
 		p := c.Policy
@@ -128,7 +127,7 @@ func NewDispatcher(store DeliveryStore, chans []Channel, clock bot.Clock, log *s
 		}
 		c.Policy = p
 		if c.Gate == nil {
-			c.Gate = NewGate(p, clock)
+			c.Gate = NewGate(p, clk)
 		}
 		d.lanes = append(d.lanes, &lane{Channel: c, wake: make(chan struct{}, 1), busy: map[string]bool{},
 			unrecorded: map[string][]outcome{}, tried: map[string]bool{}, unanswered: map[string]int{},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"golang.org/x/time/rate"
 )
 
@@ -50,7 +51,7 @@ var ErrTooManyReplies = errors.New("too many command answers waiting for the pla
 // under way answers may use the whole rate. An answer waits out its own
 // chat's gap before it asks for a turn, holding nothing.
 type Gate struct {
-	clock   bot.Clock
+	clock   clock.Clock
 	limiter *rate.Limiter
 	share   *rate.Limiter // answers' share while alerts are under way; nil without a ceiling
 	perChat time.Duration
@@ -74,11 +75,9 @@ type Gate struct {
 // NewGate builds the gate of a platform sending at most p.Rate messages per
 // second (0: no ceiling) and one per p.PerChat to each chat; answers get
 // DefaultReplyShare of the rate while alerts are under way.
-func NewGate(p Policy, clock bot.Clock) *Gate {
-	if clock == nil {
-		clock = bot.SystemClock{}
-	}
-	g := &Gate{clock: clock, limiter: rate.NewLimiter(rate.Inf, 1), perChat: p.PerChat, lastSent: map[string]time.Time{}}
+func NewGate(p Policy, clk clock.Clock) *Gate {
+	clk = clock.Or(clk)
+	g := &Gate{clock: clk, limiter: rate.NewLimiter(rate.Inf, 1), perChat: p.PerChat, lastSent: map[string]time.Time{}}
 	if p.Rate > 0 {
 		g.limiter = rate.NewLimiter(rate.Limit(p.Rate), 1)
 		g.share = rate.NewLimiter(rate.Limit(p.Rate*DefaultReplyShare), 1)
@@ -178,7 +177,7 @@ func (g *Gate) turn(ctx context.Context, reply bool, deadline time.Time) (time.D
 			if !deadline.IsZero() && now.Add(wait).After(deadline) {
 				return wait, errTooLate
 			}
-			if !bot.Sleep(ctx, g.clock, wait) {
+			if !clock.Sleep(ctx, g.clock, wait) {
 				return 0, ctx.Err()
 			}
 			continue
@@ -193,7 +192,7 @@ func (g *Gate) turn(ctx context.Context, reply bool, deadline time.Time) (time.D
 			// turns already booked: an answer that passed its share then
 			// waits behind a turn or two, not behind every worker of a fan-out.
 			if wait := g.aheadWait(now); wait > 0 {
-				if !bot.Sleep(ctx, g.clock, wait) {
+				if !clock.Sleep(ctx, g.clock, wait) {
 					return 0, ctx.Err()
 				}
 				continue
@@ -243,7 +242,7 @@ func (g *Gate) reserve(ctx context.Context, lim *rate.Limiter, deadline time.Tim
 		r.CancelAt(now)
 		return d, errTooLate
 	}
-	if d > 0 && !bot.Sleep(ctx, g.clock, d) {
+	if d > 0 && !clock.Sleep(ctx, g.clock, d) {
 		r.CancelAt(g.clock.Now())
 		return 0, ctx.Err()
 	}
@@ -290,7 +289,7 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 			if hold.After(deadline) {
 				return g.expired(chat, attempt-1, last, hold.Sub(now))
 			}
-			if !bot.Sleep(ctx, g.clock, hold.Sub(now)) {
+			if !clock.Sleep(ctx, g.clock, hold.Sub(now)) {
 				return ctx.Err()
 			}
 		}
@@ -330,7 +329,7 @@ func (g *Gate) Reply(ctx context.Context, chat string, send func(ctx context.Con
 		if next.After(deadline) {
 			return g.expired(chat, attempt, last, next.Sub(now))
 		}
-		if !bot.Sleep(ctx, g.clock, next.Sub(now)) {
+		if !clock.Sleep(ctx, g.clock, next.Sub(now)) {
 			return ctx.Err()
 		}
 	}

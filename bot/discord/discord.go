@@ -22,6 +22,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
@@ -54,8 +55,8 @@ type Config struct {
 	Log *slog.Logger
 	// Clock times the invalid-request window, the pauses after 429s
 	// without rate-limit headers and the waits between login and gateway
-	// retries; nil means bot.SystemClock{}.
-	Clock bot.Clock
+	// retries; nil means clock.System{}.
+	Clock clock.Clock
 	// Limiter is the per-person command limit shared with the other
 	// adapters; nil admits every command.
 	Limiter *command.Limiter
@@ -74,7 +75,7 @@ type Adapter struct {
 	client *http.Client
 	log    *slog.Logger
 	h      Handler
-	clock  bot.Clock
+	clock  clock.Clock
 
 	running      atomic.Bool
 	sess         atomic.Pointer[discordgo.Session] // non-nil between the first ready and the end of Run
@@ -126,10 +127,7 @@ func New(cfg Config, h Handler) *Adapter {
 	if !strings.HasSuffix(base.Path, "/") {
 		base.Path += "/"
 	}
-	clock := cfg.Clock
-	if clock == nil {
-		clock = bot.SystemClock{}
-	}
+	clock := clock.Or(cfg.Clock)
 	a := &Adapter{
 		token:          cfg.Token,
 		base:           base,

@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
@@ -77,7 +78,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	// no per-chat gap (discordgo keeps Discord's per-route buckets).
 	policy := delivery.DefaultPolicy(50)
 	policy.PerChat = 0
-	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: a, Policy: policy}}, bot.SystemClock{}, log, nil)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: a, Policy: policy}}, clock.System{}, log, nil)
 	dctx, dcancel := context.WithCancel(ctx)
 	ddone := make(chan struct{})
 	go func() { defer close(ddone); disp.Run(dctx) }()

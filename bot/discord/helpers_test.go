@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
@@ -116,7 +117,7 @@ type harnessOpt struct {
 	fakeOpts []discordtest.Option
 	handler  func(*command.Service) Handler
 	// clock is the adapter's clock; nil means real time.
-	clock bot.Clock
+	clock clock.Clock
 	// setup, when set, changes the adapter before Run.
 	setup func(*Adapter)
 	// store replaces the in-memory store (e.g. the real SQLite one).

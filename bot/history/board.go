@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
@@ -40,7 +41,7 @@ type Publisher struct {
 
 	store  bot.HistoryStore
 	health boardSource
-	clock  bot.Clock
+	clock  clock.Clock
 
 	mu    sync.Mutex // one build at a time, so an older board never replaces a newer one
 	board atomic.Pointer[bot.Board]
@@ -48,7 +49,7 @@ type Publisher struct {
 }
 
 // NewPublisher builds a publisher; the first Refresh makes the first board.
-func NewPublisher(store bot.HistoryStore, health boardSource, clock bot.Clock) *Publisher {
+func NewPublisher(store bot.HistoryStore, health boardSource, clock clock.Clock) *Publisher {
 	return &Publisher{store: store, health: health, clock: clock, poke: make(chan struct{}, 1)}
 }
 

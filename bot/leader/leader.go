@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
@@ -34,7 +35,7 @@ import (
 //     refusal deposes the replica at once (Depose).
 type Leader struct {
 	Lease bot.Lease
-	Clock bot.Clock
+	Clock clock.Clock
 	// TTL is the lease's length; Every the renewal and campaign period
 	// (TTL/3 when zero).
 	TTL, Every time.Duration

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 )
 
 // ParseSchedule validates a cron spec: five fields ("*/5 * * * *") or a
@@ -60,7 +60,7 @@ type Pace struct {
 	// MaxConfirm bounds the confirming rounds in a row, so rounds that say
 	// nothing (the bot's own network down) cannot keep the fast pace forever.
 	MaxConfirm int
-	Clock      bot.Clock
+	Clock      clock.Clock
 	Log        *slog.Logger
 }
 
@@ -125,7 +125,7 @@ func RunSchedule(ctx context.Context, p Pace, round func() (pending bool), grace
 		} else {
 			confirming = 0
 		}
-		if !bot.Sleep(ctx, clk, due.Sub(clk.Now())) {
+		if !clock.Sleep(ctx, clk, due.Sub(clk.Now())) {
 			return
 		}
 	}

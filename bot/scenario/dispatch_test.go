@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
@@ -207,7 +208,7 @@ func TestOrderingPerChatUnderConcurrency(t *testing.T) {
 		chats[i] = fmt.Sprint(i)
 	}
 	e.subscribe(tgPlatform, chats...)
-	e.disp = delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: oc, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
+	e.disp = delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: oc, Policy: e.policy}}, clock.System{}, quiet(), nil)
 	e.disp.PollEvery = 5 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -313,7 +314,7 @@ func TestIdleLoopWakesWhenARetryFallsDue(t *testing.T) {
 	e.subscribe(tgPlatform, "1")
 	e.outage()
 	e.policy.MaxAge = 0 // rows carry the manual clock's old times; this dispatcher runs on the real one
-	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy}}, bot.SystemClock{}, quiet(), nil)
+	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy}}, clock.System{}, quiet(), nil)
 	d.PollEvery = time.Hour // only the retry time can wake the loop
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/leader"
 	"github.com/xstatusbot/xstatusbot/bot/store"
@@ -87,7 +88,7 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 
 	n := &watchedNotifier{url: url, delay: 20 * time.Millisecond, started: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	leader := &leader.Leader{Lease: s, Clock: bot.SystemClock{}, TTL: ttl, Log: log}
+	leader := &leader.Leader{Lease: s, Clock: clock.System{}, TTL: ttl, Log: log}
 	s.OnDeposed(leader.Depose)
 	var (
 		stoppedValid  atomic.Bool
@@ -106,7 +107,7 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 		}
 		first.Do(func() { saved <- s.SaveRound(ctx, storetest.DownSnapshot(t0)) })
 		disp := delivery.NewDispatcher(s, []delivery.Channel{{Platform: tgPlatform, Notifier: n,
-			Policy: func() delivery.Policy { p := delivery.DefaultPolicy(1000); p.Workers, p.MaxAge = 2, 0; return p }()}}, bot.SystemClock{}, log, nil)
+			Policy: func() delivery.Policy { p := delivery.DefaultPolicy(1000); p.Workers, p.MaxAge = 2, 0; return p }()}}, clock.System{}, log, nil)
 		disp.Fence = leader.Fence
 		disp.Run(ctx)
 		ok, err := leaseValid(context.WithoutCancel(ctx), url)

@@ -13,6 +13,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/text"
 )
@@ -107,7 +108,7 @@ func (a *Adapter) poll(ctx context.Context) {
 				if stuckTry < a.handleTries {
 					wait := a.backoff(stuckTry, err)
 					a.log.Warn("telegram: handling an update failed; will retry it", "err", err, "update", u.UpdateID, "retry_in", wait.String())
-					if !bot.Sleep(pctx, a.clock, wait) {
+					if !clock.Sleep(pctx, a.clock, wait) {
 						return
 					}
 					break // refetch from this update on

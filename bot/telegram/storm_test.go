@@ -12,6 +12,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
@@ -101,7 +102,7 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 		}
 	}
 	policy := delivery.DefaultPolicy(rate)
-	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: a, Policy: policy, Gate: gate}}, bot.SystemClock{}, quiet, nil)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: a, Policy: policy, Gate: gate}}, clock.System{}, quiet, nil)
 	answeredBefore := len(fake.SentTo(flooder)) + len(fake.SentTo(group))
 	start := time.Now()
 	dctx, dcancel := context.WithCancel(ctx)

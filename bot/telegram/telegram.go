@@ -26,6 +26,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/text"
@@ -155,7 +156,7 @@ type Adapter struct {
 	// before it is skipped so it cannot block every later update.
 	handleTries int
 	cfgErr      error
-	clock       bot.Clock
+	clock       clock.Clock
 	replier     Replier
 	replies     *replyQueue
 	replyDrain  time.Duration
@@ -189,7 +190,7 @@ func New(cfg Config, h Handler) *Adapter {
 		maxBackoff:  maxBackoff,
 		handleTries: 3,
 		cfgErr:      cfg.Validate(),
-		clock:       bot.SystemClock{},
+		clock:       clock.System{},
 		replier:     cfg.Replier,
 		replies:     newReplyQueue(),
 		replyDrain:  replyDrain,

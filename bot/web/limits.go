@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 )
 
 // Limits bound what clients can hold of a listener: a slow client is cut
@@ -92,7 +93,7 @@ type Backlogger interface {
 // COUNT per request.
 type CachedBacklog struct {
 	Store Backlogger
-	Clock bot.Clock
+	Clock clock.Clock
 	// Every is how often the backlog is read again (default 5 s).
 	Every time.Duration
 	last  atomic.Pointer[backlogReading]
@@ -135,16 +136,13 @@ func (c *CachedBacklog) Run(ctx context.Context) {
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	clock := c.Clock
-	if clock == nil {
-		clock = bot.SystemClock{}
-	}
+	clk := clock.Or(c.Clock)
 	for {
 		c.Refresh(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-clock.After(every):
+		case <-clk.After(every):
 		case <-c.pokes():
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
@@ -42,7 +43,7 @@ func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 	}
 	policy := settings.Policy()
 	policy.BackoffMin, policy.BackoffMax, policy.MaxAge = 20*time.Millisecond, 100*time.Millisecond, 0
-	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, bot.SystemClock{}, log, nil)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: policy}}, clock.System{}, log, nil)
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); disp.Run(dctx) }()

@@ -13,6 +13,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
 	"github.com/xstatusbot/xstatusbot/probe"
@@ -66,7 +67,7 @@ func TestRedirectIsNotFollowedAndEndsTheRow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: settings.Policy()}}, bot.SystemClock{}, textLogger(logs), nil)
+	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: Platform, Notifier: n, Policy: settings.Policy()}}, clock.System{}, textLogger(logs), nil)
 	dctx, dcancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); disp.Run(dctx) }()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
@@ -157,7 +158,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 		return p
 	}
 	tgPolicy := policy(cfg.tgRate)
-	tgGate := delivery.NewGate(tgPolicy, bot.SystemClock{}) // shared with command answers, as in run.go
+	tgGate := delivery.NewGate(tgPolicy, clock.System{}) // shared with command answers, as in run.go
 	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(tgFake.Token), Endpoint: tgFake.Endpoint(), Log: log, Replier: tgGate}, svc)
 	dc := discord.New(discord.Config{Token: adapterkit.Secret(dcFake.Token), APIURL: dcFake.URL, Log: log}, svc)
 	dcPolicy := policy(cfg.dcRate)
@@ -165,7 +166,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	disp := delivery.NewDispatcher(store, []delivery.Channel{
 		{Platform: telegram.Platform, Notifier: tg, Policy: tgPolicy, Gate: tgGate},
 		{Platform: discord.Platform, Notifier: dc, Policy: dcPolicy},
-	}, bot.SystemClock{}, log, counters)
+	}, clock.System{}, log, counters)
 
 	prober := &benchProbe{verdict: probe.VerdictUp}
 	mon := monitor.New(monitor.Config{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
@@ -75,10 +76,10 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	defer fake.Close()
 	svc := command.NewService(store, store, time.Now, log)
 	policy := delivery.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers
-	gate := delivery.NewGate(policy, bot.SystemClock{})
+	gate := delivery.NewGate(policy, clock.System{})
 	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
 	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
-		bot.SystemClock{}, log, metrics.New(prometheus.NewRegistry()))
+		clock.System{}, log, metrics.New(prometheus.NewRegistry()))
 	prober := &benchProbe{verdict: probe.VerdictUp}
 	mon := monitor.New(monitor.Config{Probe: prober.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
 		Store: store, Log: log, Changed: disp.Wake})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/history"
@@ -129,7 +130,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Interval:   interval, // every request and retry fits in 90% of it: no tick is skipped
 		Slow:       cfg.ProbeSlow,
 	}
-	leader := &leader.Leader{Lease: lease, Clock: bot.SystemClock{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: counters}
+	leader := &leader.Leader{Lease: lease, Clock: clock.System{}, TTL: cfg.LeaderLeaseTTL, Log: log, Metrics: counters}
 	if f, ok := lease.(interface{ OnDeposed(func(error)) }); ok {
 		f.OnDeposed(leader.Depose) // a write refused by the fence ends the term at once
 	}
@@ -162,18 +163,18 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	if err := mon.Load(ctx); err != nil {
 		return err
 	}
-	pub = history.NewPublisher(store, pageSource(cfg, mon), bot.SystemClock{})
+	pub = history.NewPublisher(store, pageSource(cfg, mon), clock.System{})
 	pub.Every = interval // the page and /status say how often X is checked
 	svc := command.NewService(store, store, time.Now, log, command.WithBoard(pub.Board), command.WithRegions(mon.Regions),
 		command.WithLiveState(mon), command.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser))
 	deps := adapterkit.Deps{
 		Handler:  svc,
-		Clock:    bot.SystemClock{},
+		Clock:    clock.System{},
 		Delivery: adapterkit.DeliverySettings{MaxAge: cfg.DeliveryMaxAge, MaxAttempts: cfg.DeliveryAttempts, Workers: cfg.DeliveryWorkers},
 		Metrics:  reg,
 		Stdout:   stdout,
 		// One limiter for the process: a person's budget outlives a change of leader.
-		Commands: command.NewLimiter(command.DefaultLimits(), bot.SystemClock{}),
+		Commands: command.NewLimiter(command.DefaultLimits(), clock.System{}),
 	}
 
 	grace := 2*cfg.ProbeTimeout + cfg.ProbeRetryDelay + time.Second
@@ -207,7 +208,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	log.Info("xstatusbot started", "targets", len(cfg.Targets), "controls", len(cfg.Controls), "schedule", cfg.ProbeSchedule,
 		"db", db, "startup", time.Since(started).Round(time.Microsecond))
 	first := true
-	pace := monitor.Pace{Schedule: cfg.Schedule, ConfirmDelay: cfg.ProbeConfirmDelay, Clock: bot.SystemClock{}, Log: log,
+	pace := monitor.Pace{Schedule: cfg.Schedule, ConfirmDelay: cfg.ProbeConfirmDelay, Clock: clock.System{}, Log: log,
 		// Room for two rounds that say nothing (the own network check failing) on top of the hysteresis.
 		MaxConfirm: max(cfg.ProbeDownAfter, cfg.ProbeUpAfter) + 1}
 	monitor.RunSchedule(ctx, pace, func() bool {
@@ -245,7 +246,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, 
 	if err != nil {
 		return err
 	}
-	disp := delivery.NewDispatcher(store, channels, bot.SystemClock{}, log, counters)
+	disp := delivery.NewDispatcher(store, channels, clock.System{}, log, counters)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
 	disp.Working = memoryBudget
 	disp.Fence = fence

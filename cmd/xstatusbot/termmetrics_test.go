@@ -6,8 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 )
 
@@ -31,7 +31,7 @@ func TestAdapterMetricsGoWithTheirTerm(t *testing.T) {
 	for term := 1; term <= 2; term++ {
 		tm := &termMetrics{Registerer: reg}
 		s := &discord.Settings{Token: "token", APIURL: "https://discord.com/", Rate: 50}
-		if _, err := s.Build(adapterkit.Deps{Metrics: tm, Log: slog.New(slog.DiscardHandler), Clock: bot.SystemClock{}}); err != nil {
+		if _, err := s.Build(adapterkit.Deps{Metrics: tm, Log: slog.New(slog.DiscardHandler), Clock: clock.System{}}); err != nil {
 			t.Fatalf("term %d: build: %v", term, err)
 		}
 		if n := series(); n != 1 {
