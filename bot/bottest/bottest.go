@@ -107,17 +107,38 @@ func (c *Clock) Changed() <-chan struct{} {
 	return c.changed
 }
 
+// Idle tells whether the code under test has done all it can at the
+// clock's time and sleeps on the clock.
+type Idle func() bool
+
+// Timers is the Idle "at least n timers are pending": enough when the code
+// under test leaves no timer behind that it no longer waits for.
+func (c *Clock) Timers(n int) Idle {
+	return func() bool { return c.Waiters() >= n }
+}
+
 // WaitIdle waits (in real time, at most 10 s) until at least n timers are
 // pending: the code under test has gone to sleep on the clock.
 func (c *Clock) WaitIdle(tb testing.TB, n int) {
 	tb.Helper()
+	c.AwaitIdle(tb, c.Timers(n))
+}
+
+// AwaitIdle waits (in real time, at most 10 s) until idle holds, looking
+// again whenever a timer is added or fired.
+func (c *Clock) AwaitIdle(tb testing.TB, idle Idle) {
+	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Waiters() < n {
+	for {
+		changed := c.Changed()
+		if idle() {
+			return
+		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("code under test never went idle (%d timers pending, want %d)", c.Waiters(), n)
+			tb.Fatalf("code under test never went idle (%d timers pending)", c.Waiters())
 		}
 		select {
-		case <-c.Changed():
+		case <-changed:
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -128,25 +149,37 @@ func (c *Clock) WaitIdle(tb testing.TB, n int) {
 // between steps as it would as time passes.
 func (c *Clock) Run(tb testing.TB, n int, d, step time.Duration) {
 	tb.Helper()
+	c.RunIdle(tb, c.Timers(n), d, step)
+}
+
+// RunIdle is Run, waiting before each step until idle holds.
+func (c *Clock) RunIdle(tb testing.TB, idle Idle, d, step time.Duration) {
+	tb.Helper()
 	for d > 0 {
-		c.WaitIdle(tb, n)
+		c.AwaitIdle(tb, idle)
 		s := min(d, step)
 		c.Advance(s)
 		d -= s
 	}
-	c.WaitIdle(tb, n)
+	c.AwaitIdle(tb, idle)
 }
 
 // RunUntil advances the clock step by step (as Run) until cond holds, and
 // returns the clock time that took; it fails the test past max.
 func (c *Clock) RunUntil(tb testing.TB, n int, max, step time.Duration, cond func() bool) time.Duration {
 	tb.Helper()
+	return c.RunIdleUntil(tb, c.Timers(n), max, step, cond)
+}
+
+// RunIdleUntil is RunUntil, waiting before each step until idle holds.
+func (c *Clock) RunIdleUntil(tb testing.TB, idle Idle, max, step time.Duration, cond func() bool) time.Duration {
+	tb.Helper()
 	var took time.Duration
 	for !cond() {
 		if took >= max {
 			tb.Fatalf("condition not met within %s of clock time", max)
 		}
-		c.Run(tb, n, step, step)
+		c.RunIdle(tb, idle, step, step)
 		took += step
 	}
 	return took

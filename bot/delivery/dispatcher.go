@@ -84,6 +84,10 @@ type lane struct {
 	retries []time.Time // when rescheduled rows fall due, so an idle loop wakes for them
 	sent    int         // messages sent since the last progress line
 
+	// asleepUntil is when the loop's sleep on the clock ends; zero while it
+	// is awake or a wake-up is on its way (Dispatcher.Settled).
+	asleepUntil time.Time
+
 	// Circuit breaker: paused while the platform does not answer.
 	failChats map[string]bool // chats whose sends failed as unavailable since the platform last answered
 	paused    bool            // sends stopped; one trial at a time
@@ -146,6 +150,14 @@ func (d *Dispatcher) Wake() {
 }
 
 func (c *lane) signal() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.signalLocked()
+}
+
+// signalLocked wakes the loop; c.mu must be held.
+func (c *lane) signalLocked() {
+	c.asleepUntil = time.Time{}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -271,10 +283,16 @@ func (d *Dispatcher) sleep(ctx context.Context, c *lane, wait time.Duration) {
 	if wait <= 0 {
 		return
 	}
+	c.mu.Lock()
+	timer := d.clock.After(wait)
+	if len(c.wake) == 0 {
+		c.asleepUntil = d.now().Add(wait)
+	}
+	c.mu.Unlock()
 	select {
 	case <-ctx.Done():
 	case <-c.wake:
-	case <-d.clock.After(wait):
+	case <-timer:
 	}
 }
 

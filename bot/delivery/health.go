@@ -89,3 +89,20 @@ func (c *lane) takeSent(now time.Time) int {
 func (d *Dispatcher) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error) {
 	return d.store.Backlog(ctx)
 }
+
+// Settled reports whether every platform loop sleeps on its clock with
+// nothing to do before its timer: no chat in flight, no wake-up on its way.
+// Whoever drives a manual clock (the in-process scenarios) moves it only
+// then, so the clock never runs ahead of a loop or of a worker not yet run.
+func (d *Dispatcher) Settled() bool {
+	now := d.now()
+	for _, c := range d.lanes {
+		c.mu.Lock()
+		rest := len(c.busy) == 0 && c.asleepUntil.After(now)
+		c.mu.Unlock()
+		if !rest {
+			return false
+		}
+	}
+	return true
+}

@@ -39,12 +39,12 @@ func (d *Dispatcher) startDue(ctx, sendCtx context.Context, c *lane, sem chan st
 		started++
 		go func() {
 			defer func() {
+				<-sem
 				c.mu.Lock()
 				delete(c.busy, id)
+				c.signalLocked() // with the delete: never idle in between
 				c.mu.Unlock()
-				<-sem
 				inflight.Done()
-				c.signal()
 			}()
 			d.deliver(ctx, sendCtx, c, chat)
 		}()

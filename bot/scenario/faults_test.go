@@ -131,10 +131,17 @@ func (l *loop) stop() {
 // The loop and the progress reporter both wait on the clock when idle.
 const idleTimers = 2
 
-func (l *loop) idle()                         { l.clock.WaitIdle(l.t, idleTimers) }
-func (l *loop) advance(d, step time.Duration) { l.clock.Run(l.t, idleTimers, d, step) }
+func (l *loop) idle() { l.clock.WaitIdle(l.t, idleTimers) }
+
+// settled: the loop sleeps with no chat in flight and the reporter waits
+// too. Counting timers alone is not enough: a worker that has not run yet
+// holds none, and a sleep cut short by a wake-up leaves its timer behind,
+// so the clock would run ahead of the loop.
+func (l *loop) settled() bool { return l.disp.Settled() && l.clock.Waiters() >= idleTimers }
+
+func (l *loop) advance(d, step time.Duration) { l.clock.RunIdle(l.t, l.settled, d, step) }
 func (l *loop) until(max, step time.Duration, cond func() bool) time.Duration {
-	return l.clock.RunUntil(l.t, idleTimers, max, step, cond)
+	return l.clock.RunIdleUntil(l.t, l.settled, max, step, cond)
 }
 
 // TestPlatformDownForMinutesLosesNothing: a platform unreachable for three
