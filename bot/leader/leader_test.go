@@ -38,13 +38,26 @@ type replica struct {
 	*lease
 	holder string
 	down   bool
+	// hold, while set, keeps Acquire waiting until it is closed: the test
+	// looks at the replica between two of its terms.
+	hold chan struct{}
 }
 
 var errUnreachable = errors.New("database unreachable")
 
 func (r *replica) setDown(v bool) { r.mu.Lock(); r.down = v; r.mu.Unlock() }
 
-func (r *replica) Acquire(_ context.Context, ttl time.Duration) (bot.Term, bool, error) {
+func (r *replica) Acquire(ctx context.Context, ttl time.Duration) (bot.Term, bool, error) {
+	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return bot.Term{}, false, ctx.Err()
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.down {
@@ -371,6 +384,12 @@ func TestLeaderDeposeStopsAtOnce(t *testing.T) {
 	go func() { done <- l.Run(ctx, w.run("a")) }()
 	defer func() { cancel(); <-done }()
 	w.waitWorking(t, "a")
+	// The next term waits until the deposed one has been looked at: else the
+	// replica may lead again before the fence is read.
+	hold := make(chan struct{})
+	r.mu.Lock()
+	r.hold = hold
+	r.mu.Unlock()
 	l.Depose(fmt.Errorf("claim lost: %w", bot.ErrDeposed))
 	if err := l.Fence(clock.Now()); !errors.Is(err, bot.ErrDeposed) {
 		t.Fatalf("fence after Depose: %v", err)
@@ -391,6 +410,10 @@ func TestLeaderDeposeStopsAtOnce(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // polling: the work runs on its own goroutine
 	}
+	if err := l.Fence(clock.Now()); !errors.Is(err, bot.ErrDeposed) {
+		t.Fatalf("fence after the work stopped, before a new term: %v", err)
+	}
+	close(hold)
 	w.waitWorking(t, "a")
 	if term, _ := l.Status(); term.Epoch < 2 {
 		t.Fatalf("term after Depose %+v: a new term needs a new epoch", term)
