@@ -26,7 +26,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/command"
 )
 
-// DefaultAPIURL is the base every REST call goes to unless Config.APIURL says otherwise.
+// DefaultAPIURL is the base every REST call goes to unless Options.APIURL says otherwise.
 const DefaultAPIURL = "https://discord.com/"
 
 // ErrUnauthorized means Discord refused the bot token (REST 401 or gateway close 4004).
@@ -42,8 +42,8 @@ type Handler interface {
 	GroupGone(ctx context.Context, p bot.Platform, group string) error
 }
 
-// Config wires an Adapter.
-type Config struct {
+// Options wire a Bot: the settings from Config and what main hands in.
+type Options struct {
 	Token adapterkit.Secret
 	// APIURL replaces https://discord.com/ for every REST call (DISCORD_API_URL);
 	// the gateway URL is discovered from it. Empty means DefaultAPIURL.
@@ -68,8 +68,8 @@ type Config struct {
 	MaxHandlers int
 }
 
-// Adapter connects the bot to Discord. Build it with New, start it with Run.
-type Adapter struct {
+// Bot is the running Discord client. Build it with NewBot, start it with Run.
+type Bot struct {
 	token  adapterkit.Secret
 	base   *url.URL
 	client *http.Client
@@ -106,10 +106,10 @@ type Adapter struct {
 	handlerTimeout         time.Duration // the work done for one event or interaction
 }
 
-var _ bot.Notifier = (*Adapter)(nil)
+var _ bot.Notifier = (*Bot)(nil)
 
-// New builds an adapter. It makes no network call.
-func New(cfg Config, h Handler) *Adapter {
+// NewBot builds a Bot. It makes no network call.
+func NewBot(cfg Options, h Handler) *Bot {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -128,7 +128,7 @@ func New(cfg Config, h Handler) *Adapter {
 		base.Path += "/"
 	}
 	clock := clock.Or(cfg.Clock)
-	a := &Adapter{
+	a := &Bot{
 		token:          cfg.Token,
 		base:           base,
 		log:            log,
@@ -153,21 +153,21 @@ func New(cfg Config, h Handler) *Adapter {
 // State is how the adapter sees Discord: connecting until the first
 // session, ready, unavailable while the gateway or REST calls fail, and
 // unauthorized once the token was revoked.
-func (a *Adapter) State() bot.PlatformState {
+func (a *Bot) State() bot.PlatformState {
 	if a.unauthorized.Load() {
 		return bot.PlatformUnauthorized // final, whatever a racing setState stored
 	}
 	return *a.state.Load()
 }
 
-func (a *Adapter) setState(st bot.PlatformState) { a.state.Store(&st) }
+func (a *Bot) setState(st bot.PlatformState) { a.state.Store(&st) }
 
 // InvalidRequests is the number of answers Discord counts towards its IP
 // ban (401, 403, 429) in the last InvalidRequestWindow.
-func (a *Adapter) InvalidRequests() int { return a.invalid.count(a.clock.Now()) }
+func (a *Bot) InvalidRequests() int { return a.invalid.count(a.clock.Now()) }
 
 // observe sees every REST answer.
-func (a *Adapter) observe(resp *http.Response) {
+func (a *Bot) observe(resp *http.Response) {
 	if countsAsInvalid(resp) {
 		a.invalid.add(a.clock.Now())
 	}
@@ -177,7 +177,7 @@ func (a *Adapter) observe(resp *http.Response) {
 // running: one error line, state unauthorized, Run closes the gateway
 // session and waits for its end. The bot goes on; alerts wait for a restart
 // with a valid token.
-func (a *Adapter) revoke(cause error) {
+func (a *Bot) revoke(cause error) {
 	if !a.unauthorized.CompareAndSwap(false, true) {
 		return
 	}
@@ -208,7 +208,7 @@ func ValidateAPIURL(raw string) error {
 // the state unauthorized, but Run goes on until ctx ends, so the rest of the
 // bot keeps working. Unreachable Discord and 5xx answers are retried with
 // backoff (1 s doubling to 30 s).
-func (a *Adapter) Run(ctx context.Context) error {
+func (a *Bot) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("discord: Run called twice")
 	}
@@ -282,7 +282,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 }
 
-func (a *Adapter) shutdown(s *discordgo.Session) {
+func (a *Bot) shutdown(s *discordgo.Session) {
 	a.sess.Store(nil)
 	if err := s.Close(); err != nil {
 		a.log.Warn("close discord session", "err", err)
@@ -296,7 +296,7 @@ func (a *Adapter) shutdown(s *discordgo.Session) {
 // newSession builds the discordgo session: our HTTP client, no internal
 // reconnect loop (Run reconnects, honouring ctx), no rate-limit sleeps, no
 // discordgo logging, no state cache, only the GUILDS intent.
-func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconnected chan<- struct{}) (*discordgo.Session, error) {
+func (a *Bot) newSession(ctx context.Context, dialer *gatewayDialer, disconnected chan<- struct{}) (*discordgo.Session, error) {
 	s, err := discordgo.New("Bot " + a.token.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("new session: %w", err)
@@ -366,7 +366,7 @@ func (a *Adapter) newSession(ctx context.Context, dialer *gatewayDialer, disconn
 }
 
 // login checks the token with GET users/@me, retrying while Discord is unreachable.
-func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.User, error) {
+func (a *Bot) login(ctx context.Context, s *discordgo.Session) (*discordgo.User, error) {
 	var me *discordgo.User
 	err := adapterkit.Retry(ctx, a.clock, a.backoff(), a.log, "discord unreachable; retrying", func(ctx context.Context) (time.Duration, error) {
 		var err error
@@ -383,7 +383,7 @@ func (a *Adapter) login(ctx context.Context, s *discordgo.Session) (*discordgo.U
 
 // openWithRetry opens the gateway session, retrying with backoff until it is
 // up, ctx ends or Discord refuses the token.
-func (a *Adapter) openWithRetry(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
+func (a *Bot) openWithRetry(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
 	return adapterkit.Retry(ctx, a.clock, a.backoff(), a.log, "discord gateway connection failed; retrying", func(ctx context.Context) (time.Duration, error) {
 		if a.unauthorized.Load() {
 			return 0, adapterkit.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
@@ -408,7 +408,7 @@ func (a *Adapter) openWithRetry(ctx context.Context, s *discordgo.Session, d *ga
 // open runs discordgo's Open (gateway discovery, dial, HELLO, IDENTIFY or
 // RESUME, READY), which has no context and no read deadline: a watchdog
 // closes the connection when ctx ends or the handshake takes too long.
-func (a *Adapter) open(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
+func (a *Bot) open(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
 	done := make(chan error, 1)
 	go func() { done <- s.Open() }()
 	t := time.NewTimer(a.openTimeout)
@@ -433,7 +433,7 @@ func (a *Adapter) open(ctx context.Context, s *discordgo.Session, d *gatewayDial
 	return fmt.Errorf("open gateway: %w", cause)
 }
 
-func (a *Adapter) applicationID(me *discordgo.User) string {
+func (a *Bot) applicationID(me *discordgo.User) string {
 	if id := a.appID.Load(); id != nil {
 		return *id
 	}
@@ -441,7 +441,7 @@ func (a *Adapter) applicationID(me *discordgo.User) string {
 }
 
 // backoff is the retry policy of login, the gateway and command registration.
-func (a *Adapter) backoff() bot.Backoff { return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff} }
+func (a *Bot) backoff() bot.Backoff { return bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff} }
 
 // Permissions the bot asks for in its invite and needs in a subscribed channel.
 const (

@@ -89,7 +89,7 @@ func TestSendErrorClasses(t *testing.T) {
 }
 
 func TestSendBeforeRun(t *testing.T) {
-	a := New(Config{Token: "t", APIURL: "http://127.0.0.1:1/"}, nil)
+	a := NewBot(Options{Token: "t", APIURL: "http://127.0.0.1:1/"}, nil)
 	_, err := a.Send(context.Background(), "300000000000000001", bot.Message{Title: "x"})
 	if se := bot.ClassOf(err); se.Class != bot.Unavailable || !errors.Is(err, errNotReady) {
 		t.Errorf("Send before Run = %v, want Unavailable not-ready", err)
@@ -236,7 +236,7 @@ func TestRewriteTransport(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var got string
-		a := New(Config{APIURL: tc.base, Client: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		a := NewBot(Options{APIURL: tc.base, Client: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			got = r.URL.String()
 			return nil, errors.New("stop")
 		})}}, nil)

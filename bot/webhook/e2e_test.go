@@ -26,7 +26,7 @@ func TestEndToEnd(t *testing.T) {
 	store := adaptertest.Store(t)
 	slack, discordHook, plain, flaky := newReceiver(t, KindSlack), newReceiver(t, KindDiscord), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
 	receivers := map[string]*receiver{"slack": slack, "discord": discordHook, "json": plain, "flaky json": flaky}
-	settings := Settings{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
+	settings := Config{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
 		"slack=" + slack.URL(), "discord=" + discordHook.URL(), plain.URL(), "json=" + flaky.URL(),
 	}, ","))}
 	logs := &bottest.Buffer{}

@@ -10,11 +10,11 @@ import (
 
 // adapters lists every platform the bot can deliver to, each with its own
 // settings. Adding a platform is one line here.
-func adapters() []adapterkit.Adapter {
-	return []adapterkit.Adapter{
-		&console.Settings{},
-		&telegram.Settings{},
-		&discord.Settings{},
-		&webhook.Settings{},
+func adapters() []adapterkit.Config {
+	return []adapterkit.Config{
+		&console.Config{},
+		&telegram.Config{},
+		&discord.Config{},
+		&webhook.Config{},
 	}
 }

@@ -92,13 +92,13 @@ func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, de
 		}
 		d := deps
 		d.Log = log.With("platform", string(p))
-		plug, err := a.Build(d)
+		built, err := a.Build(d)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
-		channels = append(channels, delivery.Channel{Platform: p, Notifier: plug.Notifier, Policy: plug.Policy, Gate: plug.Gate, State: plug.State})
-		if plug.Run != nil {
-			runners = append(runners, plug.Run)
+		channels = append(channels, built.Channel)
+		if built.Run != nil {
+			runners = append(runners, built.Run)
 		}
 	}
 	return channels, runners, nil
