@@ -76,12 +76,12 @@ func TestSlashCommands(t *testing.T) {
 		{
 			name:     "status is visible and deferred",
 			spec:     discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000007"},
-			deferred: true, contains: "X is down", color: ColorDown,
+			deferred: true, contains: "X is down", color: adapterkit.DiscordColorDown,
 		},
 		{
 			name:     "help is visible",
 			spec:     discordtest.InteractionSpec{Name: "help", GuildID: guild, ChannelID: "200000000000000007"},
-			deferred: true, contains: "/subscribe", color: ColorInfo,
+			deferred: true, contains: "/subscribe", color: adapterkit.DiscordColorInfo,
 		},
 		{
 			name:      "unknown command in a server",
@@ -101,7 +101,7 @@ func TestSlashCommands(t *testing.T) {
 		{
 			name:     "status in a DM",
 			spec:     discordtest.InteractionSpec{Name: "status", ChannelID: "200000000000000008", Locale: "fr"},
-			deferred: true, contains: "X est en panne", color: ColorDown,
+			deferred: true, contains: "X est en panne", color: adapterkit.DiscordColorDown,
 		},
 		{
 			name:      "no data",

@@ -11,7 +11,6 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
-	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
@@ -138,9 +137,9 @@ func stateIn(t *testing.T, kind string, body []byte) string {
 			t.Fatalf("discord payload %s: %v", body, err)
 		}
 		switch m.Embeds[0].Color {
-		case discord.ColorDown:
+		case adapterkit.DiscordColorDown:
 			return "down"
-		case discord.ColorUp:
+		case adapterkit.DiscordColorUp:
 			return "up"
 		}
 		return m.Embeds[0].Title
