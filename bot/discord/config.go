@@ -2,6 +2,8 @@ package discord
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -64,4 +66,19 @@ func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 		Channel: delivery.Channel{Platform: Platform, Notifier: a, Policy: policy, State: a.State},
 		Run:     a.Run,
 	}, nil
+}
+
+// ValidateAPIURL checks a DISCORD_API_URL value, for configuration loading.
+func ValidateAPIURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("DISCORD_API_URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("DISCORD_API_URL: want an http(s) URL like %s, got %q", DefaultAPIURL, raw)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package telegram
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -69,4 +71,19 @@ func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 		Channel: delivery.Channel{Platform: Platform, Notifier: a, Policy: policy, Gate: gate, State: a.State},
 		Run:     a.Run,
 	}, nil
+}
+
+// validateEndpoint checks a TELEGRAM_API_ENDPOINT value.
+func validateEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	if strings.Count(endpoint, "%s") != 2 || strings.Count(endpoint, "%") != 2 {
+		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q must contain exactly two %%s (token, then method), like %q", endpoint, DefaultEndpoint)
+	}
+	u, err := url.Parse(fmt.Sprintf(endpoint, "TOKEN", "getMe"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q is not an http(s) URL format", endpoint)
+	}
+	return nil
 }

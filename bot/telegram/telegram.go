@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +28,6 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
-	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // DefaultEndpoint is the Bot API URL format: token, then method.
@@ -118,20 +116,6 @@ func (c Options) Validate() error {
 		errs = append(errs, errors.New("telegram poll timeout is negative"))
 	}
 	return errors.Join(errs...)
-}
-
-func validateEndpoint(endpoint string) error {
-	if endpoint == "" {
-		return nil
-	}
-	if strings.Count(endpoint, "%s") != 2 || strings.Count(endpoint, "%") != 2 {
-		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q must contain exactly two %%s (token, then method), like %q", endpoint, DefaultEndpoint)
-	}
-	u, err := url.Parse(fmt.Sprintf(endpoint, "TOKEN", "getMe"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q is not an http(s) URL format", endpoint)
-	}
-	return nil
 }
 
 // identity is the bot as getMe describes it.
@@ -371,38 +355,4 @@ func retryAfter(err error) time.Duration {
 		return ce.RetryAfter
 	}
 	return 0
-}
-
-// menuLanguages are the language codes the command menu is registered for
-// ("" is the default for every other language).
-var menuLanguages = []string{"", "fr"}
-
-// registerCommands publishes the command menu. Failure is logged: the
-// commands work without a menu.
-func (a *Bot) registerCommands(ctx context.Context) {
-	type menuEntry struct {
-		Command     string `json:"command"`
-		Description string `json:"description"`
-	}
-	for _, lang := range menuLanguages {
-		cmds := make([]menuEntry, 0, len(command.Names))
-		for _, name := range command.Names {
-			desc := text.CommandDescription(lang, name)
-			if desc == "" {
-				desc = name
-			}
-			cmds = append(cmds, menuEntry{Command: name, Description: bot.Truncate(desc, 256)})
-		}
-		if lang != "" && text.CommandDescription(lang, command.Names[0]) == text.CommandDescription("", command.Names[0]) {
-			continue // no translation: the default menu serves
-		}
-		body, _ := json.Marshal(cmds) // plain strings: cannot fail
-		params := tgbotapi.Params{"commands": string(body)}
-		if lang != "" {
-			params["language_code"] = lang
-		}
-		if _, err := a.call(ctx, "setMyCommands", params, a.callTimeout); err != nil {
-			a.log.Warn("telegram: setMyCommands failed; the command menu may be stale", "err", err, "lang", lang)
-		}
-	}
 }
