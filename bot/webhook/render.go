@@ -149,7 +149,9 @@ func renderDiscord(m bot.Message) discordMessage {
 
 // ---- JSON ----
 
-// Document is the body a json webhook receives; README documents it.
+// Document is the body a json webhook receives. Receivers parse it, so it
+// is a public schema, documented in this package's README.md (What each
+// kind receives): Version changes when a field changes meaning.
 type Document struct {
 	// Version changes only when a field changes meaning or goes away.
 	Version int `json:"version"`
