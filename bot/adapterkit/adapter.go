@@ -16,8 +16,8 @@ import (
 // Config is one chat platform's configuration, the adapter's settings
 // struct: main fills it from the environment (caarlos0/env tags on its
 // fields), asks it whether it is on and whether its settings are right, and
-// builds the running Adapter from it. Adding a platform is one package and one line in main's
-// list of adapters; bot names no platform.
+// builds the running Adapter from it. Adding a platform is one package and
+// one line in main's list of adapters; bot names no platform.
 type Config interface {
 	// Platform is the name the adapter's chats are stored under.
 	Platform() bot.Platform
