@@ -63,6 +63,9 @@ func RenderDiscordEmbed(m bot.Message) DiscordEmbed {
 	e.Description = bot.Truncate(strings.Join(m.Lines, "\n"), min(DiscordMaxEmbedDescription, budget))
 	budget -= runes(e.Description)
 
+	if len(m.Fields) > 0 {
+		e.Fields = make([]DiscordField, 0, min(len(m.Fields), DiscordMaxEmbedFields))
+	}
 	const overflowName = "…"
 	reserve := runes(overflowName) + 4 // room for the "+N" field, kept while fields remain
 	for i, f := range m.Fields {

@@ -14,8 +14,14 @@ import (
 func renderEmbed(m bot.Message) *discordgo.MessageEmbed {
 	r := adapterkit.RenderDiscordEmbed(m)
 	e := &discordgo.MessageEmbed{Title: r.Title, Description: r.Description, Color: r.Color, Timestamp: r.Timestamp}
-	for _, f := range r.Fields {
-		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: f.Name, Value: f.Value})
+	if len(r.Fields) == 0 {
+		return e
+	}
+	fields := make([]discordgo.MessageEmbedField, len(r.Fields)) // one allocation for all
+	e.Fields = make([]*discordgo.MessageEmbedField, len(r.Fields))
+	for i, f := range r.Fields {
+		fields[i] = discordgo.MessageEmbedField{Name: f.Name, Value: f.Value}
+		e.Fields[i] = &fields[i]
 	}
 	return e
 }
