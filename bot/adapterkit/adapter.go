@@ -13,12 +13,12 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
-// Adapter is one chat platform as the program sees it. It is the adapter's
-// settings struct: main fills it from the environment (caarlos0/env tags on
-// its fields), asks it whether it is on and whether its settings are right,
-// and builds it. Adding a platform is one package and one line in main's
-// list of adapters; bot names no platform.
-type Adapter interface {
+// Config is one chat platform's configuration, the adapter's settings
+// struct: main fills it from the environment (caarlos0/env tags on its
+// fields), asks it whether it is on and whether its settings are right, and
+// builds the running Adapter from it. Adding a platform is one package and
+// one line in main's list of adapters; bot names no platform.
+type Config interface {
 	// Platform is the name the adapter's chats are stored under.
 	Platform() bot.Platform
 	// Enabled says whether the settings turn the adapter on (a token is set).
@@ -26,9 +26,9 @@ type Adapter interface {
 	// Validate reports every wrong setting at once, each naming its variable
 	// and never echoing a secret.
 	Validate() error
-	// Build makes the adapter's parts. It makes no network call: Plugin.Run
-	// connects.
-	Build(deps Deps) (*Plugin, error)
+	// Build makes the running adapter. It makes no network call:
+	// Adapter.Run connects.
+	Build(deps Deps) (*Adapter, error)
 }
 
 // Fallback is implemented by an adapter that is on only when no other
@@ -97,16 +97,11 @@ func (s DeliverySettings) Policy(rate float64) delivery.Policy {
 	return p
 }
 
-// Plugin is a built adapter: what the bot needs of it.
-type Plugin struct {
-	Notifier bot.Notifier
-	Policy   delivery.Policy
-	// Gate is the platform's sending budget when the adapter shares it with
-	// its own command replies; nil makes delivery build one from Policy.
-	Gate *delivery.Gate
+// Adapter is a built adapter: the delivery channel the dispatcher drains
+// (Build fills its Platform) and what runs beside it.
+type Adapter struct {
+	delivery.Channel
 	// Run connects and serves commands until ctx ends (nil: nothing to run).
 	// An error stops the program: only a token refused at start should.
 	Run func(ctx context.Context) error
-	// State reports how the adapter sees its platform (nil: always ready).
-	State func() bot.PlatformState
 }

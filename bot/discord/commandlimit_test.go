@@ -25,7 +25,7 @@ func TestFloodingUserGetsEphemeralSlowDown(t *testing.T) {
 	for _, tt := range bottest.Languages() {
 		t.Run(tt.Discord, func(t *testing.T) {
 			clock := bottest.NewClock(time.Now()) // frozen: no budget comes back during the test
-			h := startAdapter(t, harnessOpt{setup: func(a *Adapter) {
+			h := startAdapter(t, harnessOpt{setup: func(a *Bot) {
 				a.limiter = command.NewLimiter(command.DefaultLimits(), clock)
 			}})
 			var answered, slowed int
@@ -119,7 +119,7 @@ func TestInteractionsRunUnderABoundedPool(t *testing.T) {
 	block := &blockingHandler{release: make(chan struct{})}
 	h := startAdapter(t, harnessOpt{
 		handler: func(s *command.Service) Handler { block.Handler = s; return block },
-		setup:   func(a *Adapter) { a.slots = make(chan struct{}, 2) },
+		setup:   func(a *Bot) { a.slots = make(chan struct{}, 2) },
 	})
 	var ids []string
 	for range 5 {
@@ -162,7 +162,7 @@ func TestPanicInEventHandlerIsCountedAndSurvived(t *testing.T) {
 	panics := adapterkit.NewPanics(nil, Platform)
 	h := startAdapter(t, harnessOpt{
 		handler: func(s *command.Service) Handler { return panickyGone{s} },
-		setup:   func(a *Adapter) { a.panics = panics },
+		setup:   func(a *Bot) { a.panics = panics },
 	})
 	if err := h.fake.ChannelDelete("200000000000000001", guild); err != nil {
 		t.Fatal(err)

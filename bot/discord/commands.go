@@ -67,7 +67,7 @@ func description(lang, name string) string {
 
 // registerCommands bulk-overwrites the global commands (so re-deploys never
 // duplicate them), retrying with backoff until it works or ctx ends.
-func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, appID string) {
+func (a *Bot) registerCommands(ctx context.Context, s *discordgo.Session, appID string) {
 	cmds := Commands()
 	err := adapterkit.Retry(ctx, a.clock, a.backoff(), a.log, "register discord slash commands; retrying", func(ctx context.Context) (time.Duration, error) {
 		_, err := s.ApplicationCommandBulkOverwrite(appID, "", cmds, discordgo.WithContext(ctx))
@@ -92,7 +92,7 @@ func (a *Adapter) registerCommands(ctx context.Context, s *discordgo.Session, ap
 // within Discord's 3 s), does the work, then edits @original. Subscription
 // changes and unknown commands are deferred ephemeral, status and help
 // visible.
-func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *discordgo.InteractionCreate) {
+func (a *Bot) onInteraction(ctx context.Context, s *discordgo.Session, ic *discordgo.InteractionCreate) {
 	if ic == nil || ic.Interaction == nil || ic.ID == "" || ic.Token == "" {
 		return
 	}
@@ -163,7 +163,7 @@ func (a *Adapter) onInteraction(ctx context.Context, s *discordgo.Session, ic *d
 }
 
 // respond sends the interaction callback and reports whether it worked.
-func (a *Adapter) respond(ctx context.Context, s *discordgo.Session, i *discordgo.Interaction, r *discordgo.InteractionResponse) bool {
+func (a *Bot) respond(ctx context.Context, s *discordgo.Session, i *discordgo.Interaction, r *discordgo.InteractionResponse) bool {
 	if a.unauthorized.Load() {
 		return false // no more calls to Discord once it refused the token
 	}
@@ -176,7 +176,7 @@ func (a *Adapter) respond(ctx context.Context, s *discordgo.Session, i *discordg
 
 // answer turns the interaction into a command.Command and asks the handler. It
 // never panics: a failing handler gives the "something went wrong" answer.
-func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, args, lang string) (m bot.Message) {
+func (a *Bot) answer(ctx context.Context, i *discordgo.Interaction, name, args, lang string) (m bot.Message) {
 	defer func() {
 		if p := recover(); p != nil {
 			a.log.Error("panic answering a discord command", "err", fmt.Errorf("panic: %v", p), "command", name, "chat", chatID(i))
@@ -219,7 +219,7 @@ func (a *Adapter) answer(ctx context.Context, i *discordgo.Interaction, name, ar
 }
 
 // command is the interaction as a command.Command, before the checks of answer.
-func (a *Adapter) command(i *discordgo.Interaction, name, args, lang string) command.Command {
+func (a *Bot) command(i *discordgo.Interaction, name, args, lang string) command.Command {
 	cmd := command.Command{
 		Chat:      bot.ChatRef{Platform: Platform, ID: i.ChannelID},
 		Kind:      KindServer,

@@ -76,12 +76,12 @@ func TestSlashCommands(t *testing.T) {
 		{
 			name:     "status is visible and deferred",
 			spec:     discordtest.InteractionSpec{Name: "status", GuildID: guild, ChannelID: "200000000000000007"},
-			deferred: true, contains: "X is down", color: ColorDown,
+			deferred: true, contains: "X is down", color: adapterkit.DiscordColorDown,
 		},
 		{
 			name:     "help is visible",
 			spec:     discordtest.InteractionSpec{Name: "help", GuildID: guild, ChannelID: "200000000000000007"},
-			deferred: true, contains: "/subscribe", color: ColorInfo,
+			deferred: true, contains: "/subscribe", color: adapterkit.DiscordColorInfo,
 		},
 		{
 			name:      "unknown command in a server",
@@ -101,7 +101,7 @@ func TestSlashCommands(t *testing.T) {
 		{
 			name:     "status in a DM",
 			spec:     discordtest.InteractionSpec{Name: "status", ChannelID: "200000000000000008", Locale: "fr"},
-			deferred: true, contains: "X est en panne", color: ColorDown,
+			deferred: true, contains: "X est en panne", color: adapterkit.DiscordColorDown,
 		},
 		{
 			name:      "no data",
@@ -304,7 +304,7 @@ func TestRunUnauthorized(t *testing.T) {
 	fake := discordtest.New()
 	t.Cleanup(fake.Close)
 	logs := &bottest.Buffer{}
-	a := New(Config{Token: "wrong-token-value", APIURL: fake.URL, Log: newTestLogger(logs)}, nil)
+	a := NewBot(Options{Token: "wrong-token-value", APIURL: fake.URL, Log: newTestLogger(logs)}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := a.Run(ctx)
@@ -322,7 +322,7 @@ func TestRunUnauthorized(t *testing.T) {
 func TestRunGatewayRefusesToken(t *testing.T) {
 	fake := discordtest.New(discordtest.WithGatewayToken("another-token"))
 	t.Cleanup(fake.Close)
-	a := New(Config{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL}, nil)
+	a := NewBot(Options{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.Run(ctx); !errors.Is(err, ErrUnauthorized) {
@@ -339,7 +339,7 @@ func TestRunRetriesUnreachableUntilCancelled(t *testing.T) {
 	url := fake.URL
 	fake.Close() // nothing listens there any more
 	logs := &bottest.Buffer{}
-	a := New(Config{Token: adapterkit.Secret(discordtest.DefaultToken), APIURL: url, Log: newTestLogger(logs)}, nil)
+	a := NewBot(Options{Token: adapterkit.Secret(discordtest.DefaultToken), APIURL: url, Log: newTestLogger(logs)}, nil)
 	a.minBackoff, a.maxBackoff = 5*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

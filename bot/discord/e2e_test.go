@@ -8,6 +8,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
@@ -70,7 +71,7 @@ func TestEndToEnd(t *testing.T) {
 	assertCounts(t, "after the outage", h.fake.MessageCounts(), want)
 	for _, ch := range []string{plain, plain2, limited, flaky} {
 		m := h.fake.Messages(ch)[0]
-		if len(m.Embeds) != 1 || m.Embeds[0].Color != ColorDown || !strings.Contains(m.Embeds[0].Title, "X is down") || m.Reference != nil {
+		if len(m.Embeds) != 1 || m.Embeds[0].Color != adapterkit.DiscordColorDown || !strings.Contains(m.Embeds[0].Title, "X is down") || m.Reference != nil {
 			t.Errorf("%s: down alert %+v", ch, m)
 		}
 	}
@@ -110,7 +111,7 @@ func TestEndToEnd(t *testing.T) {
 		if rec.Reference == nil || rec.Reference.MessageID != down.ID {
 			t.Errorf("%s: recovery %+v does not reply to the down alert %s", ch, rec.Reference, down.ID)
 		}
-		if len(rec.Embeds) != 1 || rec.Embeds[0].Color != ColorUp {
+		if len(rec.Embeds) != 1 || rec.Embeds[0].Color != adapterkit.DiscordColorUp {
 			t.Errorf("%s: recovery embed %+v", ch, rec.Embeds)
 		}
 	}

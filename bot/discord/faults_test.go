@@ -235,7 +235,7 @@ func TestUnreachableThenBack(t *testing.T) {
 }
 
 func TestBackoffCappedAt30s(t *testing.T) {
-	a := New(Config{Token: "t"}, nil)
+	a := NewBot(Options{Token: "t"}, nil)
 	var longest time.Duration
 	for attempt := range 40 {
 		d := a.backoff().Delay(attempt + 1)

@@ -14,7 +14,7 @@ const DefaultMaxHandlers = 64
 // goBounded is goHandle for a gateway event: at most cap(slots) run at
 // once; beyond that the event is dropped with a warning (what is sent from
 // the gateway cannot wait: it holds the gateway's reader).
-func (a *Adapter) goBounded(ctx context.Context, what string, fn func(ctx context.Context)) {
+func (a *Bot) goBounded(ctx context.Context, what string, fn func(ctx context.Context)) {
 	select {
 	case a.slots <- struct{}{}:
 	default:
@@ -33,7 +33,7 @@ func (a *Adapter) goBounded(ctx context.Context, what string, fn func(ctx contex
 // the end of Run's ctx for at most handlerTimeout (so an answer in flight is
 // still delivered at shutdown), and recovers panics. It reports whether fn
 // was started (not once shutdown began).
-func (a *Adapter) goHandle(ctx context.Context, fn func(ctx context.Context)) bool {
+func (a *Bot) goHandle(ctx context.Context, fn func(ctx context.Context)) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stopping {

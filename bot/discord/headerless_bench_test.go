@@ -59,7 +59,7 @@ func runHeaderless(b *testing.B, channels int, fault time.Duration) (requests in
 	fake := discordtest.New()
 	b.Cleanup(fake.Close)
 	svc := command.NewService(store, store, time.Now, log)
-	a := New(Config{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL, Log: log}, svc)
+	a := NewBot(Options{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL, Log: log}, svc)
 	runDone := make(chan error, 1)
 	go func() { runDone <- a.Run(ctx) }()
 	defer func() {

@@ -103,10 +103,10 @@ func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// harness runs an Adapter against a fake Discord.
+// harness runs a Bot against a fake Discord.
 type harness struct {
 	fake  *discordtest.Server
-	a     *Adapter
+	a     *Bot
 	store *memStore
 	logs  *bottest.Buffer
 	// ended is closed when Run returns.
@@ -119,7 +119,7 @@ type harnessOpt struct {
 	// clock is the adapter's clock; nil means real time.
 	clock clock.Clock
 	// setup, when set, changes the adapter before Run.
-	setup func(*Adapter)
+	setup func(*Bot)
 	// store replaces the in-memory store (e.g. the real SQLite one).
 	store interface {
 		bot.SubscriptionStore
@@ -148,7 +148,7 @@ func startAdapter(t *testing.T, o harnessOpt) *harness {
 	if o.handler != nil {
 		handler = o.handler(svc)
 	}
-	h.a = New(Config{Token: adapterkit.Secret(h.fake.Token), APIURL: h.fake.URL, Log: log, Clock: o.clock}, handler)
+	h.a = NewBot(Options{Token: adapterkit.Secret(h.fake.Token), APIURL: h.fake.URL, Log: log, Clock: o.clock}, handler)
 	h.a.minBackoff, h.a.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	if o.setup != nil {
 		o.setup(h.a)

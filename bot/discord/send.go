@@ -48,7 +48,7 @@ const (
 //     from then on every Send returns that without calling Discord.
 //   - InvalidRequestLimit invalid answers in InvalidRequestWindow:
 //     Unavailable without calling Discord until the count falls below it.
-func (a *Adapter) Send(ctx context.Context, channelID string, m bot.Message) (string, error) {
+func (a *Bot) Send(ctx context.Context, channelID string, m bot.Message) (string, error) {
 	fail := func(class bot.ErrorClass, err error) (string, error) {
 		return "", &bot.SendError{Class: class, Err: fmt.Errorf("discord: send to channel %s: %w", channelID, err)}
 	}
@@ -115,7 +115,7 @@ func (a *Adapter) Send(ctx context.Context, channelID string, m bot.Message) (st
 
 // tooManyInvalid reports whether the invalid-request count is at the limit,
 // and logs the start and the end of each such episode once.
-func (a *Adapter) tooManyInvalid() bool {
+func (a *Bot) tooManyInvalid() bool {
 	n := a.invalid.count(a.clock.Now())
 	if n >= a.invalidLimit {
 		if !a.overLimit.Swap(true) {
@@ -131,7 +131,7 @@ func (a *Adapter) tooManyInvalid() bool {
 }
 
 // classify maps a discordgo error and what the answer said to a bot error class.
-func (a *Adapter) classify(err error, info rateInfo) *bot.SendError {
+func (a *Bot) classify(err error, info rateInfo) *bot.SendError {
 	var rl *discordgo.RateLimitError
 	isRL := errors.As(err, &rl)
 	if info.limited && info.headerless {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
 
@@ -89,7 +90,7 @@ func TestSendErrorClasses(t *testing.T) {
 }
 
 func TestSendBeforeRun(t *testing.T) {
-	a := New(Config{Token: "t", APIURL: "http://127.0.0.1:1/"}, nil)
+	a := NewBot(Options{Token: "t", APIURL: "http://127.0.0.1:1/"}, nil)
 	_, err := a.Send(context.Background(), "300000000000000001", bot.Message{Title: "x"})
 	if se := bot.ClassOf(err); se.Class != bot.Unavailable || !errors.Is(err, errNotReady) {
 		t.Errorf("Send before Run = %v, want Unavailable not-ready", err)
@@ -115,7 +116,7 @@ func TestSendEmbeds(t *testing.T) {
 		silent  bool
 		checkFn func(t *testing.T, e discordtest.Embed)
 	}{
-		{name: "down", msg: bot.Message{Severity: bot.SeverityDown, Title: "🔴 X is down", Lines: []string{"Since 12:00"}, Fields: []bot.Field{{Name: "x.com", Value: "HTTP 503"}}, Time: at}, color: ColorDown,
+		{name: "down", msg: bot.Message{Severity: bot.SeverityDown, Title: "🔴 X is down", Lines: []string{"Since 12:00"}, Fields: []bot.Field{{Name: "x.com", Value: "HTTP 503"}}, Time: at}, color: adapterkit.DiscordColorDown,
 			checkFn: func(t *testing.T, e discordtest.Embed) {
 				if e.Title != "🔴 X is down" || e.Description != "Since 12:00" || len(e.Fields) != 1 || e.Fields[0].Value != "HTTP 503" {
 					t.Errorf("embed %+v", e)
@@ -124,22 +125,22 @@ func TestSendEmbeds(t *testing.T) {
 					t.Errorf("timestamp %q", e.Timestamp)
 				}
 			}},
-		{name: "degraded is silent", msg: bot.Message{Severity: bot.SeverityDegraded, Title: "🟠", Silent: true}, color: ColorDegraded, silent: true},
-		{name: "up replies", msg: bot.Message{Severity: bot.SeverityUp, Title: "🟢 X is back up", ReplyTo: "999"}, color: ColorUp, reply: true},
-		{name: "info", msg: bot.Message{Severity: bot.SeverityInfo, Title: "hello"}, color: ColorInfo},
-		{name: "limits", msg: bot.Message{Severity: bot.SeverityDown, Title: long, Lines: []string{long, long}, Fields: many, Time: at}, color: ColorDown,
+		{name: "degraded is silent", msg: bot.Message{Severity: bot.SeverityDegraded, Title: "🟠", Silent: true}, color: adapterkit.DiscordColorDegraded, silent: true},
+		{name: "up replies", msg: bot.Message{Severity: bot.SeverityUp, Title: "🟢 X is back up", ReplyTo: "999"}, color: adapterkit.DiscordColorUp, reply: true},
+		{name: "info", msg: bot.Message{Severity: bot.SeverityInfo, Title: "hello"}, color: adapterkit.DiscordColorInfo},
+		{name: "limits", msg: bot.Message{Severity: bot.SeverityDown, Title: long, Lines: []string{long, long}, Fields: many, Time: at}, color: adapterkit.DiscordColorDown,
 			checkFn: func(t *testing.T, e discordtest.Embed) {
-				if runes(e.Title) != LimitEmbedTitle || !strings.HasSuffix(e.Title, "…") {
+				if runes(e.Title) != adapterkit.DiscordMaxEmbedTitle || !strings.HasSuffix(e.Title, "…") {
 					t.Errorf("title of %d runes", runes(e.Title))
 				}
-				if runes(e.Description) > LimitEmbedDescription || len(e.Fields) > LimitEmbedFields || len(e.Fields) == 0 {
+				if runes(e.Description) > adapterkit.DiscordMaxEmbedDescription || len(e.Fields) > adapterkit.DiscordMaxEmbedFields || len(e.Fields) == 0 {
 					t.Errorf("description %d runes, %d fields", runes(e.Description), len(e.Fields))
 				}
 				if last := e.Fields[len(e.Fields)-1]; last.Name != "…" {
 					t.Errorf("last field %q, want the overflow marker", last.Name)
 				}
 			}},
-		{name: "empty field parts", msg: bot.Message{Title: "t", Fields: []bot.Field{{Name: "", Value: " "}}}, color: ColorInfo},
+		{name: "empty field parts", msg: bot.Message{Title: "t", Fields: []bot.Field{{Name: "", Value: " "}}}, color: adapterkit.DiscordColorInfo},
 	}
 	for k, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,14 +207,14 @@ func TestRenderEmbedLimits(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := renderEmbed(tc.msg)
-			if n := embedSize(e); n > LimitEmbedTotal {
-				t.Errorf("size %d > %d", n, LimitEmbedTotal)
+			if n := embedSize(e); n > adapterkit.DiscordMaxEmbedTotal {
+				t.Errorf("size %d > %d", n, adapterkit.DiscordMaxEmbedTotal)
 			}
-			if runes(e.Title) > LimitEmbedTitle || runes(e.Description) > LimitEmbedDescription || len(e.Fields) > LimitEmbedFields {
+			if runes(e.Title) > adapterkit.DiscordMaxEmbedTitle || runes(e.Description) > adapterkit.DiscordMaxEmbedDescription || len(e.Fields) > adapterkit.DiscordMaxEmbedFields {
 				t.Errorf("title %d, description %d, %d fields", runes(e.Title), runes(e.Description), len(e.Fields))
 			}
 			for _, f := range e.Fields {
-				if runes(f.Name) > LimitFieldName || runes(f.Value) > LimitFieldValue || f.Name == "" || f.Value == "" {
+				if runes(f.Name) > adapterkit.DiscordMaxFieldName || runes(f.Value) > adapterkit.DiscordMaxFieldValue || f.Name == "" || f.Value == "" {
 					t.Errorf("field %d/%d runes", runes(f.Name), runes(f.Value))
 				}
 			}
@@ -236,7 +237,7 @@ func TestRewriteTransport(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var got string
-		a := New(Config{APIURL: tc.base, Client: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		a := NewBot(Options{APIURL: tc.base, Client: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			got = r.URL.String()
 			return nil, errors.New("stop")
 		})}}, nil)

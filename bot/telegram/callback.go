@@ -24,7 +24,7 @@ const MaxCallbackAnswer = 200
 // answer replaces the message the button was on. A press that changes
 // nothing (bad data, a message of another chat or too old, a refusal) only
 // gets a short answer, so the message stays as it was.
-func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery, forwarded bool) error {
+func (a *Bot) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery, forwarded bool) error {
 	if q.ID == "" {
 		return nil // nothing to answer
 	}
@@ -99,13 +99,13 @@ func (a *Adapter) handleCallback(ctx context.Context, q *tgbotapi.CallbackQuery,
 
 // queueCallbackAnswer answers a press with a short text and nothing else.
 // It waits behind the chat's earlier answers, like any reply.
-func (a *Adapter) queueCallbackAnswer(chat, queryID, text string) {
+func (a *Bot) queueCallbackAnswer(chat, queryID, text string) {
 	a.replies.add(chat, func(ctx context.Context) { a.answerCallback(ctx, chat, queryID, text) })
 }
 
 // queueCallbackEdit answers a press, then edits the message it was on into
 // the command's answer, within the chat's sending budget.
-func (a *Adapter) queueCallbackEdit(msg *tgbotapi.Message, queryID, command string, reply bot.Message) {
+func (a *Bot) queueCallbackEdit(msg *tgbotapi.Message, queryID, command string, reply bot.Message) {
 	chat := strconv.FormatInt(msg.Chat.ID, 10)
 	a.replies.add(chat, func(ctx context.Context) {
 		// First, so the client's spinner stops even if the edit must wait
@@ -117,7 +117,7 @@ func (a *Adapter) queueCallbackEdit(msg *tgbotapi.Message, queryID, command stri
 
 // answerCallback calls answerCallbackQuery. A failure is logged: the
 // client stops waiting by itself after a while.
-func (a *Adapter) answerCallback(ctx context.Context, chat, queryID, text string) {
+func (a *Bot) answerCallback(ctx context.Context, chat, queryID, text string) {
 	p := tgbotapi.Params{"callback_query_id": queryID}
 	if text != "" {
 		p["text"] = bot.Truncate(text, MaxCallbackAnswer)
@@ -131,7 +131,7 @@ func (a *Adapter) answerCallback(ctx context.Context, chat, queryID, text string
 // edit replaces the text of msg with reply. The answer's buttons replace
 // the message's; an answer without buttons keeps them, so a settings
 // message stays usable after one press.
-func (a *Adapter) edit(ctx context.Context, msg *tgbotapi.Message, reply bot.Message) error {
+func (a *Bot) edit(ctx context.Context, msg *tgbotapi.Message, reply bot.Message) error {
 	p := tgbotapi.Params{
 		"chat_id":                  strconv.FormatInt(msg.Chat.ID, 10),
 		"message_id":               strconv.Itoa(msg.MessageID),

@@ -75,7 +75,7 @@ func (r *recorder) commands() []command.Command {
 func newSettingsHarness(t *testing.T, noButtons bool) (*harness, *recorder) {
 	t.Helper()
 	rec := &recorder{noButtons: noButtons}
-	h := newHarnessWith(t, nil, func(s Handler) Handler { rec.Handler = s; return rec }, func() time.Time { return t0 }, func(a *Adapter) {
+	h := newHarnessWith(t, nil, func(s Handler) Handler { rec.Handler = s; return rec }, func() time.Time { return t0 }, func(a *Bot) {
 		a.replier = delivery.NewGate(delivery.Policy{}, nil)
 	})
 	return h, rec

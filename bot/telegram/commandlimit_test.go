@@ -23,7 +23,7 @@ func TestFloodingUserIsLimited(t *testing.T) {
 	for _, tt := range bottest.Languages() {
 		t.Run(tt.Telegram, func(t *testing.T) {
 			clock := bottest.NewClock(t0) // frozen: no budget comes back until the test says so
-			h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
+			h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Bot) {
 				a.limiter = command.NewLimiter(command.DefaultLimits(), clock)
 			})
 			user := telegramtest.User{ID: userID, LanguageCode: tt.Telegram}
@@ -78,7 +78,7 @@ func TestFloodingUserIsLimited(t *testing.T) {
 // The answer to a /status asked while one is pending in the chat is the
 // pending one, rendered when it goes out: one answer for both.
 func TestPendingStatusServesLaterAskers(t *testing.T) {
-	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Bot) {
 		a.limiter = command.NewLimiter(command.Limits{Burst: 100}, bottest.NewClock(t0))
 	})
 	// The first answer in a chat goes at once; the next one waits out the
@@ -145,7 +145,7 @@ func (p panicky) Handle(ctx context.Context, cmd command.Command) (bot.Message, 
 func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
 	panics := adapterkit.NewPanics(nil, Platform)
 	h := newHarnessWith(t, nil, func(s Handler) Handler { return panicky{s} }, func() time.Time { return t0 },
-		func(a *Adapter) { a.panics = panics })
+		func(a *Bot) { a.panics = panics })
 	user := telegramtest.User{ID: userID}
 	h.fake.Private(user, "/status")
 	h.fake.Private(user, "/settings")
@@ -170,7 +170,7 @@ func TestPanicWhileAnsweringIsCountedAndSurvived(t *testing.T) {
 // Button presses count as commands: past the limit a press gets the
 // slow-down pop-up and changes nothing.
 func TestRapidButtonPressesAreLimited(t *testing.T) {
-	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Bot) {
 		a.limiter = command.NewLimiter(command.Limits{Burst: 3}, bottest.NewClock(t0))
 	})
 	user := telegramtest.User{ID: userID, LanguageCode: "fr"}
@@ -262,7 +262,7 @@ func TestStatusRenderedWhenSent(t *testing.T) {
 	v.Store(1)
 	release := make(chan struct{})
 	h := newHarnessWith(t, nil, func(s Handler) Handler { return versioned{s, &v} }, func() time.Time { return t0 },
-		func(a *Adapter) { a.replier = heldReplier{release} })
+		func(a *Bot) { a.replier = heldReplier{release} })
 	id := h.fake.Private(telegramtest.User{ID: userID}, "/status")
 	if err := h.fake.WaitHandled(waitCtx(t), id); err != nil {
 		t.Fatal(err)

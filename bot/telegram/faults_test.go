@@ -26,7 +26,7 @@ import (
 // without waiting out the backoff.
 func TestTelegramDownForMinutes(t *testing.T) {
 	clock := bottest.NewClock(t0)
-	h := newHarnessWith(t, nil, nil, clock.Now, func(a *Adapter) {
+	h := newHarnessWith(t, nil, nil, clock.Now, func(a *Bot) {
 		a.clock = clock
 		a.minBackoff, a.maxBackoff = time.Second, maxBackoff
 	})
@@ -153,7 +153,7 @@ func burst(tb testing.TB, replier Replier, limits telegramtest.Limits, chats int
 	store := adaptertest.Store(tb)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := command.NewService(store, store, time.Now, quiet)
-	a := New(Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: replier}, svc)
+	a := NewBot(Options{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: replier}, svc)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAdapter(ctx, a)
 	tb.Cleanup(func() {

@@ -88,7 +88,7 @@ type harness struct {
 	fake  *telegramtest.Server
 	store *store.Store
 	svc   *command.Service
-	a     *Adapter
+	a     *Bot
 	logs  *logBuffer
 	done  chan error
 	stop  context.CancelFunc
@@ -110,7 +110,7 @@ func newHarnessAt(t *testing.T, opts []telegramtest.Option, wrap func(Handler) H
 }
 
 // newHarnessWith is newHarnessAt with setup applied to the adapter before Run.
-func newHarnessWith(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler, now func() time.Time, setup func(*Adapter), svcOpts ...command.ServiceOption) *harness {
+func newHarnessWith(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler, now func() time.Time, setup func(*Bot), svcOpts ...command.ServiceOption) *harness {
 	t.Helper()
 	fake := telegramtest.New(opts...)
 	t.Cleanup(fake.Close)
@@ -121,7 +121,7 @@ func newHarnessWith(t *testing.T, opts []telegramtest.Option, wrap func(Handler)
 	if wrap != nil {
 		hd = wrap(svc)
 	}
-	a := New(Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: logs.logger(), PollTimeout: time.Second}, hd)
+	a := NewBot(Options{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: logs.logger(), PollTimeout: time.Second}, hd)
 	a.minBackoff, a.maxBackoff = 5*time.Millisecond, 50*time.Millisecond
 	if setup != nil {
 		setup(a)

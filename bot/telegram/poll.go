@@ -35,7 +35,7 @@ type update struct {
 // poll long-polls getUpdates until ctx ends or the token is found revoked.
 // The offset moves past an update only once it is handled, so a crash or a
 // store failure means it comes back.
-func (a *Adapter) poll(ctx context.Context) {
+func (a *Bot) poll(ctx context.Context) {
 	var (
 		offset    int // next update id wanted
 		confirmed int // offset Telegram has been told about
@@ -123,7 +123,7 @@ func (a *Adapter) poll(ctx context.Context) {
 // confirm tells Telegram about updates handled since the last getUpdates, so
 // a restart does not see them again. It runs after ctx ended, so it gets a
 // short context of its own.
-func (a *Adapter) confirm(ctx context.Context, offset, confirmed int) {
+func (a *Bot) confirm(ctx context.Context, offset, confirmed int) {
 	if offset == confirmed {
 		return
 	}
@@ -138,7 +138,7 @@ func (a *Adapter) confirm(ctx context.Context, offset, confirmed int) {
 // getUpdates fetches a batch. Each update is decoded on its own: one the
 // library's (old) types cannot decode is skipped with a warning instead of
 // failing, and so blocking, the whole batch forever.
-func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]update, error) {
+func (a *Bot) getUpdates(ctx context.Context, offset int) ([]update, error) {
 	params := tgbotapi.Params{
 		"timeout":         strconv.Itoa(int(a.pollTimeout / time.Second)),
 		"allowed_updates": allowedUpdates,
@@ -195,7 +195,7 @@ func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]update, error) 
 
 // handleSafely handles one update; a panic is logged and the update skipped,
 // so nothing anyone sends can stop the loop.
-func (a *Adapter) handleSafely(ctx context.Context, u update) (err error) {
+func (a *Bot) handleSafely(ctx context.Context, u update) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			a.panics.Inc()
@@ -211,7 +211,7 @@ func chatRef(id int64) bot.ChatRef {
 }
 
 // handle acts on one update. Its error means "try this update again later".
-func (a *Adapter) handle(ctx context.Context, u update) error {
+func (a *Bot) handle(ctx context.Context, u update) error {
 	if q := u.CallbackQuery; q != nil {
 		return a.handleCallback(ctx, q, u.forwarded)
 	}
@@ -294,7 +294,7 @@ func (a *Adapter) handle(ctx context.Context, u update) error {
 }
 
 // forMe reports whether a command's @target (possibly empty) is this bot.
-func (a *Adapter) forMe(target string) bool {
+func (a *Bot) forMe(target string) bool {
 	if target == "" {
 		return true
 	}
@@ -305,7 +305,7 @@ func (a *Adapter) forMe(target string) bool {
 // isAdmin returns the lazy check that a sender administers a group or
 // channel: from is the user, senderChat the chat posted on behalf of (nil
 // for a user).
-func (a *Adapter) isAdmin(chatID int64, from *tgbotapi.User, senderChat *tgbotapi.Chat) func(context.Context) (bool, error) {
+func (a *Bot) isAdmin(chatID int64, from *tgbotapi.User, senderChat *tgbotapi.Chat) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
 		if senderChat != nil {
 			// Posted on behalf of a chat: the group itself means an

@@ -6,19 +6,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
-
-// MaxText is Telegram's limit on a message's text.
-const MaxText = 4096
 
 // Render formats m as Telegram HTML: a bold title, one paragraph per line,
 // then "• <b>name</b>: value" per field. Every dynamic text is escaped with
 // html.EscapeString. The result, markup and entities included, is at most
-// MaxText UTF-16 code units, which keeps it within the limit whether Telegram
-// counts runes or UTF-16 units, before or after parsing; a cut is marked "…"
-// and never splits a rune, an entity or a tag.
+// adapterkit.TelegramMaxText UTF-16 code units, which keeps it within the
+// limit whether Telegram counts runes or UTF-16 units, before or after
+// parsing; a cut is marked "…" and never splits a rune, an entity or a tag.
 func Render(m bot.Message) string {
-	w := htmlWriter{left: MaxText}
+	w := htmlWriter{left: adapterkit.TelegramMaxText}
 	if m.Title != "" {
 		w.bold(m.Title)
 	}

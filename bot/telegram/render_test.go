@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 func TestRenderFormat(t *testing.T) {
@@ -59,7 +60,7 @@ func TestRenderLimitThroughTelegram(t *testing.T) {
 			return fs
 		}()}},
 		{"cut inside a field name", bot.Message{Title: long("a", 4080), Fields: []bot.Field{{Name: long("<", 50), Value: "v"}}}},
-		{"exactly at the limit", bot.Message{Title: long("a", MaxText-len("<b></b>"))}},
+		{"exactly at the limit", bot.Message{Title: long("a", adapterkit.TelegramMaxText-len("<b></b>"))}},
 	}
 	h := newHarness(t, nil, nil)
 	h.connected()
@@ -69,8 +70,8 @@ func TestRenderLimitThroughTelegram(t *testing.T) {
 			if !utf8.ValidString(text) {
 				t.Fatal("invalid UTF-8")
 			}
-			if n := units(text); n > MaxText {
-				t.Fatalf("rendered %d UTF-16 units, limit %d", n, MaxText)
+			if n := units(text); n > adapterkit.TelegramMaxText {
+				t.Fatalf("rendered %d UTF-16 units, limit %d", n, adapterkit.TelegramMaxText)
 			}
 			chat := int64(700 + i)
 			if _, err := h.a.Send(context.Background(), strconv.FormatInt(chat, 10), tc.m); err != nil {
@@ -81,7 +82,7 @@ func TestRenderLimitThroughTelegram(t *testing.T) {
 				t.Fatalf("sent %+v", got)
 			}
 			full := tc.m.PlainText()
-			if units(full) > MaxText && !strings.HasSuffix(got[0].Plain, "…") {
+			if units(full) > adapterkit.TelegramMaxText && !strings.HasSuffix(got[0].Plain, "…") {
 				t.Errorf("cut text does not end with an ellipsis: …%q", got[0].Plain[len(got[0].Plain)-20:])
 			}
 		})

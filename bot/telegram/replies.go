@@ -21,7 +21,7 @@ type Replier interface {
 var _ Replier = (*delivery.Gate)(nil)
 
 // queueReply queues the answer to a command handled by the poll loop.
-func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID int) {
+func (a *Bot) queueReply(chat, command string, reply bot.Message, threadID int) {
 	a.replies.add(chat, func(ctx context.Context) {
 		a.replyVia(ctx, chat, command, func(ctx context.Context) error {
 			_, err := a.send(ctx, chat, reply, threadID)
@@ -33,7 +33,7 @@ func (a *Adapter) queueReply(chat, command string, reply bot.Message, threadID i
 // queueRendered queues the answer to a read-only command, rendered when the
 // chat's budget lets it go (each retry renders it afresh); release is
 // called then, so a command asked after that gets an answer of its own.
-func (a *Adapter) queueRendered(cmd command.Command, release func(), replyTo, threadID int) {
+func (a *Bot) queueRendered(cmd command.Command, release func(), replyTo, threadID int) {
 	chat := cmd.Chat.ID
 	queued := a.replies.add(chat, func(ctx context.Context) {
 		defer release() // also when the answer is never sent
@@ -57,7 +57,7 @@ func (a *Adapter) queueRendered(cmd command.Command, release func(), replyTo, th
 
 // replyVia sends one answer through the replier (the chat's budget, retries)
 // and logs it if it still fails.
-func (a *Adapter) replyVia(ctx context.Context, chat, command string, send func(context.Context) error) {
+func (a *Bot) replyVia(ctx context.Context, chat, command string, send func(context.Context) error) {
 	err := a.replier.Reply(ctx, chat, func(ctx context.Context) error {
 		err := send(ctx)
 		if errors.Is(err, ErrUnauthorized) {
@@ -70,7 +70,7 @@ func (a *Adapter) replyVia(ctx context.Context, chat, command string, send func(
 }
 
 // replyFailed logs an answer that could not be delivered.
-func (a *Adapter) replyFailed(ctx context.Context, err error, chat, command string) {
+func (a *Bot) replyFailed(ctx context.Context, err error, chat, command string) {
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrUnauthorized):

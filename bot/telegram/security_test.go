@@ -17,7 +17,7 @@ import (
 )
 
 // runAdapter runs a over ctx and returns a channel with Run's result.
-func runAdapter(ctx context.Context, a *Adapter) <-chan error {
+func runAdapter(ctx context.Context, a *Bot) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	return done
@@ -54,7 +54,7 @@ func TestRejectedTokenStopsRun(t *testing.T) {
 				fake.FailNext("getMe", tc.fail...)
 			}
 			logs := newLogBuffer()
-			a := New(Config{Token: adapterkit.Secret(token), Endpoint: fake.Endpoint(), Log: logs.logger()}, nil)
+			a := NewBot(Options{Token: adapterkit.Secret(token), Endpoint: fake.Endpoint(), Log: logs.logger()}, nil)
 			a.minBackoff = time.Millisecond
 			err := result(t, runAdapter(context.Background(), a))
 			if !errors.Is(err, ErrUnauthorized) {
@@ -68,7 +68,7 @@ func TestRejectedTokenStopsRun(t *testing.T) {
 func TestUnreachableEndpointNeverLeaksToken(t *testing.T) {
 	logs := newLogBuffer()
 	// Port 1 on loopback refuses connections; the URL carries the token.
-	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s", Log: logs.logger()}, nil)
+	a := NewBot(Options{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s", Log: logs.logger()}, nil)
 	a.minBackoff, a.maxBackoff = time.Millisecond, 2*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runAdapter(ctx, a)
@@ -96,7 +96,7 @@ func TestUnreachableEndpointNeverLeaksToken(t *testing.T) {
 func TestBadEndpointErrorIsRedacted(t *testing.T) {
 	// An endpoint that makes http.NewRequest fail inside the library: its
 	// error quotes the URL, token included.
-	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
+	a := NewBot(Options{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
 	a.endpoint = "http://127.0.0.1:1/\x7fbot%s/%s" // bypasses Validate on purpose
 	a.self.Store(&identity{ID: 1})
 	_, err := a.Send(context.Background(), "1", bot.Message{Title: "x"})
@@ -121,15 +121,15 @@ func TestLibraryLoggerRedacts(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  Options
 		want []string // substrings of the error; nil for valid
 	}{
-		{"valid default endpoint", Config{Token: testToken}, nil},
-		{"valid custom endpoint", Config{Token: testToken, Endpoint: "http://127.0.0.1:8081/bot%s/%s"}, nil},
-		{"everything wrong at once", Config{Endpoint: "https://api.telegram.org/bot%s", PollTimeout: -1},
+		{"valid default endpoint", Options{Token: testToken}, nil},
+		{"valid custom endpoint", Options{Token: testToken, Endpoint: "http://127.0.0.1:8081/bot%s/%s"}, nil},
+		{"everything wrong at once", Options{Endpoint: "https://api.telegram.org/bot%s", PollTimeout: -1},
 			[]string{"TELEGRAM_BOT_TOKEN is empty", "exactly two %s", "negative"}},
-		{"not a URL", Config{Token: testToken, Endpoint: "ftp://x/bot%s/%s"}, []string{"not an http(s) URL"}},
-		{"token with a slash", Config{Token: "1/2"}, []string{"characters a token cannot have"}},
+		{"not a URL", Options{Token: testToken, Endpoint: "ftp://x/bot%s/%s"}, []string{"not an http(s) URL"}},
+		{"token with a slash", Options{Token: "1/2"}, []string{"characters a token cannot have"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestSecretsNeverInSlogAttributes(t *testing.T) {
 	logs := newLogBuffer()
-	slog.New(slog.NewJSONHandler(logs, nil)).Info("cfg", "token", adapterkit.Secret(testToken), "config", Config{Token: testToken})
+	slog.New(slog.NewJSONHandler(logs, nil)).Info("cfg", "token", adapterkit.Secret(testToken), "config", Options{Token: testToken})
 	bottest.AssertNoSecret(t, testToken, logs.String())
 }
 
@@ -163,7 +163,7 @@ func TestSecretsNeverInSlogAttributes(t *testing.T) {
 func TestFaultsNeverLogToken(t *testing.T) {
 	gate := delivery.NewGate(delivery.Policy{}, nil)
 	gate.ReplyWindow = time.Second
-	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Adapter) { a.replier = gate })
+	h := newHarnessWith(t, nil, nil, func() time.Time { return t0 }, func(a *Bot) { a.replier = gate })
 	ctx := waitCtx(t)
 	h.connected()
 

@@ -59,7 +59,7 @@ func (e *callError) Unwrap() error { return e.Err }
 // the state alone: Telegram answered, about one chat, and one chat failing
 // must not show the platform unavailable (delivery still backs that chat
 // off, and pauses the platform when several chats fail so).
-func (a *Adapter) call(ctx context.Context, method string, params tgbotapi.Params, timeout time.Duration) (json.RawMessage, error) {
+func (a *Bot) call(ctx context.Context, method string, params tgbotapi.Params, timeout time.Duration) (json.RawMessage, error) {
 	if a.State() == bot.PlatformUnauthorized {
 		return nil, fmt.Errorf("telegram %s: not called: %w", method, ErrUnauthorized)
 	}
@@ -114,14 +114,14 @@ func platformDown(ce *callError) bool {
 
 // Send delivers m to a chat and returns the sent message's id. Errors are
 // *bot.SendError; see classify for the mapping.
-func (a *Adapter) Send(ctx context.Context, chatID string, m bot.Message) (string, error) {
+func (a *Bot) Send(ctx context.Context, chatID string, m bot.Message) (string, error) {
 	if a.self.Load() == nil {
 		return "", &bot.SendError{Class: bot.Unavailable, Err: fmt.Errorf("send to chat %s: %w", chatID, errNotConnected)}
 	}
 	return a.send(ctx, chatID, m, 0)
 }
 
-func (a *Adapter) send(ctx context.Context, chatID string, m bot.Message, threadID int) (string, error) {
+func (a *Bot) send(ctx context.Context, chatID string, m bot.Message, threadID int) (string, error) {
 	id, err := strconv.ParseInt(chatID, 10, 64)
 	if err != nil || id == 0 {
 		// Our chat ids come from Telegram updates; this one never will work.

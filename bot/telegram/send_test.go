@@ -99,7 +99,7 @@ func TestSendOptions(t *testing.T) {
 }
 
 func TestSendBeforeConnectedIsUnavailable(t *testing.T) {
-	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
+	a := NewBot(Options{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
 	_, err := a.Send(context.Background(), "42", bot.Message{Title: "x"})
 	if se := bot.ClassOf(err); se.Class != bot.Unavailable || !errors.Is(err, errNotConnected) {
 		t.Fatalf("got %v, want Unavailable not-connected", err)
@@ -110,7 +110,7 @@ func TestSendBeforeConnectedIsUnavailable(t *testing.T) {
 }
 
 func TestSendBadChatIDIsPermanent(t *testing.T) {
-	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
+	a := NewBot(Options{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
 	a.self.Store(&identity{ID: 1, UserName: "b"})
 	for _, id := range []string{"", "abc", "0", "@channel"} {
 		if _, err := a.Send(context.Background(), id, bot.Message{Title: "x"}); bot.ClassOf(err).Class != bot.Permanent {
@@ -121,7 +121,7 @@ func TestSendBadChatIDIsPermanent(t *testing.T) {
 
 func TestSendNetworkErrorIsUnavailableAndRedacted(t *testing.T) {
 	// Port 1 on loopback refuses connections: a network error with the token in its URL.
-	a := New(Config{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
+	a := NewBot(Options{Token: testToken, Endpoint: "http://127.0.0.1:1/bot%s/%s"}, nil)
 	a.self.Store(&identity{ID: 1, UserName: "b"})
 	_, err := a.Send(context.Background(), "42", bot.Message{Title: "x"})
 	if bot.ClassOf(err).Class != bot.Unavailable {

@@ -42,7 +42,7 @@ func TestAlertsFlowWhileOneUserFloodsStatus(t *testing.T) {
 	t.Cleanup(fake.Close)
 	store := adaptertest.Store(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := New(Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: gate},
+	a := NewBot(Options{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: quiet, PollTimeout: time.Second, Replier: gate},
 		command.NewService(store, store, time.Now, quiet))
 	actx, acancel := context.WithCancel(ctx)
 	done := runAdapter(actx, a)

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +28,6 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
-	"github.com/xstatusbot/xstatusbot/bot/text"
 )
 
 // DefaultEndpoint is the Bot API URL format: token, then method.
@@ -73,11 +71,11 @@ type Handler interface {
 
 var (
 	_ Handler      = (*command.Service)(nil)
-	_ bot.Notifier = (*Adapter)(nil)
+	_ bot.Notifier = (*Bot)(nil)
 )
 
-// Config configures an Adapter.
-type Config struct {
+// Options wire a Bot: the settings from Config and what main hands in.
+type Options struct {
 	Token adapterkit.Secret
 	// Endpoint is a format string, token then method, like the library's
 	// APIEndpoint (TELEGRAM_API_ENDPOINT). Empty means DefaultEndpoint.
@@ -104,7 +102,7 @@ type Config struct {
 }
 
 // Validate reports every problem of the configuration at once.
-func (c Config) Validate() error {
+func (c Options) Validate() error {
 	var errs []error
 	if c.Token.Reveal() == "" {
 		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN is empty"))
@@ -120,29 +118,15 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validateEndpoint(endpoint string) error {
-	if endpoint == "" {
-		return nil
-	}
-	if strings.Count(endpoint, "%s") != 2 || strings.Count(endpoint, "%") != 2 {
-		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q must contain exactly two %%s (token, then method), like %q", endpoint, DefaultEndpoint)
-	}
-	u, err := url.Parse(fmt.Sprintf(endpoint, "TOKEN", "getMe"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q is not an http(s) URL format", endpoint)
-	}
-	return nil
-}
-
 // identity is the bot as getMe describes it.
 type identity struct {
 	ID       int64
 	UserName string
 }
 
-// Adapter is the Telegram adapter. Build it with New, start it with Run
+// Bot is the running Telegram client. Build it with NewBot, start it with Run
 // (once); Send may be called concurrently from any goroutine.
-type Adapter struct {
+type Bot struct {
 	token       adapterkit.Secret
 	endpoint    string
 	client      *http.Client
@@ -177,9 +161,9 @@ type Adapter struct {
 	pollStopped chan struct{} // closed when the poll loop has returned
 }
 
-// New builds an adapter. It makes no network call; Run connects.
-func New(cfg Config, h Handler) *Adapter {
-	a := &Adapter{
+// NewBot builds a Bot. It makes no network call; Run connects.
+func NewBot(cfg Options, h Handler) *Bot {
+	a := &Bot{
 		token:       cfg.Token,
 		endpoint:    cfg.Endpoint,
 		log:         cfg.Log,
@@ -234,7 +218,7 @@ func New(cfg Config, h Handler) *Adapter {
 // call, but not Run: the process and the other platforms go on, and Run
 // returns nil when ctx ends. Command answers still queued then get
 // replyDrain to go out.
-func (a *Adapter) Run(ctx context.Context) error {
+func (a *Bot) Run(ctx context.Context) error {
 	if a.cfgErr != nil {
 		return fmt.Errorf("telegram: %w", a.cfgErr)
 	}
@@ -267,7 +251,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 }
 
 // State is how the adapter sees Telegram, for /healthz and /metrics.
-func (a *Adapter) State() bot.PlatformState {
+func (a *Bot) State() bot.PlatformState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.state
@@ -275,7 +259,7 @@ func (a *Adapter) State() bot.PlatformState {
 
 // answered records that Telegram answered a call. A return from
 // unavailability wakes the poll loop, unless the call was the poll itself.
-func (a *Adapter) answered(method string) {
+func (a *Bot) answered(method string) {
 	a.mu.Lock()
 	prev := a.state
 	if prev != bot.PlatformUnauthorized {
@@ -292,7 +276,7 @@ func (a *Adapter) answered(method string) {
 
 // unavailable records that Telegram as a whole did not answer. Before the
 // first success the state stays connecting.
-func (a *Adapter) unavailable() {
+func (a *Bot) unavailable() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state == bot.PlatformReady {
@@ -302,7 +286,7 @@ func (a *Adapter) unavailable() {
 
 // tokenRevoked switches the adapter off after Telegram refused the token of
 // a running bot: one error line, no call any more, polling abandoned.
-func (a *Adapter) tokenRevoked(err error) {
+func (a *Bot) tokenRevoked(err error) {
 	a.mu.Lock()
 	prev := a.state
 	a.state = bot.PlatformUnauthorized
@@ -316,7 +300,7 @@ func (a *Adapter) tokenRevoked(err error) {
 }
 
 // connect calls getMe until it answers, the token is rejected or ctx ends.
-func (a *Adapter) connect(ctx context.Context) (*identity, error) {
+func (a *Bot) connect(ctx context.Context) (*identity, error) {
 	var me *identity
 	err := adapterkit.Retry(ctx, a.clock, bot.Backoff{Min: a.minBackoff, Max: a.maxBackoff}, a.log, "telegram unreachable; retrying",
 		func(ctx context.Context) (time.Duration, error) {
@@ -357,7 +341,7 @@ func unauthorized(err error) bool {
 
 // backoff is the wait before retry number attempt (1-based): what a 429
 // asked for, else bot.Backoff from minBackoff to maxBackoff.
-func (a *Adapter) backoff(attempt int, err error) time.Duration {
+func (a *Bot) backoff(attempt int, err error) time.Duration {
 	if wait := retryAfter(err); wait > 0 {
 		return wait
 	}
@@ -371,38 +355,4 @@ func retryAfter(err error) time.Duration {
 		return ce.RetryAfter
 	}
 	return 0
-}
-
-// menuLanguages are the language codes the command menu is registered for
-// ("" is the default for every other language).
-var menuLanguages = []string{"", "fr"}
-
-// registerCommands publishes the command menu. Failure is logged: the
-// commands work without a menu.
-func (a *Adapter) registerCommands(ctx context.Context) {
-	type menuEntry struct {
-		Command     string `json:"command"`
-		Description string `json:"description"`
-	}
-	for _, lang := range menuLanguages {
-		cmds := make([]menuEntry, 0, len(command.Names))
-		for _, name := range command.Names {
-			desc := text.CommandDescription(lang, name)
-			if desc == "" {
-				desc = name
-			}
-			cmds = append(cmds, menuEntry{Command: name, Description: bot.Truncate(desc, 256)})
-		}
-		if lang != "" && text.CommandDescription(lang, command.Names[0]) == text.CommandDescription("", command.Names[0]) {
-			continue // no translation: the default menu serves
-		}
-		body, _ := json.Marshal(cmds) // plain strings: cannot fail
-		params := tgbotapi.Params{"commands": string(body)}
-		if lang != "" {
-			params["language_code"] = lang
-		}
-		if _, err := a.call(ctx, "setMyCommands", params, a.callTimeout); err != nil {
-			a.log.Warn("telegram: setMyCommands failed; the command menu may be stale", "err", err, "lang", lang)
-		}
-	}
 }

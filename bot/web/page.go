@@ -146,7 +146,8 @@ func asOf(b *bot.Board) time.Time {
 	return b.LastCheck
 }
 
-// The JSON document of /api/status; README.md documents it.
+// statusJSON is the document /api/status serves. Its fields are a public
+// schema, documented in this package's README.md: change one only with it.
 type statusJSON struct {
 	State      probe.State     `json:"state"`
 	Since      time.Time       `json:"since,omitzero"`

@@ -3,17 +3,18 @@ package webhook
 import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 var (
-	_ adapterkit.Adapter    = (*Settings)(nil)
-	_ adapterkit.FixedChats = (*Settings)(nil)
+	_ adapterkit.Config     = (*Config)(nil)
+	_ adapterkit.FixedChats = (*Config)(nil)
 )
 
-func (s *Settings) Platform() bot.Platform { return Platform }
+func (s *Config) Platform() bot.Platform { return Platform }
 
 // FixedChats are the configured webhooks: one subscription per entry.
-func (s *Settings) FixedChats() []bot.Subscription {
+func (s *Config) FixedChats() []bot.Subscription {
 	if !s.Enabled() {
 		return nil
 	}
@@ -22,12 +23,12 @@ func (s *Settings) FixedChats() []bot.Subscription {
 
 // Build makes the notifier. Each URL is its own chat, held to
 // WEBHOOK_RATE_LIMIT messages per second.
-func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
+func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 	n, err := New(*s, nil, deps.Log)
 	if err != nil {
 		return nil, err
 	}
 	p := deps.Delivery.Policy(0)
 	p.PerChat = s.Policy().PerChat
-	return &adapterkit.Plugin{Notifier: n, Policy: p}, nil
+	return &adapterkit.Adapter{Channel: delivery.Channel{Platform: Platform, Notifier: n, Policy: p}}, nil
 }

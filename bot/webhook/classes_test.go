@@ -27,7 +27,7 @@ func TestWebhookRefusalsEndTheRightThing(t *testing.T) {
 	revoked.fail(1000, fault{status: 401, body: "invalid token"})
 	gone.fail(1000, fault{status: 410, body: "gone"})
 	once.fail(1, fault{status: 403, body: "forbidden"})
-	settings := Settings{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
+	settings := Config{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
 		"json=" + revoked.URL(), "json=" + gone.URL(), "json=" + once.URL()}, ","))}
 	log := textLogger(&bottest.Buffer{})
 	n, err := New(settings, nil, log)

@@ -11,7 +11,6 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adaptertest"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
-	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
 )
 
@@ -26,7 +25,7 @@ func TestEndToEnd(t *testing.T) {
 	store := adaptertest.Store(t)
 	slack, discordHook, plain, flaky := newReceiver(t, KindSlack), newReceiver(t, KindDiscord), newReceiver(t, KindJSON), newReceiver(t, KindJSON)
 	receivers := map[string]*receiver{"slack": slack, "discord": discordHook, "json": plain, "flaky json": flaky}
-	settings := Settings{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
+	settings := Config{Rate: 20, URLs: adapterkit.Secret(strings.Join([]string{
 		"slack=" + slack.URL(), "discord=" + discordHook.URL(), plain.URL(), "json=" + flaky.URL(),
 	}, ","))}
 	logs := &bottest.Buffer{}
@@ -138,9 +137,9 @@ func stateIn(t *testing.T, kind string, body []byte) string {
 			t.Fatalf("discord payload %s: %v", body, err)
 		}
 		switch m.Embeds[0].Color {
-		case discord.ColorDown:
+		case adapterkit.DiscordColorDown:
 			return "down"
-		case discord.ColorUp:
+		case adapterkit.DiscordColorUp:
 			return "up"
 		}
 		return m.Embeds[0].Title

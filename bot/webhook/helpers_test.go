@@ -156,7 +156,7 @@ func closedURL(t *testing.T) string {
 // newNotifier builds a Notifier for entries, failing the test on bad settings.
 func newNotifier(t *testing.T, client *http.Client, log io.Writer, entries ...string) *Notifier {
 	t.Helper()
-	n, err := New(Settings{URLs: secretOf(strings.Join(entries, ",")), Rate: 5}, client, textLogger(log))
+	n, err := New(Config{URLs: secretOf(strings.Join(entries, ",")), Rate: 5}, client, textLogger(log))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -166,7 +166,7 @@ func newNotifier(t *testing.T, client *http.Client, log io.Writer, entries ...st
 // idOf is the chat id of the one entry raw.
 func idOf(t *testing.T, raw string) string {
 	t.Helper()
-	subs := Settings{URLs: secretOf(raw), Rate: 1}.Subscriptions()
+	subs := Config{URLs: secretOf(raw), Rate: 1}.Subscriptions()
 	if len(subs) != 1 {
 		t.Fatalf("entry gave %d subscriptions", len(subs))
 	}

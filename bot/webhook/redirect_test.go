@@ -38,7 +38,7 @@ func TestRedirectIsNotFollowedAndEndsTheRow(t *testing.T) {
 	defer other.Close()
 	moved, healthy := newReceiver(t, KindJSON), newReceiver(t, KindJSON)
 	moved.fail(10, fault{status: http.StatusTemporaryRedirect, header: map[string]string{"Location": other.URL + "/catch"}})
-	settings := Settings{Rate: 20, URLs: adapterkit.Secret("json=" + moved.URL() + ",json=" + healthy.URL())}
+	settings := Config{Rate: 20, URLs: adapterkit.Secret("json=" + moved.URL() + ",json=" + healthy.URL())}
 	logs := &bottest.Buffer{}
 	n, err := New(settings, nil, textLogger(logs))
 	if err != nil {

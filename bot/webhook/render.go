@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xstatusbot/xstatusbot/bot"
-	"github.com/xstatusbot/xstatusbot/bot/discord"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 )
 
 // Slack's limits, in characters.
@@ -20,8 +20,8 @@ const (
 	maxSlackBlocks           = 50    // blocks per message
 )
 
-// discordSuppressNotifications is the message flag for a silent message.
-// Embed limits and colours are the Discord adapter's (bot/discord/embed.go).
+// discordSuppressNotifications is Discord's message flag for a silent
+// message (SUPPRESS_NOTIFICATIONS).
 const discordSuppressNotifications = 1 << 12
 
 // stateOf names the state a message announces.
@@ -125,9 +125,9 @@ func cutEscaped(s string, n int) string {
 // ---- Discord ----
 
 type discordMessage struct {
-	Embeds          []discordEmbed  `json:"embeds"`
-	AllowedMentions allowedMentions `json:"allowed_mentions"`
-	Flags           int             `json:"flags,omitempty"`
+	Embeds          []adapterkit.DiscordEmbed `json:"embeds"`
+	AllowedMentions allowedMentions           `json:"allowed_mentions"`
+	Flags           int                       `json:"flags,omitempty"`
 }
 
 // allowedMentions with an empty parse list stops our text from pinging anyone.
@@ -135,64 +135,23 @@ type allowedMentions struct {
 	Parse []string `json:"parse"`
 }
 
-type discordEmbed struct {
-	Title       string         `json:"title,omitempty"`
-	Description string         `json:"description,omitempty"`
-	Color       int            `json:"color"`
-	Timestamp   string         `json:"timestamp,omitempty"`
-	Fields      []discordField `json:"fields,omitempty"`
-}
-
-type discordField struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-// renderDiscord formats m as one embed within Discord's limits: title, then
-// the lines as the description, then as many fields as fit.
+// renderDiscord formats m as one embed, as the Discord adapter does.
 func renderDiscord(m bot.Message) discordMessage {
-	e := discordEmbed{Color: discord.Color(m.Severity)}
-	if !m.Time.IsZero() {
-		e.Timestamp = m.Time.UTC().Format(time.RFC3339)
+	msg := discordMessage{
+		Embeds:          []adapterkit.DiscordEmbed{adapterkit.RenderDiscordEmbed(m)},
+		AllowedMentions: allowedMentions{Parse: []string{}},
 	}
-	budget := discord.LimitEmbedTotal
-	e.Title = bot.Truncate(m.Title, discord.LimitEmbedTitle)
-	budget -= runes(e.Title)
-	e.Description = bot.Truncate(strings.Join(m.Lines, "\n"), min(discord.LimitEmbedDescription, budget))
-	budget -= runes(e.Description)
-	for _, f := range m.Fields {
-		if len(e.Fields) == discord.LimitEmbedFields {
-			break
-		}
-		name := bot.Truncate(nonBlank(f.Name), discord.LimitFieldName)
-		room := min(discord.LimitFieldValue, budget-runes(name))
-		if room < 16 { // too little left for a useful value
-			break
-		}
-		value := bot.Truncate(nonBlank(f.Value), room)
-		e.Fields = append(e.Fields, discordField{Name: name, Value: value})
-		budget -= runes(name) + runes(value)
-	}
-	msg := discordMessage{Embeds: []discordEmbed{e}, AllowedMentions: allowedMentions{Parse: []string{}}}
 	if m.Silent {
 		msg.Flags = discordSuppressNotifications
 	}
 	return msg
 }
 
-// nonBlank stands in a zero-width space for an empty text, which Discord rejects.
-func nonBlank(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "\u200b"
-	}
-	return s
-}
-
-func runes(s string) int { return utf8.RuneCountInString(s) }
-
 // ---- JSON ----
 
-// Document is the body a json webhook receives; README documents it.
+// Document is the body a json webhook receives. Receivers parse it, so it
+// is a public schema, documented in this package's README.md (What each
+// kind receives): Version changes when a field changes meaning.
 type Document struct {
 	// Version changes only when a field changes meaning or goes away.
 	Version int `json:"version"`

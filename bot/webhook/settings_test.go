@@ -31,7 +31,7 @@ func TestValidateNamesEveryBadEntryWithoutTheURL(t *testing.T) {
 		"JSON=https://example.com/" + secretMark + "?a=b",              // 13 ok: kind is case-blind
 		"https://discord.com/api/webhooks/1/" + secretMark + "?a=b,x=", // 14 and 15: a comma splits
 	}
-	err := Settings{URLs: adapterkit.Secret(strings.Join(entries, ",")), Rate: 5}.Validate()
+	err := Config{URLs: adapterkit.Secret(strings.Join(entries, ",")), Rate: 5}.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted bad entries")
 	}
@@ -64,15 +64,15 @@ func TestValidateNamesEveryBadEntryWithoutTheURL(t *testing.T) {
 
 func TestValidateRate(t *testing.T) {
 	for _, rate := range []float64{0, -1} {
-		err := Settings{URLs: "json=https://example.com/h", Rate: rate}.Validate()
+		err := Config{URLs: "json=https://example.com/h", Rate: rate}.Validate()
 		if err == nil || !strings.Contains(err.Error(), "WEBHOOK_RATE_LIMIT") {
 			t.Errorf("rate %v: %v", rate, err)
 		}
 	}
-	if err := (Settings{Rate: 0}).Validate(); err != nil {
+	if err := (Config{Rate: 0}).Validate(); err != nil {
 		t.Errorf("disabled adapter with no rate: %v", err)
 	}
-	if _, err := New(Settings{URLs: "json=https://example.com/h", Rate: -1}, nil, nil); err == nil {
+	if _, err := New(Config{URLs: "json=https://example.com/h", Rate: -1}, nil, nil); err == nil {
 		t.Error("New accepted a bad rate")
 	}
 }
@@ -111,8 +111,8 @@ func TestKindGuessAndIDs(t *testing.T) {
 }
 
 func TestSubscriptionsAndPolicy(t *testing.T) {
-	s := Settings{URLs: "slack=https://hooks.slack.com/services/a, ,json=https://example.com/b", Rate: 4}
-	if !s.Enabled() || (Settings{URLs: "  "}).Enabled() {
+	s := Config{URLs: "slack=https://hooks.slack.com/services/a, ,json=https://example.com/b", Rate: 4}
+	if !s.Enabled() || (Config{URLs: "  "}).Enabled() {
 		t.Error("Enabled wrong")
 	}
 	subs := s.Subscriptions()
@@ -134,7 +134,7 @@ func TestSubscriptionsAndPolicy(t *testing.T) {
 }
 
 func TestSettingsFromEnvironment(t *testing.T) {
-	var s Settings
+	var s Config
 	if err := env.ParseWithOptions(&s, env.Options{Environment: map[string]string{"WEBHOOK_URLS": "json=https://example.com/" + secretMark}}); err != nil {
 		t.Fatal(err)
 	}

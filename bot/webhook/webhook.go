@@ -38,7 +38,7 @@ type endpoint struct {
 // New checks s and prepares one endpoint per entry. The client is used
 // through adapterkit.NewHTTPClient: nil gets a pooled one with a 10 s timeout. A nil
 // log discards.
-func New(s Settings, client *http.Client, log *slog.Logger) (*Notifier, error) {
+func New(s Config, client *http.Client, log *slog.Logger) (*Notifier, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
-	"github.com/xstatusbot/xstatusbot/bot/discord"
 )
 
 var alertTime = time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)
@@ -113,7 +113,7 @@ func TestDiscordPayloadAndMessageID(t *testing.T) {
 		t.Fatalf("%d embeds", len(got.Embeds))
 	}
 	e := got.Embeds[0]
-	if e.Title != m.Title || e.Description != strings.Join(m.Lines, "\n") || e.Color != discord.ColorDegraded || e.Timestamp != "2026-03-01T12:30:00Z" {
+	if e.Title != m.Title || e.Description != strings.Join(m.Lines, "\n") || e.Color != adapterkit.DiscordColorDegraded || e.Timestamp != "2026-03-01T12:30:00Z" {
 		t.Errorf("embed %+v", e)
 	}
 	if len(e.Fields) != 2 || e.Fields[0].Name != "web" || e.Fields[1].Value != "timeout & reset" {
@@ -204,15 +204,15 @@ func TestLimitsAreRuneSafe(t *testing.T) {
 	}
 
 	d := renderDiscord(m).Embeds[0]
-	total := runes(d.Title) + runes(d.Description)
+	total := utf8.RuneCountInString(d.Title) + utf8.RuneCountInString(d.Description)
 	for _, f := range d.Fields {
-		total += runes(f.Name) + runes(f.Value)
-		if runes(f.Name) > discord.LimitFieldName || runes(f.Value) > discord.LimitFieldValue || f.Value == "" || f.Name == "" {
-			t.Errorf("field %d/%d runes", runes(f.Name), runes(f.Value))
+		total += utf8.RuneCountInString(f.Name) + utf8.RuneCountInString(f.Value)
+		if utf8.RuneCountInString(f.Name) > adapterkit.DiscordMaxFieldName || utf8.RuneCountInString(f.Value) > adapterkit.DiscordMaxFieldValue || f.Value == "" || f.Name == "" {
+			t.Errorf("field %d/%d runes", utf8.RuneCountInString(f.Name), utf8.RuneCountInString(f.Value))
 		}
 	}
-	if runes(d.Title) != discord.LimitEmbedTitle || runes(d.Description) > discord.LimitEmbedDescription || total > discord.LimitEmbedTotal || len(d.Fields) > discord.LimitEmbedFields {
-		t.Errorf("embed: title %d, description %d, total %d, fields %d", runes(d.Title), runes(d.Description), total, len(d.Fields))
+	if utf8.RuneCountInString(d.Title) != adapterkit.DiscordMaxEmbedTitle || utf8.RuneCountInString(d.Description) > adapterkit.DiscordMaxEmbedDescription || total > adapterkit.DiscordMaxEmbedTotal || len(d.Fields) > adapterkit.DiscordMaxEmbedFields {
+		t.Errorf("embed: title %d, description %d, total %d, fields %d", utf8.RuneCountInString(d.Title), utf8.RuneCountInString(d.Description), total, len(d.Fields))
 	}
 	if !utf8.ValidString(d.Title) || !utf8.ValidString(d.Description) {
 		t.Error("embed cut inside a rune")

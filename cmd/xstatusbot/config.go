@@ -68,7 +68,7 @@ type Config struct {
 
 	// Adapters are every chat platform with its own settings, read from the
 	// same environment; Enabled picks those that are on.
-	Adapters []adapterkit.Adapter `env:"-"`
+	Adapters []adapterkit.Config `env:"-"`
 
 	// Derived from the settings above by loadConfig.
 	Targets  []probe.Target `env:"-"`
@@ -269,8 +269,8 @@ func defaultRegion(host string, err error) (string, error) {
 
 // Enabled lists the adapters that are on. An adapter that is a fallback
 // (the console in its auto mode) is on only when no other adapter is.
-func (c Config) Enabled() []adapterkit.Adapter {
-	var on, fallbacks []adapterkit.Adapter
+func (c Config) Enabled() []adapterkit.Config {
+	var on, fallbacks []adapterkit.Config
 	for _, a := range c.Adapters {
 		if !a.Enabled() {
 			continue
@@ -288,7 +288,7 @@ func (c Config) Enabled() []adapterkit.Adapter {
 }
 
 // envKeys lists the variables Config and the adapters read.
-func envKeys(adapters []adapterkit.Adapter) []string {
+func envKeys(adapters []adapterkit.Config) []string {
 	keys := structKeys(Config{})
 	for _, a := range adapters {
 		keys = append(keys, structKeys(a)...)

@@ -37,7 +37,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	}
 }
 
-func platforms(as []adapterkit.Adapter) string {
+func platforms(as []adapterkit.Config) string {
 	var names []string
 	for _, a := range as {
 		names = append(names, string(a.Platform()))

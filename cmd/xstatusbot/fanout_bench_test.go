@@ -159,8 +159,8 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	}
 	tgPolicy := policy(cfg.tgRate)
 	tgGate := delivery.NewGate(tgPolicy, clock.System{}) // shared with command answers, as in run.go
-	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(tgFake.Token), Endpoint: tgFake.Endpoint(), Log: log, Replier: tgGate}, svc)
-	dc := discord.New(discord.Config{Token: adapterkit.Secret(dcFake.Token), APIURL: dcFake.URL, Log: log}, svc)
+	tg := telegram.NewBot(telegram.Options{Token: adapterkit.Secret(tgFake.Token), Endpoint: tgFake.Endpoint(), Log: log, Replier: tgGate}, svc)
+	dc := discord.NewBot(discord.Options{Token: adapterkit.Secret(dcFake.Token), APIURL: dcFake.URL, Log: log}, svc)
 	dcPolicy := policy(cfg.dcRate)
 	dcPolicy.PerChat = 0 // as in run.go: discordgo keeps Discord's per-route buckets
 	disp := delivery.NewDispatcher(store, []delivery.Channel{

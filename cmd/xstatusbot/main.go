@@ -16,9 +16,10 @@ import (
 // The Go runtime's soft memory limit unless GOMEMLIMIT says otherwise. The
 // idle bot's live heap is a few MB; without a limit the collector lets the
 // heap double before it runs, and resident memory goes above the 20 MB
-// target (README, Measured figures). While alerts are being delivered the
-// limit is lifted: at 8 MiB a fan-out's working set keeps the collector
-// running, which cut a real binary's sending to a quarter of its rate.
+// target (this folder's README.md, Memory). While alerts are being
+// delivered the limit is lifted: at 8 MiB a fan-out's working set keeps the
+// collector running, which cut a real binary's sending to a quarter of its
+// rate.
 const (
 	idleMemoryLimit = 8 << 20
 	busyMemoryLimit = 64 << 20

@@ -77,7 +77,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	svc := command.NewService(store, store, time.Now, log)
 	policy := delivery.DefaultPolicy(25) // the defaults: TELEGRAM_RATE_LIMIT, attempts, age, workers
 	gate := delivery.NewGate(policy, clock.System{})
-	tg := telegram.New(telegram.Config{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
+	tg := telegram.NewBot(telegram.Options{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
 	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
 		clock.System{}, log, metrics.New(prometheus.NewRegistry()))
 	prober := &benchProbe{verdict: probe.VerdictUp}

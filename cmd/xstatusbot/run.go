@@ -62,48 +62,6 @@ func indent(err error) string {
 	return "  - " + strings.ReplaceAll(err.Error(), "\n", "\n  - ")
 }
 
-// buildAdapters builds every enabled adapter into a delivery channel and
-// its runner, and keeps the configured chats of fixed-chat adapters (console,
-// webhooks) in step with the settings, also for adapters that are off.
-func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, deps adapterkit.Deps, log *slog.Logger) ([]delivery.Channel, []func(context.Context) error, error) {
-	on := cfg.Enabled()
-	var (
-		channels []delivery.Channel
-		runners  []func(context.Context) error
-	)
-	for _, a := range cfg.Adapters {
-		p := a.Platform()
-		enabled := slices.Contains(on, a)
-		if f, ok := a.(adapterkit.FixedChats); ok {
-			var want []bot.Subscription
-			if enabled {
-				want = f.FixedChats()
-			}
-			added, removed, err := command.SyncFixed(ctx, store, p, want, time.Now())
-			if err != nil {
-				return nil, nil, err
-			}
-			if added+removed > 0 {
-				log.Info("configured chats updated", "platform", p, "added", added, "removed", removed)
-			}
-		}
-		if !enabled {
-			continue
-		}
-		d := deps
-		d.Log = log.With("platform", string(p))
-		plug, err := a.Build(d)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
-		}
-		channels = append(channels, delivery.Channel{Platform: p, Notifier: plug.Notifier, Policy: plug.Policy, Gate: plug.Gate, State: plug.State})
-		if plug.Run != nil {
-			runners = append(runners, plug.Run)
-		}
-	}
-	return channels, runners, nil
-}
-
 // serve runs the bot until ctx ends: it is the one place that builds the
 // adapters and wires the service together.
 //

@@ -30,7 +30,7 @@ func TestAdapterMetricsGoWithTheirTerm(t *testing.T) {
 	}
 	for term := 1; term <= 2; term++ {
 		tm := &termMetrics{Registerer: reg}
-		s := &discord.Settings{Token: "token", APIURL: "https://discord.com/", Rate: 50}
+		s := &discord.Config{Token: "token", APIURL: "https://discord.com/", Rate: 50}
 		if _, err := s.Build(adapterkit.Deps{Metrics: tm, Log: slog.New(slog.DiscardHandler), Clock: clock.System{}}); err != nil {
 			t.Fatalf("term %d: build: %v", term, err)
 		}

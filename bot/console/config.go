@@ -5,6 +5,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // Platform is the name of the console's one chat.
@@ -13,23 +14,23 @@ const Platform bot.Platform = "console"
 // Kind is the console's chat kind.
 const Kind bot.ChatKind = "console"
 
-// Settings are the console adapter's settings.
-type Settings struct {
+// Config is the console adapter's configuration, read from the environment by main.
+type Config struct {
 	// Mode is auto (on when no other adapter is), on or off.
 	Mode string `env:"CONSOLE_NOTIFIER" envDefault:"auto"`
 }
 
 var (
-	_ adapterkit.Adapter    = (*Settings)(nil)
-	_ adapterkit.Fallback   = (*Settings)(nil)
-	_ adapterkit.FixedChats = (*Settings)(nil)
+	_ adapterkit.Config     = (*Config)(nil)
+	_ adapterkit.Fallback   = (*Config)(nil)
+	_ adapterkit.FixedChats = (*Config)(nil)
 )
 
-func (s *Settings) Platform() bot.Platform { return Platform }
-func (s *Settings) Enabled() bool          { return s.Mode == "on" || s.Mode == "auto" }
-func (s *Settings) Fallback() bool         { return s.Mode == "auto" }
+func (s *Config) Platform() bot.Platform { return Platform }
+func (s *Config) Enabled() bool          { return s.Mode == "on" || s.Mode == "auto" }
+func (s *Config) Fallback() bool         { return s.Mode == "auto" }
 
-func (s *Settings) Validate() error {
+func (s *Config) Validate() error {
 	switch s.Mode {
 	case "auto", "on", "off":
 		return nil
@@ -38,14 +39,14 @@ func (s *Settings) Validate() error {
 }
 
 // FixedChats is the one console chat: standard output.
-func (s *Settings) FixedChats() []bot.Subscription {
+func (s *Config) FixedChats() []bot.Subscription {
 	return []bot.Subscription{{Chat: bot.ChatRef{Platform: Platform, ID: ChatID}, Kind: Kind}}
 }
 
 // Build makes the notifier writing to the program's standard output.
-func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
+func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 	p := deps.Delivery.Policy(0)
 	p.PerChat, p.Workers = 0, 1
 	deps.Log.Info("console notifier on: alerts are printed to stdout")
-	return &adapterkit.Plugin{Notifier: New(deps.Stdout, deps.Clock.Now), Policy: p}, nil
+	return &adapterkit.Adapter{Channel: delivery.Channel{Platform: Platform, Notifier: New(deps.Stdout, deps.Clock.Now), Policy: p}}, nil
 }

@@ -38,8 +38,8 @@ const (
 	envRate = "WEBHOOK_RATE_LIMIT"
 )
 
-// Settings is the adapter's configuration, read with caarlos0/env.
-type Settings struct {
+// Config is the adapter's configuration, read with caarlos0/env.
+type Config struct {
 	// URLs is a comma-separated list of KIND=URL or plain URLs. It is a
 	// secret: Slack's and Discord's webhook URLs carry their token.
 	URLs adapterkit.Secret `env:"WEBHOOK_URLS"`
@@ -55,11 +55,11 @@ type target struct {
 }
 
 // Enabled reports whether any webhook is configured.
-func (s Settings) Enabled() bool { return strings.TrimSpace(s.URLs.Reveal()) != "" }
+func (s Config) Enabled() bool { return strings.TrimSpace(s.URLs.Reveal()) != "" }
 
 // Validate reports every bad entry and setting at once. Messages name the
 // variable, the entry's position (from 1) and its kind, never the URL.
-func (s Settings) Validate() error {
+func (s Config) Validate() error {
 	_, err := s.targets()
 	if s.Enabled() && (!(s.Rate > 0) || math.IsInf(s.Rate, 0)) {
 		err = errors.Join(err, fmt.Errorf("%s: must be a positive number of messages per second", envRate))
@@ -69,7 +69,7 @@ func (s Settings) Validate() error {
 
 // Subscriptions lists one subscription per valid entry, for the caller to
 // keep in the store (and to remove the ones that left the list).
-func (s Settings) Subscriptions() []bot.Subscription {
+func (s Config) Subscriptions() []bot.Subscription {
 	ts, _ := s.targets()
 	subs := make([]bot.Subscription, 0, len(ts))
 	for _, t := range ts {
@@ -80,7 +80,7 @@ func (s Settings) Subscriptions() []bot.Subscription {
 
 // Policy is the delivery policy: no platform-wide ceiling (each URL is its
 // own receiver), Rate messages per second per URL.
-func (s Settings) Policy() delivery.Policy {
+func (s Config) Policy() delivery.Policy {
 	p := delivery.DefaultPolicy(0)
 	if s.Rate > 0 && !math.IsInf(s.Rate, 0) {
 		p.PerChat = time.Duration(float64(time.Second) / s.Rate)
@@ -90,7 +90,7 @@ func (s Settings) Policy() delivery.Policy {
 
 // targets parses WEBHOOK_URLS. Blank entries (a trailing comma) are
 // skipped but still counted, so positions match what the operator wrote.
-func (s Settings) targets() ([]target, error) {
+func (s Config) targets() ([]target, error) {
 	var (
 		out  []target
 		errs []error

@@ -2,11 +2,14 @@ package discord
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
+	"github.com/xstatusbot/xstatusbot/bot/delivery"
 )
 
 // Platform is the name Discord channels are stored under.
@@ -18,22 +21,22 @@ const (
 	KindPrivate bot.ChatKind = "private" // a direct message: /status and /help only
 )
 
-// Settings are the adapter's settings, read from the environment by main.
-type Settings struct {
+// Config is the adapter's configuration, read from the environment by main.
+type Config struct {
 	Token  adapterkit.Secret `env:"DISCORD_BOT_TOKEN"`
 	APIURL string            `env:"DISCORD_API_URL" envDefault:"https://discord.com/"`
 	Rate   float64           `env:"DISCORD_RATE_LIMIT" envDefault:"50"`
 }
 
-var _ adapterkit.Adapter = (*Settings)(nil)
+var _ adapterkit.Config = (*Config)(nil)
 
-func (s *Settings) Platform() bot.Platform { return Platform }
+func (s *Config) Platform() bot.Platform { return Platform }
 
 // Enabled: a token turns the adapter on.
-func (s *Settings) Enabled() bool { return s.Token != "" }
+func (s *Config) Enabled() bool { return s.Token != "" }
 
 // Validate reports every wrong setting, naming its variable.
-func (s *Settings) Validate() error {
+func (s *Config) Validate() error {
 	var errs []error
 	if s.Rate <= 0 {
 		errs = append(errs, errors.New("DISCORD_RATE_LIMIT: must be above 0 requests per second"))
@@ -45,8 +48,8 @@ func (s *Settings) Validate() error {
 }
 
 // Build makes the adapter and registers its invalid-request gauge.
-func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
-	a := New(Config{Token: s.Token, APIURL: s.APIURL, Log: deps.Log, Clock: deps.Clock,
+func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
+	a := NewBot(Options{Token: s.Token, APIURL: s.APIURL, Log: deps.Log, Clock: deps.Clock,
 		Limiter: deps.Commands, Panics: adapterkit.NewPanics(deps.Metrics, Platform)}, deps.Handler)
 	policy := deps.Delivery.Policy(s.Rate)
 	policy.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
@@ -59,5 +62,23 @@ func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
 			return nil, err
 		}
 	}
-	return &adapterkit.Plugin{Notifier: a, Policy: policy, Run: a.Run, State: a.State}, nil
+	return &adapterkit.Adapter{
+		Channel: delivery.Channel{Platform: Platform, Notifier: a, Policy: policy, State: a.State},
+		Run:     a.Run,
+	}, nil
+}
+
+// ValidateAPIURL checks a DISCORD_API_URL value, for configuration loading.
+func ValidateAPIURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("DISCORD_API_URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("DISCORD_API_URL: want an http(s) URL like %s, got %q", DefaultAPIURL, raw)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package telegram
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -19,29 +21,29 @@ const (
 	KindChannel bot.ChatKind = "channel" // a channel: only admins can post there
 )
 
-// Settings are the adapter's settings, read from the environment by main.
-type Settings struct {
+// Config is the adapter's configuration, read from the environment by main.
+type Config struct {
 	Token    adapterkit.Secret `env:"TELEGRAM_BOT_TOKEN"`
 	Endpoint string            `env:"TELEGRAM_API_ENDPOINT" envDefault:"https://api.telegram.org/bot%s/%s"`
 	Rate     float64           `env:"TELEGRAM_RATE_LIMIT" envDefault:"25"`
 }
 
-var _ adapterkit.Adapter = (*Settings)(nil)
+var _ adapterkit.Config = (*Config)(nil)
 
-func (s *Settings) Platform() bot.Platform { return Platform }
+func (s *Config) Platform() bot.Platform { return Platform }
 
 // Enabled: a token turns the adapter on.
-func (s *Settings) Enabled() bool { return s.Token != "" }
+func (s *Config) Enabled() bool { return s.Token != "" }
 
 // Validate reports every wrong setting, naming its variable.
-func (s *Settings) Validate() error {
+func (s *Config) Validate() error {
 	var errs []error
 	if s.Rate <= 0 {
 		errs = append(errs, errors.New("TELEGRAM_RATE_LIMIT: must be above 0 messages per second"))
 	}
 	check := validateEndpoint(s.Endpoint)
 	if s.Enabled() {
-		check = s.config().Validate() // the endpoint and the token
+		check = s.options().Validate() // the endpoint and the token
 	}
 	if check != nil {
 		errs = append(errs, check)
@@ -52,18 +54,36 @@ func (s *Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (s *Settings) config() Config { return Config{Token: s.Token, Endpoint: s.Endpoint} }
+func (s *Config) options() Options { return Options{Token: s.Token, Endpoint: s.Endpoint} }
 
 // Build makes the adapter. Command answers and alerts share one gate, so
 // TELEGRAM_RATE_LIMIT bounds both and answers go first.
-func (s *Settings) Build(deps adapterkit.Deps) (*adapterkit.Plugin, error) {
+func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 	SetLibraryLogger(deps.Log) // the library's logger is process-wide; there is one Telegram adapter
 	policy := deps.Delivery.Policy(s.Rate)
 	gate := delivery.NewGate(policy, deps.Clock)
 	gate.Fence = deps.Fence
-	cfg := s.config()
+	cfg := s.options()
 	cfg.Log, cfg.Replier, cfg.Limiter = deps.Log, gate, deps.Commands
 	cfg.Panics = adapterkit.NewPanics(deps.Metrics, Platform)
-	a := New(cfg, deps.Handler)
-	return &adapterkit.Plugin{Notifier: a, Policy: policy, Gate: gate, Run: a.Run, State: a.State}, nil
+	a := NewBot(cfg, deps.Handler)
+	return &adapterkit.Adapter{
+		Channel: delivery.Channel{Platform: Platform, Notifier: a, Policy: policy, Gate: gate, State: a.State},
+		Run:     a.Run,
+	}, nil
+}
+
+// validateEndpoint checks a TELEGRAM_API_ENDPOINT value.
+func validateEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	if strings.Count(endpoint, "%s") != 2 || strings.Count(endpoint, "%") != 2 {
+		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q must contain exactly two %%s (token, then method), like %q", endpoint, DefaultEndpoint)
+	}
+	u, err := url.Parse(fmt.Sprintf(endpoint, "TOKEN", "getMe"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("TELEGRAM_API_ENDPOINT %q is not an http(s) URL format", endpoint)
+	}
+	return nil
 }
