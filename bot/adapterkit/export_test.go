@@ -9,3 +9,6 @@ func BaseTransport(c *http.Client) http.RoundTripper {
 	}
 	return c.Transport
 }
+
+// In reports whether text holds the secret in any of the forms Redact removes.
+func (s Secret) In(text string) bool { return Secrets{s}.In(text) }

@@ -26,9 +26,6 @@ func (s Secret) Reveal() string { return string(s) }
 // or query-escaped: a token inside a URL is printed escaped.
 func (s Secret) Redact(text string) string { return Secrets{s}.Redact(text) }
 
-// In reports whether text holds the secret in any of the forms Redact removes.
-func (s Secret) In(text string) bool { return Secrets{s}.In(text) }
-
 // RedactError returns err without the secret; see Secrets.RedactError.
 func (s Secret) RedactError(err error) error { return Secrets{s}.RedactError(err) }
 

@@ -350,13 +350,6 @@ func sendSafely(ctx context.Context, send func(ctx context.Context) error) (err 
 	return send(ctx)
 }
 
-// Waiting is how many answers are inside Reply.
-func (g *Gate) Waiting() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.replies
-}
-
 func (g *Gate) expired(chat string, attempts int, last error, wait time.Duration) error {
 	if last == nil {
 		last = errors.New("no turn within the budget")

@@ -1,8 +1,6 @@
 package discord
 
 import (
-	"unicode/utf8"
-
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -25,24 +23,6 @@ func renderEmbed(m bot.Message) *discordgo.MessageEmbed {
 	}
 	return e
 }
-
-// embedSize is the number of characters Discord counts toward
-// adapterkit.DiscordMaxEmbedTotal.
-func embedSize(e *discordgo.MessageEmbed) int {
-	n := runes(e.Title) + runes(e.Description)
-	for _, f := range e.Fields {
-		n += runes(f.Name) + runes(f.Value)
-	}
-	if e.Footer != nil {
-		n += runes(e.Footer.Text)
-	}
-	if e.Author != nil {
-		n += runes(e.Author.Name)
-	}
-	return n
-}
-
-func runes(s string) int { return utf8.RuneCountInString(s) }
 
 // reply is how an answer to a command looks: a short plain confirmation is
 // content; anything with details or a state is an embed.
