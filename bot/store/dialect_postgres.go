@@ -156,8 +156,8 @@ type postgresDialect struct {
 	rebound sync.Map
 }
 
-// rebind numbers the ? placeholders $1, $2, … as pgx wants them; queries
-// written with $n pass unchanged.
+// rebind numbers the ? placeholders $1, $2, … as pgx wants them (no query
+// holds a ? in a literal); queries written with $n pass unchanged.
 func (d *postgresDialect) rebind(query string) string {
 	if v, ok := d.rebound.Load(query); ok {
 		return v.(string)

@@ -215,35 +215,3 @@ func anyOf[T any](d dialect, col string, vals []T) (string, []any) {
 	}
 	return col + ` IN (?` + strings.Repeat(",?", len(vals)-1) + `)`, args
 }
-
-// Outcome is one outbox row as finished, for tests and tools.
-type Outcome struct {
-	ID        int64
-	ChangeID  int64
-	Chat      bot.ChatRef
-	Status    bot.DeliveryStatus
-	MessageID string
-	Attempts  int
-	Reason    string
-	// ClaimedBy is the replica whose claim holds the row, '' when none.
-	ClaimedBy string
-}
-
-// Outcomes lists every outbox row in id order.
-func (s *Store) Outcomes(ctx context.Context) ([]Outcome, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows, err := s.q().query(ctx, `SELECT id, change_id, platform, chat_id, status, message_id, attempts, reason, `+s.d.claim().column+` FROM outbox ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	out, err := collect(rows, func(r row) (Outcome, error) {
-		var o Outcome
-		err := r.Scan(&o.ID, &o.ChangeID, &o.Chat.Platform, &o.Chat.ID, &o.Status, &o.MessageID, &o.Attempts, &o.Reason, &o.ClaimedBy)
-		return o, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	return out, nil
-}

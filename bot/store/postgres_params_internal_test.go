@@ -1,0 +1,53 @@
+//go:build !nopostgres
+
+package store
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/xstatusbot/xstatusbot/bot/store/pgtest"
+)
+
+// Every connection of both pools carries the server-side bounds, whatever
+// database/sql does with connections: the work pool's statement timeout,
+// the lease pool's TTL/3, and idle_in_transaction_session_timeout at TTL/6
+// on both, within the fence's margin.
+func TestServerSideTimeoutsOnEveryConnection(t *testing.T) {
+	ctx := context.Background()
+	r, err := OpenPostgres(ctx, pgtest.URL(t), WithHolder("a"), WithLeaseTTL(6*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, tc := range []struct {
+		pool      string
+		db        *sql.DB
+		statement string
+	}{
+		{"work", r.db, "10s"},
+		{"lease", r.pg.lease, "2s"},
+	} {
+		// Hold two connections at once, so that a second one is opened.
+		conns := make([]*sql.Conn, 2)
+		for i := range conns {
+			c, err := tc.db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns[i] = c
+		}
+		for i, c := range conns {
+			var statement, idle string
+			if err := c.QueryRowContext(ctx, `SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&statement, &idle); err != nil {
+				t.Fatal(err)
+			}
+			if statement != tc.statement || idle != "1s" {
+				t.Errorf("%s pool, connection %d: statement_timeout %s, idle_in_transaction_session_timeout %s; want %s and 1s", tc.pool, i, statement, idle, tc.statement)
+			}
+		}
+	}
+}
