@@ -189,7 +189,7 @@ func burst(tb testing.TB, replier Replier, limits telegramtest.Limits, chats int
 // while the fake allows 200 messages/s overall and 1/s per chat, answering
 // 429 above that; a few chats send several commands. The gate is set above
 // the fake's rate so 429s do happen. Every command is answered exactly once,
-// in order per chat. (BenchmarkBurst runs the 2,000 at 90/s.)
+// in order per chat. (BenchmarkBurst runs the full 2,000 at 90/s.)
 func TestBurstOfCommandsUnderRateLimit(t *testing.T) {
 	gate := delivery.NewGate(delivery.Policy{Rate: 300}, nil)
 	scripts := [][]string{}

@@ -1,6 +1,6 @@
-// Package storetest is the contract test suite every bot store passes
-// (issue 13): the same tests, through the bot interfaces, run against SQLite
-// and PostgreSQL. A backend's test calls Run with a Backend that makes empty
+// Package storetest is the contract test suite every bot store passes:
+// the same tests, through the bot interfaces, run against SQLite and
+// PostgreSQL. A backend's test calls Run with a Backend that makes empty
 // databases and opens stores on them.
 package storetest
 
