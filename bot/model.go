@@ -1,6 +1,8 @@
-// Package bot is the service: subscriptions, commands, alert rendering,
-// outage incidents and durable delivery. It declares the interfaces it needs
-// (Notifier, the store interfaces) and never imports an adapter.
+// Package bot is the leaf every other part depends on: the words of the
+// domain (a subscription, a change, an incident, a delivery, a message, a
+// chat's settings, the board) and the small interfaces between the parts
+// (Notifier, the store and its pieces, Lease). It holds no behaviour beyond
+// methods on those types, so the parts depend on words, not on each other.
 package bot
 
 import (
