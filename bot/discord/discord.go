@@ -125,13 +125,13 @@ func NewBot(cfg Options, h Handler) *Bot {
 	if !strings.HasSuffix(base.Path, "/") {
 		base.Path += "/"
 	}
-	clock := clock.Or(cfg.Clock)
+	clk := clock.Or(cfg.Clock)
 	a := &Bot{
 		token:          cfg.Token,
 		base:           base,
 		log:            log,
 		h:              h,
-		clock:          clock,
+		clock:          clk,
 		revoked:        make(chan struct{}),
 		invalid:        window{span: InvalidRequestWindow},
 		invalidLimit:   InvalidRequestLimit,
