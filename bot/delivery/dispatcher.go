@@ -8,7 +8,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -166,8 +165,11 @@ func (c *lane) signalLocked() {
 
 // Run delivers until ctx ends. Sends in flight then get ShutdownGrace to
 // finish, on a context the stop does not cancel; their outcomes are recorded
-// before Run returns. When ctx ends because this replica was deposed (its
-// cause is ErrDeposed), sends in flight are cancelled at once instead.
+// before Run returns. So too when this replica was deposed: a send already
+// on its way may have been taken by the platform, and cutting it short would
+// leave its row pending for the next leader to send again. Its claim keeps
+// the row this replica's (claims outlast the grace), so recording the
+// outcome is safe and no other replica sends it meanwhile.
 func (d *Dispatcher) Run(ctx context.Context) {
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
@@ -180,17 +182,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 		grace := d.ShutdownGrace
-		if errors.Is(context.Cause(ctx), bot.ErrDeposed) {
-			// Another replica leads, or soon will, and may send these rows:
-			// cut the sends short rather than race it (their rows stay pending).
-			grace = 0
-		}
 		select {
 		case <-stopped:
 		case <-d.clock.After(grace):
-			if grace > 0 {
-				d.log.Warn("sends still in flight after the shutdown grace; cancelling them", "grace", grace)
-			}
+			d.log.Warn("sends still in flight after the shutdown grace; cancelling them", "grace", grace)
 			cancelSends()
 		}
 	}()

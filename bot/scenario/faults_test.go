@@ -428,27 +428,60 @@ func TestWorkingIsToldAtTheStartAndTheEndOfAFanOut(t *testing.T) {
 	}
 }
 
-// A deposed leader's dispatcher does not wait out the shutdown grace:
-// another replica may already send the same rows, so sends in flight are
-// cut short at once and their rows stay pending.
-func TestDeposedStopCancelsSendsInFlightAtOnce(t *testing.T) {
+// A deposed leader's dispatcher lets the send already on its way finish and
+// records it: the platform may have taken the message, and a row left
+// pending would be sent again by the next leader once this replica hands
+// its claims back. Nothing new starts after the stop.
+func TestDeposedStopRecordsTheSendInFlight(t *testing.T) {
 	e := newEnv(t)
-	e.subscribe(tgPlatform, "1")
+	e.subscribe(tgPlatform, "1", "2")
 	e.outage()
-	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: stuckSend, Policy: e.policy}}, e.clock, quiet(), nil)
+	started, release := make(chan string, 2), make(chan struct{})
+	slow := bot.NotifierFunc(func(ctx context.Context, chat string, m bot.Message) (string, error) {
+		started <- chat
+		select {
+		case <-release:
+			return "m-" + chat, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	})
+	p := e.policy
+	p.Workers = 1
+	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: slow, Policy: p}}, e.clock, quiet(), nil)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(ctx) }()
 	defer func() { cancel(nil); <-done }()
-	e.clock.WaitIdle(t, idleTimers)
+	var first string
+	select {
+	case first = <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no send started")
+	}
 	cancel(fmt.Errorf("lease lost: %w", bot.ErrDeposed))
 	select {
-	case <-done: // no clock advance: the grace was not waited for
-	case <-time.After(10 * time.Second):
-		t.Fatal("a deposed dispatcher waited for its send in flight")
+	case <-done:
+		t.Fatal("a deposed dispatcher returned with its send in flight unrecorded")
+	case <-time.After(100 * time.Millisecond): // it waits for the send (on the grace timer)
 	}
-	out := e.outcomes()
-	if len(out) != 1 || out[0].Status != bot.StatusPending || out[0].Attempts != 0 {
-		t.Fatalf("outcome %+v, want pending with no attempt spent", out)
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dispatcher did not return once its send finished")
+	}
+	select {
+	case other := <-started:
+		t.Fatalf("chat %s was sent to after the stop", other)
+	default:
+	}
+	for _, o := range e.outcomes() {
+		switch {
+		case o.Chat.ID == first && (o.Status != bot.StatusSent || o.MessageID != "m-"+first):
+			t.Fatalf("the send in flight ended %+v, want recorded as sent", o)
+		case o.Chat.ID != first && (o.Status != bot.StatusPending || o.Attempts != 0):
+			t.Fatalf("the chat not started ended %+v, want pending with no attempt spent", o)
+		}
 	}
 }
