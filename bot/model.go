@@ -55,10 +55,12 @@ type Cause struct {
 	Detail    string    `json:"detail"`
 	FirstSeen time.Time `json:"first_seen,omitzero"`
 	LastSeen  time.Time `json:"last_seen,omitzero"`
-	// Reports and Mostly are set on the crowd's cause (CrowdComponent): how
-	// many reports, and the kind most named.
-	Reports int    `json:"reports,omitempty"`
-	Mostly  string `json:"mostly,omitempty"`
+	// Reports, Mostly and Window are set on the crowd's cause
+	// (CrowdComponent): how many reports within which window, and the kind
+	// most named.
+	Reports int           `json:"reports,omitempty"`
+	Mostly  string        `json:"mostly,omitempty"`
+	Window  time.Duration `json:"window,omitempty"`
 }
 
 // CausesOf lists the failing targets of a round.

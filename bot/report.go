@@ -78,7 +78,7 @@ const CrowdComponent = "reports"
 // CrowdCause is the crowd signal as a cause: Detail says it in English
 // (for the JSON and webhooks); Reports and Mostly let each language say it.
 func CrowdCause(c Crowd) Cause {
-	return Cause{Component: CrowdComponent, Reports: c.Reports, Mostly: string(c.Mostly()),
+	return Cause{Component: CrowdComponent, Reports: c.Reports, Mostly: string(c.Mostly()), Window: c.Window,
 		Detail: crowdDetail(c)}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/crowd"
 	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/text"
 )
@@ -48,7 +49,7 @@ type Command struct {
 }
 
 // Names are the commands the bot knows, in menu order.
-var Names = []string{"subscribe", "unsubscribe", "status", "history", "settings", "alerts", "mute", "unmute", "language", "remind", "help"}
+var Names = []string{"subscribe", "unsubscribe", "status", "report", "history", "settings", "alerts", "mute", "unmute", "language", "remind", "help"}
 
 // HistoryLimit is how many incidents /history lists.
 const HistoryLimit = 10
@@ -78,6 +79,10 @@ type Service struct {
 	// langs remembers chats' languages for a while, so a burst of commands
 	// does not read the store per command.
 	langs *langCache
+	// reports keeps people's /report and tally counts them; nil: /report
+	// is not offered.
+	reports bot.ReportStore
+	tally   *crowd.Tally
 	// maxSubs caps the chats one person may subscribe per platform (0: no cap).
 	maxSubs int
 	now     func() time.Time
@@ -101,6 +106,13 @@ func WithRegions(regions func() []bot.RegionVerdict) ServiceOption {
 // (Monitor.Snapshot) instead of loading it from the store per command.
 func WithLiveState(live interface{ Snapshot() bot.Saved }) ServiceOption {
 	return func(s *Service) { s.live = live }
+}
+
+// WithReports lets people report what fails for them (/report): reports
+// are stored, one per person per window, and counted by tally, which the
+// monitor reads each round.
+func WithReports(store bot.ReportStore, tally *crowd.Tally) ServiceOption {
+	return func(s *Service) { s.reports, s.tally = store, tally }
 }
 
 // WithSubscriptionCap caps the chats one person may subscribe on a platform;
@@ -142,7 +154,12 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply bot.Message, o
 			s.log.Error("load state for /status", "err", err, "chat", cmd.Chat.String())
 			return text.NoticeMessage(cmd.Lang, text.NoticeFailed), true
 		}
-		return text.RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.every(), s.now()), true
+		return text.RenderStatus(cmd.Lang, saved, s.uptimes(ctx, cmd.Chat), s.regions(), s.people(), s.every(), s.now()), true
+	case "report":
+		if s.reports == nil {
+			break
+		}
+		return s.report(ctx, cmd), true
 	case "history":
 		incidents, err := s.incidents(ctx)
 		if err != nil {
@@ -156,14 +173,14 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply bot.Message, o
 		if name == settingsName || ChangesSettings(name) {
 			return s.settings(ctx, cmd, name), true
 		}
-		if cmd.Private {
-			help := text.HelpMessage(cmd.Lang)
-			help.Title = text.For(cmd.Lang).UnknownCommand + " " + help.Title
-			help.Private = true
-			return help, true
-		}
-		return bot.Message{}, false
 	}
+	if cmd.Private {
+		help := text.HelpMessage(cmd.Lang)
+		help.Title = text.For(cmd.Lang).UnknownCommand + " " + help.Title
+		help.Private = true
+		return help, true
+	}
+	return bot.Message{}, false
 }
 
 // chatLang is a subscribed chat's language (set at /subscribe, changed by

@@ -31,8 +31,7 @@ import (
 
 // Defaults of the rule.
 const (
-	DefaultReports = 5
-	DefaultWindow  = 10 * time.Minute
+	DefaultWindow = 10 * time.Minute
 	// PerGroup is how many reports one chat, or one server, counts per window.
 	PerGroup = 2
 	// Factor is how much more than usual the count must be.
@@ -41,7 +40,8 @@ const (
 
 // Rule is the crowd rule's parameters.
 type Rule struct {
-	// Reports is the count at which people's reports raise the signal.
+	// Reports is the count at which people's reports raise the signal; 0
+	// never raises it (reports are still counted and shown).
 	Reports int
 	// Window is how far back reports are counted.
 	Window time.Duration
@@ -68,9 +68,6 @@ type Tally struct {
 
 // NewTally starts an empty tally.
 func NewTally(r Rule) *Tally {
-	if r.Reports <= 0 {
-		r.Reports = DefaultReports
-	}
 	if r.Window <= 0 {
 		r.Window = DefaultWindow
 	}
@@ -195,7 +192,7 @@ func (t *Tally) advance(now time.Time) {
 // check records that the count is above the threshold at t.now; the
 // caller holds mu.
 func (t *Tally) check() {
-	if t.counted >= t.rule.Reports && float64(t.counted) >= Factor*t.usual {
+	if t.rule.Reports > 0 && t.counted >= t.rule.Reports && float64(t.counted) >= Factor*t.usual {
 		t.above = t.now
 	}
 }

@@ -87,7 +87,11 @@ func mergeCauses(i *bot.Incident, state probe.State, causes []bot.Cause, at time
 		found := false
 		for k := range i.Causes {
 			if i.Causes[k].Component == c.Component {
-				i.Causes[k].Detail, i.Causes[k].LastSeen, found = c.Detail, at, true
+				i.Causes[k].LastSeen, found = at, true
+				if c.Component != bot.CrowdComponent || c.Reports >= i.Causes[k].Reports {
+					// people's reports keep the incident's peak, the probes their latest detail
+					i.Causes[k].Detail, i.Causes[k].Reports, i.Causes[k].Mostly, i.Causes[k].Window = c.Detail, c.Reports, c.Mostly, c.Window
+				}
 				if i.Causes[k].FirstSeen.IsZero() {
 					i.Causes[k].FirstSeen = at
 				}

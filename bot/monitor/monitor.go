@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/crowd"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -51,6 +52,13 @@ type Config struct {
 	// Leading tells whether this replica decides state changes, and under
 	// which lease epoch. Nil: always leading, epoch 0.
 	Leading func() (epoch int64, leading bool)
+
+	// Crowd counts people's reports (/report); its signal counts as a
+	// degraded verdict when the probes pass. Nil: the probes alone decide.
+	Crowd *crowd.Tally
+	// Reports is where every replica's reports are read back each round;
+	// nil: the tally counts only what this process adds to it.
+	Reports bot.ReportStore
 }
 
 // Monitor turns probe rounds into saved state, incidents and queued alerts.
@@ -70,6 +78,11 @@ type Monitor struct {
 	// loaded or decided, under lease epoch epoch.
 	synced bool
 	epoch  int64
+	crowd  bot.Crowd // the last round's reading of people's reports
+
+	crowdMu     sync.Mutex // serialises reading reports back
+	reportsRead time.Time  // when reports were last read back
+	usualAt     time.Time  // when the usual rate was last computed
 }
 
 // New builds a Monitor; call Load before the first round.
@@ -124,8 +137,9 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 		return fmt.Errorf("round interrupted: %w", err)
 	}
 	m.cfg.Metrics.ObserveRound(round)
+	people := m.readCrowd(ctx, round.Start)
 	m.mu.Lock()
-	m.probed = &round
+	m.probed, m.crowd = &round, people
 	m.mu.Unlock()
 	own := bot.RegionRound{Region: m.cfg.Region, At: round.Start, Verdict: round.Verdict, Causes: bot.CausesOf(round)}
 	if m.cfg.Vantage != nil {
@@ -137,7 +151,7 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 	epoch, leading := m.cfg.Leading()
 	var err error
 	if leading {
-		err = m.decide(ctx, round, own, epoch)
+		err = m.decide(ctx, round, own, epoch, people)
 	} else {
 		err = m.follow(ctx, own)
 	}
@@ -165,7 +179,7 @@ func (m *Monitor) ballot(ctx context.Context, own bot.RegionRound) (ballot, erro
 }
 
 // decide steps the tracker with the vote and saves the round.
-func (m *Monitor) decide(ctx context.Context, round probe.Round, own bot.RegionRound, epoch int64) error {
+func (m *Monitor) decide(ctx context.Context, round probe.Round, own bot.RegionRound, epoch int64, people bot.Crowd) error {
 	b, err := m.ballot(ctx, own)
 	if err != nil {
 		return err
@@ -185,6 +199,7 @@ func (m *Monitor) decide(ctx context.Context, round probe.Round, own bot.RegionR
 		m.cfg.Log.Info("leading: state loaded", "epoch", epoch, "state", m.status.State, "since", m.status.Since)
 	}
 	round.Verdict = b.verdict // the round keeps its own results; the vote is its verdict
+	round.Verdict, b.causes = withCrowd(round.Verdict, b.causes, people)
 	err = m.record(ctx, round, b)
 	if errors.Is(err, bot.ErrDeposed) {
 		m.synced = false

@@ -11,12 +11,33 @@ import (
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-func causeFields(causes []bot.Cause) []bot.Field {
+// causeFields are the failing components as fields; people's reports, if
+// any, come last under their own name.
+func (c *Catalog) causeFields(causes []bot.Cause) []bot.Field {
 	out := make([]bot.Field, 0, len(causes))
-	for _, c := range causes {
-		out = append(out, bot.Field{Name: c.Component, Value: c.Detail})
+	for _, cause := range causes {
+		if cause.Component != bot.CrowdComponent {
+			out = append(out, bot.Field{Name: cause.Component, Value: cause.Detail})
+		}
+	}
+	if cause, ok := crowdOf(causes); ok {
+		out = append(out, bot.Field{Name: c.CrowdField, Value: c.crowdValue(cause)})
 	}
 	return out
+}
+
+// probeFields are the probes' failing components as fields, and the line
+// saying people report it too when they do: one message, not two.
+func (c *Catalog) probeFields(m bot.Message, causes []bot.Cause) bot.Message {
+	for _, cause := range causes {
+		if cause.Component != bot.CrowdComponent {
+			m.Fields = append(m.Fields, bot.Field{Name: cause.Component, Value: cause.Detail})
+		}
+	}
+	if cause, ok := crowdOf(causes); ok {
+		m.Lines = append(m.Lines, c.crowdAlso(cause))
+	}
+	return m
 }
 
 // RenderAlert writes the message for one chat's pending changes. Several
@@ -108,8 +129,17 @@ func renderAlert(lang string, rows []bot.Delivery, now time.Time) bot.Message {
 		if len(rows) > 1 && rows[0].ReplyTo == "" && rows[0].Change.Transition.To != probe.StateUp {
 			// The chat never saw the down alert: tell the whole story at once.
 			m.Title = fmt.Sprintf(c.CoalescedTitle, dur, clock(from), clock(to))
-			m.Fields = causeFields(inc.Causes)
+			m.Fields = c.causeFields(inc.Causes)
 			m.ReplyTo = ""
+			if bot.CrowdOnly(inc.Causes) {
+				m.Title, m.Fields = c.CrowdOverTitle, nil
+				m.Lines = []string{fmt.Sprintf(c.CrowdOverLine, dur, clock(from), clock(to))}
+			}
+			return m
+		}
+		if bot.CrowdOnly(inc.Causes) {
+			m.Title = c.CrowdOverTitle
+			m.Lines = []string{fmt.Sprintf(c.CrowdOverLine, dur, clock(from), clock(to))}
 			return m
 		}
 		m.Title = c.TitleUp
@@ -123,15 +153,18 @@ func renderAlert(lang string, rows []bot.Delivery, now time.Time) bot.Message {
 		if tr.From == probe.StateDown {
 			m.Title = c.TitleDegradedFromDn
 		}
+		if cause, ok := crowdOf(ch.Causes); ok && bot.CrowdOnly(ch.Causes) && tr.From == probe.StateUp {
+			return c.crowdAlert(m, cause, startOf(ch), now)
+		}
 		m.Lines = []string{fmt.Sprintf(c.SinceLine, Stamp(startOf(ch)), c.since(startOf(ch), now))}
-		m.Fields = causeFields(ch.Causes)
+		m = c.probeFields(m, ch.Causes)
 	default:
 		m.Severity, m.Title = bot.SeverityDown, c.TitleDown
 		if tr.From == probe.StateDegraded {
 			m.Title = c.TitleDownFromDegraded
 		}
 		m.Lines = []string{fmt.Sprintf(c.SinceLine, Stamp(startOf(ch)), c.since(startOf(ch), now))}
-		m.Fields = causeFields(ch.Causes)
+		m = c.probeFields(m, ch.Causes)
 	}
 	return m
 }
@@ -161,8 +194,11 @@ func (c *Catalog) reminder(m bot.Message, ch bot.Change, now time.Time) bot.Mess
 		m.Severity, m.Title, m.Silent = bot.SeverityDegraded, c.TitleDegraded, true
 	}
 	start := startOf(ch)
+	if bot.CrowdOnly(ch.Incident.Causes) {
+		m.Title = c.CrowdTitle
+	}
 	m.Lines = []string{fmt.Sprintf(c.ReminderLine, c.StateName[tr.To], FormatDuration(now.Sub(start)), Stamp(start))}
-	m.Fields = causeFields(ch.Incident.MainCauses(3))
+	m.Fields = c.causeFields(ch.Incident.MainCauses(3))
 	return m
 }
 
@@ -173,7 +209,7 @@ func (c *Catalog) flapping(m bot.Message, ch bot.Change) bot.Message {
 	if ch.Kind == bot.ChangeUnstable {
 		m.Severity, m.Title = bot.SeverityDegraded, c.UnstableTitle
 		m.Lines = []string{fmt.Sprintf(c.UnstableLine, ch.Flaps, Stamp(ch.FlapSince))}
-		m.Fields = causeFields(ch.Causes)
+		m.Fields = c.causeFields(ch.Causes)
 		return m
 	}
 	m.Severity = severityOf(tr.To)

@@ -74,6 +74,22 @@ type Catalog struct {
 	SubscriptionCap string // the cap
 	// Fast confirmation (first to know).
 	StatusEvery string // interval
+	// People's reports (/report) and the crowd signal.
+	KindName                   map[bot.ReportKind]string
+	ReportsOne, ReportsMany    string // many: count
+	ReportThanks, ReportAgain  string
+	ReportCount                string // reports, window
+	ReportUsage                string // kinds
+	CrowdTitle, CrowdOverTitle string
+	CrowdLine                  string // mostly (or nothing), reports, window
+	CrowdMostly                string // kind
+	CrowdAlso                  string // reports, window, mostly (or nothing)
+	CrowdOverLine              string // duration, from, to
+	CrowdValue                 string // reports, window, mostly (or nothing)
+	CrowdField                 string
+	StatusCrowd                string // window, reports, breakdown
+	HistoryCrowd               string // reports, duration
+	HistoryCrowdOngoing        string // reports, duration so far
 }
 
 // Notice is a short answer an adapter gives on its own, when a command never

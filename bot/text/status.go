@@ -32,7 +32,10 @@ func (c *Catalog) percent(u bot.Uptime) string {
 // when the vantage points agreed or there is one), every how often X is
 // checked (0: not said). The state is given since its first round (the
 // first failing round of an outage), not since its confirmation.
-func RenderStatus(lang string, s bot.Saved, uptime *bot.Uptimes, regions []bot.RegionVerdict, every time.Duration, now time.Time) bot.Message {
+//
+// people are the reports of the last window: a line says how many, by kind,
+// and a state that reports alone made degraded says the probes pass.
+func RenderStatus(lang string, s bot.Saved, uptime *bot.Uptimes, regions []bot.RegionVerdict, people bot.Crowd, every time.Duration, now time.Time) bot.Message {
 	c := For(lang)
 	st := s.Status.State
 	if st == "" {
@@ -45,6 +48,9 @@ func RenderStatus(lang string, s bot.Saved, uptime *bot.Uptimes, regions []bot.R
 	}
 	if len(regions) > 0 {
 		m.Lines = append(m.Lines, c.regionsLine(regions))
+	}
+	if line := c.statusCrowd(people); line != "" {
+		m.Lines = append(m.Lines, line)
 	}
 	if f := s.Flap; f.Unstable() {
 		m.Lines = append(m.Lines, fmt.Sprintf(c.StatusUnstable, Stamp(f.Since), f.Changes))
@@ -96,18 +102,35 @@ func RenderHistory(lang string, incidents []bot.Incident, now time.Time) bot.Mes
 	}
 	m := bot.Message{Title: c.HistoryTitle, Time: now}
 	for _, inc := range incidents {
-		v := fmt.Sprintf(c.HistoryEntry, c.StateName[inc.Worst], FormatDuration(inc.Duration(now)))
-		if inc.Open() {
-			v = fmt.Sprintf(c.HistoryOngoing, c.StateName[inc.Worst], FormatDuration(inc.Duration(now)))
-		}
-		var causes []string
-		for _, cause := range inc.MainCauses(3) {
-			causes = append(causes, cause.Component+" ("+bot.Truncate(cause.Detail, 60)+")")
-		}
-		if len(causes) > 0 {
-			v += " — " + strings.Join(causes, ", ")
-		}
-		m.Fields = append(m.Fields, bot.Field{Name: Stamp(inc.Start), Value: v})
+		m.Fields = append(m.Fields, bot.Field{Name: Stamp(inc.Start), Value: c.incident(inc, now)})
 	}
 	return m
+}
+
+// incident is one line of /history: worst state and duration, or that
+// people reported it while the probes passed, then its main causes.
+func (c *Catalog) incident(inc bot.Incident, now time.Time) string {
+	dur := FormatDuration(inc.Duration(now))
+	v := fmt.Sprintf(c.HistoryEntry, c.StateName[inc.Worst], dur)
+	if inc.Open() {
+		v = fmt.Sprintf(c.HistoryOngoing, c.StateName[inc.Worst], dur)
+	}
+	if crowd, ok := crowdOf(inc.Causes); ok && bot.CrowdOnly(inc.Causes) {
+		if v = fmt.Sprintf(c.HistoryCrowd, c.reports(crowd.Reports), dur); inc.Open() {
+			v = fmt.Sprintf(c.HistoryCrowdOngoing, c.reports(crowd.Reports), dur)
+		}
+		return v
+	}
+	var causes []string
+	for _, cause := range inc.MainCauses(3) {
+		if cause.Component == bot.CrowdComponent {
+			causes = append(causes, c.CrowdField+" ("+c.crowdValue(cause)+")")
+			continue
+		}
+		causes = append(causes, cause.Component+" ("+bot.Truncate(cause.Detail, 60)+")")
+	}
+	if len(causes) > 0 {
+		v += " — " + strings.Join(causes, ", ")
+	}
+	return v
 }

@@ -65,6 +65,8 @@ type Config struct {
 	DeliveryShutdownGrace   time.Duration `env:"DELIVERY_SHUTDOWN_GRACE" envDefault:"10s"`
 	LeaderLeaseTTL          time.Duration `env:"LEADER_LEASE_TTL" envDefault:"9s"`
 	MaxSubscriptionsPerUser int           `env:"MAX_SUBSCRIPTIONS_PER_USER" envDefault:"20"`
+	CrowdReports            int           `env:"CROWD_REPORTS" envDefault:"5"`
+	CrowdWindow             time.Duration `env:"CROWD_WINDOW" envDefault:"10m"`
 
 	// Adapters are every chat platform with its own settings, read from the
 	// same environment; Enabled picks those that are on.
@@ -230,6 +232,14 @@ func loadConfig(lookup func(string) (string, bool), dotenv string) (Config, erro
 	}
 	if cfg.MaxSubscriptionsPerUser < 0 || cfg.MaxSubscriptionsPerUser > 100000 {
 		bad("MAX_SUBSCRIPTIONS_PER_USER", "%d is out of range 0..100000 (0: no cap)", cfg.MaxSubscriptionsPerUser)
+	}
+	if cfg.CrowdReports < 0 || cfg.CrowdReports > 100000 {
+		bad("CROWD_REPORTS", "%d is out of range 0..100000 (0 turns the crowd signal off)", cfg.CrowdReports)
+	}
+	if cfg.CrowdWindow < time.Minute || cfg.CrowdWindow > 24*time.Hour {
+		bad("CROWD_WINDOW", "%s is out of range 1m..24h", cfg.CrowdWindow)
+	} else if 2*cfg.CrowdWindow > cfg.DBRoundRetention && cfg.DBRoundRetention >= time.Hour {
+		bad("CROWD_WINDOW", "%s is more than half of DB_ROUND_RETENTION (%s), which keeps the reports two windows need", cfg.CrowdWindow, cfg.DBRoundRetention)
 	}
 	if cfg.DeliveryWorkers < 1 || cfg.DeliveryWorkers > 1024 {
 		bad("DELIVERY_WORKERS", "%d is out of range 1..1024", cfg.DeliveryWorkers)

@@ -19,6 +19,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/crowd"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/history"
 	"github.com/xstatusbot/xstatusbot/bot/leader"
@@ -103,6 +104,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		// without a write and a read of region rounds every round.
 		vantage = store
 	}
+	// One tally for the process: /report adds to it at once, every round
+	// reads back what the other replicas stored.
+	people := crowd.NewTally(crowd.Rule{Reports: cfg.CrowdReports, Window: cfg.CrowdWindow})
 	mon := monitor.New(monitor.Config{
 		Probe:       func(ctx context.Context) probe.Round { return checker.Round(ctx, cfg.Targets, cfg.Controls) },
 		Tracker:     probe.Tracker{DownAfter: cfg.ProbeDownAfter, UpAfter: cfg.ProbeUpAfter},
@@ -117,6 +121,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Vantage:     vantage,
 		Fresh:       2 * interval, // the vote hears the regions whose last round is at most two intervals old
 		Leading:     leader.Epoch, // only the leader decides; a follower follows the saved state
+		Crowd:       people,
+		Reports:     store,
 	})
 	if err := mon.Load(ctx); err != nil {
 		return err
@@ -124,7 +130,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	pub = history.NewPublisher(store, pageSource(cfg, mon), clock.System{})
 	pub.Every = interval // the page and /status say how often X is checked
 	svc := command.NewService(store, store, time.Now, log, command.WithBoard(pub.Board), command.WithRegions(mon.Regions),
-		command.WithLiveState(mon), command.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser))
+		command.WithLiveState(mon), command.WithSubscriptionCap(cfg.MaxSubscriptionsPerUser), command.WithReports(store, people))
 	deps := adapterkit.Deps{
 		Handler:  svc,
 		Clock:    clock.System{},
