@@ -73,6 +73,7 @@ type Store interface {
 	Outbox
 	HistoryStore
 	VantageStore
+	ReportStore
 }
 
 // VantageStore keeps the latest round of each vantage point.

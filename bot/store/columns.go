@@ -243,3 +243,14 @@ func regionRounds(rs rows) ([]bot.RegionRound, error) {
 		return rr, nil
 	})
 }
+
+// scanReport reads a row of id, platform, user_id, chat_id, grp, kind, at.
+func scanReport(r row) (bot.Report, error) {
+	var (
+		rep bot.Report
+		at  int64
+	)
+	err := r.Scan(&rep.ID, &rep.Chat.Platform, &rep.User, &rep.Chat.ID, &rep.Group, &rep.Kind, &at)
+	rep.At = fromNanos(at)
+	return rep, err
+}

@@ -64,3 +64,14 @@ func pruneOutbox(ctx context.Context, tx q, before time.Time) (bool, error) {
 	}
 	return rows == pruneBatch || changes == pruneBatch, nil
 }
+
+// pruneReports deletes up to pruneBatch reports made before before: people's
+// reports are kept as long as the rounds (DB_ROUND_RETENTION) and pruned with
+// them, a batch per round, so a backlog goes over the next rounds.
+func pruneReports(ctx context.Context, tx q, before time.Time) error {
+	if _, err := tx.exec(ctx, `DELETE FROM reports WHERE id IN (
+		SELECT id FROM reports WHERE at < ? LIMIT ?)`, nanos(before), pruneBatch); err != nil {
+		return fmt.Errorf("prune reports: %w", err)
+	}
+	return nil
+}

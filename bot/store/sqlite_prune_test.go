@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -157,5 +158,48 @@ func TestMigrationTwoBackfillsFinishedAt(t *testing.T) {
 	upRound(t, s, t0.Add(2*time.Hour))
 	if out := mustOutcomes(t, s); len(out) != 0 {
 		t.Fatalf("coalesced row from version 1 never pruned: %+v", out)
+	}
+}
+
+// People's reports are pruned with the rounds, a batch per round, so a
+// large backlog never makes one round's transaction long.
+func TestReportPruningGoesInBatches(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bot.db")
+	s, err := store.OpenSQLite(context.Background(), path, store.WithRetention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	// The backlog is written in one transaction beside the store: 2500
+	// AddReport calls would commit 2500 times.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2500 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reports (platform, user_id, chat_id, kind, at) VALUES ('telegram', ?, '-100', 'post', ?)`,
+			fmt.Sprint(i), t0.Add(time.Duration(i)).UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(tx.Commit(), db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	reports := func(context.Context) (int, error) { return s.ReportCount(ctx, time.Time{}, t0.Add(time.Hour)) }
+	if n := count(t, reports); n != 2500 {
+		t.Fatalf("%d reports written, want 2500", n)
+	}
+	var left []int
+	for i := range 4 {
+		upRound(t, s, t0.Add(2*time.Hour+time.Duration(i)*30*time.Second))
+		left = append(left, count(t, reports))
+	}
+	if want := []int{1500, 500, 0, 0}; !slices.Equal(left, want) {
+		t.Fatalf("reports left after each round %v, want %v", left, want)
 	}
 }

@@ -117,8 +117,12 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			return fmt.Errorf("count round: %w", err)
 		}
 		if s.retention > 0 {
-			if _, err := tx.exec(ctx, `DELETE FROM rounds WHERE at < ?`, nanos(r.Start.Add(-s.retention))); err != nil {
+			before := r.Start.Add(-s.retention)
+			if _, err := tx.exec(ctx, `DELETE FROM rounds WHERE at < ?`, nanos(before)); err != nil {
 				return fmt.Errorf("prune rounds: %w", err)
+			}
+			if err := pruneReports(ctx, tx, before); err != nil {
+				return err
 			}
 		}
 		if err := s.recordSpan(ctx, tx, snap.SpanState(), r.Start); err != nil {

@@ -22,6 +22,7 @@ import (
 var (
 	_ bot.Store          = (*Store)(nil)
 	_ bot.VantageStore   = (*Store)(nil)
+	_ bot.ReportStore    = (*Store)(nil)
 	_ command.FixedStore = (*Store)(nil)
 )
 

@@ -101,6 +101,7 @@ func Run(t *testing.T, b Backend) {
 		{"Retention", retentionTests},
 		{"TwoStores", concurrencyTests},
 		{"Vantage", vantageTests},
+		{"Reports", reportTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
