@@ -68,6 +68,8 @@ type Board struct {
 	// Regions is what each vantage point saw in the last vote when they
 	// disagreed; nil when they agreed or there is one.
 	Regions []RegionVerdict
+	// Crowd is what people reported in the last window, as of the last round.
+	Crowd Crowd
 	// Built is when the board was made.
 	Built time.Time
 	// Every is how often X is checked (the schedule's interval); 0 when not known.

@@ -84,6 +84,9 @@ func (p *Publisher) Refresh(ctx context.Context) error {
 	if b.State == "" {
 		b.State = probe.StateUnknown
 	}
+	if v, ok := p.health.(interface{ Crowd() bot.Crowd }); ok {
+		b.Crowd = v.Crowd()
+	}
 	if v, ok := p.health.(interface{ Regions() []bot.RegionVerdict }); ok {
 		b.Regions = v.Regions()
 	}
