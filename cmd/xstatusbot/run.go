@@ -353,8 +353,12 @@ type boardSource interface {
 }
 
 // unnamedRegions is the monitor without its Regions: the page then has no
-// "down from …" line, which would show host names to the public.
-type unnamedRegions struct{ boardSource }
+// "down from …" line, which would show host names to the public. The rest
+// (Began, Crowd) is the monitor's.
+type unnamedRegions struct{ *monitor.Monitor }
+
+// Regions names none.
+func (unnamedRegions) Regions() []bot.RegionVerdict { return nil }
 
 // pageSource is mon for the public page, hiding the regions' names unless
 // PROBE_REGION was set (the default region is the host name).
