@@ -167,14 +167,16 @@ func (t *Tally) Count(now time.Time) int {
 }
 
 // advance moves the window's end to now, dropping the reports it leaves
-// behind; the caller holds mu.
+// behind; the caller holds mu. The count was above until the moment a
+// report left while it was.
 func (t *Tally) advance(now time.Time) {
-	t.check() // the count just before the oldest reports leave
-	t.now = now
 	edge := now.Add(-t.rule.Window)
 	n := 0
 	for n < len(t.rows) && !t.rows[n].At.After(edge) {
 		r := t.rows[n]
+		if t.isAbove() {
+			t.above = r.At.Add(t.rule.Window)
+		}
 		g := groupKey(r)
 		if t.group[g] <= PerGroup {
 			t.counted--
@@ -187,14 +189,21 @@ func (t *Tally) advance(now time.Time) {
 		n++
 	}
 	t.rows = slices.Delete(t.rows, 0, n)
+	t.now = now
+	t.check()
 }
 
 // check records that the count is above the threshold at t.now; the
 // caller holds mu.
 func (t *Tally) check() {
-	if t.rule.Reports > 0 && t.counted >= t.rule.Reports && float64(t.counted) >= Factor*t.usual {
+	if t.isAbove() {
 		t.above = t.now
 	}
+}
+
+// isAbove says the count is above the threshold; the caller holds mu.
+func (t *Tally) isAbove() bool {
+	return t.rule.Reports > 0 && t.counted >= t.rule.Reports && float64(t.counted) >= Factor*t.usual
 }
 
 // Usual is the usual count per window from the counts of the same hour on

@@ -19,6 +19,7 @@ import (
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/command"
+	"github.com/xstatusbot/xstatusbot/bot/crowd"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/monitor"
@@ -127,6 +128,8 @@ type env struct {
 	flapWindow  time.Duration
 	// metrics, if set, are the monitor's.
 	metrics *metrics.Metrics
+	// tally counts people's reports: 5 within 10 minutes raise the signal.
+	tally *crowd.Tally
 }
 
 func newEnv(t *testing.T) *env {
@@ -147,8 +150,9 @@ func (e *env) start() {
 	}
 	e.store = s
 	e.t.Cleanup(func() { s.Close() })
+	e.tally = crowd.NewTally(crowd.Rule{Reports: 5, Window: 10 * time.Minute}) // a fresh process counts afresh
 	e.mon = monitor.New(monitor.Config{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: s, Now: e.clock.Now, Log: quiet(),
-		FlapChanges: e.flapChanges, FlapWindow: e.flapWindow, Metrics: e.metrics})
+		FlapChanges: e.flapChanges, FlapWindow: e.flapWindow, Metrics: e.metrics, Crowd: e.tally, Reports: s})
 	if err := e.mon.Load(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -156,7 +160,7 @@ func (e *env) start() {
 		{Platform: tgPlatform, Notifier: e.tg, Policy: e.policy},
 		{Platform: dcPlatform, Notifier: e.dc, Policy: e.policy},
 	}, e.clock, quiet(), nil)
-	e.svc = command.NewService(s, s, e.clock.Now, quiet())
+	e.svc = command.NewService(s, s, e.clock.Now, quiet(), command.WithReports(s, e.tally))
 }
 
 // restart closes the store and starts again on the same file.

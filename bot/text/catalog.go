@@ -83,6 +83,7 @@ type Catalog struct {
 	CrowdTitle, CrowdOverTitle string
 	CrowdLine                  string // mostly (or nothing), reports, window
 	CrowdMostly                string // kind
+	CrowdMostlyTail            string // kind
 	CrowdAlso                  string // reports, window, mostly (or nothing)
 	CrowdOverLine              string // duration, from, to
 	CrowdValue                 string // reports, window, mostly (or nothing)

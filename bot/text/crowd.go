@@ -84,7 +84,7 @@ func crowdOf(causes []bot.Cause) (bot.Cause, bool) {
 // crowdValue is the crowd's cause as a field value: "7 reports in 10 min,
 // mostly posting".
 func (c *Catalog) crowdValue(cause bot.Cause) string {
-	return fmt.Sprintf(c.CrowdValue, c.reports(cause.Reports), span(cause.Window), c.mostly(cause.Mostly, ", %s"))
+	return fmt.Sprintf(c.CrowdValue, c.reports(cause.Reports), span(cause.Window), c.mostly(cause.Mostly, c.CrowdMostlyTail))
 }
 
 // crowdAlert is the alert of a degraded state that people's reports alone
@@ -100,7 +100,7 @@ func (c *Catalog) crowdAlert(m bot.Message, cause bot.Cause, start, now time.Tim
 
 // crowdAlso is the line a probes' alert gets when people report too.
 func (c *Catalog) crowdAlso(cause bot.Cause) string {
-	return fmt.Sprintf(c.CrowdAlso, c.reports(cause.Reports), span(cause.Window), c.mostly(cause.Mostly, ", %s"))
+	return fmt.Sprintf(c.CrowdAlso, c.reports(cause.Reports), span(cause.Window), c.mostly(cause.Mostly, c.CrowdMostlyTail))
 }
 
 // statusCrowd is /status's line on people's reports; "" when there are none.

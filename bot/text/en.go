@@ -132,6 +132,7 @@ var english = Catalog{
 	CrowdOverTitle:      "🟢 Reports about X have fallen back",
 	CrowdLine:           "%s%s in %s; our probes of the public site pass.",
 	CrowdMostly:         "Mostly %s — ",
+	CrowdMostlyTail:     ", mostly %s",
 	CrowdAlso:           "People report it too: %s in %s%s.",
 	CrowdOverLine:       "People reported problems for %s (%s – %s); our probes of the public site passed throughout.",
 	CrowdValue:          "%s in %s%s",

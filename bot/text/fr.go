@@ -133,6 +133,7 @@ var french = Catalog{
 	CrowdOverTitle:      "🟢 Les signalements sur X sont retombés",
 	CrowdLine:           "%s%s en %s ; nos sondes du site public passent.",
 	CrowdMostly:         "Surtout : %s — ",
+	CrowdMostlyTail:     ", surtout %s",
 	CrowdAlso:           "Des utilisateurs le signalent aussi : %s en %s%s.",
 	CrowdOverLine:       "Des utilisateurs ont signalé des problèmes pendant %s (%s – %s) ; nos sondes du site public passaient.",
 	CrowdValue:          "%s en %s%s",
