@@ -218,6 +218,14 @@ func TestDurationSettingsBounds(t *testing.T) {
 		{"LEADER_LEASE_TTL", "5m", true},
 		{"LEADER_LEASE_TTL", "2s", false},
 		{"LEADER_LEASE_TTL", "6m", false},
+		{"CROWD_REPORTS", "0", true},
+		{"CROWD_REPORTS", "100000", true},
+		{"CROWD_REPORTS", "-1", false},
+		{"CROWD_REPORTS", "many", false},
+		{"CROWD_WINDOW", "1m", true},
+		{"CROWD_WINDOW", "24h", true},
+		{"CROWD_WINDOW", "59s", false},
+		{"CROWD_WINDOW", "25h", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
@@ -229,6 +237,18 @@ func TestDurationSettingsBounds(t *testing.T) {
 				t.Fatalf("error %v, want one naming %s", err, tc.key)
 			}
 		})
+	}
+}
+
+// TestCrowdWindowFitsTheRetention: the reports two windows need must
+// outlive the pruning of rounds, which prunes them too.
+func TestCrowdWindowFitsTheRetention(t *testing.T) {
+	_, err := loadConfig(lookupFrom(map[string]string{"CROWD_WINDOW": "2h", "DB_ROUND_RETENTION": "3h"}), "")
+	if err == nil || !strings.Contains(err.Error(), "CROWD_WINDOW:") || !strings.Contains(err.Error(), "DB_ROUND_RETENTION") {
+		t.Fatalf("error %v, want one naming CROWD_WINDOW and DB_ROUND_RETENTION", err)
+	}
+	if _, err := loadConfig(lookupFrom(map[string]string{"CROWD_WINDOW": "2h", "DB_ROUND_RETENTION": "4h"}), ""); err != nil {
+		t.Fatalf("a window of half the retention refused: %v", err)
 	}
 }
 
