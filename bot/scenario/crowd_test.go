@@ -198,3 +198,33 @@ func TestReportsFlapLikeAnyChange(t *testing.T) {
 		t.Fatal("the probes were meant to pass throughout")
 	}
 }
+
+// TestReportsMustBeMarkedlyMoreThanUsual: where people report a few
+// problems every day at this hour (30 an hour for three days: 5 per
+// window), ten reports are the usual noise and fifteen are news.
+func TestReportsMustBeMarkedlyMoreThanUsual(t *testing.T) {
+	e := newEnv(t)
+	e.subscribe(tgPlatform, "all")
+	ctx := context.Background()
+	for d := 1; d <= 3; d++ {
+		for i := range 30 {
+			r := bot.Report{User: fmt.Sprint("day", d, "p", i), Chat: bot.ChatRef{Platform: tgPlatform, ID: fmt.Sprint("day", d, "p", i)},
+				Kind: bot.ReportFeed, At: t0.Add(-time.Duration(d)*24*time.Hour - 25*time.Minute + time.Duration(i)*time.Minute)}
+			if added, err := e.store.AddReport(ctx, &r, 10*time.Minute); err != nil || !added {
+				t.Fatalf("past report: added %v, %v", added, err)
+			}
+		}
+	}
+	e.step(up, up)
+	e.crowdOf(10, "feed")
+	e.every(time.Minute, 5*time.Minute)
+	wantTitles(t, "all", e.tg.To("all"))
+	if st := e.ask("status", "en"); !strings.Contains(st, "10 reports") {
+		t.Fatalf("/status: %q", st)
+	}
+	for i := 10; i < 15; i++ {
+		e.reportFrom(e.svc, fmt.Sprint("person", i), fmt.Sprint("person", i), "feed")
+	}
+	e.step(up, up)
+	wantTitles(t, "all", e.tg.To("all"), "People are reporting problems with X")
+}
