@@ -29,6 +29,8 @@ type Metrics struct {
 	leaderships *prometheus.CounterVec
 	regions     *prometheus.GaugeVec
 	panics      *prometheus.CounterVec
+	reports     *prometheus.GaugeVec
+	crowd       prometheus.Gauge
 }
 
 // New registers the collectors with reg.
@@ -82,7 +84,13 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xstatusbot_panics_total", Help: "Panics recovered, by where: the row or item at fault is failed and the process goes on.",
 	}, []string{"where"})
-	reg.MustRegister(m.panics)
+	m.reports = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "xstatusbot_crowd_reports", Help: "People's reports counted in the last window by kind, as of the last round.",
+	}, []string{"kind"})
+	m.crowd = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "xstatusbot_crowd_signal", Help: "1 while people's reports raise the crowd signal (X reported degraded), else 0.",
+	})
+	reg.MustRegister(m.panics, m.reports, m.crowd)
 	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest,
 		m.platState, m.unrecorded, m.leader, m.leaderships, m.regions)
 	return m
@@ -114,6 +122,25 @@ func (m *Metrics) SetState(s probe.State) {
 		}
 		m.state.WithLabelValues(string(st)).Set(v)
 	}
+}
+
+// Crowd shows what people reported in the last window.
+func (m *Metrics) Crowd(c bot.Crowd) {
+	if m == nil {
+		return
+	}
+	m.reports.Reset()
+	for _, k := range bot.ReportKinds {
+		m.reports.WithLabelValues(string(k)).Set(0)
+	}
+	for _, k := range c.Kinds {
+		m.reports.WithLabelValues(string(k.Kind)).Set(float64(k.Count))
+	}
+	v := 0.0
+	if c.Signal {
+		v = 1
+	}
+	m.crowd.Set(v)
 }
 
 // regionVerdicts shows the regions of the last vote; regions no longer

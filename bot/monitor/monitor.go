@@ -138,6 +138,7 @@ func (m *Monitor) RunRound(ctx context.Context) error {
 	}
 	m.cfg.Metrics.ObserveRound(round)
 	people := m.readCrowd(ctx, round.Start)
+	m.cfg.Metrics.Crowd(people)
 	m.mu.Lock()
 	m.probed, m.crowd = &round, people
 	m.mu.Unlock()

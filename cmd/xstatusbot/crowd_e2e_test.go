@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -36,7 +38,9 @@ func TestCrowdAsWired(t *testing.T) {
 		t.Fatalf("one person and one group raised the signal: %d alerts", got)
 	}
 	tg.Private(telegramtest.User{ID: 2002}, "/report post")
-	waitFor(t, "the people's alert", func() bool { return countContaining(tg.SentTo(subscriber), "People are reporting problems with X") == 1 })
+	waitFor(t, "the people's alert", func() bool {
+		return countContaining(tg.SentTo(subscriber), "People are reporting problems with X") == 1
+	})
 	alert := tg.SentTo(subscriber)[len(tg.SentTo(subscriber))-1].Plain
 	for _, secret := range []string{"4004", "2001", "2002", "flooder", "Flo", "-100555"} {
 		if strings.Contains(alert, secret) {
@@ -46,6 +50,17 @@ func TestCrowdAsWired(t *testing.T) {
 	if !strings.Contains(alert, "Mostly posting — 3 reports in 1 min") {
 		t.Errorf("alert %q", alert)
 	}
+	waitFor(t, "the crowd's metrics", func() bool {
+		resp, err := http.Get("http://" + in.addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), "xstatusbot_crowd_signal 1") &&
+			strings.Contains(string(body), `xstatusbot_crowd_reports{kind="post"} 2`) &&
+			strings.Contains(string(body), `xstatusbot_crowd_reports{kind="dm"} 1`)
+	})
 	tg.Private(telegramtest.User{ID: 3003}, "/status")
 	waitFor(t, "/status with the reports", func() bool {
 		return countContaining(tg.SentTo(3003), "People's reports in the last 1 min: 3 reports (posting 2, direct messages 1).") == 1
