@@ -60,15 +60,13 @@ type Crowd struct {
 	At     time.Time `json:"-"`
 }
 
-// Mostly is the most reported kind, "" when there is none or every kind
-// named is "other".
+// Mostly is the most reported kind; "" when there is none or it is
+// "other" (which says nothing about what fails).
 func (c Crowd) Mostly() ReportKind {
-	for _, k := range c.Kinds {
-		if k.Kind != ReportOther {
-			return k.Kind
-		}
+	if len(c.Kinds) == 0 || c.Kinds[0].Kind == ReportOther {
+		return ""
 	}
-	return ""
+	return c.Kinds[0].Kind
 }
 
 // CrowdComponent is the component of the cause the crowd signal adds to a

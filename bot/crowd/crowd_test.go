@@ -197,3 +197,23 @@ func BenchmarkTally(b *testing.B) {
 		}
 	}
 }
+
+func TestMostlyIsTheTopKindUnlessOther(t *testing.T) {
+	for _, tc := range []struct {
+		kinds []bot.ReportKind
+		want  bot.ReportKind
+	}{
+		{nil, ""},
+		{[]bot.ReportKind{bot.ReportOther, bot.ReportOther, bot.ReportPost}, ""},
+		{[]bot.ReportKind{bot.ReportOther, bot.ReportDM, bot.ReportDM}, bot.ReportDM},
+		{[]bot.ReportKind{bot.ReportMedia, bot.ReportFeed}, bot.ReportFeed}, // a tie: menu order
+	} {
+		tl := crowd.NewTally(rule())
+		for i, k := range tc.kinds {
+			tl.Add(report(int64(i+1), fmt.Sprint("p", i), "", k, t0))
+		}
+		if got := tl.Read(t0).Mostly(); got != tc.want {
+			t.Errorf("kinds %v: mostly %q, want %q", tc.kinds, got, tc.want)
+		}
+	}
+}
