@@ -71,3 +71,41 @@ func downBoard() *bot.Board {
 		Causes: []bot.Cause{{Component: "api.x.com", Detail: "HTTP 502"}}}}, b.Incidents...)
 	return b
 }
+
+// people is what seven people reported in the last ten minutes: enough for
+// the crowd rule's signal.
+func people() bot.Crowd {
+	return bot.Crowd{Reports: 7, Window: 10 * time.Minute, Usual: 0.5, Signal: true, At: boardTime.Add(-20 * time.Second),
+		Kinds: []bot.KindCount{{Kind: bot.ReportPost, Count: 4}, {Kind: bot.ReportFeed, Count: 2}, {Kind: bot.ReportOther, Count: 1}}}
+}
+
+// crowdCause is people's reports as an incident's cause.
+func crowdCause(c bot.Crowd, first time.Time) bot.Cause {
+	cause := bot.CrowdCause(c)
+	cause.FirstSeen, cause.LastSeen = first, c.At
+	return cause
+}
+
+// reportedBoard is a board while people's reports alone make X degraded:
+// every probe passes, and the open incident is the reports' only.
+func reportedBoard() *bot.Board {
+	b := outageBoard()
+	b.State, b.Since = probe.StateDegraded, boardTime.Add(-12*time.Minute)
+	b.Components = []bot.Component{
+		{Name: "api.x.com", OK: true, Latency: 120 * time.Millisecond},
+		{Name: "x.com", OK: true, Latency: 340 * time.Millisecond},
+	}
+	b.Crowd = people()
+	b.Incidents = append([]bot.Incident{{ID: 5, Start: b.Since, Worst: probe.StateDegraded,
+		Causes: []bot.Cause{crowdCause(b.Crowd, b.Since)}}}, b.Incidents...)
+	return b
+}
+
+// mixedBoard is a board while X is down and people report it too: the open
+// incident has a failing component and people's reports among its causes.
+func mixedBoard() *bot.Board {
+	b := downBoard()
+	b.Crowd = people()
+	b.Incidents[0].Causes = append(b.Incidents[0].Causes, crowdCause(b.Crowd, b.Since.Add(2*time.Minute)))
+	return b
+}

@@ -20,7 +20,8 @@ import (
 
 // TestPageInBrowser loads the page after an outage in Debian's chromium at
 // phone width, reads what a person (and a screen reader) gets, and keeps a
-// screenshot to look at.
+// screenshot to look at; then the page while people's reports alone make X
+// degraded, in French.
 func TestPageInBrowser(t *testing.T) {
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
@@ -114,5 +115,31 @@ func TestPageInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("screenshot at 360×740: %s", path)
+	}
+
+	// People's reports alone make X degraded: the note, the reports line and
+	// the incident's tag read as text and fit the screen too.
+	bs.p.Store(reportedBoard())
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/?lang=fr"), chromedp.WaitVisible(chromedp.ID("crowd-only"))); err != nil {
+		t.Fatal(err)
+	}
+	type reported struct {
+		Note    string `json:"note"`
+		Reports string `json:"reports"`
+		Tag     string `json:"tag"`
+		Width   int    `json:"width"`
+	}
+	rep, err := chromedp.Run(bctx, chromedp.Evaluate[reported](`({
+		note: document.getElementById('crowd-only').innerText,
+		reports: document.getElementById('reports').innerText,
+		tag: document.querySelector('#incidents .tag').innerText,
+		width: document.documentElement.scrollWidth,
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.Note, "nos sondes du site public passent") || !strings.HasPrefix(rep.Reports, "Signalements des dernières 10 min : 7 signalements") ||
+		rep.Tag != "signalé" || rep.Width > 360 {
+		t.Errorf("page of people's reports: %+v", rep)
 	}
 }

@@ -161,6 +161,8 @@ type statusJSON struct {
 	} `json:"uptime"`
 	Days      []dayJSON      `json:"days"`
 	Incidents []incidentJSON `json:"incidents"`
+	// Reports is what people reported in the last window (never who).
+	Reports reportsJSON `json:"reports"`
 	// Regions is what each vantage point saw when they disagreed.
 	Regions []bot.RegionVerdict `json:"regions,omitempty"`
 	Built   time.Time           `json:"built,omitzero"`
@@ -192,25 +194,67 @@ type dayJSON struct {
 	NoDataSeconds   int64       `json:"no_data_seconds"`
 }
 
+// reportsJSON is people's reports of the last window: how many, by kind,
+// and whether they make X degraded. It holds counts only: a report is never
+// shown with who made it, or where.
+type reportsJSON struct {
+	WindowSeconds int64            `json:"window_seconds"`
+	Count         int              `json:"count"`
+	Usual         float64          `json:"usual"`
+	Kinds         []reportKindJSON `json:"kinds"`
+	Signal        bool             `json:"signal"`
+}
+
+type reportKindJSON struct {
+	Kind  bot.ReportKind `json:"kind"`
+	Count int            `json:"count"`
+}
+
+// Incident sources: whether the probes saw X fail, or people's reports alone
+// raised the incident while the probes passed.
+const (
+	sourceProbes  = "probes"
+	sourceReports = "reports"
+)
+
 type incidentJSON struct {
 	Start           time.Time   `json:"start"`
 	End             time.Time   `json:"end,omitzero"`
 	Ongoing         bool        `json:"ongoing"`
 	DurationSeconds int64       `json:"duration_seconds"`
 	Worst           probe.State `json:"worst"`
-	Causes          []bot.Cause `json:"causes"`
+	Source          string      `json:"source"`
+	Causes          []causeJSON `json:"causes"`
+}
+
+// causeJSON is one cause of an incident; people's reports are the
+// component "reports", with their count, the kind most named and the window.
+type causeJSON struct {
+	Component     string    `json:"component"`
+	Detail        string    `json:"detail"`
+	FirstSeen     time.Time `json:"first_seen,omitzero"`
+	LastSeen      time.Time `json:"last_seen,omitzero"`
+	Reports       int       `json:"reports,omitempty"`
+	Mostly        string    `json:"mostly,omitempty"`
+	WindowSeconds int64     `json:"window_seconds,omitempty"`
 }
 
 func seconds(d time.Duration) int64 { return int64(d.Round(time.Second) / time.Second) }
 
 func newStatus(b *bot.Board) statusJSON {
-	s := statusJSON{State: probe.StateUnknown, Components: []componentJSON{}, Days: []dayJSON{}}
+	s := statusJSON{State: probe.StateUnknown, Components: []componentJSON{}, Days: []dayJSON{},
+		Reports: reportsJSON{Kinds: []reportKindJSON{}}}
 	if b == nil {
 		s.Incidents = []incidentJSON{}
 		return s
 	}
 	s.State, s.Since, s.LastCheck, s.ControlOK, s.Built = b.State, b.Since, b.LastCheck, b.ControlOK, b.Built
 	s.Regions, s.EverySeconds = b.Regions, seconds(b.Every)
+	s.Reports.WindowSeconds, s.Reports.Count, s.Reports.Usual, s.Reports.Signal =
+		seconds(b.Crowd.Window), b.Crowd.Reports, b.Crowd.Usual, b.Crowd.Signal
+	for _, k := range b.Crowd.Kinds {
+		s.Reports.Kinds = append(s.Reports.Kinds, reportKindJSON{Kind: k.Kind, Count: k.Count})
+	}
 	for _, c := range b.Components {
 		s.Components = append(s.Components, componentJSON{Name: c.Name, OK: c.OK, LatencyMS: c.Latency.Milliseconds(), Detail: c.Detail})
 	}
@@ -236,12 +280,17 @@ func uptime(u bot.Uptime) uptimeJSON {
 func incidentsJSON(in []bot.Incident, now time.Time) []incidentJSON {
 	out := make([]incidentJSON, 0, len(in))
 	for _, i := range in {
-		causes := i.Causes
-		if causes == nil {
-			causes = []bot.Cause{}
+		causes := make([]causeJSON, 0, len(i.Causes))
+		for _, c := range i.Causes {
+			causes = append(causes, causeJSON{Component: c.Component, Detail: c.Detail, FirstSeen: c.FirstSeen, LastSeen: c.LastSeen,
+				Reports: c.Reports, Mostly: c.Mostly, WindowSeconds: seconds(c.Window)})
+		}
+		source := sourceProbes
+		if bot.CrowdOnly(i.Causes) {
+			source = sourceReports
 		}
 		out = append(out, incidentJSON{Start: i.Start, End: i.End, Ongoing: i.Open(),
-			DurationSeconds: seconds(i.Duration(now)), Worst: i.Worst, Causes: causes})
+			DurationSeconds: seconds(i.Duration(now)), Worst: i.Worst, Source: source, Causes: causes})
 	}
 	return out
 }

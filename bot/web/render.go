@@ -55,8 +55,14 @@ func renderPage(v view) []byte {
 		if v.Since != "" {
 			w("<p>", esc(v.Since), "</p>\n")
 		}
+		if v.CrowdOnly != "" {
+			w(`<p class="warn" id="crowd-only">`, esc(v.CrowdOnly), "</p>\n")
+		}
 		if v.Regions != "" {
 			w(`<p id="regions">`, esc(v.Regions), "</p>\n")
+		}
+		if v.Reports != "" {
+			w(`<p id="reports">`, esc(v.Reports), "</p>\n")
 		}
 		w(`<p class="muted" id="checked">`)
 		if v.Every != "" {
@@ -131,13 +137,16 @@ func renderPage(v view) []byte {
 		w(`<ul class="plain" id="incidents">` + "\n")
 		for _, in := range v.Incidents {
 			w(`<li><span class="tag `, esc(in.State), `">`, esc(in.Worst), "</span> ", esc(in.When))
+			if in.Crowd != "" {
+				w("\n", `<br><span class="muted">`, esc(in.Crowd), "</span>")
+			}
 			if len(in.Causes) > 0 {
-				w("\n", `<br><span class="muted">`, esc(v.CausesHeading), ":</span> ")
+				w("\n", `<br><span class="muted">`, esc(v.CausesHeading), "</span> ")
 				for i, c := range in.Causes {
 					if i > 0 {
 						w("; ")
 					}
-					w(`<span class="name">`, esc(c.Component), "</span>")
+					w(`<span class="name">`, esc(c.Name), "</span>")
 					if c.Detail != "" {
 						w(" (", esc(c.Detail), ")")
 					}

@@ -36,7 +36,7 @@ type texts struct {
 	noIncident  string
 	ongoing     string // start, duration so far
 	closed      string // start, end, duration
-	causes      string
+	causes      string // with its colon
 	updated     string // time
 	decimal     string
 	otherLang   string
@@ -44,6 +44,12 @@ type texts struct {
 	// How often X is checked, and the link preview's words.
 	every       string // interval
 	ogDownSince string // state line, time: the preview's title during trouble
+	// People's reports: the page's own words; those /status and /history
+	// share (the reports line, "People's reports", "7 reports") come from
+	// bot/text.
+	crowdOnly     string // under the state: degraded by people's reports alone
+	reportedTag   string // the tag of an incident people's reports alone raised
+	crowdIncident string // reports in a window: that incident's line
 }
 
 var english = texts{
@@ -78,13 +84,17 @@ var english = texts{
 	noIncident:  "No incident recorded.",
 	ongoing:     "Ongoing since %s, %s so far.",
 	closed:      "%s to %s, lasted %s.",
-	causes:      "Causes",
+	causes:      "Causes:",
 	updated:     "Page built from the check of %s.",
 	decimal:     ".",
 	otherLang:   "Français",
 	otherCode:   "fr",
 	every:       "X is checked every %s.",
 	ogDownSince: "%s since %s",
+
+	crowdOnly:     "People report problems with X; our probes of the public site pass.",
+	reportedTag:   "reported",
+	crowdIncident: "Reported by people (%s); our probes of the public site saw no failure.",
 }
 
 var french = texts{
@@ -119,13 +129,17 @@ var french = texts{
 	noIncident:  "Aucun incident enregistré.",
 	ongoing:     "En cours depuis le %s, %s jusqu'ici.",
 	closed:      "Du %s au %s, durée %s.",
-	causes:      "Causes",
+	causes:      "Causes :",
 	updated:     "Page construite à partir de la vérification du %s.",
 	decimal:     ",",
 	otherLang:   "English",
 	otherCode:   "en",
 	every:       "X est vérifié toutes les %s.",
 	ogDownSince: "%s depuis le %s",
+
+	crowdOnly:     "Des utilisateurs signalent des problèmes avec X ; nos sondes du site public passent.",
+	reportedTag:   "signalé",
+	crowdIncident: "Signalé par des utilisateurs (%s) ; nos sondes du site public n'ont vu aucune panne.",
 }
 
 // percent writes an uptime figure rounded down, so 99.999 never shows as 100.

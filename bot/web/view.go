@@ -1,7 +1,9 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +48,10 @@ type view struct {
 	Every                  string
 	Refresh                int
 	OGTitle, OGDescription string
+
+	// Reports is the line on people's reports of the last window ("" when
+	// none); CrowdOnly says that they alone make X degraded.
+	Reports, CrowdOnly string
 }
 
 type componentView struct {
@@ -59,8 +65,15 @@ type dayView struct{ State, Text string }
 
 type incidentView struct {
 	State, Worst, When string
-	Causes             []bot.Cause
+	// Crowd is the line of an incident people's reports alone raised, which
+	// then has no Causes.
+	Crowd  string
+	Causes []causeView
 }
+
+// causeView is one cause of an incident: a component and what it answered,
+// or people's reports in words.
+type causeView struct{ Name, Detail string }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
@@ -110,6 +123,11 @@ func newView(b *bot.Board, t *texts) view {
 		v.Network = t.network
 	}
 	v.Regions = text.RegionsLine(t.lang, b.Regions)
+	v.Reports = text.CrowdLine(t.lang, b.Crowd)
+	if reportedAlone(b) {
+		v.CrowdOnly = t.crowdOnly
+		v.OGDescription = v.CrowdOnly + " " + v.OGDescription
+	}
 	for _, c := range b.Components {
 		cv := componentView{Name: c.Name, OK: c.OK, Result: t.failing, Detail: c.Detail}
 		if c.OK {
@@ -152,7 +170,21 @@ func newView(b *bot.Board, t *texts) view {
 		v.DaysSummary = fmt.Sprintf(t.daysSummary, withDowntime, withoutData)
 	}
 	for _, in := range b.Incidents[:min(len(b.Incidents), history.ShownIncidents)] {
-		iv := incidentView{State: stateClass(in.Worst), Worst: t.stateWord[in.Worst], Causes: in.Causes}
+		iv := incidentView{State: stateClass(in.Worst), Worst: t.stateWord[in.Worst]}
+		if bot.CrowdOnly(in.Causes) {
+			// The probes passed: no worst state of theirs, no failing component.
+			iv.State, iv.Worst = "reported", t.reportedTag
+			top := slices.MaxFunc(in.Causes, func(a, b bot.Cause) int { return cmp.Compare(a.Reports, b.Reports) })
+			iv.Crowd = fmt.Sprintf(t.crowdIncident, crowdValue(t.lang, top))
+		} else {
+			for _, c := range in.Causes {
+				cv := causeView{Name: c.Component, Detail: c.Detail}
+				if c.Component == bot.CrowdComponent {
+					cv = causeView{Name: text.For(t.lang).CrowdField, Detail: crowdValue(t.lang, c)}
+				}
+				iv.Causes = append(iv.Causes, cv)
+			}
+		}
 		if in.Open() {
 			iv.When = fmt.Sprintf(t.ongoing, stamp(in.Start), text.FormatDuration(in.Duration(now)))
 		} else {
@@ -162,6 +194,56 @@ func newView(b *bot.Board, t *texts) view {
 	}
 	v.Updated = fmt.Sprintf(t.updated, stamp(b.LastCheck))
 	return v
+}
+
+// reportedAlone says X is degraded by people's reports alone: the open
+// incident is theirs only, or, before the board holds it, the crowd signals
+// while every probe passes and the regions agree.
+func reportedAlone(b *bot.Board) bool {
+	if b.State != probe.StateDegraded {
+		return false
+	}
+	if len(b.Incidents) > 0 && b.Incidents[0].Open() {
+		return bot.CrowdOnly(b.Incidents[0].Causes)
+	}
+	if !b.Crowd.Signal || len(b.Regions) > 0 {
+		return false
+	}
+	for _, c := range b.Components {
+		if !c.OK || c.Slow {
+			return false
+		}
+	}
+	return true
+}
+
+// crowdValue is the crowd's cause in words, as /history says it: "7 reports
+// in 10 min, posting". The words are bot/text's.
+func crowdValue(lang string, c bot.Cause) string {
+	cat := text.For(lang)
+	reports := cat.ReportsOne
+	if c.Reports != 1 {
+		reports = fmt.Sprintf(cat.ReportsMany, c.Reports)
+	}
+	mostly := ""
+	if k := bot.ReportKind(c.Mostly); k != "" && k != bot.ReportOther && cat.KindName[k] != "" {
+		mostly = ", " + cat.KindName[k]
+	}
+	if c.Window <= 0 {
+		return reports + mostly
+	}
+	return fmt.Sprintf(cat.CrowdValue, reports, window(c.Window), mostly)
+}
+
+// window is a report window as /status says it: "10 min", "1 h".
+func window(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d min", d/time.Minute)
+	}
+	return text.FormatDuration(d)
 }
 
 // minRefresh is the shortest self-refresh of the page: answers may be
