@@ -67,7 +67,8 @@ func TestReportsAloneRaiseDegradedThenFallBack(t *testing.T) {
 	if fr := e.tg.To("fr")[0].Msg.PlainText(); !strings.Contains(fr, "Surtout : publier — 5 signalements en 10 min ; nos sondes du site public passent.") {
 		t.Fatalf("French crowd alert %q", fr)
 	}
-	if st := e.ask("status", "en"); !strings.Contains(st, "X is degraded") || !strings.Contains(st, "People's reports in the last 10 min: 5 reports (posting 4, direct messages 1).") {
+	if st := e.ask("status", "en"); !strings.Contains(st, "X is degraded") || !strings.Contains(st, "People's reports in the last 10 min: 5 reports (posting 4, direct messages 1).") ||
+		!strings.Contains(st, "People report problems with X; our probes of the public site pass.") {
 		t.Fatalf("/status while reported: %q", st)
 	}
 

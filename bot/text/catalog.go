@@ -89,6 +89,7 @@ type Catalog struct {
 	CrowdValue                 string // reports, window, mostly (or nothing)
 	CrowdField                 string
 	StatusCrowd                string // window, reports, breakdown
+	StatusCrowdOnly            string
 	HistoryCrowd               string // reports, duration
 	HistoryCrowdOngoing        string // reports, duration so far
 }

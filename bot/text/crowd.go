@@ -87,6 +87,10 @@ func (c *Catalog) crowdValue(cause bot.Cause) string {
 	return fmt.Sprintf(c.CrowdValue, c.reports(cause.Reports), span(cause.Window), c.mostly(cause.Mostly, c.CrowdMostlyTail))
 }
 
+// CrowdValue is the crowd's cause in words, in a language, as /history
+// and the page say it: "7 reports in 10 min, mostly posting".
+func CrowdValue(lang string, cause bot.Cause) string { return For(lang).crowdValue(cause) }
+
 // crowdAlert is the alert of a degraded state that people's reports alone
 // raised: the probes pass.
 func (c *Catalog) crowdAlert(m bot.Message, cause bot.Cause, start, now time.Time) bot.Message {

@@ -138,6 +138,7 @@ var english = Catalog{
 	CrowdValue:          "%s in %s%s",
 	CrowdField:          "People's reports",
 	StatusCrowd:         "People's reports in the last %s: %s%s.",
+	StatusCrowdOnly:     "People report problems with X; our probes of the public site pass.",
 	HistoryCrowd:        "reported by people (%s), for %s",
 	HistoryCrowdOngoing: "reported by people (%s), ongoing for %s",
 }

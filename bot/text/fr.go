@@ -139,6 +139,7 @@ var french = Catalog{
 	CrowdValue:          "%s en %s%s",
 	CrowdField:          "Signalements",
 	StatusCrowd:         "Signalements des dernières %s : %s%s.",
+	StatusCrowdOnly:     "Des utilisateurs signalent des problèmes avec X ; nos sondes du site public passent.",
 	HistoryCrowd:        "signalé par des utilisateurs (%s), pendant %s",
 	HistoryCrowdOngoing: "signalé par des utilisateurs (%s), en cours depuis %s",
 }

@@ -49,6 +49,9 @@ func RenderStatus(lang string, s bot.Saved, uptime *bot.Uptimes, regions []bot.R
 	if len(regions) > 0 {
 		m.Lines = append(m.Lines, c.regionsLine(regions))
 	}
+	if inc := s.Incident; inc != nil && inc.Open() && bot.CrowdOnly(inc.Causes) {
+		m.Lines = append(m.Lines, c.StatusCrowdOnly)
+	}
 	if line := c.statusCrowd(people); line != "" {
 		m.Lines = append(m.Lines, line)
 	}

@@ -52,21 +52,21 @@ func TestPageShowsPeoplesReports(t *testing.T) {
 			`<p id="reports">People&#39;s reports in the last 10 min: 7 reports (posting 4, the feed 2, other 1).</p>`,
 			`<meta property="og:description" content="People report problems with X; our probes of the public site pass. Since 2026-12-02 14:48 UTC`,
 			`<li><span class="tag reported">reported</span> Ongoing since 2026-12-02 14:48 UTC, 12m00s so far.` + "\n" +
-				`<br><span class="muted">Reported by people (7 reports in 10 min, posting); our probes of the public site saw no failure.</span></li>`,
+				`<br><span class="muted">Reported by people (7 reports in 10 min, mostly posting); our probes of the public site saw no failure.</span></li>`,
 		}, []string{`<span class="name">reports</span>`, `<span class="tag degraded">degraded</span> Ongoing`, `class="tag failing"`}},
 		{"reports alone", reportedBoard(), "fr", []string{
 			`<p class="warn" id="crowd-only">Des utilisateurs signalent des problèmes avec X ; nos sondes du site public passent.</p>`,
 			`<p id="reports">Signalements des dernières 10 min : 7 signalements (publier 4, le fil 2, autre 1).</p>`,
 			`<li><span class="tag reported">signalé</span> En cours depuis le 2026-12-02 14:48 UTC, 12m00s jusqu&#39;ici.` + "\n" +
-				`<br><span class="muted">Signalé par des utilisateurs (7 signalements en 10 min, publier) ; nos sondes du site public n&#39;ont vu aucune panne.</span></li>`,
+				`<br><span class="muted">Signalé par des utilisateurs (7 signalements en 10 min, surtout publier) ; nos sondes du site public n&#39;ont vu aucune panne.</span></li>`,
 		}, []string{`<span class="name">reports</span>`, `<span class="tag degraded">dégradé</span> En cours`}},
 		{"probes and reports", mixedBoard(), "en", []string{
 			`<p id="reports">People&#39;s reports in the last 10 min: 7 reports (posting 4, the feed 2, other 1).</p>`,
 			`<li><span class="tag down">down</span> Ongoing since 2026-12-02 14:15 UTC, 45m00s so far.` + "\n" +
-				`<br><span class="muted">Causes:</span> <span class="name">api.x.com</span> (HTTP 502); <span class="name">People&#39;s reports</span> (7 reports in 10 min, posting)</li>`,
+				`<br><span class="muted">Causes:</span> <span class="name">api.x.com</span> (HTTP 502); <span class="name">People&#39;s reports</span> (7 reports in 10 min, mostly posting)</li>`,
 		}, []string{`id="crowd-only"`, `<span class="name">reports</span>`, `class="tag reported"`, "Reported by people"}},
 		{"probes and reports", mixedBoard(), "fr", []string{
-			`<br><span class="muted">Causes :</span> <span class="name">api.x.com</span> (HTTP 502); <span class="name">Signalements</span> (7 signalements en 10 min, publier)</li>`,
+			`<br><span class="muted">Causes :</span> <span class="name">api.x.com</span> (HTTP 502); <span class="name">Signalements</span> (7 signalements en 10 min, surtout publier)</li>`,
 		}, []string{`id="crowd-only"`, `<span class="name">reports</span>`, "Signalé par des utilisateurs"}},
 		{"signal before the incident is on the board", signalOnly, "en",
 			[]string{`<p class="warn" id="crowd-only">People report problems with X; our probes of the public site pass.</p>`}, nil},

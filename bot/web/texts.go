@@ -47,7 +47,6 @@ type texts struct {
 	// People's reports: the page's own words; those /status and /history
 	// share (the reports line, "People's reports", "7 reports") come from
 	// bot/text.
-	crowdOnly     string // under the state: degraded by people's reports alone
 	reportedTag   string // the tag of an incident people's reports alone raised
 	crowdIncident string // reports in a window: that incident's line
 }
@@ -92,7 +91,6 @@ var english = texts{
 	every:       "X is checked every %s.",
 	ogDownSince: "%s since %s",
 
-	crowdOnly:     "People report problems with X; our probes of the public site pass.",
 	reportedTag:   "reported",
 	crowdIncident: "Reported by people (%s); our probes of the public site saw no failure.",
 }
@@ -137,7 +135,6 @@ var french = texts{
 	every:       "X est vérifié toutes les %s.",
 	ogDownSince: "%s depuis le %s",
 
-	crowdOnly:     "Des utilisateurs signalent des problèmes avec X ; nos sondes du site public passent.",
 	reportedTag:   "signalé",
 	crowdIncident: "Signalé par des utilisateurs (%s) ; nos sondes du site public n'ont vu aucune panne.",
 }

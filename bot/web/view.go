@@ -125,7 +125,7 @@ func newView(b *bot.Board, t *texts) view {
 	v.Regions = text.RegionsLine(t.lang, b.Regions)
 	v.Reports = text.CrowdLine(t.lang, b.Crowd)
 	if reportedAlone(b) {
-		v.CrowdOnly = t.crowdOnly
+		v.CrowdOnly = text.For(t.lang).StatusCrowdOnly
 		v.OGDescription = v.CrowdOnly + " " + v.OGDescription
 	}
 	for _, c := range b.Components {
@@ -175,12 +175,12 @@ func newView(b *bot.Board, t *texts) view {
 			// The probes passed: no worst state of theirs, no failing component.
 			iv.State, iv.Worst = "reported", t.reportedTag
 			top := slices.MaxFunc(in.Causes, func(a, b bot.Cause) int { return cmp.Compare(a.Reports, b.Reports) })
-			iv.Crowd = fmt.Sprintf(t.crowdIncident, crowdValue(t.lang, top))
+			iv.Crowd = fmt.Sprintf(t.crowdIncident, text.CrowdValue(t.lang, top))
 		} else {
 			for _, c := range in.Causes {
 				cv := causeView{Name: c.Component, Detail: c.Detail}
 				if c.Component == bot.CrowdComponent {
-					cv = causeView{Name: text.For(t.lang).CrowdField, Detail: crowdValue(t.lang, c)}
+					cv = causeView{Name: text.For(t.lang).CrowdField, Detail: text.CrowdValue(t.lang, c)}
 				}
 				iv.Causes = append(iv.Causes, cv)
 			}
@@ -215,35 +215,6 @@ func reportedAlone(b *bot.Board) bool {
 		}
 	}
 	return true
-}
-
-// crowdValue is the crowd's cause in words, as /history says it: "7 reports
-// in 10 min, posting". The words are bot/text's.
-func crowdValue(lang string, c bot.Cause) string {
-	cat := text.For(lang)
-	reports := cat.ReportsOne
-	if c.Reports != 1 {
-		reports = fmt.Sprintf(cat.ReportsMany, c.Reports)
-	}
-	mostly := ""
-	if k := bot.ReportKind(c.Mostly); k != "" && k != bot.ReportOther && cat.KindName[k] != "" {
-		mostly = ", " + cat.KindName[k]
-	}
-	if c.Window <= 0 {
-		return reports + mostly
-	}
-	return fmt.Sprintf(cat.CrowdValue, reports, window(c.Window), mostly)
-}
-
-// window is a report window as /status says it: "10 min", "1 h".
-func window(d time.Duration) string {
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		return fmt.Sprintf("%d h", d/time.Hour)
-	case d >= time.Minute && d%time.Minute == 0:
-		return fmt.Sprintf("%d min", d/time.Minute)
-	}
-	return text.FormatDuration(d)
 }
 
 // minRefresh is the shortest self-refresh of the page: answers may be
