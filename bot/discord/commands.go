@@ -21,8 +21,8 @@ import (
 // commandOptions. subscribe, unsubscribe and the commands that change a
 // channel's settings need MANAGE_CHANNELS by default; they and /settings
 // exist only in servers (a DM subscription would break as soon as the user
-// shares no server with the bot); status, history and help also work in a
-// DM with the bot.
+// shares no server with the bot); status, report, history and help also
+// work in a DM with the bot.
 func Commands() []*discordgo.ApplicationCommand { return commandsFor(command.Names) }
 
 func commandsFor(names []string) []*discordgo.ApplicationCommand {
@@ -139,9 +139,10 @@ func (a *Bot) onInteraction(ctx context.Context, s *discordgo.Session, ic *disco
 		return
 	}
 	known := slices.Contains(command.Names, name)
-	// Changes and refusals are the asker's business; reading is not, except
-	// in a DM where /settings is only refused.
-	private := !known || command.AdminOnly(name) || (i.GuildID == "" && settingsCommand(name))
+	// Changes, refusals and a person's own report ("your report counts")
+	// are the asker's business; reading is not, except in a DM where
+	// /settings is only refused.
+	private := !known || command.AdminOnly(name) || name == reportCommand || (i.GuildID == "" && settingsCommand(name))
 	deferred := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
 	if private {
 		deferred.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}

@@ -14,8 +14,8 @@ import (
 // settings values are short ("2h", "outages").
 const MaxArgs = 64
 
-// option is the one string option a settings command takes; its value
-// becomes Command.Args.
+// option is the one string option a command takes; its value becomes
+// Command.Args.
 type option struct {
 	name, nameFR string
 	desc, descFR string
@@ -23,6 +23,9 @@ type option struct {
 	// by example.
 	choices []choice
 	example string
+	// optional lets the command come without it (Args is then ""); a
+	// settings command's option is required.
+	optional bool
 }
 
 type choice struct{ value, en, fr string }
@@ -54,7 +57,26 @@ var commandOptions = map[string]*option{
 		desc: "Repeat the alert while X is not up, e.g. 1h; off to stop", descFR: "Répéter l'alerte tant que X ne va pas bien, par ex. 1h ; off pour arrêter",
 		example: "1h, off",
 	},
+	// /report alone reports "other": the kinds are bot.ReportKinds, in
+	// their order (TestReportOptionMatchesTheKinds).
+	reportCommand: {
+		name: "what", nameFR: "quoi",
+		desc: "What fails for you on X", descFR: "Ce qui ne marche pas pour vous sur X",
+		choices: []choice{
+			{string(bot.ReportPost), "Posting", "Publier"},
+			{string(bot.ReportFeed), "Timeline / feed", "Fil d'actualité"},
+			{string(bot.ReportLogin), "Logging in", "Connexion"},
+			{string(bot.ReportDM), "Direct messages", "Messages privés"},
+			{string(bot.ReportMedia), "Images and video", "Images et vidéos"},
+			{string(bot.ReportOther), "Something else", "Autre chose"},
+		},
+		optional: true,
+	},
 }
+
+// reportCommand is /report: anyone may use it, in servers and DMs, and its
+// answer is for the reporter alone.
+const reportCommand = "report"
 
 // settingsCommand reports whether a command is about a chat's settings:
 // like a subscription they exist only in servers (a DM cannot subscribe).
@@ -72,7 +94,7 @@ func applicationOptions(name string) []*discordgo.ApplicationCommandOption {
 		NameLocalizations:        map[discordgo.Locale]string{discordgo.French: o.nameFR},
 		Description:              o.desc,
 		DescriptionLocalizations: map[discordgo.Locale]string{discordgo.French: o.descFR},
-		Required:                 true,
+		Required:                 !o.optional,
 		MaxLength:                MaxArgs,
 	}
 	for _, c := range o.choices {
@@ -84,9 +106,10 @@ func applicationOptions(name string) []*discordgo.ApplicationCommandOption {
 }
 
 // optionValue is the value of the option command name takes, trimmed and
-// bounded; ok is false when the interaction lacks it or sent it with
-// another type (a stale command definition, a forged payload). Commands
-// without an option always give "", true.
+// bounded; ok is false when the interaction sent it with another type (a
+// stale command definition, a forged payload) or lacks a required one. A
+// missing or blank optional option gives "", true, as do commands without
+// an option.
 func optionValue(name string, d discordgo.ApplicationCommandInteractionData) (value string, ok bool) {
 	o := commandOptions[name]
 	if o == nil {
@@ -97,16 +120,19 @@ func optionValue(name string, d discordgo.ApplicationCommandInteractionData) (va
 			continue
 		}
 		s, isString := got.Value.(string)
-		if got.Type != discordgo.ApplicationCommandOptionString || !isString || strings.TrimSpace(s) == "" {
+		if got.Type != discordgo.ApplicationCommandOptionString || !isString {
 			return "", false
 		}
-		return bot.Truncate(strings.TrimSpace(s), MaxArgs), true
+		if s = strings.TrimSpace(s); s == "" {
+			return "", o.optional
+		}
+		return bot.Truncate(s, MaxArgs), true
 	}
-	return "", false
+	return "", o.optional
 }
 
-// optionHelp is the answer to a command whose option is missing or of the
-// wrong type: what the option is called and what it accepts.
+// optionHelp is the answer to a command whose option is missing (when
+// required) or of the wrong type: what the option is called and what it accepts.
 func optionHelp(lang, name string) string {
 	o := commandOptions[name]
 	var values []string

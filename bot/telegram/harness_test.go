@@ -112,10 +112,16 @@ func newHarnessAt(t *testing.T, opts []telegramtest.Option, wrap func(Handler) H
 // newHarnessWith is newHarnessAt with setup applied to the adapter before Run.
 func newHarnessWith(t *testing.T, opts []telegramtest.Option, wrap func(Handler) Handler, now func() time.Time, setup func(*Bot), svcOpts ...command.ServiceOption) *harness {
 	t.Helper()
+	return newHarnessOn(t, adaptertest.Store(t), opts, wrap, now, setup, svcOpts...)
+}
+
+// newHarnessOn is newHarnessWith over a store of the test's own, for
+// service options that need it (command.WithReports).
+func newHarnessOn(t *testing.T, store *store.Store, opts []telegramtest.Option, wrap func(Handler) Handler, now func() time.Time, setup func(*Bot), svcOpts ...command.ServiceOption) *harness {
+	t.Helper()
 	fake := telegramtest.New(opts...)
 	t.Cleanup(fake.Close)
 	logs := newLogBuffer()
-	store := adaptertest.Store(t)
 	svc := command.NewService(store, store, now, logs.logger(), svcOpts...)
 	var hd Handler = svc
 	if wrap != nil {
