@@ -138,7 +138,8 @@ func (s *Service) Handle(ctx context.Context, cmd Command) (reply bot.Message, o
 	if ignored(cmd) {
 		return bot.Message{}, false // an unknown command in a shared chat: silence, no store read
 	}
-	if name != "subscribe" && name != "unsubscribe" {
+	if name != "subscribe" && name != "unsubscribe" && name != "report" {
+		// A report's answer is the reporter's alone: it keeps their language.
 		cmd.Lang = s.chatLang(ctx, cmd)
 	}
 	if AdminOnly(name) {

@@ -93,7 +93,7 @@ func TestReportSlashCommand(t *testing.T) {
 		{
 			name:   "French, in another server",
 			spec:   discordtest.InteractionSpec{GuildID: guild2, ChannelID: chan2, UserID: "700000000000000034", Locale: "fr", Options: what("media")},
-			want:   []string{"Merci, votre signalement compte.", "4 signalements dans les dernières 10 min (un par personne, 2 au plus par discussion ou serveur)."},
+			want:   []string{"Merci, votre signalement compte.", "4 signalements sur 10 min (un par personne, 2 au plus par discussion ou serveur)."},
 			record: bot.ReportMedia, deferred: true,
 		},
 		{

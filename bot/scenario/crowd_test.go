@@ -229,3 +229,18 @@ func TestReportsMustBeMarkedlyMoreThanUsual(t *testing.T) {
 	e.step(up, up)
 	wantTitles(t, "all", e.tg.To("all"), "People are reporting problems with X")
 }
+
+// TestReportAnswersInTheReportersLanguage: the answer to /report is the
+// reporter's alone, so it speaks their language, not the chat's.
+func TestReportAnswersInTheReportersLanguage(t *testing.T) {
+	e := newEnv(t)
+	e.subscribe(tgPlatform, "-100en") // an English group
+	reply, ok := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100en"},
+		Kind: "group", Name: "report", Args: "dm", User: "42", Lang: "fr"})
+	if !ok || !strings.Contains(reply.PlainText(), "Merci, votre signalement compte.") || !reply.Private {
+		t.Fatalf("a French reporter in an English group got %q (private %v)", reply.PlainText(), reply.Private)
+	}
+	if st := e.ask("status", "fr"); !strings.Contains(st, "X is") {
+		t.Fatalf("the group's /status left its language: %q", st)
+	}
+}

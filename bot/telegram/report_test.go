@@ -118,7 +118,7 @@ func TestReportCommand(t *testing.T) {
 			name:    "French",
 			push:    []func(f *telegramtest.Server) int{func(f *telegramtest.Server) int { return f.Private(ann2, "/report login") }},
 			chat:    userID,
-			answers: [][]string{{"Merci, votre signalement compte.", "1 signalement dans les dernières 10 min (un par personne, 2 au plus par discussion ou serveur)."}},
+			answers: [][]string{{"Merci, votre signalement compte.", "1 signalement sur 10 min (un par personne, 2 au plus par discussion ou serveur)."}},
 			records: []wantReport{{me, userID, bot.ReportLogin}},
 		},
 		{
@@ -128,7 +128,7 @@ func TestReportCommand(t *testing.T) {
 				func(f *telegramtest.Server) int { return f.Group(groupID, ann2, "/report post") },
 			},
 			chat:    groupID,
-			answers: [][]string{{"Merci"}, {"Vous avez déjà signalé un problème dans les dernières 10 min", "1 signalement"}},
+			answers: [][]string{{"Merci"}, {"Vous avez déjà signalé un problème il y a moins de 10 min", "1 signalement"}},
 			records: []wantReport{{me, groupID, bot.ReportOther}},
 		},
 		{

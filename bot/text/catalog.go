@@ -78,7 +78,7 @@ type Catalog struct {
 	KindName                   map[bot.ReportKind]string
 	ReportsOne, ReportsMany    string // many: count
 	ReportThanks, ReportAgain  string
-	ReportCount                string // reports, window
+	ReportCount                string // reports, window, the most per chat or server
 	ReportUsage                string // kinds
 	CrowdTitle, CrowdOverTitle string
 	CrowdLine                  string // mostly (or nothing), reports, window

@@ -138,7 +138,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(rep.Note, "nos sondes du site public passent") || !strings.HasPrefix(rep.Reports, "Signalements des dernières 10 min : 7 signalements") ||
+	if !strings.Contains(rep.Note, "nos sondes du site public passent") || !strings.HasPrefix(rep.Reports, "Signalements sur 10 min : 7 signalements") ||
 		rep.Tag != "signalé" || rep.Width > 360 {
 		t.Errorf("page of people's reports: %+v", rep)
 	}

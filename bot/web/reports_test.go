@@ -44,7 +44,7 @@ func TestPageShowsPeoplesReports(t *testing.T) {
 			[]string{`<p id="reports">People&#39;s reports in the last 10 min: 2 reports (logging in 2).</p>`},
 			[]string{`id="crowd-only"`, `class="tag reported"`}},
 		{"reports under the signal", few, "fr",
-			[]string{`<p id="reports">Signalements des dernières 10 min : 2 signalements (la connexion 2).</p>`},
+			[]string{`<p id="reports">Signalements sur 10 min : 2 signalements (la connexion 2).</p>`},
 			[]string{`id="crowd-only"`}},
 		{"reports alone", reportedBoard(), "en", []string{
 			`<p class="state degraded" id="state">X is degraded</p>`,
@@ -56,7 +56,7 @@ func TestPageShowsPeoplesReports(t *testing.T) {
 		}, []string{`<span class="name">reports</span>`, `<span class="tag degraded">degraded</span> Ongoing`, `class="tag failing"`}},
 		{"reports alone", reportedBoard(), "fr", []string{
 			`<p class="warn" id="crowd-only">Des utilisateurs signalent des problèmes avec X ; nos sondes du site public passent.</p>`,
-			`<p id="reports">Signalements des dernières 10 min : 7 signalements (publier 4, le fil 2, autre 1).</p>`,
+			`<p id="reports">Signalements sur 10 min : 7 signalements (publier 4, le fil 2, autre 1).</p>`,
 			`<li><span class="tag reported">signalé</span> En cours depuis le 2026-12-02 14:48 UTC, 12m00s jusqu&#39;ici.` + "\n" +
 				`<br><span class="muted">Signalé par des utilisateurs (7 signalements en 10 min, surtout publier) ; nos sondes du site public n&#39;ont vu aucune panne.</span></li>`,
 		}, []string{`<span class="name">reports</span>`, `<span class="tag degraded">dégradé</span> En cours`}},
