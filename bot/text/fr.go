@@ -10,7 +10,7 @@ var french = Catalog{
 	OptionExample: "/%s attend son option %s, par exemple %s.",
 	Or:            " ou ",
 	StateName: map[probe.State]string{
-		probe.StateUp: "en ligne", probe.StateDegraded: "dégradé", probe.StateDown: "en panne", probe.StateUnknown: "pas encore connu",
+		probe.StateUp: "en ligne", probe.StateDegraded: "dégradé", probe.StateDown: "en panne", probe.StateUnknown: "encore inconnu",
 	},
 	TitleDown:             "🔴 X est en panne",
 	TitleDegraded:         "🟠 X fonctionne mal",
