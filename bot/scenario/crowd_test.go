@@ -234,7 +234,7 @@ func TestReportsMustBeMarkedlyMoreThanUsual(t *testing.T) {
 // reporter's alone, so it speaks their language, not the chat's.
 func TestReportAnswersInTheReportersLanguage(t *testing.T) {
 	e := newEnv(t)
-	e.subscribe(tgPlatform, "-100en") // an English group
+	e.subscribeLang("-100en", "en") // an English group
 	reply, ok := e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "-100en"},
 		Kind: "group", Name: "report", Args: "dm", User: "42", Lang: "fr"})
 	if !ok || !strings.Contains(reply.PlainText(), "Merci, votre signalement compte.") || !reply.Private {
