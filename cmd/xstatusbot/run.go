@@ -354,11 +354,13 @@ type boardSource interface {
 
 // unnamedRegions is the monitor without its Regions: the page then has no
 // "down from …" line, which would show host names to the public. The rest
-// (Began, Crowd) is the monitor's.
-type unnamedRegions struct{ *monitor.Monitor }
+// of what the board reads is the monitor's.
+type unnamedRegions struct{ mon *monitor.Monitor }
 
-// Regions names none.
-func (unnamedRegions) Regions() []bot.RegionVerdict { return nil }
+func (u unnamedRegions) Health(maxAge time.Duration) bot.Health { return u.mon.Health(maxAge) }
+func (u unnamedRegions) LastRound() *probe.Round                { return u.mon.LastRound() }
+func (u unnamedRegions) Began() time.Time                       { return u.mon.Began() }
+func (u unnamedRegions) Crowd() bot.Crowd                       { return u.mon.Crowd() }
 
 // pageSource is mon for the public page, hiding the regions' names unless
 // PROBE_REGION was set (the default region is the host name).
