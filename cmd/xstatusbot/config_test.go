@@ -430,6 +430,13 @@ func TestPageNamesRegionsOnlyWhenProbeRegionIsSet(t *testing.T) {
 	if _, ok := pageSource(unset, mon).(regioned); ok || unset.RegionNamed {
 		t.Error("the page's board reads region names while PROBE_REGION is unset (they would be host names)")
 	}
+	// What else the board reads stays: when the state began, people's reports.
+	if _, ok := pageSource(unset, mon).(interface {
+		Began() time.Time
+		Crowd() bot.Crowd
+	}); !ok {
+		t.Error("without region names the board lost the state's beginning or people's reports")
+	}
 	set, err := loadConfig(lookupFrom(map[string]string{"PROBE_REGION": "eu-west"}), "")
 	if err != nil {
 		t.Fatal(err)
