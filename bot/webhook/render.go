@@ -180,6 +180,9 @@ type Incident struct {
 	Start           time.Time  `json:"start"`
 	End             *time.Time `json:"end"`
 	DurationSeconds float64    `json:"duration_seconds"`
+	// Source is "reports" when people's reports alone raised the incident
+	// (the probes passed), else "probes".
+	Source string `json:"source"`
 }
 
 // DocumentVersion is the version of Document this package writes.
@@ -212,7 +215,10 @@ func renderJSON(m bot.Message) Document {
 		d.Since = &t
 	}
 	if inc := ev.Incident; inc != nil && !inc.Start.IsZero() {
-		out := &Incident{Start: inc.Start.UTC()}
+		out := &Incident{Start: inc.Start.UTC(), Source: "probes"}
+		if bot.CrowdOnly(inc.Causes) {
+			out.Source = "reports"
+		}
 		end := ev.At
 		if !inc.End.IsZero() {
 			e := inc.End.UTC()

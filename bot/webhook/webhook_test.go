@@ -172,6 +172,27 @@ func TestJSONDocument(t *testing.T) {
 	}
 }
 
+// TestJSONIncidentSource: an incident people's reports alone raised says
+// so; one the probes saw says "probes".
+func TestJSONIncidentSource(t *testing.T) {
+	start := alertTime.Add(-time.Minute)
+	for _, tc := range []struct {
+		causes []bot.Cause
+		want   string
+	}{
+		{[]bot.Cause{{Component: bot.CrowdComponent, Reports: 7, Window: 10 * time.Minute}}, "reports"},
+		{[]bot.Cause{{Component: "web", Detail: "HTTP 503"}, {Component: bot.CrowdComponent, Reports: 7}}, "probes"},
+		{nil, "probes"},
+	} {
+		m := bot.Message{Severity: bot.SeverityDegraded, Title: "degraded", Time: alertTime,
+			Event: &bot.Event{State: "degraded", Previous: "up", At: alertTime, Began: start, Incident: &bot.Incident{Start: start, Causes: tc.causes}}}
+		d := renderJSON(m)
+		if d.Incident == nil || d.Incident.Source != tc.want {
+			t.Errorf("causes %+v: incident %+v, want source %q", tc.causes, d.Incident, tc.want)
+		}
+	}
+}
+
 func TestLimitsAreRuneSafe(t *testing.T) {
 	long := strings.Repeat("é<", 30000) // 60,000 runes; escaping grows it further
 	m := bot.Message{Title: long, Lines: []string{long}, Fields: []bot.Field{{Name: long, Value: long}}}
