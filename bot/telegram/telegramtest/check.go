@@ -100,10 +100,12 @@ func entity(name string) (rune, bool) {
 // rateLimiter enforces Limits in fixed windows. One mutex, one map entry per
 // chat: cheap enough for benchmarks fanning out to tens of thousands of chats.
 type rateLimiter struct {
-	mu       sync.Mutex
-	sec      int64
-	secCount int
-	chats    map[int64]*chatWindow
+	mu  sync.Mutex
+	sec int64
+	// free counts this second's messages sent without allow_paid_broadcast,
+	// all counts every message of this second, paid or not.
+	free, all int
+	chats     map[int64]*chatWindow
 }
 
 type chatWindow struct {
@@ -114,18 +116,26 @@ type chatWindow struct {
 }
 
 // allow counts one message to chat at now, or returns the seconds to wait.
-func (l *rateLimiter) allow(lim Limits, chat int64, now time.Time) int {
+// paid is the message's allow_paid_broadcast; charged reports that it was
+// accepted beyond the free amount of its second (Telegram bills those).
+func (l *rateLimiter) allow(lim Limits, chat int64, paid bool, now time.Time) (wait int, charged bool) {
 	if lim == (Limits{}) {
-		return 0
+		return 0, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	sec, minute := now.Unix(), now.Unix()/60
 	if l.sec != sec {
-		l.sec, l.secCount = sec, 0
+		l.sec, l.free, l.all = sec, 0, 0
 	}
-	if lim.PerSecond > 0 && l.secCount >= lim.PerSecond {
-		return 1
+	paid = paid && lim.PaidPerSecond > 0 // a fake without a paid limit sells none
+	switch {
+	case paid && l.all >= lim.PaidPerSecond:
+		return 1, false
+	case !paid && lim.PerSecond > 0 && l.free >= lim.PerSecond:
+		return 1, false
+	case !paid && lim.PaidPerSecond > 0 && l.all >= lim.PaidPerSecond:
+		return 1, false
 	}
 	w := l.chats[chat]
 	if w == nil {
@@ -139,13 +149,17 @@ func (l *rateLimiter) allow(lim Limits, chat int64, now time.Time) int {
 		w.min, w.minCount = minute, 0
 	}
 	if lim.PerChatPerSecond > 0 && w.secCount >= lim.PerChatPerSecond {
-		return 1
+		return 1, false
 	}
 	if lim.PerGroupPerMinute > 0 && chat < 0 && w.minCount >= lim.PerGroupPerMinute {
-		return int((minute+1)*60 - sec)
+		return int((minute+1)*60 - sec), false
 	}
-	l.secCount++
+	charged = paid && lim.PerSecond > 0 && l.all >= lim.PerSecond
+	if !paid {
+		l.free++
+	}
+	l.all++
 	w.secCount++
 	w.minCount++
-	return 0
+	return 0, charged
 }

@@ -45,6 +45,13 @@ func NonJSON(code int) Failure {
 	return Failure{Code: code, Body: fmt.Sprintf("<html><body><h1>%d %s</h1>nginx</body></html>", code, http.StatusText(code))}
 }
 func Unauthorized() Failure { return Failure{Code: 401, Description: "Unauthorized"} }
+
+// NotEnoughStars is the refusal of a paid broadcast message when the bot's
+// Stars balance is too low. Telegram does not document the Bot API's text
+// for it; this one is a plausible guess: BALANCE_TOO_LOW is the MTProto error
+// for a Stars balance too low, and the Bot API passes such errors on as
+// "Bad Request: <ERROR>".
+func NotEnoughStars() Failure { return BadRequest("BALANCE_TOO_LOW") }
 func Conflict() Failure {
 	return Failure{Code: 409, Description: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}
 }
@@ -107,6 +114,22 @@ func (s *Server) Down() {
 
 // Up reopens the listening socket Down closed, on the same address.
 func (s *Server) Up() error { return s.ln.up() }
+
+// RefusePaid makes every sendMessage with allow_paid_broadcast answer f
+// (NotEnoughStars(), say) until AcceptPaid; messages without the flag are
+// unaffected. Nothing refused is recorded or rate-counted.
+func (s *Server) RefusePaid(f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusePaid = &f
+}
+
+// AcceptPaid ends RefusePaid: the balance was topped up.
+func (s *Server) AcceptPaid() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusePaid = nil
+}
 
 // ClearChat removes the failures set for a chat.
 func (s *Server) ClearChat(chatID int64) {

@@ -41,6 +41,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, BadRequest("can't parse request: "+err.Error()))
 		return
 	}
+	if method != "sendmessage" && p["allow_paid_broadcast"] != "" {
+		s.paidElsewhere.Add(1)
+	}
 	s.mu.Lock()
 	if q := s.failNext[method]; len(q) > 0 {
 		f := q[0]

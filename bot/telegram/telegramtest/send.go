@@ -61,7 +61,19 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 		fail(BadRequest(err.Error()))
 		return
 	}
-	if wait := s.rl.allow(s.limits, chatID, s.now()); wait > 0 {
+	paid := isTrue(p["allow_paid_broadcast"])
+	if paid {
+		s.mu.Lock()
+		refuse := s.refusePaid
+		s.mu.Unlock()
+		if refuse != nil {
+			s.paidRefused.Add(1)
+			fail(*refuse)
+			return
+		}
+	}
+	wait, charged := s.rl.allow(s.limits, chatID, paid, s.now())
+	if wait > 0 {
 		fail(TooManyRequests(wait))
 		return
 	}
@@ -74,6 +86,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 		ThreadID:          atoi(p["message_thread_id"]),
 		NoPreview:         p["disable_web_page_preview"] == "true",
 		Buttons:           buttons,
+		PaidBroadcast:     paid,
 		At:                s.now(),
 	}
 	s.mu.Lock()
@@ -91,6 +104,12 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.sentN.Add(1)
+	if paid {
+		s.paidSent.Add(1)
+	}
+	if charged {
+		s.paidCharged.Add(1)
+	}
 	if typ == "" {
 		typ = "private"
 		if chatID < 0 {
@@ -117,3 +136,7 @@ func utf16Len(s string) int {
 	}
 	return n
 }
+
+// isTrue reads a Bot API boolean parameter as Telegram does: "true" in any
+// case, or 1.
+func isTrue(v string) bool { return strings.EqualFold(v, "true") || v == "1" }

@@ -57,10 +57,12 @@ type Server struct {
 	callbacks  callbackState
 	always     map[string]Failure // method ("" for all) → failure until ClearAlways
 	revoked    bool
+	refusePaid *Failure // answer to every paid sendMessage, until AcceptPaid
 
 	rl rateLimiter
 
 	sendCalls, sentN, rateLimited, failed, polls, conflicts, memberCalls, requests atomic.Int64
+	paidSent, paidCharged, paidRefused, paidElsewhere                              atomic.Int64
 }
 
 // New starts a fake on 127.0.0.1, as httptest.NewServer does: it panics
@@ -220,7 +222,8 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		SendCalls: s.sendCalls.Load(), Sent: s.sentN.Load(), RateLimited: s.rateLimited.Load(),
 		Failed: s.failed.Load(), GetUpdatesCalls: s.polls.Load(), Conflicts: s.conflicts.Load(), GetChatMember: s.memberCalls.Load(),
-		Requests: s.requests.Load(),
+		Requests: s.requests.Load(), PaidSent: s.paidSent.Load(), PaidCharged: s.paidCharged.Load(),
+		PaidRefused: s.paidRefused.Load(), PaidElsewhere: s.paidElsewhere.Load(),
 	}
 }
 

@@ -7,7 +7,10 @@
 // limit and inline keyboards, records every message), getChatMember,
 // setMyCommands, deleteWebhook, getWebhookInfo, button presses (PushCallback)
 // with answerCallbackQuery and editMessageText (recorded); failures can be injected per method or per chat, and an
-// optional rate limiter answers 429 like Telegram's flood control. Outages
+// optional rate limiter answers 429 like Telegram's flood control, with a
+// higher overall limit for messages sent with allow_paid_broadcast (paid
+// broadcast, recorded per message; RefusePaid makes them fail as with an
+// empty Stars balance). Outages
 // are switches on the server: Down/Up (connections refused, same address
 // after), FailAlways (e.g. a proxy's HTML 502 on every call), RevokeToken
 // (401 on every call).
@@ -49,8 +52,19 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 // would not). Zero fields are unlimited. Above a limit sendMessage answers
 // 429 with retry_after set to the seconds left in the window.
 type Limits struct {
-	// PerSecond caps messages per second across all chats (Telegram: ~30).
+	// PerSecond caps messages per second across all chats (Telegram: ~30),
+	// counting those sent without allow_paid_broadcast; with PaidPerSecond
+	// zero it counts every message.
 	PerSecond int
+	// PaidPerSecond caps every message per second across all chats, and is
+	// the only overall cap of those sent with allow_paid_broadcast
+	// (Telegram's paid broadcast: 1000). Zero: the fake sells no paid
+	// broadcast, and the flag changes nothing.
+	//
+	// How Telegram counts messages sent without the flag during a paid
+	// burst is not documented; the fake keeps them to PerSecond among
+	// themselves, so command answers still pass beside a paid fan-out.
+	PaidPerSecond int
 	// PerChatPerSecond caps messages per second to one chat (Telegram: ~1).
 	PerChatPerSecond int
 	// PerGroupPerMinute caps messages per minute to one group or channel
@@ -100,7 +114,10 @@ type SentMessage struct {
 	NoPreview         bool
 	// Buttons is the inline keyboard sent with the message (reply_markup).
 	Buttons [][]Button
-	At      time.Time
+	// PaidBroadcast is allow_paid_broadcast: the sender asked for (and, with
+	// a paid limit, got) Telegram's paid broadcast rate for this message.
+	PaidBroadcast bool
+	At            time.Time
 }
 
 // BotCommand is one entry of a setMyCommands menu.
@@ -132,4 +149,14 @@ type Stats struct {
 	// Requests counts every request that reached the handler, any method,
 	// failed or not.
 	Requests int64
+	// PaidSent counts messages accepted with allow_paid_broadcast;
+	// PaidCharged those of them accepted beyond the free amount of their
+	// second (Limits.PerSecond), which Telegram bills at 0.1 Star each.
+	PaidSent, PaidCharged int64
+	// PaidRefused counts paid messages answered with the failure set by
+	// RefusePaid (an empty Stars balance, say).
+	PaidRefused int64
+	// PaidElsewhere counts requests to methods other than sendMessage that
+	// carried allow_paid_broadcast (an edit, an answer to a button press).
+	PaidElsewhere int64
 }

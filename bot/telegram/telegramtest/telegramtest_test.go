@@ -270,6 +270,90 @@ func TestRateLimiterConcurrent(t *testing.T) {
 	}
 }
 
+// TestPaidBroadcastLimit: messages with allow_paid_broadcast share a higher
+// overall limit; those without stay within the free one; paid ones beyond
+// the free amount of their second are counted as charged; every message
+// records its flag; without a paid limit the flag changes nothing.
+func TestPaidBroadcastLimit(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
+	frozen := func() time.Time { return now } // every send in one second
+	send := func(s *Server, chat int, paid bool) int {
+		form := url.Values{"chat_id": {fmt.Sprint(chat)}, "text": {"x"}}
+		if paid {
+			form.Set("allow_paid_broadcast", "true")
+		}
+		code, _ := post(t, s, "sendMessage", form)
+		return code
+	}
+	type step struct {
+		paid bool
+		want int
+	}
+	tests := []struct {
+		name        string
+		limits      Limits
+		steps       []step
+		paidSent    int64
+		paidCharged int64
+	}{
+		{"free first, then paid up to the paid limit", Limits{PerSecond: 3, PaidPerSecond: 5},
+			[]step{{false, 200}, {false, 200}, {false, 200}, {false, 429}, {true, 200}, {true, 200}, {true, 429}}, 2, 2},
+		{"paid first: the free amount is not charged; the paid limit holds for all", Limits{PerSecond: 3, PaidPerSecond: 5},
+			[]step{{true, 200}, {true, 200}, {true, 200}, {true, 200}, {true, 200}, {true, 429}, {false, 429}}, 5, 2},
+		{"free messages stay at the free limit beside paid ones", Limits{PerSecond: 2, PaidPerSecond: 10},
+			[]step{{true, 200}, {false, 200}, {false, 200}, {false, 429}, {true, 200}}, 2, 1},
+		{"no paid limit: the flag changes nothing", Limits{PerSecond: 2},
+			[]step{{true, 200}, {true, 200}, {true, 429}, {false, 429}}, 2, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(WithLimits(tc.limits), WithClock(frozen))
+			t.Cleanup(s.Close)
+			for i, st := range tc.steps {
+				if got := send(s, i+1, st.paid); got != st.want {
+					t.Errorf("step %d (paid %v): %d, want %d", i, st.paid, got, st.want)
+				}
+			}
+			if st := s.Stats(); st.PaidSent != tc.paidSent || st.PaidCharged != tc.paidCharged {
+				t.Errorf("stats %+v: want %d paid sent, %d charged", st, tc.paidSent, tc.paidCharged)
+			}
+			for _, m := range s.Sent() {
+				if m.PaidBroadcast != tc.steps[m.ChatID-1].paid {
+					t.Errorf("chat %d recorded PaidBroadcast %v", m.ChatID, m.PaidBroadcast)
+				}
+			}
+		})
+	}
+}
+
+// TestRefusePaid: while the fake refuses paid broadcast (an empty Stars
+// balance), paid messages get the failure and are not recorded, the others
+// go through; AcceptPaid ends it. The flag on other methods is counted.
+func TestRefusePaid(t *testing.T) {
+	s := New()
+	t.Cleanup(s.Close)
+	s.RefusePaid(NotEnoughStars())
+	code, a := post(t, s, "sendMessage", url.Values{"chat_id": {"5"}, "text": {"x"}, "allow_paid_broadcast": {"true"}})
+	if code != 400 || a.Description != "Bad Request: BALANCE_TOO_LOW" {
+		t.Errorf("paid while refused: %d %+v", code, a)
+	}
+	if code, _ := post(t, s, "sendMessage", url.Values{"chat_id": {"5"}, "text": {"x"}}); code != 200 {
+		t.Errorf("unpaid while refused: %d", code)
+	}
+	s.AcceptPaid()
+	if code, _ := post(t, s, "sendMessage", url.Values{"chat_id": {"5"}, "text": {"y"}, "allow_paid_broadcast": {"True"}}); code != 200 {
+		t.Errorf("paid after AcceptPaid: %d", code)
+	}
+	got := s.SentTo(5)
+	if len(got) != 2 || got[0].PaidBroadcast || !got[1].PaidBroadcast {
+		t.Errorf("recorded %+v", got)
+	}
+	post(t, s, "editMessageText", url.Values{"chat_id": {"5"}, "message_id": {"1"}, "text": {"z"}, "allow_paid_broadcast": {"true"}})
+	if st := s.Stats(); st.PaidRefused != 1 || st.PaidSent != 1 || st.Failed != 1 || st.PaidElsewhere != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestDownRefusesConnectionsThenUpServesAgain(t *testing.T) {
 	s := New()
 	t.Cleanup(s.Close)
