@@ -124,11 +124,21 @@ func (s *Server) RefusePaid(f Failure) {
 	s.refusePaid = &f
 }
 
-// AcceptPaid ends RefusePaid: the balance was topped up.
+// RefusePaidAfter is RefusePaid once n more paid messages have been
+// accepted: a Stars balance running out in the middle of a fan-out. Paid
+// messages already past the check when the n-th is accepted still go
+// through, as they would race a real balance.
+func (s *Server) RefusePaidAfter(n int, f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusePaid, s.paidLeft, s.refuseLater = nil, n, &f
+}
+
+// AcceptPaid ends RefusePaid and RefusePaidAfter: the balance was topped up.
 func (s *Server) AcceptPaid() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.refusePaid = nil
+	s.refusePaid, s.refuseLater = nil, nil
 }
 
 // ClearChat removes the failures set for a chat.

@@ -64,6 +64,9 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 	paid := isTrue(p["allow_paid_broadcast"])
 	if paid {
 		s.mu.Lock()
+		if s.refuseLater != nil && s.paidLeft <= 0 {
+			s.refusePaid, s.refuseLater = s.refuseLater, nil
+		}
 		refuse := s.refusePaid
 		s.mu.Unlock()
 		if refuse != nil {
@@ -98,6 +101,9 @@ func (s *Server) sendMessage(w http.ResponseWriter, p map[string]string) {
 	s.nextMsg[chatID]++
 	m.MessageID = s.nextMsg[chatID]
 	typ := s.chatTypes[chatID]
+	if paid && s.refuseLater != nil {
+		s.paidLeft--
+	}
 	s.byChat[chatID] = append(s.byChat[chatID], len(s.sent))
 	s.sent = append(s.sent, m)
 	s.rememberLocked(chatID, m.MessageID, plain, buttons)

@@ -58,6 +58,10 @@ type Server struct {
 	always     map[string]Failure // method ("" for all) → failure until ClearAlways
 	revoked    bool
 	refusePaid *Failure // answer to every paid sendMessage, until AcceptPaid
+	// refuseLater becomes refusePaid once paidLeft more paid messages
+	// have been accepted (RefusePaidAfter).
+	refuseLater *Failure
+	paidLeft    int
 
 	rl rateLimiter
 

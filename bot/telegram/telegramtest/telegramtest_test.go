@@ -352,6 +352,21 @@ func TestRefusePaid(t *testing.T) {
 	if st := s.Stats(); st.PaidRefused != 1 || st.PaidSent != 1 || st.Failed != 1 || st.PaidElsewhere != 1 {
 		t.Errorf("stats %+v", st)
 	}
+
+	// A balance running out after two more paid messages.
+	s.RefusePaidAfter(2, NotEnoughStars())
+	for i, want := range []int{200, 200, 400, 400} {
+		if code, _ := post(t, s, "sendMessage", url.Values{"chat_id": {"6"}, "text": {"x"}, "allow_paid_broadcast": {"true"}}); code != want {
+			t.Errorf("paid message %d after RefusePaidAfter(2): %d, want %d", i, code, want)
+		}
+	}
+	if code, _ := post(t, s, "sendMessage", url.Values{"chat_id": {"6"}, "text": {"x"}}); code != 200 {
+		t.Errorf("unpaid once the balance ran out: %d", code)
+	}
+	s.AcceptPaid()
+	if code, _ := post(t, s, "sendMessage", url.Values{"chat_id": {"6"}, "text": {"x"}, "allow_paid_broadcast": {"true"}}); code != 200 {
+		t.Errorf("paid after AcceptPaid: %d", code)
+	}
 }
 
 func TestDownRefusesConnectionsThenUpServesAgain(t *testing.T) {
