@@ -26,6 +26,9 @@ type Config struct {
 	Token    adapterkit.Secret `env:"TELEGRAM_BOT_TOKEN"`
 	Endpoint string            `env:"TELEGRAM_API_ENDPOINT" envDefault:"https://api.telegram.org/bot%s/%s"`
 	Rate     float64           `env:"TELEGRAM_RATE_LIMIT" envDefault:"25"`
+	// PaidBroadcast is "on" or "off": on, alerts ask for Telegram's paid
+	// broadcast and Rate may go up to PaidRate instead of FreeRate.
+	PaidBroadcast string `env:"TELEGRAM_PAID_BROADCAST" envDefault:"off"`
 }
 
 var _ adapterkit.Config = (*Config)(nil)
@@ -38,8 +41,25 @@ func (s *Config) Enabled() bool { return s.Token != "" }
 // Validate reports every wrong setting, naming its variable.
 func (s *Config) Validate() error {
 	var errs []error
-	if s.Rate <= 0 {
+	paid, known := false, true
+	switch s.PaidBroadcast {
+	case "on":
+		paid = true
+	case "off":
+	default:
+		known = false
+		errs = append(errs, fmt.Errorf("TELEGRAM_PAID_BROADCAST: %q is not one of on, off", s.PaidBroadcast))
+	}
+	switch {
+	case s.Rate <= 0:
 		errs = append(errs, errors.New("TELEGRAM_RATE_LIMIT: must be above 0 messages per second"))
+	case s.Rate > PaidRate:
+		errs = append(errs, fmt.Errorf("TELEGRAM_RATE_LIMIT: %g messages per second is above %d, the most Telegram allows even with paid broadcast",
+			s.Rate, PaidRate))
+	case s.Rate > FreeRate && known && !paid:
+		errs = append(errs, fmt.Errorf("TELEGRAM_RATE_LIMIT: %g messages per second is above Telegram's free limit of about %d while TELEGRAM_PAID_BROADCAST is off: "+
+			"Telegram would refuse the excess with 429. Lower TELEGRAM_RATE_LIMIT to %d or less, or set TELEGRAM_PAID_BROADCAST=on to pay Telegram in Stars for up to %d",
+			s.Rate, FreeRate, FreeRate, PaidRate))
 	}
 	check := validateEndpoint(s.Endpoint)
 	if s.Enabled() {
@@ -54,7 +74,9 @@ func (s *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (s *Config) options() Options { return Options{Token: s.Token, Endpoint: s.Endpoint} }
+func (s *Config) options() Options {
+	return Options{Token: s.Token, Endpoint: s.Endpoint, PaidBroadcast: s.PaidBroadcast == "on"}
+}
 
 // Build makes the adapter. Command answers and alerts share one gate, so
 // TELEGRAM_RATE_LIMIT bounds both and answers go first.

@@ -24,7 +24,7 @@ var _ Replier = (*delivery.Gate)(nil)
 func (a *Bot) queueReply(chat, command string, reply bot.Message, threadID int) {
 	a.replies.add(chat, func(ctx context.Context) {
 		a.replyVia(ctx, chat, command, func(ctx context.Context) error {
-			_, err := a.send(ctx, chat, reply, threadID)
+			_, err := a.send(ctx, chat, reply, threadID, false)
 			return err
 		})
 	})
@@ -46,7 +46,7 @@ func (a *Bot) queueRendered(cmd command.Command, release func(), replyTo, thread
 			if replyTo != 0 {
 				reply.ReplyTo = strconv.Itoa(replyTo)
 			}
-			_, err := a.send(ctx, chat, reply, threadID)
+			_, err := a.send(ctx, chat, reply, threadID, false)
 			return err
 		})
 	})

@@ -112,22 +112,25 @@ func platformDown(ce *callError) bool {
 	return !ce.api || ce.Code >= 500
 }
 
-// Send delivers m to a chat and returns the sent message's id. Errors are
-// *bot.SendError; see classify for the mapping.
+// Send delivers an alert to a chat and returns the sent message's id: with
+// allow_paid_broadcast when Options.PaidBroadcast is on (see sendAlert).
+// Errors are *bot.SendError; see classify for the mapping.
 func (a *Bot) Send(ctx context.Context, chatID string, m bot.Message) (string, error) {
 	if a.self.Load() == nil {
 		return "", &bot.SendError{Class: bot.Unavailable, Err: fmt.Errorf("send to chat %s: %w", chatID, errNotConnected)}
 	}
-	return a.send(ctx, chatID, m, 0)
+	return a.sendAlert(ctx, chatID, m)
 }
 
-func (a *Bot) send(ctx context.Context, chatID string, m bot.Message, threadID int) (string, error) {
+// send makes one sendMessage call; paid asks for paid broadcast, which only
+// alerts do (command answers never).
+func (a *Bot) send(ctx context.Context, chatID string, m bot.Message, threadID int, paid bool) (string, error) {
 	id, err := strconv.ParseInt(chatID, 10, 64)
 	if err != nil || id == 0 {
 		// Our chat ids come from Telegram updates; this one never will work.
 		return "", &bot.SendError{Class: bot.Permanent, Err: fmt.Errorf("send to chat %s: not a Telegram chat id", chatID)}
 	}
-	res, err := a.call(ctx, "sendMessage", messageParams(id, m, threadID), a.callTimeout)
+	res, err := a.call(ctx, "sendMessage", messageParams(id, m, threadID, paid), a.callTimeout)
 	if err != nil {
 		return "", classify(fmt.Errorf("send to chat %s: %w", chatID, err))
 	}
@@ -144,7 +147,7 @@ func (a *Bot) send(ctx context.Context, chatID string, m bot.Message, threadID i
 	return strconv.FormatInt(sent.MessageID, 10), nil
 }
 
-func messageParams(chatID int64, m bot.Message, threadID int) tgbotapi.Params {
+func messageParams(chatID int64, m bot.Message, threadID int, paid bool) tgbotapi.Params {
 	p := tgbotapi.Params{
 		"chat_id":                  strconv.FormatInt(chatID, 10),
 		"text":                     Render(m),
@@ -164,6 +167,9 @@ func messageParams(chatID int64, m bot.Message, threadID int) tgbotapi.Params {
 	}
 	if kb := keyboard(m.Buttons); kb != "" {
 		p["reply_markup"] = kb
+	}
+	if paid {
+		p["allow_paid_broadcast"] = "true" // Bot API 7.11; not in the library's types
 	}
 	return p
 }

@@ -99,6 +99,10 @@ type Options struct {
 	// Panics counts panics recovered while handling an update or sending an
 	// answer; nil counts nothing.
 	Panics *adapterkit.Panics
+	// PaidBroadcast sends alerts (never command answers or edits) with
+	// allow_paid_broadcast (TELEGRAM_PAID_BROADCAST=on): Telegram then takes
+	// up to 1000 a second and bills the bot's Stars for those beyond 30.
+	PaidBroadcast bool
 }
 
 // Validate reports every problem of the configuration at once.
@@ -146,6 +150,8 @@ type Bot struct {
 	replyDrain  time.Duration
 	limiter     *command.Limiter
 	panics      *adapterkit.Panics
+	// paid is set when alerts ask for paid broadcast.
+	paid *paidBroadcast
 
 	self atomic.Pointer[identity]
 
@@ -185,6 +191,9 @@ func NewBot(cfg Options, h Handler) *Bot {
 		pollStopped: make(chan struct{}),
 	}
 	a.revoked, a.revoke = context.WithCancel(context.Background())
+	if cfg.PaidBroadcast {
+		a.paid = newPaidBroadcast()
+	}
 	if a.replier == nil {
 		a.replier = delivery.NewGate(delivery.Policy{Rate: 25, PerChat: time.Second}, nil)
 	}
@@ -231,6 +240,9 @@ func (a *Bot) Run(ctx context.Context) error {
 	}
 	a.self.Store(me)
 	a.log.Info("telegram connected", "bot", me.UserName)
+	if a.paid != nil {
+		a.log.Info("telegram: paid broadcast on: alerts are sent with allow_paid_broadcast; Telegram bills 0.1 Star for each beyond 30 a second")
+	}
 	// Answers outlive ctx by replyDrain, so their context is not ctx.
 	rctx, stopReplies := context.WithCancel(context.WithoutCancel(ctx))
 	workers := a.replies.start(rctx, replyWorkers)

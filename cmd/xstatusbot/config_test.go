@@ -68,6 +68,47 @@ func TestAdaptersOnBySettings(t *testing.T) {
 	}
 }
 
+// TestConfigTelegramPaidBroadcast: TELEGRAM_RATE_LIMIT above Telegram's
+// free 30 a second is refused, naming both settings, unless
+// TELEGRAM_PAID_BROADCAST=on, which allows up to 1000; a switch that is
+// neither on nor off is refused by name.
+func TestConfigTelegramPaidBroadcast(t *testing.T) {
+	const tg = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	for _, tc := range []struct {
+		paid, rate string
+		// want lists what the error must name; nil: accepted.
+		want []string
+	}{
+		{"", "30", nil},
+		{"", "1000", []string{"TELEGRAM_RATE_LIMIT:", "TELEGRAM_PAID_BROADCAST"}},
+		{"off", "31", []string{"TELEGRAM_RATE_LIMIT:", "TELEGRAM_PAID_BROADCAST"}},
+		{"on", "1000", nil},
+		{"on", "1001", []string{"TELEGRAM_RATE_LIMIT:", "1000"}},
+		{"maybe", "25", []string{"TELEGRAM_PAID_BROADCAST:"}},
+	} {
+		env := map[string]string{"TELEGRAM_BOT_TOKEN": tg, "TELEGRAM_RATE_LIMIT": tc.rate}
+		if tc.paid != "" {
+			env["TELEGRAM_PAID_BROADCAST"] = tc.paid
+		}
+		_, err := loadConfig(lookupFrom(env), "")
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("paid %q rate %s: %v", tc.paid, tc.rate, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("paid %q rate %s: accepted", tc.paid, tc.rate)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("paid %q rate %s: error %q does not say %q", tc.paid, tc.rate, err, w)
+			}
+		}
+	}
+}
+
 func TestEmptyControlTargetsDisableTheCheck(t *testing.T) {
 	cfg, err := loadConfig(lookupFrom(map[string]string{"PROBE_CONTROL_TARGETS": ""}), "")
 	if err != nil || len(cfg.Controls) != 0 {

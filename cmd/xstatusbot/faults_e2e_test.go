@@ -149,6 +149,16 @@ func withTelegram(env map[string]string, endpoint string) {
 	env["TELEGRAM_API_ENDPOINT"] = endpoint
 }
 
+// withTelegramRate sets TELEGRAM_RATE_LIMIT, with TELEGRAM_PAID_BROADCAST=on
+// when the rate is above Telegram's free one: the bot refuses such a rate
+// without paid broadcast.
+func withTelegramRate(env map[string]string, rate float64) {
+	env["TELEGRAM_RATE_LIMIT"] = strconv.FormatFloat(rate, 'f', -1, 64)
+	if rate > telegram.FreeRate {
+		env["TELEGRAM_PAID_BROADCAST"] = "on"
+	}
+}
+
 func withDiscord(env map[string]string, dc *discordtest.Server) {
 	env["DISCORD_BOT_TOKEN"] = discordtest.DefaultToken
 	env["DISCORD_API_URL"] = dc.URL

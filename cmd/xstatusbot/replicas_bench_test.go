@@ -72,7 +72,7 @@ func runFanOutReplicas(b *testing.B, bin string, cfg fanOutSettings) replicasRes
 	var c cluster
 	for _, region := range []string{"r1", "r2", "r3"} {
 		env := replicaEnv(b, x, ctrl, tg, db, region)
-		env["TELEGRAM_RATE_LIMIT"] = strconv.FormatFloat(cfg.tgRate, 'f', -1, 64)
+		withTelegramRate(env, cfg.tgRate)
 		env["DELIVERY_WORKERS"] = strconv.Itoa(cfg.workers)
 		env["PROBE_DOWN_AFTER"] = "1"
 		if v := os.Getenv("BENCH_GOMEMLIMIT"); v != "" { // the replicas' soft memory limit (default: the bot's 8MiB)

@@ -87,7 +87,7 @@ func startFanOut(t *testing.T, bin string, seed []int64, add func(env map[string
 	seedTelegram(t, f.db, seed)
 	for _, region := range []string{"r1", "r2", "r3"} {
 		env := replicaEnv(t, fk.x, fk.ctrl, f.tg, f.db, region)
-		env["TELEGRAM_RATE_LIMIT"] = "50"
+		withTelegramRate(env, 50)
 		env["DELIVERY_WORKERS"] = strconv.Itoa(fanOutWorkers)
 		if add != nil {
 			add(env)

@@ -95,7 +95,7 @@ func runOutageStorm(b *testing.B, bin string, cfg fanOutSettings, users int) sto
 	env["HTTP_ADDR"] = freeAddr(b)
 	env["LOG_LEVEL"] = "warn"
 	env["PROBE_DOWN_AFTER"] = "1"
-	env["TELEGRAM_RATE_LIMIT"] = strconv.FormatFloat(cfg.tgRate, 'f', -1, 64)
+	withTelegramRate(env, cfg.tgRate)
 	env["DELIVERY_WORKERS"] = strconv.Itoa(cfg.workers)
 	withTelegram(env, tg.Endpoint())
 	in := startBinary(b, bin, dir, env)
