@@ -1,9 +1,10 @@
 // Package discordtest is an in-process fake of Discord for tests: the REST
 // API under /api/v9/ and a websocket gateway, on an httptest server bound to
 // 127.0.0.1. It records what clients send (commands, interaction answers,
-// channel messages), lets tests inject failures and a global rate limit,
-// and dispatches gateway events (INTERACTION_CREATE, GUILD_DELETE,
-// CHANNEL_DELETE, …). Everything is safe for concurrent use.
+// channel messages, each IDENTIFY's shard), lets tests inject failures and a
+// global rate limit, and dispatches gateway events (INTERACTION_CREATE,
+// GUILD_CREATE, GUILD_DELETE, CHANNEL_DELETE, …) on the shard Discord would
+// pick, or on a chosen one. Everything is safe for concurrent use.
 package discordtest
 
 import (
@@ -47,5 +48,16 @@ func WithGlobalRateLimit(perSecond int) Option {
 		}
 	}
 }
+
+// WithShards sets what GET /gateway/bot recommends: the number of shards
+// and session_start_limit.max_concurrency (both 1 by default).
+func WithShards(count, maxConcurrency int) Option {
+	return func(s *Server) { s.shards, s.maxConcurrency = max(count, 1), max(maxConcurrency, 1) }
+}
+
+// WithShardsRequired makes the gateway refuse, as Discord does once a bot
+// is in too many servers, an IDENTIFY with fewer than min shards (an
+// unsharded IDENTIFY counts as one): close code 4011 "Sharding required".
+func WithShardsRequired(min int) Option { return func(s *Server) { s.requiredShards = min } }
 
 func errorf(format string, a ...any) error { return fmt.Errorf("discordtest: "+format, a...) }

@@ -3,13 +3,17 @@ package discordtest_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
@@ -184,5 +188,159 @@ func TestRefuse(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || s.Requests() != 2 {
 		t.Errorf("status %d after %d requests, want 200 after 2", resp.StatusCode, s.Requests())
+	}
+}
+
+// gatewayClient is a bare websocket client of the fake's gateway.
+type gatewayClient struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func dialGateway(t *testing.T, s *discordtest.Server) *gatewayClient {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(s.GatewayURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	c := &gatewayClient{t: t, ws: ws}
+	if op, _, _ := c.read(); op != 10 {
+		t.Fatalf("first frame op %d, want HELLO", op)
+	}
+	return c
+}
+
+// read returns the next frame, or the close code the fake closed with.
+func (c *gatewayClient) read() (op int, event string, d map[string]any) {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var p struct {
+		Op int            `json:"op"`
+		T  string         `json:"t"`
+		D  map[string]any `json:"d"`
+	}
+	if err := c.ws.ReadJSON(&p); err != nil {
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return -ce.Code, "", nil
+		}
+		c.t.Fatalf("read: %v", err)
+	}
+	return p.Op, p.T, p.D
+}
+
+func (c *gatewayClient) identify(token string, shard []int) {
+	c.t.Helper()
+	d := map[string]any{"token": token, "intents": 1}
+	if shard != nil {
+		d["shard"] = shard
+	}
+	if err := c.ws.WriteJSON(map[string]any{"op": 2, "d": d}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func TestGatewayShards(t *testing.T) {
+	// Server ids on shards 0, 1 and 2 of 3.
+	var guilds [3]string
+	for k := uint64(1); guilds[0] == "" || guilds[1] == "" || guilds[2] == ""; k++ {
+		id := strconv.FormatUint(k<<22, 10)
+		if n := discordtest.ShardOf(id, 3); guilds[n] == "" {
+			guilds[n] = id
+		}
+	}
+	s := discordtest.New(discordtest.WithShards(3, 2), discordtest.WithShardsRequired(2), discordtest.WithGuilds(guilds[:]...))
+	t.Cleanup(s.Close)
+
+	resp, err := http.Get(s.URL + "api/v9/gateway/bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gb struct {
+		Shards int `json:"shards"`
+		Limit  struct {
+			MaxConcurrency int `json:"max_concurrency"`
+		} `json:"session_start_limit"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&gb)
+	resp.Body.Close()
+	if err != nil || gb.Shards != 3 || gb.Limit.MaxConcurrency != 2 {
+		t.Fatalf("gateway/bot = %+v, %v; want 3 shards, max_concurrency 2", gb, err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		shard []int
+		code  int
+	}{
+		{"unsharded while shards are required", nil, 4011},
+		{"one shard of one", []int{0, 1}, 4011},
+		{"shard id out of range", []int{3, 3}, 4010},
+	} {
+		c := dialGateway(t, s)
+		c.identify(s.Token, tc.shard)
+		if op, _, _ := c.read(); op != -tc.code {
+			t.Errorf("%s: got op/close %d, want close %d", tc.name, op, tc.code)
+		}
+	}
+
+	c := dialGateway(t, s)
+	c.identify(s.Token, []int{1, 3})
+	op, event, d := c.read()
+	if op != 0 || event != "READY" {
+		t.Fatalf("got op %d %s, want READY", op, event)
+	}
+	if fmt.Sprint(d["shard"]) != "[1 3]" {
+		t.Errorf("READY shard %v, want [1 3]", d["shard"])
+	}
+	if gs, _ := d["guilds"].([]any); len(gs) != 1 || gs[0].(map[string]any)["id"] != guilds[1] {
+		t.Errorf("READY guilds %v, want only %s (shard 1's)", d["guilds"], guilds[1])
+	}
+	got := s.Identified()
+	if len(got) != 4 || got[0].Sharded || got[0].Refused != 4011 || got[2].Refused != 4010 ||
+		got[3].Shard != (discordtest.ShardPair{ID: 1, Count: 3}) || !got[3].Sharded || got[3].Refused != 0 {
+		t.Errorf("Identified() = %+v", got)
+	}
+	if cs := s.ConnectedShards(); len(cs) != 1 || cs[0] != (discordtest.ShardPair{ID: 1, Count: 3}) {
+		t.Errorf("ConnectedShards() = %v", cs)
+	}
+
+	// Server events go to the server's shard; Shard(n) forces one.
+	if err := s.GuildCreate(guilds[0]); err == nil {
+		t.Error("GUILD_CREATE for a server of shard 0 reached shard 1")
+	}
+	if err := s.GuildCreate(guilds[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, event, d := c.read(); event != "GUILD_CREATE" || d["id"] != guilds[1] {
+		t.Errorf("got %s %v, want GUILD_CREATE of %s", event, d, guilds[1])
+	}
+	if _, err := s.Shard(0).Interact(discordtest.InteractionSpec{Name: "help", GuildID: guilds[1], ChannelID: "5"}); err == nil {
+		t.Error("an interaction forced onto shard 0 found a client")
+	}
+	id, err := s.Shard(1).Interact(discordtest.InteractionSpec{Name: "help", GuildID: guilds[2], ChannelID: "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, event, d := c.read(); event != "INTERACTION_CREATE" || d["id"] != id {
+		t.Errorf("got %s %v, want INTERACTION_CREATE %s", event, d, id)
+	}
+
+	// A cut shard is dropped and refused until Recover.
+	s.CutShard(1)
+	if op, _, _ := c.read(); op >= 0 {
+		t.Errorf("cut shard still reads op %d", op)
+	}
+	c = dialGateway(t, s)
+	c.identify(s.Token, []int{1, 3})
+	if op, _, _ := c.read(); op >= 0 {
+		t.Errorf("IDENTIFY of a cut shard answered op %d", op)
+	}
+	s.Recover()
+	c = dialGateway(t, s)
+	c.identify(s.Token, []int{1, 3})
+	if _, event, _ := c.read(); event != "READY" {
+		t.Errorf("after Recover: %q, want READY", event)
 	}
 }

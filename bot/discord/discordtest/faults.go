@@ -83,10 +83,33 @@ func (s *Server) ClearChannel(channelID string) {
 // included) answer f, until Recover. The websocket gateway is not affected.
 func (s *Server) FailAll(f Failure) { s.failAll.Store(&f) }
 
-// Recover ends FailAll and Refuse.
+// Recover ends FailAll, Refuse and CutShard.
 func (s *Server) Recover() {
 	s.failAll.Store(nil)
 	s.refusing.Store(false)
+	s.mu.Lock()
+	s.cut = nil
+	s.mu.Unlock()
+}
+
+// CutShard cuts one shard off, as a network fault between it and Discord
+// would: its open connections drop, and each IDENTIFY or RESUME for that
+// shard is answered by closing the connection, until Recover. The other
+// shards are not affected.
+func (s *Server) CutShard(shard int) {
+	s.mu.Lock()
+	if s.cut == nil {
+		s.cut = map[int]bool{}
+	}
+	s.cut[shard] = true
+	s.mu.Unlock()
+	s.DropShard(shard)
+}
+
+func (s *Server) isCut(shard int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cut[shard]
 }
 
 // RevokeToken revokes the bot token, as a reset in the developer portal

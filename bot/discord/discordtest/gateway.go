@@ -2,6 +2,7 @@ package discordtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +17,34 @@ type gwConn struct {
 	ws  *websocket.Conn
 	wmu sync.Mutex
 	seq int64
+	// shard is the one the session identified (or resumed) as, 0 of 1 when
+	// unsharded; set under Server.mu.
+	shard ShardPair
+}
+
+// ShardPair is a gateway session's shard: ID of Count. An unsharded session
+// is shard 0 of 1.
+type ShardPair struct{ ID, Count int }
+
+// Identify is one IDENTIFY the gateway received.
+type Identify struct {
+	// Shard is what the IDENTIFY asked for; Sharded is false when it sent no
+	// shard field (Shard is then 0 of 1).
+	Shard   ShardPair
+	Sharded bool
+	// Refused is the close code the fake answered with, 0 when it sent READY.
+	Refused int
+	At      time.Time
+}
+
+// ShardOf is the shard Discord sends a server's events on:
+// (guild_id >> 22) % count; DMs (guildID "") go to shard 0.
+func ShardOf(guildID string, count int) int {
+	id, err := strconv.ParseUint(guildID, 10, 64)
+	if err != nil || count < 2 {
+		return 0
+	}
+	return int((id >> 22) % uint64(count))
 }
 
 type payload struct {
@@ -89,41 +118,80 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			}
 		case 2: // identify
 			var id struct {
-				Token string `json:"token"`
+				Token string  `json:"token"`
+				Shard *[2]int `json:"shard"`
 			}
 			_ = json.Unmarshal(p.D, &id)
 			if !s.tokenOK(id.Token) {
 				c.closeWith(4004, "Authentication failed.")
 				return
 			}
-			guilds := make([]map[string]any, 0, len(s.guilds))
-			for _, g := range s.guilds {
-				guilds = append(guilds, map[string]any{"id": g, "unavailable": true})
+			rec := Identify{Shard: ShardPair{0, 1}, Sharded: id.Shard != nil, At: time.Now()}
+			if id.Shard != nil {
+				rec.Shard = ShardPair{id.Shard[0], id.Shard[1]}
 			}
-			err := c.send(0, "READY", map[string]any{
+			if s.isCut(rec.Shard.ID) {
+				return // the deferred close drops the connection
+			}
+			switch sh := rec.Shard; {
+			case sh.Count < 1 || sh.ID < 0 || sh.ID >= sh.Count:
+				rec.Refused = 4010
+			case sh.Count < s.requiredShards:
+				rec.Refused = 4011
+			}
+			if rec.Refused != 0 {
+				s.mu.Lock()
+				s.identified = append(s.identified, rec)
+				s.notify()
+				s.mu.Unlock()
+				c.closeWith(rec.Refused, map[int]string{4010: "Invalid shard.", 4011: "Sharding required."}[rec.Refused])
+				return
+			}
+			session := "session-" + s.id()
+			ready := map[string]any{
 				"v":                  9,
-				"session_id":         "session-" + s.id(),
+				"session_id":         session,
 				"resume_gateway_url": s.GatewayURL(),
 				"user":               s.botUser(),
 				"application":        map[string]any{"id": s.AppID, "flags": 0},
-				"guilds":             guilds,
+				"guilds":             s.readyGuilds(rec.Shard),
 				"private_channels":   []any{},
-			})
-			if err != nil {
+			}
+			if rec.Sharded {
+				ready["shard"] = []int{rec.Shard.ID, rec.Shard.Count}
+			}
+			s.mu.Lock()
+			s.sessions[session] = rec.Shard
+			c.shard = rec.Shard
+			s.mu.Unlock()
+			if c.send(0, "READY", ready) != nil {
 				return
 			}
 			s.mu.Lock()
 			s.identifies++
+			s.identified = append(s.identified, rec)
 			s.sessionLocked(c)
 			s.notify()
 			s.mu.Unlock()
 		case 6: // resume
 			var rs struct {
-				Token string `json:"token"`
+				Token     string `json:"token"`
+				SessionID string `json:"session_id"`
 			}
 			_ = json.Unmarshal(p.D, &rs)
 			if !s.tokenOK(rs.Token) {
 				c.closeWith(4004, "Authentication failed.")
+				return
+			}
+			s.mu.Lock()
+			sh, ok := s.sessions[rs.SessionID]
+			if !ok {
+				sh = ShardPair{0, 1} // a session this fake never started
+			}
+			c.shard = sh
+			cut := s.cut[sh.ID]
+			s.mu.Unlock()
+			if cut {
 				return
 			}
 			if c.send(0, "RESUMED", map[string]any{}) != nil {
@@ -150,18 +218,48 @@ func (s *Server) wantGatewayToken() string {
 	return s.Token
 }
 
-// Dispatch sends a gateway event (op 0) to every identified client.
+// readyGuilds are the servers READY lists for a shard: those of WithGuilds
+// that Discord would send on it, as unavailable (GUILD_CREATE follows on
+// Discord; here a test sends it with GuildCreate).
+func (s *Server) readyGuilds(sh ShardPair) []map[string]any {
+	guilds := make([]map[string]any, 0, len(s.guilds))
+	for _, g := range s.guilds {
+		if ShardOf(g, sh.Count) == sh.ID {
+			guilds = append(guilds, map[string]any{"id": g, "unavailable": true})
+		}
+	}
+	return guilds
+}
+
+// Dispatch sends a gateway event (op 0) to every identified client, whatever
+// its shard; DispatchOn sends it on one shard.
 func (s *Server) Dispatch(event string, data any) error {
+	return s.dispatch(func(ShardPair) bool { return true }, "", event, data)
+}
+
+// DispatchOn sends a gateway event (op 0) to the clients identified (or
+// resumed) as shard id, whatever their shard count.
+func (s *Server) DispatchOn(shard int, event string, data any) error {
+	return s.dispatch(func(sh ShardPair) bool { return sh.ID == shard }, fmt.Sprintf(" on shard %d", shard), event, data)
+}
+
+// dispatchGuild sends a server's event (guildID "" for a DM) where Discord
+// would: to each client whose shard is ShardOf(guildID, its count).
+func (s *Server) dispatchGuild(guildID, event string, data any) error {
+	return s.dispatch(func(sh ShardPair) bool { return ShardOf(guildID, sh.Count) == sh.ID }, " for server "+guildID, event, data)
+}
+
+func (s *Server) dispatch(to func(ShardPair) bool, where, event string, data any) error {
 	s.mu.Lock()
 	var conns []*gwConn
 	for c, ok := range s.conns {
-		if ok {
+		if ok && to(c.shard) {
 			conns = append(conns, c)
 		}
 	}
 	s.mu.Unlock()
 	if len(conns) == 0 {
-		return errorf("dispatch %s: no identified gateway client", event)
+		return errorf("dispatch %s: no identified gateway client%s", event, where)
 	}
 	for _, c := range conns {
 		if err := c.send(0, event, data); err != nil {
@@ -172,11 +270,21 @@ func (s *Server) Dispatch(event string, data any) error {
 }
 
 // DropConnections closes every gateway connection abruptly, as a network cut would.
-func (s *Server) DropConnections() {
+func (s *Server) DropConnections() { s.drop(func(*gwConn, bool) bool { return true }) }
+
+// DropShard closes the identified gateway connections of one shard
+// abruptly, as a network cut would; the other shards stay up.
+func (s *Server) DropShard(shard int) {
+	s.drop(func(c *gwConn, identified bool) bool { return identified && c.shard.ID == shard })
+}
+
+func (s *Server) drop(which func(c *gwConn, identified bool) bool) {
 	s.mu.Lock()
 	var conns []*gwConn
-	for c := range s.conns {
-		conns = append(conns, c)
+	for c, ok := range s.conns {
+		if which(c, ok) {
+			conns = append(conns, c)
+		}
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
@@ -221,8 +329,13 @@ type InteractionSpec struct {
 	NoData bool
 }
 
-// Interact dispatches INTERACTION_CREATE and returns the interaction id.
+// Interact dispatches INTERACTION_CREATE on the shard Discord would pick
+// (the server's, shard 0 for a DM) and returns the interaction id.
 func (s *Server) Interact(spec InteractionSpec) (string, error) {
+	return s.interact(spec, func(d any) error { return s.dispatchGuild(spec.GuildID, "INTERACTION_CREATE", d) })
+}
+
+func (s *Server) interact(spec InteractionSpec, dispatch func(d any) error) (string, error) {
 	if spec.Type == 0 {
 		spec.Type = TypeCommand
 	}
@@ -270,22 +383,64 @@ func (s *Server) Interact(spec InteractionSpec) (string, error) {
 	s.interactions[id] = &Interaction{ID: id, Token: token, Name: spec.Name, GuildID: spec.GuildID, ChannelID: spec.ChannelID, Dispatched: time.Now()}
 	s.byToken[token] = id
 	s.mu.Unlock()
-	if err := s.Dispatch("INTERACTION_CREATE", d); err != nil {
+	if err := dispatch(d); err != nil {
 		return "", err
 	}
 	return id, nil
 }
 
-// GuildDelete dispatches GUILD_DELETE; unavailable false means the bot was removed.
+// GuildCreate dispatches GUILD_CREATE (the bot joined a server, or one
+// became available) on the server's shard.
+func (s *Server) GuildCreate(guildID string) error {
+	return s.dispatchGuild(guildID, "GUILD_CREATE", guildCreate(guildID))
+}
+
+func guildCreate(guildID string) map[string]any {
+	return map[string]any{"id": guildID, "name": "server " + guildID, "unavailable": false, "member_count": 2,
+		"channels": []any{}, "threads": []any{}, "roles": []any{}, "members": []any{}}
+}
+
+// GuildDelete dispatches GUILD_DELETE on the server's shard; unavailable
+// false means the bot was removed.
 func (s *Server) GuildDelete(guildID string, unavailable bool) error {
+	return s.dispatchGuild(guildID, "GUILD_DELETE", guildDelete(guildID, unavailable))
+}
+
+func guildDelete(guildID string, unavailable bool) map[string]any {
 	d := map[string]any{"id": guildID}
 	if unavailable {
 		d["unavailable"] = true
 	}
-	return s.Dispatch("GUILD_DELETE", d)
+	return d
 }
 
-// ChannelDelete dispatches CHANNEL_DELETE for a text channel.
+// ChannelDelete dispatches CHANNEL_DELETE for a text channel, on its server's shard.
 func (s *Server) ChannelDelete(channelID, guildID string) error {
-	return s.Dispatch("CHANNEL_DELETE", map[string]any{"id": channelID, "guild_id": guildID, "type": 0, "name": "alerts"})
+	return s.dispatchGuild(guildID, "CHANNEL_DELETE", map[string]any{"id": channelID, "guild_id": guildID, "type": 0, "name": "alerts"})
+}
+
+// Shard is the fake seen from one gateway shard: its events go to the
+// clients identified as that shard, whatever server they name, as a test
+// of a bot's routing wants (fake.Shard(1).Interact(spec)).
+type Shard struct {
+	s  *Server
+	id int
+}
+
+// Shard returns the view of shard id.
+func (s *Server) Shard(id int) Shard { return Shard{s, id} }
+
+// Interact dispatches INTERACTION_CREATE on this shard and returns the interaction id.
+func (sh Shard) Interact(spec InteractionSpec) (string, error) {
+	return sh.s.interact(spec, func(d any) error { return sh.s.DispatchOn(sh.id, "INTERACTION_CREATE", d) })
+}
+
+// GuildCreate dispatches GUILD_CREATE on this shard.
+func (sh Shard) GuildCreate(guildID string) error {
+	return sh.s.DispatchOn(sh.id, "GUILD_CREATE", guildCreate(guildID))
+}
+
+// GuildDelete dispatches GUILD_DELETE on this shard.
+func (sh Shard) GuildDelete(guildID string, unavailable bool) error {
+	return sh.s.DispatchOn(sh.id, "GUILD_DELETE", guildDelete(guildID, unavailable))
 }

@@ -103,9 +103,9 @@ func writeError(w http.ResponseWriter, f Failure) {
 func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"url":    s.GatewayURL(),
-		"shards": 1,
+		"shards": s.shards,
 		"session_start_limit": map[string]int{
-			"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1,
+			"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": s.maxConcurrency,
 		},
 	})
 }

@@ -1,11 +1,13 @@
 package discordtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,9 @@ type Server struct {
 	// gatewayToken is the token IDENTIFY must carry; empty means Token.
 	gatewayToken string
 	limiter      *limiter
+	// What GET /gateway/bot recommends, and the fewest shards IDENTIFY may
+	// ask for (0: any).
+	shards, maxConcurrency, requiredShards int
 
 	nextID      atomic.Int64
 	requests    atomic.Int64
@@ -50,6 +55,9 @@ type Server struct {
 	conns        map[*gwConn]bool // value: identified or resumed
 	maxSessions  int              // most identified or resumed connections at once
 	identifies   int
+	identified   []Identify
+	sessions     map[string]ShardPair // session id → its shard, for RESUME
+	cut          map[int]bool         // shards whose connections are cut (CutShard)
 	resumes      int
 	heartbeats   int
 	violations   []string
@@ -67,15 +75,18 @@ type channelState struct {
 // if it cannot listen. Close it when done, e.g. with t.Cleanup(s.Close).
 func New(opts ...Option) *Server {
 	s := &Server{
-		Token:        DefaultToken,
-		AppID:        DefaultAppID,
-		BotID:        DefaultBotID,
-		heartbeat:    time.Second,
-		changed:      make(chan struct{}),
-		interactions: map[string]*Interaction{},
-		byToken:      map[string]string{},
-		channels:     map[string]*channelState{},
-		conns:        map[*gwConn]bool{},
+		Token:          DefaultToken,
+		AppID:          DefaultAppID,
+		BotID:          DefaultBotID,
+		heartbeat:      time.Second,
+		shards:         1,
+		maxConcurrency: 1,
+		sessions:       map[string]ShardPair{},
+		changed:        make(chan struct{}),
+		interactions:   map[string]*Interaction{},
+		byToken:        map[string]string{},
+		channels:       map[string]*channelState{},
+		conns:          map[*gwConn]bool{},
 	}
 	s.nextID.Store(1_200_000_000_000_000_000)
 	for _, o := range opts {
@@ -207,17 +218,64 @@ func (s *Server) Violations() []string {
 // Gateway counters: IDENTIFYs, RESUMEs and heartbeats received.
 func (s *Server) Identifies() int { s.mu.Lock(); defer s.mu.Unlock(); return s.identifies }
 
+// Identified lists every IDENTIFY received, in order, refused ones included.
+func (s *Server) Identified() []Identify {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Identify(nil), s.identified...)
+}
+
+// ConnectedShards lists the shard of every identified (or resumed)
+// connection open now, sorted by shard id.
+func (s *Server) ConnectedShards() []ShardPair {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ShardPair
+	for c, ok := range s.conns {
+		if ok {
+			out = append(out, c.shard)
+		}
+	}
+	slices.SortFunc(out, func(a, b ShardPair) int { return cmp.Or(a.ID-b.ID, a.Count-b.Count) })
+	return out
+}
+
+// WaitShards blocks until a client is identified (or resumed) on each of
+// the shards given.
+func (s *Server) WaitShards(ctx context.Context, shards ...int) error {
+	return s.waitFor(ctx, func() bool {
+		up := map[int]bool{}
+		for c, ok := range s.conns {
+			if ok {
+				up[c.shard.ID] = true
+			}
+		}
+		for _, id := range shards {
+			if !up[id] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// WaitIdentified blocks until n IDENTIFYs were received, refused ones included.
+func (s *Server) WaitIdentified(ctx context.Context, n int) error {
+	return s.waitFor(ctx, func() bool { return len(s.identified) >= n })
+}
+
 // MaxSessions is the most gateway sessions (identified or resumed
-// connections) the fake held at the same time: two means two processes
-// received every event, and would each answer every interaction.
+// connections) the fake held at the same time on one shard: two means two
+// processes received the same events, and would each answer every
+// interaction. A bot with several shards holds one session on each.
 func (s *Server) MaxSessions() int { s.mu.Lock(); defer s.mu.Unlock(); return s.maxSessions }
 
 // sessionLocked marks c identified or resumed; s.mu is held.
 func (s *Server) sessionLocked(c *gwConn) {
 	s.conns[c] = true
 	n := 0
-	for _, ok := range s.conns {
-		if ok {
+	for o, ok := range s.conns {
+		if ok && o.shard.ID == c.shard.ID {
 			n++
 		}
 	}
