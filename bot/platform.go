@@ -36,6 +36,20 @@ type PlatformHealth struct {
 	Unrecorded int `json:"unrecorded,omitempty"`
 	// StoreError is the store error of an ongoing episode.
 	StoreError string `json:"store_error,omitempty"`
+	// Shards are the gateway shards of a platform that shards its
+	// connection (Discord), in shard order; State is then the whole
+	// platform's.
+	Shards []ShardHealth `json:"shards,omitempty"`
+}
+
+// ShardHealth is what /healthz shows of one gateway shard.
+type ShardHealth struct {
+	ID    int           `json:"id"`
+	State PlatformState `json:"state"`
+	// Since is when the shard entered State.
+	Since time.Time `json:"since,omitzero"`
+	// Guilds counts the servers Discord sends on this shard.
+	Guilds int `json:"guilds"`
 }
 
 // Health is what /healthz reports about probing.

@@ -104,4 +104,7 @@ type Adapter struct {
 	// Run connects and serves commands until ctx ends (nil: nothing to run).
 	// An error stops the program: only a token refused at start should.
 	Run func(ctx context.Context) error
+	// Shards, when set, reports the gateway shards of a platform that
+	// shards its connection (Discord), for /healthz.
+	Shards func() []bot.ShardHealth
 }

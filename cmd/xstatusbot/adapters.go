@@ -28,15 +28,20 @@ func adapters() []adapterkit.Config {
 	}
 }
 
+// built is what buildAdapters makes: the delivery channels, what runs
+// beside them, and the adapters' shard reports for /healthz.
+type built struct {
+	channels []delivery.Channel
+	runners  []func(context.Context) error
+	shards   map[bot.Platform]func() []bot.ShardHealth
+}
+
 // buildAdapters builds every enabled adapter into a delivery channel and
 // its runner, and keeps the configured chats of fixed-chat adapters (console,
 // webhooks) in step with the settings, also for adapters that are off.
-func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, deps adapterkit.Deps, log *slog.Logger) ([]delivery.Channel, []func(context.Context) error, error) {
+func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, deps adapterkit.Deps, log *slog.Logger) (built, error) {
 	on := cfg.Enabled()
-	var (
-		channels []delivery.Channel
-		runners  []func(context.Context) error
-	)
+	out := built{shards: map[bot.Platform]func() []bot.ShardHealth{}}
 	for _, a := range cfg.Adapters {
 		p := a.Platform()
 		enabled := slices.Contains(on, a)
@@ -47,7 +52,7 @@ func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, de
 			}
 			added, removed, err := command.SyncFixed(ctx, store, p, want, time.Now())
 			if err != nil {
-				return nil, nil, err
+				return built{}, err
 			}
 			if added+removed > 0 {
 				log.Info("configured chats updated", "platform", p, "added", added, "removed", removed)
@@ -58,14 +63,17 @@ func buildAdapters(ctx context.Context, cfg Config, store command.FixedStore, de
 		}
 		d := deps
 		d.Log = log.With("platform", string(p))
-		built, err := a.Build(d)
+		b, err := a.Build(d)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
+			return built{}, fmt.Errorf("%s: %w", p, err)
 		}
-		channels = append(channels, built.Channel)
-		if built.Run != nil {
-			runners = append(runners, built.Run)
+		out.channels = append(out.channels, b.Channel)
+		if b.Run != nil {
+			out.runners = append(out.runners, b.Run)
+		}
+		if b.Shards != nil {
+			out.shards[p] = b.Shards
 		}
 	}
-	return channels, runners, nil
+	return out, nil
 }

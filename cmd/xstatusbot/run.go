@@ -206,10 +206,11 @@ func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, 
 	defer termReg.end()
 	deps.Metrics = termReg
 	deps.Fence = fence // command answers too: a replica woken after its term sends nothing
-	channels, runners, err := buildAdapters(ctx, cfg, store, deps, log)
+	adapters, err := buildAdapters(ctx, cfg, store, deps, log)
 	if err != nil {
 		return err
 	}
+	channels, runners := adapters.channels, adapters.runners
 	disp := delivery.NewDispatcher(store, channels, clock.System{}, log, counters)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
 	disp.Working = memoryBudget
@@ -222,8 +223,8 @@ func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, 
 			}
 		}
 	}
-	view.set(disp)
-	defer view.set(nil)
+	view.set(disp, adapters.shards)
+	defer view.set(nil, nil)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	runners = append(runners, func(ctx context.Context) error { disp.Run(ctx); return nil })
@@ -253,11 +254,16 @@ type deliveryView struct {
 	Backlogger interface {
 		Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
 	}
-	mu   sync.Mutex
-	disp *delivery.Dispatcher
+	mu     sync.Mutex
+	disp   *delivery.Dispatcher
+	shards map[bot.Platform]func() []bot.ShardHealth
 }
 
-func (d *deliveryView) set(disp *delivery.Dispatcher) { d.mu.Lock(); d.disp = disp; d.mu.Unlock() }
+func (d *deliveryView) set(disp *delivery.Dispatcher, shards map[bot.Platform]func() []bot.ShardHealth) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.disp, d.shards = disp, shards
+}
 
 func (d *deliveryView) current() *delivery.Dispatcher {
 	d.mu.Lock()
@@ -276,11 +282,23 @@ func (d *deliveryView) Wake() {
 	}
 }
 
+// Platforms is delivery's view of each platform, with the gateway shards
+// of the adapters that report them.
 func (d *deliveryView) Platforms() map[bot.Platform]bot.PlatformHealth {
-	if disp := d.current(); disp != nil {
-		return disp.Platforms()
+	d.mu.Lock()
+	disp, shards := d.disp, d.shards
+	d.mu.Unlock()
+	if disp == nil {
+		return nil
 	}
-	return nil
+	ps := disp.Platforms()
+	for p, h := range ps {
+		if report := shards[p]; report != nil {
+			h.Shards = report()
+			ps[p] = h
+		}
+	}
+	return ps
 }
 
 func (d *deliveryView) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error) {
