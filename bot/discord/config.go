@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,6 +27,9 @@ type Config struct {
 	Token  adapterkit.Secret `env:"DISCORD_BOT_TOKEN"`
 	APIURL string            `env:"DISCORD_API_URL" envDefault:"https://discord.com/"`
 	Rate   float64           `env:"DISCORD_RATE_LIMIT" envDefault:"50"`
+	// Shards is "auto" (as many gateway shards as Discord recommends) or a
+	// number; see ParseShards.
+	Shards string `env:"DISCORD_SHARDS" envDefault:"auto"`
 }
 
 var _ adapterkit.Config = (*Config)(nil)
@@ -44,13 +48,21 @@ func (s *Config) Validate() error {
 	if err := ValidateAPIURL(s.APIURL); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := ParseShards(s.Shards); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
-// Build makes the adapter and registers its invalid-request gauge.
+// Build makes the adapter and registers its invalid-request gauge and its
+// per-shard gauges.
 func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
+	shards, err := ParseShards(s.Shards)
+	if err != nil {
+		return nil, err
+	}
 	a := NewBot(Options{Token: s.Token, APIURL: s.APIURL, Log: deps.Log, Clock: deps.Clock,
-		Limiter: deps.Commands, Panics: adapterkit.NewPanics(deps.Metrics, Platform)}, deps.Handler)
+		Limiter: deps.Commands, Panics: adapterkit.NewPanics(deps.Metrics, Platform), Shards: shards}, deps.Handler)
 	policy := deps.Delivery.Policy(s.Rate)
 	policy.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
 	if deps.Metrics != nil {
@@ -61,11 +73,46 @@ func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 		if err := deps.Metrics.Register(gauge); err != nil {
 			return nil, err
 		}
+		if err := deps.Metrics.Register(ShardCollector(a)); err != nil {
+			return nil, err
+		}
 	}
 	return &adapterkit.Adapter{
 		Channel: delivery.Channel{Platform: Platform, Notifier: a, Policy: policy, State: a.State},
 		Run:     a.Run,
+		Shards:  a.Shards,
 	}, nil
+}
+
+// ShardCollector exposes each gateway shard of a as
+// xstatusbot_discord_shard_connected{shard} (1 while its session is up, else
+// 0) and xstatusbot_discord_shard_guilds{shard}, read at every scrape.
+func ShardCollector(a *Bot) prometheus.Collector { return shardCollector{a} }
+
+var (
+	shardConnectedDesc = prometheus.NewDesc("xstatusbot_discord_shard_connected",
+		"1 while the Discord gateway session of the shard is up, else 0.", []string{"shard"}, nil)
+	shardGuildsDesc = prometheus.NewDesc("xstatusbot_discord_shard_guilds",
+		"Servers Discord sends on the shard.", []string{"shard"}, nil)
+)
+
+type shardCollector struct{ a *Bot }
+
+func (c shardCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- shardConnectedDesc
+	ch <- shardGuildsDesc
+}
+
+func (c shardCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, sh := range c.a.Shards() {
+		id := strconv.Itoa(sh.ID)
+		up := 0.0
+		if sh.State == bot.PlatformReady {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(shardConnectedDesc, prometheus.GaugeValue, up, id)
+		ch <- prometheus.MustNewConstMetric(shardGuildsDesc, prometheus.GaugeValue, float64(sh.Guilds), id)
+	}
 }
 
 // ValidateAPIURL checks a DISCORD_API_URL value, for configuration loading.

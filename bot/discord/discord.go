@@ -64,6 +64,9 @@ type Options struct {
 	// MaxHandlers bounds the events and interactions handled at once; 0
 	// means DefaultMaxHandlers.
 	MaxHandlers int
+	// Shards is the number of gateway shards (DISCORD_SHARDS); 0 means as
+	// many as Discord recommends (see ParseShards).
+	Shards int
 }
 
 // Bot is the running Discord client. Build it with NewBot, start it with Run.
@@ -76,7 +79,10 @@ type Bot struct {
 	clock  clock.Clock
 
 	running      atomic.Bool
-	sess         atomic.Pointer[discordgo.Session] // non-nil between the first ready and the end of Run
+	sess         atomic.Pointer[discordgo.Session] // the REST session; non-nil between the first shard's ready and the end of Run
+	shards       atomic.Pointer[[]*shard]          // the gateway shards, once Run knows how many
+	shardSetting int                               // Options.Shards: 0 means Discord's recommendation
+	shardMu      sync.Mutex                        // orders shard state changes and the platform state they imply
 	appID        atomic.Pointer[string]
 	state        atomic.Pointer[bot.PlatformState]
 	unauthorized atomic.Bool   // the token was revoked while running: no more calls until restart
@@ -101,6 +107,7 @@ type Bot struct {
 	// Tunables, unexported so tests in this package can shorten them.
 	minBackoff, maxBackoff time.Duration
 	openTimeout            time.Duration // the gateway handshake up to READY
+	identifyWindow         time.Duration // IdentifyWindow
 	handlerTimeout         time.Duration // the work done for one event or interaction
 }
 
@@ -138,6 +145,8 @@ func NewBot(cfg Options, h Handler) *Bot {
 		minBackoff:     time.Second,
 		maxBackoff:     30 * time.Second,
 		openTimeout:    30 * time.Second,
+		identifyWindow: IdentifyWindow,
+		shardSetting:   max(cfg.Shards, 0),
 		handlerTimeout: 10 * time.Second,
 		slots:          make(chan struct{}, cmp.Or(max(cfg.MaxHandlers, 0), DefaultMaxHandlers)),
 		limiter:        cfg.Limiter,
@@ -148,9 +157,10 @@ func NewBot(cfg Options, h Handler) *Bot {
 	return a
 }
 
-// State is how the adapter sees Discord: connecting until the first
-// session, ready, unavailable while the gateway or REST calls fail, and
-// unauthorized once the token was revoked.
+// State is how the adapter sees Discord: connecting until every shard's
+// first session, ready, unavailable while a shard's gateway connection or
+// REST calls fail, and unauthorized once the token was revoked. Shards
+// tells each shard apart.
 func (a *Bot) State() bot.PlatformState {
 	if a.unauthorized.Load() {
 		return bot.PlatformUnauthorized // final, whatever a racing setState stored

@@ -19,12 +19,20 @@ import (
 )
 
 // Run connects to Discord and serves slash commands until ctx ends; it then
-// closes the session and returns nil. It returns an error wrapping
+// closes the sessions and returns nil. It returns an error wrapping
 // ErrUnauthorized when Discord refuses the token at start. A token revoked
 // later (a 401, a gateway close 4004) stops every call to Discord and leaves
 // the state unauthorized, but Run goes on until ctx ends, so the rest of the
 // bot keeps working. Unreachable Discord and 5xx answers are retried with
 // backoff (1 s doubling to 30 s).
+//
+// It opens one gateway session per shard (DISCORD_SHARDS, or as many as
+// Discord recommends), IDENTIFYing at most max_concurrency of them per
+// 5 s; each reconnects on its own when it drops. Sends and command answers
+// go through one REST session, whatever shard an interaction came on.
+// Sends work once the first shard is up. Run returns an error when Discord
+// refuses a session for good (4010 invalid shard, 4011 sharding required,
+// 4012–4014).
 func (a *Bot) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("discord: Run called twice")
@@ -34,96 +42,98 @@ func (a *Bot) Run(ctx context.Context) error {
 	a.stopping = false
 	a.mu.Unlock()
 
-	disconnected := make(chan struct{}, 1)
-	dialer := &gatewayDialer{}
-	s, err := a.newSession(ctx, dialer, disconnected)
+	rest, err := a.newSession()
 	if err != nil {
 		return fmt.Errorf("discord: %w", err)
 	}
-
-	me, err := a.login(ctx, s)
+	me, err := a.login(ctx, rest)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	if err := a.openWithRetry(ctx, s, dialer); err != nil {
+	plan, err := a.plan(ctx, rest)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	appID := a.applicationID(me)
-	a.sess.Store(s)
-	a.setState(bot.PlatformReady)
-	a.log.Info("discord connected", "bot", me.Username, "application", appID)
-	a.log.Info("invite the bot to a server with this URL", "url", InviteURL(appID))
+	shards := make([]*shard, plan.count)
+	for i := range shards {
+		if shards[i], err = a.newShard(ctx, rest, i, plan.count); err != nil {
+			return fmt.Errorf("discord: %w", err)
+		}
+	}
+	a.shards.Store(&shards)
+	if plan.count > 1 || plan.recommended > 1 {
+		a.log.Info("discord gateway shards", "shards", plan.count, "recommended", plan.recommended, "max_concurrency", plan.concurrency)
+	}
 
-	a.goHandle(ctx, func(context.Context) { a.registerCommands(ctx, s, appID) })
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	gate := newIdentifyGate(a.clock, plan.concurrency, a.identifyWindow)
+	up := make(chan int, len(shards))
+	failed := make(chan error, len(shards))
+	var wg sync.WaitGroup
+	for _, sh := range shards {
+		wg.Go(func() {
+			if err := a.runShard(sctx, sh, gate, up); err != nil {
+				failed <- err
+			}
+		})
+	}
+	end := func(err error) error {
+		stop()
+		wg.Wait()
+		a.shutdown()
+		return err
+	}
 
+	started := 0
 	for {
 		select {
 		case <-ctx.Done():
-			a.shutdown(s)
-			return nil
-		case <-a.revoked:
-			// Only a restart with a new token helps; the rest of the bot goes on.
-			if err := s.Close(); err != nil {
-				a.log.Warn("close discord session", "err", err)
+			return end(nil)
+		case <-up:
+			if started++; started > 1 {
+				continue
 			}
-			<-ctx.Done()
-			a.shutdown(s)
-			return nil
-		case <-disconnected:
-			if a.unauthorized.Load() {
-				continue // the revoked case closes the session
+			appID := a.applicationID(me)
+			a.sess.Store(rest)
+			a.log.Info("discord connected", "bot", me.Username, "application", appID, "shards", len(shards))
+			a.log.Info("invite the bot to a server with this URL", "url", InviteURL(appID))
+			a.goHandle(ctx, func(context.Context) { a.registerCommands(ctx, rest, appID) })
+		case err := <-failed:
+			if errors.Is(err, ErrUnauthorized) && started > 0 {
+				a.revoke(err) // the shards stop; the rest of the bot goes on
+				continue
 			}
-			a.setState(bot.PlatformUnavailable)
-			a.log.Warn("discord gateway disconnected; reconnecting", "state", bot.PlatformUnavailable)
-			err := a.openWithRetry(ctx, s, dialer)
-			switch {
-			case err == nil:
-				a.setState(bot.PlatformReady)
-				a.log.Info("discord gateway reconnected", "state", bot.PlatformReady)
-			case ctx.Err() != nil:
-				a.shutdown(s)
-				return nil
-			case errors.Is(err, ErrUnauthorized):
-				a.revoke(err) // the next turn stops
-			default:
-				a.shutdown(s)
-				return err
-			}
+			return end(err) // a token refused at start, or a session Discord will never accept
 		}
 	}
 }
 
-func (a *Bot) shutdown(s *discordgo.Session) {
+// shutdown waits for the event handlers after the shards closed.
+func (a *Bot) shutdown() {
 	a.sess.Store(nil)
-	if err := s.Close(); err != nil {
-		a.log.Warn("close discord session", "err", err)
-	}
 	a.mu.Lock()
 	a.stopping = true
 	a.mu.Unlock()
 	a.wg.Wait()
 }
 
-// newSession builds the discordgo session: our HTTP client, no internal
-// reconnect loop (Run reconnects, honouring ctx), no rate-limit sleeps, no
-// discordgo logging, no state cache, only the GUILDS intent.
-func (a *Bot) newSession(ctx context.Context, dialer *gatewayDialer, disconnected chan<- struct{}) (*discordgo.Session, error) {
+// newSession builds a discordgo session with our HTTP client, no internal
+// reconnect loop (runShard reconnects, honouring ctx), no rate-limit sleeps,
+// no discordgo logging and no state cache. Run uses one for every REST call
+// and one more per shard for its gateway connection.
+func (a *Bot) newSession() (*discordgo.Session, error) {
 	s, err := discordgo.New("Bot " + a.token.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("new session: %w", err)
 	}
 	s.Client = a.client
-	s.Dialer = &websocket.Dialer{
-		NetDialContext:   dialer.dial,
-		Proxy:            http.ProxyFromEnvironment,
-		HandshakeTimeout: 15 * time.Second,
-	}
 	// discordgo's own log lines go to the global standard logger; level -1
 	// silences them for this session without touching discordgo.Logger.
 	// Debug stays off: it prints the authorization header.
@@ -133,6 +143,25 @@ func (a *Bot) newSession(ctx context.Context, dialer *gatewayDialer, disconnecte
 	s.ShouldReconnectOnError = false
 	s.ShouldRetryOnRateLimit = false
 	s.MaxRestRetries = 0
+	return s, nil
+}
+
+// newShard builds shard id of count: its gateway session, with only the
+// GUILDS intent, sending [id, count] in IDENTIFY when count > 1. Its
+// events are handled like any other shard's; answers go through rest.
+func (a *Bot) newShard(ctx context.Context, rest *discordgo.Session, id, count int) (*shard, error) {
+	s, err := a.newSession()
+	if err != nil {
+		return nil, err
+	}
+	sh := &shard{id: id, count: count, s: s, dialer: &gatewayDialer{}, disconnected: make(chan struct{}, 1),
+		state: bot.PlatformConnecting, since: a.clock.Now(), guilds: map[string]struct{}{}}
+	s.Dialer = &websocket.Dialer{
+		NetDialContext:   sh.dialer.dial,
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: 15 * time.Second,
+	}
+	s.ShardID, s.ShardCount = id, count
 	// Events run synchronously so READY is seen before Open returns; every
 	// handler that may block hands its work to a goroutine.
 	s.SyncEvents = true
@@ -144,21 +173,29 @@ func (a *Bot) newSession(ctx context.Context, dialer *gatewayDialer, disconnecte
 			id := r.Application.ID
 			a.appID.Store(&id)
 		}
-		a.log.Debug("discord ready", "guilds", len(r.Guilds))
+		sh.ready(r.Guilds)
+		sh.identified.Store(true)
+		a.log.Debug("discord ready", "shard", sh.id, "guilds", len(r.Guilds))
 	})
 	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
 		select {
-		case disconnected <- struct{}{}:
+		case sh.disconnected <- struct{}{}:
 		default:
 		}
 	})
-	s.AddHandler(func(s *discordgo.Session, ic *discordgo.InteractionCreate) {
-		a.goBounded(ctx, "interaction", func(ctx context.Context) { a.onInteraction(ctx, s, ic) })
+	s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) {
+		a.goBounded(ctx, "interaction", func(ctx context.Context) { a.onInteraction(ctx, rest, ic) })
+	})
+	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) {
+		if g != nil && g.Guild != nil && g.ID != "" {
+			sh.guild(g.ID, true)
+		}
 	})
 	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildDelete) {
 		if g == nil || g.Guild == nil || g.ID == "" || g.Unavailable {
 			return // an outage of that server, not a removal
 		}
+		sh.guild(g.ID, false)
 		id := g.ID
 		a.goBounded(ctx, "guild delete", func(ctx context.Context) {
 			if err := a.h.GroupGone(ctx, Platform, id); err != nil {
@@ -179,7 +216,7 @@ func (a *Bot) newSession(ctx context.Context, dialer *gatewayDialer, disconnecte
 	}
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) { chatGone(c.Channel) })
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) { chatGone(c.Channel) })
-	return s, nil
+	return sh, nil
 }
 
 // login checks the token with GET users/@me, retrying while Discord is unreachable.
@@ -198,14 +235,34 @@ func (a *Bot) login(ctx context.Context, s *discordgo.Session) (*discordgo.User,
 	return me, err
 }
 
-// openWithRetry opens the gateway session, retrying with backoff until it is
-// up, ctx ends or Discord refuses the token.
-func (a *Bot) openWithRetry(ctx context.Context, s *discordgo.Session, d *gatewayDialer) error {
-	return adapterkit.Retry(ctx, a.clock, a.backoff(), a.log, "discord gateway connection failed; retrying", func(ctx context.Context) (time.Duration, error) {
+// openWithRetry opens a shard's gateway session, retrying with backoff
+// until it is up, ctx ends or Discord refuses the token or the session. An
+// Open that will IDENTIFY (the shard never saw READY) waits for its turn at
+// gate; a RESUME does not.
+func (a *Bot) openWithRetry(ctx context.Context, sh *shard, gate *identifyGate) error {
+	log := a.log
+	if sh.count > 1 {
+		log = log.With("shard", sh.id)
+	}
+	return adapterkit.Retry(ctx, a.clock, a.backoff(), log, "discord gateway connection failed; retrying", func(ctx context.Context) (time.Duration, error) {
 		if a.unauthorized.Load() {
 			return 0, adapterkit.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
 		}
-		err := a.open(ctx, s, d)
+		var err error
+		if sh.identified.Load() {
+			err = a.open(ctx, sh.s, sh.dialer)
+		} else {
+			release, gerr := gate.acquire(ctx, sh.id)
+			if gerr != nil {
+				return 0, gerr
+			}
+			if a.unauthorized.Load() {
+				release()
+				return 0, adapterkit.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
+			}
+			err = a.open(ctx, sh.s, sh.dialer)
+			release()
+		}
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			return 0, nil
 		}
@@ -214,8 +271,10 @@ func (a *Bot) openWithRetry(ctx context.Context, s *discordgo.Session, d *gatewa
 			switch ce.Code {
 			case 4004: // authentication failed
 				return 0, adapterkit.Final(fmt.Errorf("discord: gateway: %w", ErrUnauthorized))
-			case 4010, 4011, 4012, 4013, 4014: // invalid shard, sharding required, invalid version, invalid or disallowed intents
-				return 0, adapterkit.Final(fmt.Errorf("discord: gateway refused the session: %w", err))
+			case 4011: // sharding required
+				return 0, adapterkit.Final(fmt.Errorf("discord: gateway refused shard %d of %d: %w", sh.id, sh.count, ErrShardingRequired))
+			case 4010, 4012, 4013, 4014: // invalid shard, invalid version, invalid or disallowed intents
+				return 0, adapterkit.Final(fmt.Errorf("discord: gateway refused shard %d of %d: %w", sh.id, sh.count, err))
 			}
 		}
 		return 0, err

@@ -141,6 +141,7 @@ func TestBadConfigurationNamesEverySetting(t *testing.T) {
 		"DB_OUTBOX_RETENTION":     "30m",
 		"DELIVERY_SHUTDOWN_GRACE": "10m",
 		"PROBE_REGION":            "eu west",
+		"DISCORD_SHARDS":          "0",
 	}
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), nil, lookupFrom(env), &stdout, &stderr)
@@ -148,7 +149,7 @@ func TestBadConfigurationNamesEverySetting(t *testing.T) {
 		t.Fatalf("exit code %d, want 2", code)
 	}
 	msg := stderr.String()
-	for _, key := range []string{"PROBE_SCHEDULE", "PROBE_TARGETS", "PROBE_TIMEOUT", "PROBE_DOWN_AFTER", "LOG_LEVEL", "HTTP_ADDR", "CONSOLE_NOTIFIER", "TELEGRAM_RATE_LIMIT", "DB_OUTBOX_RETENTION", "DELIVERY_SHUTDOWN_GRACE", "PROBE_REGION"} {
+	for _, key := range []string{"PROBE_SCHEDULE", "PROBE_TARGETS", "PROBE_TIMEOUT", "PROBE_DOWN_AFTER", "LOG_LEVEL", "HTTP_ADDR", "CONSOLE_NOTIFIER", "TELEGRAM_RATE_LIMIT", "DB_OUTBOX_RETENTION", "DELIVERY_SHUTDOWN_GRACE", "PROBE_REGION", "DISCORD_SHARDS"} {
 		if !strings.Contains(msg, key+":") {
 			t.Errorf("message does not name %s:\n%s", key, msg)
 		}

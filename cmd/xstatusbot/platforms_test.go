@@ -8,6 +8,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
@@ -117,5 +118,74 @@ func TestRejectedTokensStopTheBot(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "TELEGRAM_BOT_TOKEN") || strings.Contains(stderr.String(), wrong) {
 		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+}
+
+// TestDiscordShardsInHealthAndMetrics runs the bot as main wires it against
+// a fake Discord that wants two shards: the leader opens both (auto), each
+// shows in /healthz and /metrics, a shard cut off shows as such and comes
+// back, and a command on shard 1 is answered.
+func TestDiscordShardsInHealthAndMetrics(t *testing.T) {
+	x, ctrl := fakex.New(), fakex.New()
+	t.Cleanup(x.Close)
+	t.Cleanup(ctrl.Close)
+	dc := discordtest.New(discordtest.WithShards(2, 2), discordtest.WithShardsRequired(2))
+	t.Cleanup(dc.Close)
+	env := botEnv(t, x, ctrl)
+	withDiscord(env, dc)
+	in := start(t, env)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := dc.WaitShards(ctx, 0, 1); err != nil {
+		t.Fatalf("discord shards never connected: %v\n%s", err, in.stderr.String())
+	}
+	shardsAre := func(want ...bot.PlatformState) func() bool {
+		return func() bool {
+			h, err := readHealth(in)
+			if err != nil {
+				return false
+			}
+			got := h.Platforms["discord"].Shards
+			if len(got) != len(want) {
+				return false
+			}
+			for k, sh := range got {
+				if sh.ID != k || sh.State != want[k] {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor(t, "both shards ready in /healthz", shardsAre(bot.PlatformReady, bot.PlatformReady))
+	if h := healthOf(t, in); h.Platforms["discord"].State != bot.PlatformReady || h.Status != "ok" {
+		t.Errorf("/healthz discord %+v, status %q; want the platform's own state kept, ready, ok", h.Platforms["discord"], h.Status)
+	}
+	for _, shard := range []string{"0", "1"} {
+		if v, ok := metric(t, in, `xstatusbot_discord_shard_connected{shard="`+shard+`"}`); !ok || v != 1 {
+			t.Errorf("shard %s connected gauge = %v (present %v), want 1", shard, v, ok)
+		}
+	}
+
+	dc.CutShard(1)
+	waitFor(t, "shard 1 unavailable in /healthz", shardsAre(bot.PlatformReady, bot.PlatformUnavailable))
+	if v, _ := metric(t, in, `xstatusbot_discord_shard_connected{shard="1"}`); v != 0 {
+		t.Errorf("shard 1 connected gauge = %v while cut off, want 0", v)
+	}
+	dc.Recover()
+	waitFor(t, "shard 1 back in /healthz", shardsAre(bot.PlatformReady, bot.PlatformReady))
+
+	id, err := dc.Shard(1).Interact(discordtest.InteractionSpec{Name: "status", GuildID: "300000000000000001", ChannelID: "300000000000000002"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, err := dc.WaitAnswered(ctx, id); err != nil || !strings.Contains(i.Text(), "X") {
+		t.Fatalf("/status on shard 1 answered %q, %v", i.Text(), err)
+	}
+	for _, id := range dc.Identified() {
+		if id.Refused != 0 || !id.Sharded {
+			t.Errorf("IDENTIFY %+v, want every one sharded and accepted", id)
+		}
 	}
 }
