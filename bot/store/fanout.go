@@ -16,11 +16,14 @@ import (
 const heard = `('pending', 'sent', 'coalesced')`
 
 // heardOf is an SQL condition: chat s has heard of a change of incident ?
-// (other than the change ?) whose target state is in states. The subquery
-// is not correlated, so it is computed once; each subscriber then costs
-// index lookups on outbox_chat.
+// (other than the change ?) whose target state is in states. The chats that
+// heard are read once, off the incident's changes in the outbox's unique
+// (change_id, platform, chat_id) index, and each subscriber looked up among
+// them (SQLite builds a bloom filter and a temporary index; PostgreSQL
+// hashes them): a recovery to 90,000 with 30 days of outages kept took
+// 120 ms there instead of 155–310 ms of lookups on outbox_chat per subscriber.
 func heardOf(states string) string {
-	return `EXISTS (SELECT 1 FROM outbox r WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.status IN ` + heard + `
+	return `(s.platform, s.chat_id) IN (SELECT r.platform, r.chat_id FROM outbox r WHERE r.status IN ` + heard + `
 		AND r.change_id IN (SELECT id FROM changes WHERE incident_id = ? AND id <> ? AND to_state IN ` + states + `))`
 }
 

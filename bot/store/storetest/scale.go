@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/probe"
 )
 
 // ScaleSubscribers is how many chats BenchScale subscribes unless
@@ -34,7 +35,10 @@ const duePage = 64
 //     whole fan-out is drained page by page, each page finished at once
 //     (one Finish per page), and drain-rows/s, that drain's pace;
 //   - backlog-ms: one Backlog (the count /healthz and /metrics read) with the
-//     fan-out pending.
+//     fan-out pending;
+//   - ms/outage-round, ms/reminder-round: a round of the outage once the down
+//     alert is delivered, with no reminder due, and the round an hour on that
+//     queues the reminders (1 in 5 chats).
 //
 // seeders is how many goroutines subscribe the chats (1 for SQLite's one
 // connection; more where the store has a pool). open gives a store on a
@@ -60,6 +64,8 @@ func BenchScale(b *testing.B, open func(b *testing.B) Store, seeders int) {
 		b.Logf("%d subscriptions seeded in %s", subscribers, time.Since(seedStart).Round(time.Millisecond))
 		var (
 			downMs, upMs, firstDueMs, backlogMs float64
+			outageMs, reminderMs                float64
+			reminders                           int
 			dues                                []time.Duration
 			drained                             time.Duration
 		)
@@ -86,6 +92,16 @@ func BenchScale(b *testing.B, open func(b *testing.B) Store, seeders int) {
 				drained = time.Since(start)
 				sent += n
 				dues = times
+				// The rounds of the outage: one with no reminder due, and the
+				// one an hour on that queues every reminder.
+				start = time.Now()
+				outageRound(b, s, at.Add(time.Minute), at)
+				outageMs = msSince(start)
+				start = time.Now()
+				outageRound(b, s, at.Add(time.Hour), at)
+				reminderMs = msSince(start)
+				reminders, _ = drain(b, s, at.Add(time.Hour), 1000)
+				at = at.Add(time.Hour)
 			} else {
 				n, _ := drain(b, s, at, 1000)
 				sent += n
@@ -99,6 +115,9 @@ func BenchScale(b *testing.B, open func(b *testing.B) Store, seeders int) {
 		if want := 2 * (history + 1) * (subscribers - muted); sent != want {
 			b.Fatalf("%d rows sent, want %d: every chat not muted gets each down and its recovery", sent, want)
 		}
+		if want := (subscribers + 2) / 5; reminders != want {
+			b.Fatalf("%d reminders, want %d: one per chat with reminders on", reminders, want)
+		}
 		slices.Sort(dues)
 		pct := func(p float64) float64 {
 			return float64(dues[min(len(dues)-1, int(p*float64(len(dues))))].Microseconds()) / 1000
@@ -111,6 +130,8 @@ func BenchScale(b *testing.B, open func(b *testing.B) Store, seeders int) {
 		b.ReportMetric(pct(1), "due-max-ms")
 		b.ReportMetric(float64(subscribers-muted)/drained.Seconds(), "drain-rows/s")
 		b.ReportMetric(backlogMs, "backlog-ms")
+		b.ReportMetric(outageMs, "ms/outage-round")
+		b.ReportMetric(reminderMs, "ms/reminder-round")
 		stopLeading()
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
@@ -146,6 +167,16 @@ func Lead(b testing.TB, s any) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// outageRound saves a down round without a change, X down since since:
+// the rounds of an outage, which queue the reminders that are due.
+func outageRound(b *testing.B, s Store, at, since time.Time) {
+	b.Helper()
+	snap := &bot.Snapshot{Round: DownRound(at), Status: probe.Status{State: probe.StateDown, Since: since}}
+	if err := s.SaveRound(b.Context(), snap); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func msSince(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
