@@ -12,7 +12,9 @@ import (
 type FixedStore interface {
 	Subscribe(ctx context.Context, s bot.Subscription) (created bool, err error)
 	Unsubscribe(ctx context.Context, chat bot.ChatRef) (removed bool, err error)
-	Subscriptions(ctx context.Context) ([]bot.Subscription, error)
+	// SubscriptionsOf lists the subscriptions of one platform: a fixed
+	// adapter's few, never the chat platforms' many.
+	SubscriptionsOf(ctx context.Context, p bot.Platform) ([]bot.Subscription, error)
 }
 
 // SyncFixed makes the subscriptions of platform p exactly want: the chats
@@ -20,7 +22,7 @@ type FixedStore interface {
 // chat that left the configuration ends its subscription and its pending
 // alerts. It returns how many were added and removed.
 func SyncFixed(ctx context.Context, subs FixedStore, p bot.Platform, want []bot.Subscription, now time.Time) (added, removed int, err error) {
-	have, err := subs.Subscriptions(ctx)
+	have, err := subs.SubscriptionsOf(ctx, p)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sync %s subscriptions: %w", p, err)
 	}
@@ -40,7 +42,7 @@ func SyncFixed(ctx context.Context, subs FixedStore, p bot.Platform, want []bot.
 		}
 	}
 	for _, s := range have {
-		if s.Chat.Platform != p || keep[s.Chat] {
+		if keep[s.Chat] {
 			continue
 		}
 		ok, err := subs.Unsubscribe(ctx, s.Chat)

@@ -83,11 +83,14 @@ func (sqliteDialect) claimLost(context.Context, q, []int64) error { return nil }
 
 // due reads outside a transaction: reads never wait for a writer in WAL
 // mode, and the dispatcher's busy chats alone keep it from taking a chat
-// twice.
+// twice. It pages: the heads (rows with no older pending row of their chat)
+// are found walking outbox_due in id order, so it reads about as many rows
+// as it returns, however many are pending.
 func (sqliteDialect) due(ctx context.Context, s *Store, p bot.Platform, now time.Time, limit int, busy map[string]bool) ([]bot.Delivery, error) {
-	rs, err := s.q().query(ctx, `SELECT o.chat_id FROM outbox o
-		JOIN (SELECT MIN(id) AS head FROM outbox WHERE platform = ? AND status = 'pending' GROUP BY chat_id) h ON o.id = h.head
-		WHERE o.next_at <= ? ORDER BY o.id LIMIT ?`, p, nanos(now), limit+len(busy))
+	rs, err := s.q().query(ctx, `SELECT o.chat_id FROM outbox o INDEXED BY outbox_due
+		WHERE o.platform = ? AND o.status = 'pending' AND o.next_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM outbox h WHERE h.platform = o.platform AND h.chat_id = o.chat_id AND h.status = 'pending' AND h.id < o.id)
+		ORDER BY o.id LIMIT ?`, p, nanos(now), limit+len(busy))
 	var heads []string
 	if err == nil {
 		heads, err = collect(rs, scanOne[string])

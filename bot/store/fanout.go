@@ -16,11 +16,14 @@ import (
 const heard = `('pending', 'sent', 'coalesced')`
 
 // heardOf is an SQL condition: chat s has heard of a change of incident ?
-// (other than the change ?) whose target state is in states. The subquery
-// is not correlated, so it is computed once; each subscriber then costs
-// index lookups on outbox_chat.
+// (other than the change ?) whose target state is in states. The chats that
+// heard are read once, off the incident's changes in the outbox's unique
+// (change_id, platform, chat_id) index, and each subscriber looked up among
+// them (SQLite builds a bloom filter and a temporary index; PostgreSQL
+// hashes them): a recovery to 90,000 with 30 days of outages kept took
+// 120 ms there instead of 155–310 ms of lookups on outbox_chat per subscriber.
 func heardOf(states string) string {
-	return `EXISTS (SELECT 1 FROM outbox r WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.status IN ` + heard + `
+	return `(s.platform, s.chat_id) IN (SELECT r.platform, r.chat_id FROM outbox r WHERE r.status IN ` + heard + `
 		AND r.change_id IN (SELECT id FROM changes WHERE incident_id = ? AND id <> ? AND to_state IN ` + states + `))`
 }
 
@@ -73,13 +76,22 @@ func fanOut(ctx context.Context, tx q, changeID, incID int64, inc *bot.Incident,
 	return n, nil
 }
 
+// newest keeps the newest of a chat's outbox rows, row r of the query. A
+// chat's rows are written with their change, one per change, so change ids
+// grow with row ids; by change_id the newest comes first off outbox_chat
+// (platform, chat_id, change_id) read backwards, where ordering by id sorted
+// every row the chat ever had: with 30 days of daily outages kept at 100,000
+// subscribers, the round's reminder check took 3–16 s on SQLite instead of
+// 0.2–0.3 s, and 9.5 s on PostgreSQL instead of 0.4 s.
+func newest(r string) string { return ` ORDER BY ` + r + `.change_id DESC LIMIT 1` }
+
 // toldState is the state a chat last heard of: the target of its latest
 // alert or catch-up that reached it; up when it never heard of any.
 func toldState(ctx context.Context, tx q, chat bot.ChatRef) (probe.State, error) {
 	var st probe.State
 	err := tx.row(ctx, `SELECT c.to_state FROM outbox o JOIN changes c ON c.id = o.change_id
-		WHERE o.platform = ? AND o.chat_id = ? AND o.status IN `+heard+` AND c.kind IN ('', 'unmuted', 'settled')
-		ORDER BY o.id DESC LIMIT 1`, chat.Platform, chat.ID).Scan(&st)
+		WHERE o.platform = ? AND o.chat_id = ? AND o.status IN `+heard+` AND c.kind IN ('', 'unmuted', 'settled')`+newest("o"),
+		chat.Platform, chat.ID).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return probe.StateUp, nil
 	}
@@ -172,8 +184,7 @@ func remind(ctx context.Context, tx q, status probe.Status, incID int64, now tim
 	n, err := tx.affected(ctx, `INSERT INTO outbox (change_id, platform, chat_id, lang, next_at, created_at)
 		SELECT ?, s.platform, s.chat_id, s.lang, ?, ? FROM subscriptions s
 		JOIN outbox o ON o.id = (SELECT r.id FROM outbox r JOIN changes c ON c.id = r.change_id
-			WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.status IN `+heard+` AND c.kind IN ('', 'unmuted', 'settled', 'reminder')
-			ORDER BY r.id DESC LIMIT 1)
+			WHERE r.platform = s.platform AND r.chat_id = s.chat_id AND r.status IN `+heard+` AND c.kind IN ('', 'unmuted', 'settled', 'reminder')`+newest("r")+`)
 		JOIN changes lc ON lc.id = o.change_id
 		WHERE s.remind_every <> 0 AND s.muted_until <= ? AND lc.to_state = ? AND o.created_at + s.remind_every <= ?
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.platform = s.platform AND p.chat_id = s.chat_id AND p.status = 'pending')

@@ -193,15 +193,17 @@ func (d *postgresDialect) claimLost(ctx context.Context, tx q, ids []int64) erro
 	return d.deposed(fmt.Errorf("%w (the rows' claim is %s's, not %s's)", bot.ErrDeposed, holder, d.holder))
 }
 
-// claimable is an SQL condition on outbox row o: no other replica's claim
-// stands in the way. A claim lapses only when it expires (claimed_until, on
-// the database's clock), even when its leader has lost the lease: that
-// replica may be frozen in the middle of a send the platform already took,
-// and when it wakes it records that send, which its claim lets it do. This
-// replica's own claims never stop it, as in the SQLite store, where the
-// dispatcher's busy chats alone keep it from taking a chat twice. $1 is the
-// holder, $2 the epoch.
-const claimable = `(o.claimed_by = '' OR o.claimed_until < now() OR (o.claimed_by = $1 AND o.claim_epoch <= $2))`
+// claimable is an SQL condition on outbox row r (its alias in the query):
+// no other replica's claim stands in the way. A claim lapses only when it
+// expires (claimed_until, on the database's clock), even when its leader has
+// lost the lease: that replica may be frozen in the middle of a send the
+// platform already took, and when it wakes it records that send, which its
+// claim lets it do. This replica's own claims never stop it, as in the
+// SQLite store, where the dispatcher's busy chats alone keep it from taking
+// a chat twice. $1 is the holder, $2 the epoch.
+func claimable(r string) string {
+	return `(` + r + `.claimed_by = '' OR ` + r + `.claimed_until < now() OR (` + r + `.claimed_by = $1 AND ` + r + `.claim_epoch <= $2))`
+}
 
 // due claims the rows it returns: claiming is a leader write, so a store
 // whose lease term is over claims nothing and fails with bot.ErrDeposed.
@@ -220,13 +222,14 @@ func (d *postgresDialect) due(ctx context.Context, s *Store, p bot.Platform, now
 	var out []bot.Delivery
 	_, err := d.termTx(ctx, s, func(tx q, t bot.Term) error {
 		// Heads are found first, then locked: a chat whose head another
-		// transaction holds is skipped, not waited for.
-		rs, err := tx.query(ctx, `WITH heads AS (
-				SELECT o.chat_id, MIN(o.id) AS head FROM outbox o
-				WHERE o.platform = $3 AND o.status = 'pending'
-				GROUP BY o.chat_id HAVING bool_and`+claimable+`)
-			SELECT o.id FROM heads h JOIN outbox o ON o.id = h.head
-			WHERE o.next_at <= $4 AND o.chat_id <> ALL($5::text[])
+		// transaction holds is skipped, not waited for. A head is a row
+		// with no older pending row of its chat and none another replica's
+		// claim holds; walking outbox_due in id order, a page reads about
+		// as many rows as it returns, however many are pending.
+		rs, err := tx.query(ctx, `SELECT o.id FROM outbox o
+			WHERE o.platform = $3 AND o.status = 'pending' AND o.next_at <= $4 AND o.chat_id <> ALL($5::text[])
+			AND NOT EXISTS (SELECT 1 FROM outbox h WHERE h.platform = o.platform AND h.chat_id = o.chat_id AND h.status = 'pending'
+				AND (h.id < o.id OR NOT `+claimable("h")+`))
 			ORDER BY o.id LIMIT $6`, t.Holder, t.Epoch, p, nanos(now), skip, limit)
 		var heads []int64
 		if err == nil {
@@ -236,7 +239,7 @@ func (d *postgresDialect) due(ctx context.Context, s *Store, p bot.Platform, now
 			return wrapIf("due chats", err)
 		}
 		rs, err = tx.query(ctx, `SELECT o.chat_id FROM outbox o
-			WHERE o.id = ANY($3) AND o.status = 'pending' AND `+claimable+`
+			WHERE o.id = ANY($3) AND o.status = 'pending' AND `+claimable("o")+`
 			ORDER BY o.id FOR UPDATE SKIP LOCKED`, t.Holder, t.Epoch, heads)
 		var chats []string
 		if err == nil {

@@ -14,7 +14,7 @@ import (
 // Every connection of both pools carries the server-side bounds, whatever
 // database/sql does with connections: the work pool's statement timeout,
 // the lease pool's TTL/3, and idle_in_transaction_session_timeout at TTL/6
-// on both, within the fence's margin.
+// on both, within the fence's margin; and the JIT compiler off.
 func TestServerSideTimeoutsOnEveryConnection(t *testing.T) {
 	ctx := context.Background()
 	r, err := OpenPostgres(ctx, pgtest.URL(t), WithHolder("a"), WithLeaseTTL(6*time.Second))
@@ -41,12 +41,12 @@ func TestServerSideTimeoutsOnEveryConnection(t *testing.T) {
 			conns[i] = c
 		}
 		for i, c := range conns {
-			var statement, idle string
-			if err := c.QueryRowContext(ctx, `SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')`).Scan(&statement, &idle); err != nil {
+			var statement, idle, jit string
+			if err := c.QueryRowContext(ctx, `SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout'), current_setting('jit')`).Scan(&statement, &idle, &jit); err != nil {
 				t.Fatal(err)
 			}
-			if statement != tc.statement || idle != "1s" {
-				t.Errorf("%s pool, connection %d: statement_timeout %s, idle_in_transaction_session_timeout %s; want %s and 1s", tc.pool, i, statement, idle, tc.statement)
+			if statement != tc.statement || idle != "1s" || jit != "off" {
+				t.Errorf("%s pool, connection %d: statement_timeout %s, idle_in_transaction_session_timeout %s, jit %s; want %s, 1s and off", tc.pool, i, statement, idle, jit, tc.statement)
 			}
 		}
 	}

@@ -114,11 +114,23 @@ func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
 	return nil
 }
 
-// Subscriptions lists every subscription (for the console adapter, tests and tools).
+// Subscriptions lists every subscription (for tests and tools: at 100,000
+// chats it holds them all in memory).
 func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
+	return s.listSubscriptions(ctx, ``)
+}
+
+// SubscriptionsOf lists the subscriptions of platform p: SyncFixed reads
+// the few chats of a fixed adapter (webhooks, the console) at each start,
+// never the chat platforms' many.
+func (s *Store) SubscriptionsOf(ctx context.Context, p bot.Platform) ([]bot.Subscription, error) {
+	return s.listSubscriptions(ctx, ` WHERE platform = ?`, p)
+}
+
+func (s *Store) listSubscriptions(ctx context.Context, where string, args ...any) ([]bot.Subscription, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rs, err := s.q().query(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at, subscribed_by FROM subscriptions ORDER BY platform, chat_id`)
+	rs, err := s.q().query(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at, subscribed_by FROM subscriptions`+where+` ORDER BY platform, chat_id`, args...)
 	var out []bot.Subscription
 	if err == nil {
 		out, err = collect(rs, func(r row) (bot.Subscription, error) {

@@ -58,7 +58,13 @@ var subscriptionTests = []test{
 			}
 		}
 		check(s)
-		check(reopen(t, b, s, db, Defaults()))
+		s = reopen(t, b, s, db, Defaults())
+		check(s)
+		// SyncFixed reads one platform's chats, never the others'.
+		of, err := s.SubscriptionsOf(t.Context(), dcPlatform)
+		if err != nil || len(of) != 1 || of[0].Chat != want[1].Chat {
+			t.Fatalf("subscriptions of %s: %+v, %v; want only %s", dcPlatform, of, err, want[1].Chat)
+		}
 	}},
 	{"MigrateChatAndEndGroup", func(t *testing.T, b Backend) {
 		s, _ := fresh(t, b, Defaults())

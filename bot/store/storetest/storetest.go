@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // Store is what the suite tests: everything the service needs, the
-// subscriptions list SyncFixed reads, and Close. Close must be safe to call
+// subscriptions of a platform SyncFixed reads, the list of them all, and Close. Close must be safe to call
 // twice: the suite closes stores itself to reopen them, and again at cleanup.
 //
 // A store that is also a bot.Lease (one that fences leader writes) is asked
@@ -28,6 +29,8 @@ import (
 type Store interface {
 	bot.Store
 	command.FixedStore
+	// Subscriptions lists every subscription, for the tests.
+	Subscriptions(ctx context.Context) ([]bot.Subscription, error)
 	bot.SubscriptionCounter
 	Close() error
 }
