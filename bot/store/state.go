@@ -22,7 +22,7 @@ func (s *Store) Load(ctx context.Context) (saved bot.Saved, err error) {
 	if opts == nil {
 		return load(ctx, s.q())
 	}
-	err = runTx(ctx, s.db, opts, s.d, func(tx q) error {
+	err = s.runTx(ctx, opts, func(tx q) error {
 		saved, err = load(ctx, tx)
 		return err
 	})
