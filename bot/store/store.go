@@ -32,7 +32,8 @@ type Store struct {
 	d  dialect
 	options
 
-	pruning pruneCadence
+	pruning  pruneCadence // the outbox
+	trimming pruneCadence // rounds, reports and spans
 	// stmts keeps prepared statements where the dialect wants them (SQLite);
 	// nil elsewhere.
 	stmts *stmtCache
