@@ -1,6 +1,7 @@
 // People's reports beside the probes: each round reads back the reports
-// every replica stored, and the leader lets the crowd rule's signal count
-// as a degraded verdict when the probes pass.
+// every replica stored (a process alone, only its first round), and the
+// leader lets the crowd rule's signal count as a degraded verdict when the
+// probes pass.
 
 package monitor
 
@@ -29,7 +30,8 @@ const (
 )
 
 // readCrowd brings the tally up to date with the reports stored since the
-// last read and returns the crowd at now. A store error keeps what the tally
+// last read (alone: since before the first round only) and returns the crowd
+// at now. A store error keeps what the tally
 // has: the signal is decided on the reports it could read.
 func (m *Monitor) readCrowd(ctx context.Context, now time.Time) bot.Crowd {
 	t := m.cfg.Crowd
@@ -40,16 +42,18 @@ func (m *Monitor) readCrowd(ctx context.Context, now time.Time) bot.Crowd {
 	defer m.crowdMu.Unlock()
 	if m.cfg.Reports != nil {
 		window := t.Rule().Window
-		from := now.Add(-2 * window) // two windows: whether the signal holds is decided over the last one
-		if !m.reportsRead.IsZero() && m.reportsRead.Add(-reportSkew).After(from) {
-			from = m.reportsRead.Add(-reportSkew)
-		}
-		rs, err := m.cfg.Reports.ReportsSince(ctx, from, reportsRead)
-		if err != nil {
-			m.cfg.Log.Warn("read people's reports; counting those already read", "err", err)
-		} else {
-			t.AddAll(rs)
-			m.reportsRead = now
+		if !m.cfg.Alone || m.reportsRead.IsZero() {
+			from := now.Add(-2 * window) // two windows: whether the signal holds is decided over the last one
+			if !m.reportsRead.IsZero() && m.reportsRead.Add(-reportSkew).After(from) {
+				from = m.reportsRead.Add(-reportSkew)
+			}
+			rs, err := m.cfg.Reports.ReportsSince(ctx, from, reportsRead)
+			if err != nil {
+				m.cfg.Log.Warn("read people's reports; counting those already read", "err", err)
+			} else {
+				t.AddAll(rs)
+				m.reportsRead = now
+			}
 		}
 		if m.usualAt.IsZero() || now.Sub(m.usualAt) >= usualEvery || now.Before(m.usualAt) {
 			if u, err := m.usual(ctx, now, window); err != nil {

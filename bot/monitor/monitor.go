@@ -59,6 +59,10 @@ type Config struct {
 	// Reports is where every replica's reports are read back each round;
 	// nil: the tally counts only what this process adds to it.
 	Reports bot.ReportStore
+	// Alone says this process is the only one on its store (SQLite): every
+	// report reaches Crowd through it, so Reports is read back at the first
+	// round only (what a restart left in the window), and for the usual rate.
+	Alone bool
 }
 
 // Monitor turns probe rounds into saved state, incidents and queued alerts.

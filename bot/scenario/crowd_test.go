@@ -163,6 +163,8 @@ func TestOnePersonOrOneGroupCannotRaiseTheSignal(t *testing.T) {
 // loses the fall-back.
 func TestReportsReachTheLeaderAndSurviveARestart(t *testing.T) {
 	e := newEnv(t)
+	e.replicas = true
+	e.restart()
 	e.subscribe(tgPlatform, "all")
 	e.step(up, up)
 	other := command.NewService(e.store, e.store, e.clock.Now, quiet(),
@@ -178,6 +180,39 @@ func TestReportsReachTheLeaderAndSurviveARestart(t *testing.T) {
 	e.restart()
 	e.every(time.Minute, 20*time.Minute)
 	wantTitles(t, "all", e.tg.To("all"), "People are reporting problems with X", "Reports about X have fallen back")
+}
+
+// TestAloneReadsReportsBackAtItsFirstRoundOnly: alone on its store (SQLite,
+// as main wires it), every /report passes through the process's own tally,
+// so its rounds read no reports back, only its first one does: reports
+// counted at once through the service raise the signal, and a restart
+// finds those still in the window. A report written behind its back (no
+// such writer exists alone) waits for that first round.
+func TestAloneReadsReportsBackAtItsFirstRoundOnly(t *testing.T) {
+	e := newEnv(t)
+	e.subscribe(tgPlatform, "all")
+	e.step(up, up)
+	ctx := context.Background()
+	for i := range 5 {
+		r := bot.Report{User: fmt.Sprint("b", i), Chat: bot.ChatRef{Platform: tgPlatform, ID: fmt.Sprint("b", i)},
+			Kind: bot.ReportLogin, At: e.clock.Now()}
+		if added, err := e.store.AddReport(ctx, &r, 10*time.Minute); err != nil || !added {
+			t.Fatalf("report behind the process's back: added %v, %v", added, err)
+		}
+	}
+	e.step(up, up)
+	wantTitles(t, "all", e.tg.To("all"))
+	e.restart()
+	e.step(up, up)
+	wantTitles(t, "all", e.tg.To("all"), "People are reporting problems with X")
+	e.every(time.Minute, 25*time.Minute)
+	wantTitles(t, "all", e.tg.To("all"), "People are reporting problems with X", "Reports about X have fallen back")
+	for i := range 5 {
+		e.reportFrom(e.svc, fmt.Sprint("p", i), fmt.Sprint("p", i), "media")
+	}
+	e.step(up, up)
+	wantTitles(t, "all", e.tg.To("all"), "People are reporting problems with X", "Reports about X have fallen back",
+		"People are reporting problems with X")
 }
 
 // TestReportsFlapLikeAnyChange: waves of reports raising and dropping the

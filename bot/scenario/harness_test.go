@@ -130,6 +130,9 @@ type env struct {
 	metrics *metrics.Metrics
 	// tally counts people's reports: 5 within 10 minutes raise the signal.
 	tally *crowd.Tally
+	// replicas: other processes share the store (each round reads their
+	// reports back); otherwise the monitor is alone on it, as main wires SQLite.
+	replicas bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -152,7 +155,7 @@ func (e *env) start() {
 	e.t.Cleanup(func() { s.Close() })
 	e.tally = crowd.NewTally(crowd.Rule{Reports: 5, Window: 10 * time.Minute}) // a fresh process counts afresh
 	e.mon = monitor.New(monitor.Config{Probe: e.probe.Round, Tracker: probe.Tracker{DownAfter: 2, UpAfter: 2}, Store: s, Now: e.clock.Now, Log: quiet(),
-		FlapChanges: e.flapChanges, FlapWindow: e.flapWindow, Metrics: e.metrics, Crowd: e.tally, Reports: s})
+		FlapChanges: e.flapChanges, FlapWindow: e.flapWindow, Metrics: e.metrics, Crowd: e.tally, Reports: s, Alone: !e.replicas})
 	if err := e.mon.Load(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}

@@ -58,6 +58,9 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 		db.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
 	}
+	// After the migrations: a statement prepared before a schema change
+	// would only be prepared again.
+	s.stmts = newStmtCache(db)
 	return s, nil
 }
 

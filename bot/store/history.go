@@ -21,26 +21,18 @@ const spanRetention = 100 * 24 * time.Hour
 // within the gap ends the previous span at its own time, so consecutive spans
 // touch and only real silences are left uncovered.
 func (s *Store) recordSpan(ctx context.Context, tx q, state probe.State, at time.Time) error {
-	if _, err := tx.exec(ctx, `DELETE FROM spans WHERE to_at < ?`, nanos(at.Add(-spanRetention))); err != nil {
-		return fmt.Errorf("prune spans: %w", err)
-	}
-	var (
-		id   int64
-		last probe.State
-		to   int64
-	)
-	err := tx.row(ctx, `SELECT id, state, to_at FROM spans ORDER BY to_at DESC, id DESC LIMIT 1`).Scan(&id, &last, &to)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read last span: %w", err)
-	}
+	// The latest span is extended in place, and read back, in one statement:
+	// most rounds need no other.
 	now := nanos(at)
-	if err == nil && now >= to && time.Duration(now-to) <= s.spanGap {
-		if _, err := tx.exec(ctx, `UPDATE spans SET to_at = ? WHERE id = ?`, now, id); err != nil {
-			return fmt.Errorf("extend span: %w", err)
-		}
-		if last == state {
-			return nil
-		}
+	var last probe.State
+	err := tx.row(ctx, `UPDATE spans SET to_at = ?
+		WHERE id = (SELECT id FROM spans ORDER BY to_at DESC, id DESC LIMIT 1) AND to_at <= ? AND to_at >= ?
+		RETURNING state`, now, now, now-int64(s.spanGap)).Scan(&last)
+	switch {
+	case err == nil && last == state:
+		return nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("extend span: %w", err)
 	}
 	if _, err := tx.exec(ctx, `INSERT INTO spans (state, from_at, to_at) VALUES (?, ?, ?)`, state, now, now); err != nil {
 		return fmt.Errorf("open span: %w", err)

@@ -16,8 +16,9 @@ const (
 	pruneBatch = 1000
 )
 
-// pruneCadence decides which rounds prune the outbox: the first, then one
-// every pruneEvery, and every round while the last pruning came back full.
+// pruneCadence decides which rounds prune (the outbox; rounds, reports and
+// spans): the first, then one every pruneEvery, and every round while the
+// last pruning came back full.
 // Its zero value is ready; it is safe for concurrent use.
 type pruneCadence struct {
 	mu    sync.Mutex
@@ -65,13 +66,34 @@ func pruneOutbox(ctx context.Context, tx q, before time.Time) (bool, error) {
 	return rows == pruneBatch || changes == pruneBatch, nil
 }
 
+// trim deletes what is past its retention as of now: raw rounds and people's
+// reports after DB_ROUND_RETENTION (a batch of reports), spans after
+// spanRetention. It runs on the pruning cadence, not every round: an old row
+// left a few minutes longer changes nothing anyone sees. It reports whether
+// the batch of reports was full.
+func (s *Store) trim(ctx context.Context, tx q, now time.Time) (bool, error) {
+	if _, err := tx.exec(ctx, `DELETE FROM spans WHERE to_at < ?`, nanos(now.Add(-spanRetention))); err != nil {
+		return false, fmt.Errorf("prune spans: %w", err)
+	}
+	if s.retention <= 0 {
+		return false, nil
+	}
+	before := now.Add(-s.retention)
+	if _, err := tx.exec(ctx, `DELETE FROM rounds WHERE at < ?`, nanos(before)); err != nil {
+		return false, fmt.Errorf("prune rounds: %w", err)
+	}
+	return pruneReports(ctx, tx, before)
+}
+
 // pruneReports deletes up to pruneBatch reports made before before: people's
 // reports are kept as long as the rounds (DB_ROUND_RETENTION) and pruned with
-// them, a batch per round, so a backlog goes over the next rounds.
-func pruneReports(ctx context.Context, tx q, before time.Time) error {
-	if _, err := tx.exec(ctx, `DELETE FROM reports WHERE id IN (
-		SELECT id FROM reports WHERE at < ? LIMIT ?)`, nanos(before), pruneBatch); err != nil {
-		return fmt.Errorf("prune reports: %w", err)
+// them, a batch at a time, so a backlog goes over the next rounds. It
+// reports whether the batch was full.
+func pruneReports(ctx context.Context, tx q, before time.Time) (bool, error) {
+	n, err := tx.affected(ctx, `DELETE FROM reports WHERE id IN (
+		SELECT id FROM reports WHERE at < ? LIMIT ?)`, nanos(before), pruneBatch)
+	if err != nil {
+		return false, fmt.Errorf("prune reports: %w", err)
 	}
-	return nil
+	return n == pruneBatch, nil
 }

@@ -22,7 +22,7 @@ func (s *Store) Load(ctx context.Context) (saved bot.Saved, err error) {
 	if opts == nil {
 		return load(ctx, s.q())
 	}
-	err = runTx(ctx, s.db, opts, s.d, func(tx q) error {
+	err = s.runTx(ctx, opts, func(tx q) error {
 		saved, err = load(ctx, tx)
 		return err
 	})
@@ -101,6 +101,8 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		incID, changeID int64
 		prune           = s.outboxRetention > 0 && s.pruning.due(r.Start)
 		pruneFull       bool
+		trim            = s.trimming.due(r.Start)
+		trimFull        bool
 		queued          int64
 	)
 	ctx, cancel := s.bound(ctx)
@@ -116,12 +118,9 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			ON CONFLICT (hour) DO UPDATE SET `+col+` = uptime_hourly.`+col+` + 1`, hour); err != nil {
 			return fmt.Errorf("count round: %w", err)
 		}
-		if s.retention > 0 {
-			before := r.Start.Add(-s.retention)
-			if _, err := tx.exec(ctx, `DELETE FROM rounds WHERE at < ?`, nanos(before)); err != nil {
-				return fmt.Errorf("prune rounds: %w", err)
-			}
-			if err := pruneReports(ctx, tx, before); err != nil {
+		if trim {
+			var err error
+			if trimFull, err = s.trim(ctx, tx, r.Start); err != nil {
 				return err
 			}
 		}
@@ -154,6 +153,9 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 	}
 	if prune {
 		s.pruning.pruned(r.Start, pruneFull)
+	}
+	if trim {
+		s.trimming.pruned(r.Start, trimFull)
 	}
 	snap.Queued = int(queued)
 	if snap.Incident != nil {
@@ -252,26 +254,28 @@ func saveStatus(ctx context.Context, tx q, snap *bot.Snapshot, incID int64) (int
 		open = incID
 	}
 	st := snap.Status
-	_, err := tx.exec(ctx, `INSERT INTO state (id, state, since, pending, streak, pending_since, incident_id) VALUES (1, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET state = excluded.state, since = excluded.since, pending = excluded.pending,
-			streak = excluded.streak, pending_since = excluded.pending_since,
-			incident_id = CASE WHEN ? THEN excluded.incident_id ELSE state.incident_id END`,
-		st.State, nanos(st.Since), st.Pending, st.Streak, nanos(st.PendingSince), open, snap.Incident != nil)
-	if err != nil {
-		return 0, fmt.Errorf("save state: %w", err)
-	}
+	// The status and flapping written, and the open incident and flapping
+	// read back, in one statement.
+	cols, vals, set := ``, ``, ``
+	args := []any{st.State, nanos(st.Since), st.Pending, st.Streak, nanos(st.PendingSince), open}
 	if f := snap.Flap; f != nil {
-		if _, err := tx.exec(ctx, `UPDATE state SET flap_since = ?, flap_changes = ?, flap_worst = ?, flap_change = ? WHERE id = 1`,
-			nanos(f.Since), f.Changes, f.Worst, f.ChangeID); err != nil {
-			return 0, fmt.Errorf("save flapping: %w", err)
-		}
+		cols, vals = `, flap_since, flap_changes, flap_worst, flap_change`, `, ?, ?, ?, ?`
+		set = `, flap_since = excluded.flap_since, flap_changes = excluded.flap_changes,
+			flap_worst = excluded.flap_worst, flap_change = excluded.flap_change`
+		args = append(args, nanos(f.Since), f.Changes, f.Worst, f.ChangeID)
 	}
+	args = append(args, snap.Incident != nil)
 	var (
 		openID    sql.NullInt64
 		flapSince int64
 	)
-	if err := tx.row(ctx, `SELECT incident_id, flap_since FROM state WHERE id = 1`).Scan(&openID, &flapSince); err != nil {
-		return 0, fmt.Errorf("read the open incident: %w", err)
+	if err := tx.row(ctx, `INSERT INTO state (id, state, since, pending, streak, pending_since, incident_id`+cols+`)
+		VALUES (1, ?, ?, ?, ?, ?, ?`+vals+`)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state, since = excluded.since, pending = excluded.pending,
+			streak = excluded.streak, pending_since = excluded.pending_since,
+			incident_id = CASE WHEN ? THEN excluded.incident_id ELSE state.incident_id END`+set+`
+		RETURNING incident_id, flap_since`, args...).Scan(&openID, &flapSince); err != nil {
+		return 0, fmt.Errorf("save state: %w", err)
 	}
 	now := snap.Round.Start
 	queued, err := endMutes(ctx, tx, st, openID.Int64, now)

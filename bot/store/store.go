@@ -32,7 +32,11 @@ type Store struct {
 	d  dialect
 	options
 
-	pruning pruneCadence
+	pruning  pruneCadence // the outbox
+	trimming pruneCadence // rounds, reports and spans
+	// stmts keeps prepared statements where the dialect wants them (SQLite);
+	// nil elsewhere.
+	stmts *stmtCache
 }
 
 // options are what Option sets; each backend reads the ones it knows.
@@ -118,6 +122,7 @@ type claimSQL struct {
 
 // Close closes the database. It does not release a lease: Release does.
 func (s *Store) Close() error {
+	s.stmts.close()
 	err := errors.Join(s.db.Close(), s.d.close())
 	if err != nil {
 		return fmt.Errorf("close database: %w", err)
@@ -151,22 +156,47 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// q runs queries written with ? placeholders on a database or transaction.
+// q runs queries written with ? placeholders on a database or transaction,
+// through the store's prepared statements where it keeps them.
 type q struct {
-	x querier
-	d dialect
+	x     querier
+	d     dialect
+	stmts *stmtCache // nil: every query is prepared as it runs
+	tx    *sql.Tx    // x, when it is a transaction
+}
+
+// prepared is the statement kept for query, bound to the transaction if q
+// is one; nil: run the query as written.
+func (q q) prepared(ctx context.Context, query string) *sql.Stmt {
+	st := q.stmts.get(ctx, query, q.tx != nil)
+	if st != nil && q.tx != nil {
+		st = q.tx.StmtContext(ctx, st) // the same prepared statement: one connection
+	}
+	return st
 }
 
 func (q q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return q.x.ExecContext(ctx, q.d.rebind(query), args...)
+	query = q.d.rebind(query)
+	if st := q.prepared(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.x.ExecContext(ctx, query, args...)
 }
 
 func (q q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.x.QueryContext(ctx, q.d.rebind(query), args...)
+	query = q.d.rebind(query)
+	if st := q.prepared(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.x.QueryContext(ctx, query, args...)
 }
 
 func (q q) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.x.QueryRowContext(ctx, q.d.rebind(query), args...)
+	query = q.d.rebind(query)
+	if st := q.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.x.QueryRowContext(ctx, query, args...)
 }
 
 // affected runs an update and counts its rows.
@@ -179,19 +209,21 @@ func (q q) affected(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 // q is the store's database, outside any transaction.
-func (s *Store) q() q { return q{s.db, s.d} }
+func (s *Store) q() q { return q{x: s.db, d: s.d, stmts: s.stmts} }
 
 // tx runs fn in a transaction on db, committed when fn returns nil.
 func (s *Store) tx(ctx context.Context, fn func(q) error) error {
-	return runTx(ctx, s.db, nil, s.d, fn)
+	return s.runTx(ctx, nil, fn)
 }
 
-func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, d dialect, fn func(q) error) error {
-	tx, err := db.BeginTx(ctx, opts)
+func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(q) error) error {
+	// Statements first met inside are prepared once the connection is free.
+	defer s.stmts.prepareWanted(ctx)
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(q{tx, d}); err != nil {
+	if err := fn(q{x: tx, d: s.d, stmts: s.stmts, tx: tx}); err != nil {
 		// A transaction its context ended was rolled back already.
 		if rb := tx.Rollback(); rb != nil && !errors.Is(rb, sql.ErrTxDone) {
 			err = errors.Join(err, rb)

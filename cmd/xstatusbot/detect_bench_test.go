@@ -357,20 +357,7 @@ func runMemory(b *testing.B, bin, db string, d time.Duration) (rss, hwm float64)
 	if ctrl.Hits() < int(d/time.Second)/2 {
 		b.Fatalf("only %d rounds in %s; logs:\n%s", ctrl.Hits(), d, logs.String())
 	}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		switch k {
-		case "VmRSS":
-			rss = kb / 1024
-		case "VmHWM":
-			hwm = kb / 1024
-		}
-	}
+	rss, hwm = vmMemory(b, cmd.Process.Pid)
 	b.Logf("%d rounds; %s", ctrl.Hits(), logs.String()[:min(len(logs.String()), 2000)])
 	return rss, hwm
 }

@@ -123,6 +123,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Leading:     leader.Epoch, // only the leader decides; a follower follows the saved state
 		Crowd:       people,
 		Reports:     store,
+		Alone:       cfg.DatabaseURL == "", // every /report passes through this process's tally
 	})
 	if err := mon.Load(ctx); err != nil {
 		return err
