@@ -114,11 +114,22 @@ func (s *Store) MigrateChat(ctx context.Context, from, to bot.ChatRef) error {
 	return nil
 }
 
-// Subscriptions lists every subscription (for the console adapter, tests and tools).
-func (s *Store) Subscriptions(ctx context.Context) ([]bot.Subscription, error) {
+// Subscriptions lists every subscription, or those of the platforms given
+// (SyncFixed reads its own platform's alone, not every chat's).
+func (s *Store) Subscriptions(ctx context.Context, platforms ...bot.Platform) ([]bot.Subscription, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rs, err := s.q().query(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at, subscribed_by FROM subscriptions ORDER BY platform, chat_id`)
+	where, args := ``, []any(nil)
+	if len(platforms) > 0 {
+		names := make([]string, len(platforms))
+		for i, p := range platforms {
+			names[i] = string(p)
+		}
+		where, args = anyOf(s.d, `platform`, names)
+		where = ` WHERE ` + where
+	}
+	rs, err := s.q().query(ctx, `SELECT platform, chat_id, kind, grp, lang, created_at, subscribed_by FROM subscriptions`+where+`
+		ORDER BY platform, chat_id`, args...)
 	var out []bot.Subscription
 	if err == nil {
 		out, err = collect(rs, func(r row) (bot.Subscription, error) {

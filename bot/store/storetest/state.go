@@ -58,7 +58,16 @@ var subscriptionTests = []test{
 			}
 		}
 		check(s)
-		check(reopen(t, b, s, db, Defaults()))
+		s = reopen(t, b, s, db, Defaults())
+		check(s)
+		for _, w := range want {
+			if got, err := s.Subscriptions(t.Context(), w.Chat.Platform); err != nil || len(got) != 1 || got[0].Chat != w.Chat {
+				t.Errorf("subscriptions of %s: %+v, %v; want %s alone", w.Chat.Platform, got, err, w.Chat)
+			}
+		}
+		if got, err := s.Subscriptions(t.Context(), tgPlatform, dcPlatform); err != nil || len(got) != 2 {
+			t.Errorf("subscriptions of both platforms: %+v, %v", got, err)
+		}
 	}},
 	{"MigrateChatAndEndGroup", func(t *testing.T, b Backend) {
 		s, _ := fresh(t, b, Defaults())
