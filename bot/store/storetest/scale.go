@@ -60,7 +60,7 @@ func BenchScale(b *testing.B, open func(b *testing.B) Store, seeders int) {
 		s := open(b)
 		stopLeading := Lead(b, s)
 		seedStart := time.Now()
-		muted := Seed(b, s, subscribers, seeders)
+		muted := Seed(b, s, subscribers, seeders, t0.Add(-time.Hour))
 		b.Logf("%d subscriptions seeded in %s", subscribers, time.Since(seedStart).Round(time.Millisecond))
 		var (
 			downMs, upMs, firstDueMs, backlogMs float64
@@ -182,10 +182,10 @@ func outageRound(b *testing.B, s Store, at, since time.Time) {
 func msSince(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
 
 // Seed subscribes n Telegram chats ("0" … n-1, one in five a group, one in
-// ten in French) with BenchFanOutSettings' mixed settings, through the
-// store as the commands make them, from workers goroutines at once; it
-// returns how many are muted.
-func Seed(b testing.TB, s Store, n, workers int) (muted int) {
+// ten in French), the first at at, with BenchFanOutSettings' mixed
+// settings (muted for a year from at), through the store as the commands
+// make them, from workers goroutines at once; it returns how many are muted.
+func Seed(b testing.TB, s Store, n, workers int, at time.Time) (muted int) {
 	b.Helper()
 	ctx := b.Context()
 	var (
@@ -198,7 +198,7 @@ func Seed(b testing.TB, s Store, n, workers int) (muted int) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += max(workers, 1) {
-				sub := bot.Subscription{Chat: chat(tgPlatform, fmt.Sprint(i)), Kind: "private", Lang: "en", CreatedAt: t0.Add(-time.Hour + time.Duration(i))}
+				sub := bot.Subscription{Chat: chat(tgPlatform, fmt.Sprint(i)), Kind: "private", Lang: "en", CreatedAt: at.Add(time.Duration(i))}
 				if i%5 == 0 {
 					sub.Kind = "group"
 				}
@@ -212,7 +212,7 @@ func Seed(b testing.TB, s Store, n, workers int) (muted int) {
 							cs.Level = bot.AlertsOutages
 						}
 						if i%10 == 1 {
-							cs.MutedUntil = t0.Add(365 * 24 * time.Hour)
+							cs.MutedUntil = at.Add(365 * 24 * time.Hour)
 						}
 						if i%5 == 2 {
 							cs.RemindEvery = time.Hour
