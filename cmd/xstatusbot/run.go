@@ -213,7 +213,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, 
 	}
 	disp := delivery.NewDispatcher(store, channels, clock.System{}, log, counters)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
-	disp.Working = memoryBudget
+	disp.Working = budget
 	disp.Fence = fence
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
