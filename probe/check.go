@@ -194,21 +194,8 @@ var errTimedOut = errors.New("probe deadline passed")
 // or closed mid-answer.
 func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration, clk clock.Clock) (res Result, cut bool) {
 	res.Target = t.Name
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if timeout <= 0 {
-		cancel(errTimedOut)
-	} else {
-		// The deadline on the injected clock, so tests move it by hand.
-		expired := clk.After(timeout)
-		go func() {
-			select {
-			case <-expired:
-				cancel(errTimedOut)
-			case <-ctx.Done():
-			}
-		}()
-	}
+	ctx, cancel := deadline(ctx, timeout, clk)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
 	if err != nil {
 		res.Class, res.Detail = ClassConnect, "bad request: "+err.Error()
@@ -247,6 +234,30 @@ func (c *Checker) check(ctx context.Context, t Target, timeout time.Duration, cl
 		res.Slow = true
 	}
 	return res, cut
+}
+
+// deadline is ctx cut after timeout on clk, the cause errTimedOut. On real
+// time that is the runtime's own timer; on another clock (a test's, moved by
+// hand) a goroutine waits for it.
+func deadline(ctx context.Context, timeout time.Duration, clk clock.Clock) (context.Context, context.CancelFunc) {
+	switch _, system := clk.(clock.System); {
+	case timeout > 0 && system:
+		return context.WithTimeoutCause(ctx, timeout, errTimedOut)
+	case timeout <= 0:
+		ctx, cancel := context.WithCancelCause(ctx)
+		cancel(errTimedOut)
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	expired := clk.After(timeout)
+	go func() {
+		select {
+		case <-expired:
+			cancel(errTimedOut)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(nil) }
 }
 
 // timedOut turns the cancellation by the request's own deadline into a

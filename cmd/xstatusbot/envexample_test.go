@@ -17,8 +17,9 @@ import (
 var repoRoot = filepath.Join("..", "..")
 
 // readOutsideConfig are settings the bot reads without loadConfig: the Go
-// runtime reads GOMEMLIMIT itself, and main only asks whether it is set.
-var readOutsideConfig = map[string]string{"GOMEMLIMIT": "main.go"}
+// runtime reads GOMEMLIMIT and GOMAXPROCS itself, and main only asks whether
+// they are set.
+var readOutsideConfig = map[string]string{"GOMEMLIMIT": "main.go", "GOMAXPROCS": "main.go"}
 
 // TestEnvExampleMatchesConfig keeps .env.example in step with the code: it
 // parses as the defaults, and it names every setting the bot reads.

@@ -214,7 +214,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, 
 	channels, runners := adapters.channels, adapters.runners
 	disp := delivery.NewDispatcher(store, channels, clock.System{}, log, counters)
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
-	disp.Working = memoryBudget
+	disp.Working = budget
 	disp.Fence = fence
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
