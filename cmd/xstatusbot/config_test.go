@@ -469,9 +469,7 @@ func TestPageNamesRegionsOnlyWhenProbeRegionIsSet(t *testing.T) {
 	if err != nil {
 		t.Skipf("no default region on this host: %v", err)
 	}
-	// The page's source still has a Regions (the board's optional read), one
-	// that names none.
-	if _, hidden := pageSource(unset, mon).(unnamedRegions); !hidden || unset.RegionNamed {
+	if _, ok := pageSource(unset, mon).(regioned); ok || unset.RegionNamed {
 		t.Error("the page's board reads region names while PROBE_REGION is unset (they would be host names)")
 	}
 	// What else the board reads stays: when the state began, people's reports.
