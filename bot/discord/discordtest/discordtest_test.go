@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 )
 
@@ -297,6 +298,8 @@ func TestGatewayShards(t *testing.T) {
 	if gs, _ := d["guilds"].([]any); len(gs) != 1 || gs[0].(map[string]any)["id"] != guilds[1] {
 		t.Errorf("READY guilds %v, want only %s (shard 1's)", d["guilds"], guilds[1])
 	}
+	// The fake records an identify once READY is on its way: wait for it.
+	bottest.Eventually(t, "the fourth identify recorded", func() bool { return len(s.Identified()) == 4 })
 	got := s.Identified()
 	if len(got) != 4 || got[0].Sharded || got[0].Refused != 4011 || got[2].Refused != 4010 ||
 		got[3].Shard != (discordtest.ShardPair{ID: 1, Count: 3}) || !got[3].Sharded || got[3].Refused != 0 {
