@@ -65,6 +65,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	// After the migrations: a statement prepared before a schema change
 	// would only be prepared again.
 	s.stmts = newStmtCache(db)
+	s.hist = &historyCache{}
 	return s, nil
 }
 
