@@ -40,7 +40,11 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	}
 	v := url.Values{}
 	busy := fmt.Sprintf("busy_timeout(%d)", s.busyTimeout.Milliseconds())
-	for _, p := range []string{"journal_mode(WAL)", busy, "foreign_keys(1)", "synchronous(NORMAL)"} {
+	// A page cache of 256 KiB rather than SQLite's 2 MiB: a round touches a
+	// few dozen pages, and the default kept every page a round had written
+	// until it held 2 MiB, the bot's resident memory growing 0.4 MB every ten
+	// minutes for an hour (a fan-out to 10,000 chats took as long either way).
+	for _, p := range []string{"journal_mode(WAL)", busy, "foreign_keys(1)", "synchronous(NORMAL)", "cache_size(-256)"} {
 		v.Add("_pragma", p)
 	}
 	// Write transactions take the write lock at BEGIN, where busy_timeout
@@ -61,6 +65,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	// After the migrations: a statement prepared before a schema change
 	// would only be prepared again.
 	s.stmts = newStmtCache(db)
+	s.hist = &historyCache{}
 	return s, nil
 }
 

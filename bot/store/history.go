@@ -20,24 +20,26 @@ const spanRetention = 100 * 24 * time.Hour
 // when the state changed or the round comes after a gap. A round following
 // within the gap ends the previous span at its own time, so consecutive spans
 // touch and only real silences are left uncovered.
-func (s *Store) recordSpan(ctx context.Context, tx q, state probe.State, at time.Time) error {
+//
+// It reports whether it opened a span.
+func (s *Store) recordSpan(ctx context.Context, tx q, state probe.State, at time.Time) (opened bool, err error) {
 	// The latest span is extended in place, and read back, in one statement:
 	// most rounds need no other.
 	now := nanos(at)
 	var last probe.State
-	err := tx.row(ctx, `UPDATE spans SET to_at = ?
+	err = tx.row(ctx, `UPDATE spans SET to_at = ?
 		WHERE id = (SELECT id FROM spans ORDER BY to_at DESC, id DESC LIMIT 1) AND to_at <= ? AND to_at >= ?
 		RETURNING state`, now, now, now-int64(s.spanGap)).Scan(&last)
 	switch {
 	case err == nil && last == state:
-		return nil
+		return false, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("extend span: %w", err)
+		return false, fmt.Errorf("extend span: %w", err)
 	}
 	if _, err := tx.exec(ctx, `INSERT INTO spans (state, from_at, to_at) VALUES (?, ?, ?)`, state, now, now); err != nil {
-		return fmt.Errorf("open span: %w", err)
+		return false, fmt.Errorf("open span: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // Spans returns the time in state overlapping [from, to), oldest first, clipped
@@ -49,11 +51,34 @@ func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, erro
 	defer cancel()
 	// No upper bound: whether the last span in the window is the latest of
 	// all decides if it runs on until `to`.
-	rs, err := s.q().query(ctx, `SELECT state, from_at, to_at FROM spans
-		WHERE to_at >= ? ORDER BY from_at, id`, nanos(from.Add(-s.spanGap)))
-	var out []bot.Span
-	if err == nil {
-		out, err = spans(rs)
+	lo := nanos(from.Add(-s.spanGap))
+	read := func() ([]storedSpan, error) {
+		rs, err := s.q().query(ctx, `SELECT id, state, from_at, to_at FROM spans WHERE to_at >= ? ORDER BY from_at, id`, lo)
+		if err != nil {
+			return nil, err
+		}
+		return collect(rs, func(r row) (storedSpan, error) {
+			var (
+				sp     storedSpan
+				fa, ta int64
+			)
+			err := r.Scan(&sp.id, &sp.State, &fa, &ta)
+			sp.From, sp.To = fromNanos(fa), fromNanos(ta)
+			return sp, err
+		})
+	}
+	var (
+		out []bot.Span
+		err error
+	)
+	if s.hist != nil {
+		out, err = s.hist.spansSince(ctx, s.q(), lo, read)
+	} else {
+		var rows []storedSpan
+		rows, err = read()
+		for _, r := range rows {
+			out = append(out, r.Span)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read spans: %w", err)
@@ -65,16 +90,27 @@ func (s *Store) Spans(ctx context.Context, from, to time.Time) ([]bot.Span, erro
 func (s *Store) Incidents(ctx context.Context, limit int) ([]bot.Incident, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rs, err := s.q().query(ctx, `SELECT `+incidentColumns+` FROM incidents ORDER BY start_at DESC, id DESC LIMIT ?`, limit)
-	var out []bot.Incident
-	if err == nil {
-		out, err = collect(rs, func(r row) (bot.Incident, error) {
+	read := func() ([]bot.Incident, error) {
+		rs, err := s.q().query(ctx, `SELECT `+incidentColumns+` FROM incidents ORDER BY start_at DESC, id DESC LIMIT ?`, limit)
+		if err != nil {
+			return nil, err
+		}
+		return collect(rs, func(r row) (bot.Incident, error) {
 			inc, err := scanIncident(r)
 			if err != nil {
 				return bot.Incident{}, err
 			}
 			return *inc, nil
 		})
+	}
+	var (
+		out []bot.Incident
+		err error
+	)
+	if s.hist != nil && limit > 0 {
+		out, err = s.hist.latestIncidents(ctx, s.q(), limit, read)
+	} else {
+		out, err = read()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)

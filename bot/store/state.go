@@ -103,6 +103,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		pruneFull       bool
 		trim            = s.trimming.due(r.Start)
 		trimFull        bool
+		opened          bool // a span
 		queued          int64
 	)
 	ctx, cancel := s.bound(ctx)
@@ -118,22 +119,20 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 			ON CONFLICT (hour) DO UPDATE SET `+col+` = uptime_hourly.`+col+` + 1`, hour); err != nil {
 			return fmt.Errorf("count round: %w", err)
 		}
+		var err error
 		if trim {
-			var err error
 			if trimFull, err = s.trim(ctx, tx, r.Start); err != nil {
 				return err
 			}
 		}
-		if err := s.recordSpan(ctx, tx, snap.SpanState(), r.Start); err != nil {
+		if opened, err = s.recordSpan(ctx, tx, snap.SpanState(), r.Start); err != nil {
 			return err
 		}
 		if prune {
-			var err error
 			if pruneFull, err = pruneOutbox(ctx, tx, r.Start.Add(-s.outboxRetention)); err != nil {
 				return err
 			}
 		}
-		var err error
 		if incID, err = saveIncident(ctx, tx, snap.Incident); err != nil {
 			return err
 		}
@@ -157,6 +156,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 	if trim {
 		s.trimming.pruned(r.Start, trimFull)
 	}
+	s.hist.saved(nanos(r.Start), opened, snap.Incident != nil, trim)
 	snap.Queued = int(queued)
 	if snap.Incident != nil {
 		snap.Incident.ID = incID

@@ -37,6 +37,9 @@ type Store struct {
 	// stmts keeps prepared statements where the dialect wants them (SQLite);
 	// nil elsewhere.
 	stmts *stmtCache
+	// hist keeps the spans and incidents read last, for a store alone on
+	// its file (SQLite); nil where replicas share the database.
+	hist *historyCache
 }
 
 // options are what Option sets; each backend reads the ones it knows.
