@@ -226,11 +226,11 @@ func (d *postgresDialect) due(ctx context.Context, s *Store, p bot.Platform, now
 		// with no older pending row of its chat and none another replica's
 		// claim holds; walking outbox_due in id order, a page reads about
 		// as many rows as it returns, however many are pending. The check
-		// is a count, not NOT EXISTS: PostgreSQL never turns it into a
-		// join, so it always looks the chat up in outbox_pending. As an
-		// anti-join planned on statistics from before a fan-out of 90,000
-		// rows, it scanned every pending row for each (10 s, the statement
-		// timeout).
+		// is a count, not NOT EXISTS, which PostgreSQL may plan as an
+		// anti-join scanning every pending row once per head when its
+		// statistics predate a fan-out; counted, each head is looked up
+		// in outbox_pending (outbox_due's predicate keeps it out of such
+		// lookups: migration 0005).
 		rs, err := tx.query(ctx, `SELECT o.id FROM outbox o
 			WHERE o.platform = $3 AND o.status = 'pending' AND o.next_at <= $4 AND o.chat_id <> ALL($5::text[])
 			AND (SELECT count(*) FROM outbox h WHERE h.platform = o.platform AND h.chat_id = o.chat_id AND h.status = 'pending'
