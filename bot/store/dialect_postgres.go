@@ -189,6 +189,16 @@ func (d *postgresDialect) readTx() *sql.TxOptions {
 	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 }
 
+// newestFirst keeps PostgreSQL from sorting the changes it walks newest
+// first: with no statistics on changes yet (fewer than 50 rows, under
+// autovacuum's threshold) it sorted them, and so looked every one of them up
+// for each chat with reminders instead of stopping at the first (a round's
+// reminder check 0.97 s instead of 0.12 s for 20,000 such chats); walking
+// changes_pkey backwards needs no sort. Only for the statements between.
+func (d *postgresDialect) newestFirst() (string, string) {
+	return `SET LOCAL enable_sort = off`, `SET LOCAL enable_sort = on`
+}
+
 func (d *postgresDialect) claim() claimSQL {
 	return claimSQL{
 		unclaim:   `, ` + unclaimed,

@@ -87,6 +87,9 @@ func (sqliteDialect) leaderTx(ctx context.Context, s *Store, fn func(q) error) e
 
 func (sqliteDialect) claim() claimSQL { return claimSQL{column: `''`} }
 
+// SQLite walks the left table of a CROSS JOIN first, in the order asked.
+func (sqliteDialect) newestFirst() (string, string) { return "", "" }
+
 func (sqliteDialect) claimLost(context.Context, q, []int64) error { return nil }
 
 // due reads outside a transaction: reads never wait for a writer in WAL
@@ -115,7 +118,8 @@ func (sqliteDialect) due(ctx context.Context, s *Store, p bot.Platform, now time
 	if len(chats) == 0 {
 		return nil, nil
 	}
-	return dueRows(ctx, s.q(), p, chats)
+	in, args := anyOf(s.d, "o.chat_id", chats)
+	return dueRows(ctx, s.q(), p, `o.platform = ? AND `+in, append([]any{p}, args...)...)
 }
 
 // A round's time is the recording process's clock, the same as now's.

@@ -278,15 +278,37 @@ func saveStatus(ctx context.Context, tx q, snap *bot.Snapshot, incID int64) (int
 		return 0, fmt.Errorf("save state: %w", err)
 	}
 	now := snap.Round.Start
-	queued, err := endMutes(ctx, tx, st, openID.Int64, now)
-	if err != nil {
-		return 0, err
+	var queued int64
+	err := newestFirst(ctx, tx, func() error {
+		var err error
+		if queued, err = endMutes(ctx, tx, st, openID.Int64, now); err != nil || flapSince != 0 {
+			return err // no reminders while X flaps: the unstable message stands for them
+		}
+		n, err := remind(ctx, tx, st, openID.Int64, now)
+		queued += n
+		return err
+	})
+	return queued, err
+}
+
+// newestFirst runs fn, whose queries walk the changes newest first, between
+// the dialect's statements for that.
+func newestFirst(ctx context.Context, tx q, fn func() error) error {
+	before, after := tx.d.newestFirst()
+	if before != "" {
+		if _, err := tx.exec(ctx, before); err != nil {
+			return fmt.Errorf("walk the changes newest first: %w", err)
+		}
 	}
-	if flapSince != 0 {
-		return queued, nil // no reminders while X flaps: the unstable message stands for them
+	if err := fn(); err != nil {
+		return err
 	}
-	n, err := remind(ctx, tx, st, openID.Int64, now)
-	return queued + n, err
+	if after != "" {
+		if _, err := tx.exec(ctx, after); err != nil {
+			return fmt.Errorf("walk the changes newest first: %w", err)
+		}
+	}
+	return nil
 }
 
 // Uptime counts rounds by verdict between two times, from the hourly roll-up.

@@ -94,6 +94,10 @@ type dialect interface {
 	leaderTx(ctx context.Context, s *Store, fn func(q) error) error
 	// due finds, claims where claims exist, and reads the due rows.
 	due(ctx context.Context, s *Store, p bot.Platform, now time.Time, limit int, busy map[string]bool) ([]bot.Delivery, error)
+	// newestFirst is what a transaction runs before, and after, the queries
+	// that walk the changes newest first (newestHeard), so that each stops
+	// at its first hit; "" where nothing is needed.
+	newestFirst() (before, after string)
 	// claim is the outbox columns and conditions of claims by replicas.
 	claim() claimSQL
 	// claimLost fails with bot.ErrDeposed when another replica's claim

@@ -37,13 +37,15 @@ const roundEvery = 30 * time.Second
 // (Due and Finish, pages of 1,000 chats) within 90 s, as at 1,000 msgs/s.
 //
 // Only what retention keeps is played in full: the last outages whose
-// alerts are still kept at the end (30 days' worth, plus two so that the
-// database goes through pruning at its fullest, as it does every day in
-// the steady state; BENCH_SIZE_FULL sets how many). The earlier outages leave nothing but what is kept for
+// alerts are still kept at the end (30 days' worth, plus four, through
+// which the database is pruned at its fullest as it is every day in the
+// steady state and stops growing; BENCH_SIZE_FULL sets how many). The earlier outages leave nothing but what is kept for
 // good (their incidents, hourly uptime) and what the last 100 days keep
 // (time in state): they are played before the chats subscribe, as their
-// down, recovery and one round an hour. Reported: size-MB at the end and
-// max-size-MB (the largest seen after an outage), and at the steady state
+// down, recovery and one round an hour. Reported: size-MB at the end,
+// max-size-MB (the largest seen after an outage) and last-growth-MB (what
+// the last outage added: about nothing once pruning frees as much as a
+// day's outage takes), and at the steady state
 // (the outages played in full, 30 days of alerts kept) the saves of a down
 // change and of its recovery (down-save-p50-ms, down-save-max-ms,
 // up-save-p50-ms, up-save-max-ms), the rounds of an outage
@@ -64,7 +66,7 @@ func BenchSize(b *testing.B, backend SizeBackend) {
 	// Rounds come an hour apart before the chats subscribe: one span each
 	// way, as the 30-second rounds they stand for would make.
 	opts.SpanGap = 2 * time.Hour
-	full := min(outages, benchEnvInt(b, "BENCH_SIZE_FULL", int((opts.OutboxRetention+every-1)/every)+2))
+	full := min(outages, benchEnvInt(b, "BENCH_SIZE_FULL", int((opts.OutboxRetention+every-1)/every)+4))
 	const outageFor = 10 * time.Minute
 	for range b.N {
 		b.StopTimer()
@@ -92,7 +94,7 @@ func BenchSize(b *testing.B, backend SizeBackend) {
 
 		var (
 			downs, ups, outageRounds, rounds []time.Duration
-			size, maxSize                    int64
+			size, maxSize, growth            int64
 			made                             string
 		)
 		timed := func(into *[]time.Duration, f func()) {
@@ -117,8 +119,9 @@ func BenchSize(b *testing.B, backend SizeBackend) {
 			for r := at.Add(outageFor + roundEvery); r.Before(next); r = r.Add(roundEvery) {
 				timed(&rounds, func() { saveRound(b, s, upRoundAt(r)) })
 			}
+			last := size
 			size, made = backend.Size(b)
-			maxSize = max(maxSize, size)
+			maxSize, growth = max(maxSize, size), size-last
 			if k%5 == 0 || k == outages-1 {
 				b.Logf("after outage %d of %d: %.1f MB (%s), %s so far", k+1, outages, float64(size)/1e6, made, time.Since(began).Round(time.Second))
 			}
@@ -130,6 +133,7 @@ func BenchSize(b *testing.B, backend SizeBackend) {
 		}
 		b.ReportMetric(float64(size)/1e6, "size-MB")
 		b.ReportMetric(float64(maxSize)/1e6, "max-size-MB")
+		b.ReportMetric(float64(growth)/1e6, "last-growth-MB")
 		b.ReportMetric(pct(downs, 0.5), "down-save-p50-ms")
 		b.ReportMetric(pct(downs, 1), "down-save-max-ms")
 		b.ReportMetric(pct(ups, 0.5), "up-save-p50-ms")
