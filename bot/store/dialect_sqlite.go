@@ -79,7 +79,11 @@ func (sqliteDialect) leaderTx(ctx context.Context, s *Store, fn func(q) error) e
 
 func (sqliteDialect) claim() claimSQL { return claimSQL{column: `''`} }
 
-func (sqliteDialect) claimLost(context.Context, q, []int64) error { return nil }
+// Without claims no outcome is ever refused.
+func (sqliteDialect) claimsLost(context.Context, q, []int64) (map[int64]string, error) {
+	return nil, nil
+}
+func (sqliteDialect) refuse(map[int64]string) error { return bot.ErrDeposed }
 
 // due reads outside a transaction: reads never wait for a writer in WAL
 // mode, and the dispatcher's busy chats alone keep it from taking a chat

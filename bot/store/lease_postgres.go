@@ -7,6 +7,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -178,19 +181,46 @@ func (d *postgresDialect) deposed(err error) error {
 	return err
 }
 
-// claimLost fails with bot.ErrDeposed when any of ids is still pending
-// under a claim that is not this replica's: the fenced update left it.
-func (d *postgresDialect) claimLost(ctx context.Context, tx q, ids []int64) error {
-	var holder string
-	err := tx.row(ctx, `SELECT claimed_by FROM outbox WHERE id = ANY($1) AND status = 'pending' AND claimed_by NOT IN ('', $2) ORDER BY id LIMIT 1`,
-		ids, d.holder).Scan(&holder)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
+// claimsLost finds which of ids are still pending under a claim that is
+// not this replica's: the fenced update left them.
+func (d *postgresDialect) claimsLost(ctx context.Context, tx q, ids []int64) (map[int64]string, error) {
+	rs, err := tx.query(ctx, `SELECT id, claimed_by FROM outbox WHERE id = ANY($1) AND status = 'pending' AND claimed_by NOT IN ('', $2)`,
+		ids, d.holder)
 	if err != nil {
-		return fmt.Errorf("check the claims: %w", err)
+		return nil, fmt.Errorf("check the claims: %w", err)
 	}
-	return d.deposed(fmt.Errorf("%w (the rows' claim is %s's, not %s's)", bot.ErrDeposed, holder, d.holder))
+	type claim struct {
+		id     int64
+		holder string
+	}
+	claims, err := collect(rs, func(r row) (claim, error) {
+		var c claim
+		err := r.Scan(&c.id, &c.holder)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check the claims: %w", err)
+	}
+	var lost map[int64]string
+	for _, c := range claims {
+		if lost == nil {
+			lost = map[int64]string{}
+		}
+		lost[c.id] = c.holder
+	}
+	return lost, nil
+}
+
+// refuse is bot.ErrDeposed for outcomes whose rows another replica claimed:
+// that replica leads (or led after this one's claims expired), so this one
+// steps down.
+func (d *postgresDialect) refuse(lost map[int64]string) error {
+	holders := map[string]bool{}
+	for _, h := range lost {
+		holders[h] = true
+	}
+	names := slices.Sorted(maps.Keys(holders))
+	return d.deposed(fmt.Errorf("%w (the rows' claim is %s's, not %s's)", bot.ErrDeposed, strings.Join(names, ", "), d.holder))
 }
 
 // claimable is an SQL condition on outbox row o: no other replica's claim

@@ -95,6 +95,7 @@ func Run(t *testing.T, b Backend) {
 		{"SubscribedBy", subscribedByTests},
 		{"State", stateTests},
 		{"Outbox", outboxTests},
+		{"Record", recordTests},
 		{"FanOut", fanOutTests},
 		{"History", historyTests},
 		{"Settings", settingsTests},
