@@ -108,7 +108,8 @@ func (sqliteDialect) due(ctx context.Context, s *Store, p bot.Platform, now time
 	if len(chats) == 0 {
 		return nil, nil
 	}
-	return dueRows(ctx, s.q(), p, chats)
+	in, args := anyOf(s.d, "o.chat_id", chats)
+	return dueRows(ctx, s.q(), p, `o.status = 'pending' AND `+in, args)
 }
 
 // A round's time is the recording process's clock, the same as now's.

@@ -26,10 +26,10 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 	return out, nil
 }
 
-// dueRows reads the pending rows of chats with their change, incident and
-// the message a recovery replies to.
-func dueRows(ctx context.Context, tx q, p bot.Platform, chats []string) ([]bot.Delivery, error) {
-	in, args := anyOf(tx.d, "o.chat_id", chats)
+// dueRows reads the outbox rows of platform p that cond (on o, with its
+// args) selects, with their change, incident and the message a recovery
+// replies to, ordered by chat then id.
+func dueRows(ctx context.Context, tx q, p bot.Platform, cond string, args []any) ([]bot.Delivery, error) {
 	rs, err := tx.query(ctx, `SELECT o.id, o.chat_id, o.lang, o.attempts, o.created_at, o.next_at,
 			c.id, c.kind, c.flaps, c.flap_since, c.from_state, c.to_state, c.at, c.began, c.causes, c.regions,
 			COALESCE(i.id, 0), COALESCE(i.start_at, 0), COALESCE(i.end_at, 0), COALESCE(i.worst, ''), COALESCE(i.causes, '[]'),
@@ -37,7 +37,7 @@ func dueRows(ctx context.Context, tx q, p bot.Platform, chats []string) ([]bot.D
 				WHERE r.platform = o.platform AND r.chat_id = o.chat_id AND rc.incident_id = c.incident_id
 				AND r.status = 'sent' AND r.message_id <> '' ORDER BY r.id LIMIT 1), '')
 		FROM outbox o JOIN changes c ON c.id = o.change_id LEFT JOIN incidents i ON i.id = c.incident_id
-		WHERE o.platform = ? AND o.status = 'pending' AND `+in+`
+		WHERE o.platform = ? AND `+cond+`
 		ORDER BY o.chat_id, o.id`, append([]any{p}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("due rows: %w", err)

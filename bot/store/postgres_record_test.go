@@ -71,3 +71,30 @@ func TestRecordRefusesOnlyTheRowsAnotherClaimed(t *testing.T) {
 		})
 	}
 }
+
+// Due leaves busy chats out however many they are, and still returns up to
+// its limit of the others, oldest first.
+func TestDueLeavesOutManyBusyChats(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	s := openPG(t, url, "a")
+	const chats, busy, limit = 400, 300, 50
+	var all []string
+	for i := range chats {
+		all = append(all, fmt.Sprintf("c%03d", i))
+	}
+	pgSubscribe(t, s, all...)
+	lead(t, s)
+	pgSave(t, s, storetest.DownSnapshot(t0))
+	skip := map[string]bool{}
+	for _, id := range all[:busy] {
+		skip[id] = true
+	}
+	due, err := s.Due(ctx, tgPlatform, t0, limit, skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := chatsOf(due); !reflect.DeepEqual(got, all[busy:busy+limit]) {
+		t.Fatalf("due chats %v, want the %d oldest of the chats not busy", got, limit)
+	}
+}
