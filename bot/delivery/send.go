@@ -112,7 +112,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *lane, rows []bot.D
 		}
 	}
 	if len(stale) > 0 {
-		d.record(ctx, c, chat.ID, outcome{ids: stale, status: bot.StatusExpired, reason: "undelivered for longer than " + c.Policy.MaxAge.String(), at: now})
+		d.record(ctx, c, chat.ID, bot.Outcome{IDs: stale, Status: bot.StatusExpired, Reason: "undelivered for longer than " + c.Policy.MaxAge.String(), At: now})
 		d.metrics.Send(c.Platform, "expired", 0)
 		d.log.Warn("notifications expired", "platform", c.Platform, "chat", chat.ID, "count", len(stale))
 	}
@@ -147,11 +147,13 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *lane, rows []bot.D
 		delete(c.refusals, chat.ID)
 		c.mu.Unlock()
 		last := live[len(live)-1]
+		var outs []bot.Outcome
 		if len(live) > 1 {
-			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live[:len(live)-1]), status: bot.StatusCoalesced, msgID: id,
-				reason: fmt.Sprintf("coalesced into outbox row %d", last.ID), at: sentAt})
+			outs = append(outs, bot.Outcome{IDs: idsOf(live[:len(live)-1]), Status: bot.StatusCoalesced, MessageID: id,
+				Reason: fmt.Sprintf("coalesced into outbox row %d", last.ID), At: sentAt})
 		}
-		d.record(ctx, c, chat.ID, outcome{ids: []int64{last.ID}, status: bot.StatusSent, msgID: id, at: sentAt})
+		outs = append(outs, bot.Outcome{IDs: []int64{last.ID}, Status: bot.StatusSent, MessageID: id, At: sentAt})
+		d.record(ctx, c, chat.ID, outs...)
 		d.metrics.Send(c.Platform, "sent", took)
 		return
 	}
@@ -189,7 +191,7 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *lane, rows []bot.D
 	case bot.NoRights:
 		d.refused(ctx, c, chat.ID, live, sentAt, reason, took)
 	case bot.Permanent:
-		d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: bot.StatusGone, reason: reason, at: sentAt})
+		d.record(ctx, c, chat.ID, bot.Outcome{IDs: idsOf(live), Status: bot.StatusGone, Reason: reason, At: sentAt})
 		d.metrics.Send(c.Platform, "gone", took)
 		d.log.Warn("chat refuses the bot: subscription ended", "platform", c.Platform, "chat", chat.ID, "err", reason)
 	case bot.Migrated:
@@ -206,8 +208,8 @@ func (d *Dispatcher) deliver(ctx, sendCtx context.Context, c *lane, rows []bot.D
 	default:
 		attempts := head.Attempts + 1
 		if se.Class == bot.Rejected || c.Policy.MaxAttempts > 0 && attempts >= c.Policy.MaxAttempts {
-			d.record(ctx, c, chat.ID, outcome{ids: idsOf(live), status: bot.StatusExpired,
-				reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), at: sentAt})
+			d.record(ctx, c, chat.ID, bot.Outcome{IDs: idsOf(live), Status: bot.StatusExpired,
+				Reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, reason), At: sentAt})
 			d.metrics.Send(c.Platform, "expired", took)
 			d.log.Error("notification expired after retries", "platform", c.Platform, "chat", chat.ID, "attempts", attempts, "err", reason)
 			return
