@@ -114,6 +114,11 @@ type lane struct {
 	storeErr   error     // the store error of the current episode, nil when healthy
 	storeWait  time.Time // no store work before this time during an episode
 	storeFails int
+
+	// next is the batch of due chats claimed ahead (loop goroutine only);
+	// fetching is set while its query runs.
+	next     *ahead
+	fetching bool
 }
 
 // NewDispatcher builds a dispatcher over the given platforms.
@@ -236,16 +241,20 @@ func (d *Dispatcher) loop(ctx, sendCtx context.Context, c *lane) {
 	sem := make(chan struct{}, c.Policy.Workers)
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
+	defer c.dropAhead()
 	for ctx.Err() == nil {
 		now := d.now()
 		if wait := c.storeBlocked(now); wait > 0 {
+			c.dropAhead()
 			d.sleep(ctx, c, wait)
 			continue
 		}
 		if !d.recordHeld(ctx, c) {
+			c.dropAhead()
 			continue
 		}
 		if trialAt, paused := c.pauseState(); paused {
+			c.dropAhead()
 			if wait := trialAt.Sub(now); wait > 0 {
 				d.sleep(ctx, c, wait)
 				continue
