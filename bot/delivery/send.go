@@ -46,6 +46,12 @@ func (d *Dispatcher) startDue(ctx, sendCtx context.Context, c *lane, sem chan st
 	}
 	d.storeOK(c)
 	chats := groupByChat(rows)
+	if len(chats) > 0 {
+		// Now, not once the batch is started (a second of sends): the
+		// process lifts its memory budget for the fan-out, and under the
+		// idle one the collector ran all the while.
+		d.setWorking(c, true)
+	}
 	started := 0
 	for i, chat := range chats {
 		if _, paused := c.pauseState(); paused {

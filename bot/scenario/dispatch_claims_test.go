@@ -79,3 +79,42 @@ func TestFanOutClaimedAheadGoesOutOnceThroughAPause(t *testing.T) {
 		t.Errorf("no Due left out a whole batch (at most %d chats): nothing was claimed ahead", watch.maxBusy)
 	}
 }
+
+// The process lifts its memory budget for a fan-out (Working) as soon as a
+// batch is claimed, not once all of it is started: a batch is a second of
+// sends, and under the idle budget the collector ran all that second (the
+// three replicas' first second of a fan-out went at a fifth of the rate).
+func TestWorkingIsToldBeforeTheBatchIsSent(t *testing.T) {
+	e := newEnv(t)
+	tg := newPlatform(e.clock)
+	tg.hold = make(chan struct{})
+	e.subscribe(tgPlatform, "1", "2", "3")
+	e.outage()
+	p := e.policy
+	p.Workers = 1
+	var working sync.WaitGroup
+	working.Add(1)
+	var once sync.Once
+	d := delivery.NewDispatcher(e.store, []delivery.Channel{{Platform: tgPlatform, Notifier: tg, Policy: p}}, e.clock, quiet(), nil)
+	d.Working = func(w bool) {
+		if w {
+			once.Do(working.Done)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	defer func() { cancel(); close(tg.hold); <-done }()
+	select {
+	case <-tg.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no send started")
+	}
+	told := make(chan struct{})
+	go func() { working.Wait(); close(told) }()
+	select {
+	case <-told:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Working was not told while the batch's first send was on its way")
+	}
+}
