@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -55,9 +56,43 @@ type Outbox interface {
 	Finish(ctx context.Context, ids []int64, status DeliveryStatus, messageID, reason string, at time.Time) error
 	// Retry reschedules a row after a failed attempt.
 	Retry(ctx context.Context, id int64, next time.Time, attempts int, reason string) error
+	// Record writes many outcomes in one transaction, each as Finish or
+	// Retry would. When some are refused because another replica's claim
+	// holds their rows, the others are written and the error is a
+	// *RefusedError naming the refused ones; any other error means nothing
+	// was written.
+	Record(ctx context.Context, outs []Outcome) error
 	// Backlog counts pending rows per platform and the age of the oldest.
 	Backlog(ctx context.Context) (map[Platform]Backlog, error)
 }
+
+// Outcome is what became of one send, to be written to the outbox: rows
+// finished with Status (sent with MessageID, coalesced, gone, expired) at
+// At, or, with Status empty, the row IDs[0] rescheduled to Next with
+// Attempts. Reason says why, for people reading the outbox.
+type Outcome struct {
+	IDs       []int64
+	Status    DeliveryStatus
+	MessageID string
+	Reason    string
+	At        time.Time
+	Next      time.Time
+	Attempts  int
+}
+
+// RefusedError is Record's answer when the outcomes at the indexes Refused
+// were not written because their rows are claimed by another replica, which
+// sends them now; the other outcomes were written. It wraps ErrDeposed.
+type RefusedError struct {
+	Refused []int
+	Err     error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%d of the outcomes refused: %v", len(e.Refused), e.Err)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 // Backlog describes the pending rows of one platform.
 type Backlog struct {

@@ -52,15 +52,15 @@ func (d *Dispatcher) refused(ctx context.Context, c *lane, chat string, live []b
 	}
 	c.mu.Unlock()
 	if n >= DefaultRefusalsToEnd {
-		d.record(ctx, c, chat, outcome{ids: idsOf(live), status: bot.StatusGone,
-			reason: fmt.Sprintf("no rights to post, %d refusals in a row: %s", n, reason), at: at})
+		d.record(ctx, c, chat, bot.Outcome{IDs: idsOf(live), Status: bot.StatusGone,
+			Reason: fmt.Sprintf("no rights to post, %d refusals in a row: %s", n, reason), At: at})
 		d.metrics.Send(c.Platform, "gone", took)
 		d.log.Warn("the bot may not post in this chat: subscription ended", "platform", c.Platform, "chat", chat,
 			"refusals", n, "err", reason)
 		return
 	}
-	d.record(ctx, c, chat, outcome{ids: idsOf(live), status: bot.StatusExpired,
-		reason: fmt.Sprintf("dropped: no rights to post (refusal %d of %d): %s", n, DefaultRefusalsToEnd, reason), at: at})
+	d.record(ctx, c, chat, bot.Outcome{IDs: idsOf(live), Status: bot.StatusExpired,
+		Reason: fmt.Sprintf("dropped: no rights to post (refusal %d of %d): %s", n, DefaultRefusalsToEnd, reason), At: at})
 	d.metrics.Send(c.Platform, "no_rights", took)
 	d.log.Warn("the bot may not post in this chat: message dropped", "platform", c.Platform, "chat", chat,
 		"refusals", n, "ends_at", DefaultRefusalsToEnd, "err", reason)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -68,6 +69,10 @@ type Dispatcher struct {
 
 	workMu  sync.Mutex
 	working int // platforms whose last look found rows to send
+
+	// rec writes the workers' outcomes in batches while Run runs; nil
+	// otherwise (Flush writes each at once).
+	rec atomic.Pointer[recorder]
 }
 
 // lane is one platform as the dispatcher runs it: its Channel and the loop's
@@ -105,10 +110,15 @@ type lane struct {
 
 	// Outcomes decided but not yet written, by chat: the chat is not sent to
 	// again until they are written.
-	unrecorded map[string][]outcome
+	unrecorded map[string][]bot.Outcome
 	storeErr   error     // the store error of the current episode, nil when healthy
 	storeWait  time.Time // no store work before this time during an episode
 	storeFails int
+
+	// next is the batch of due chats claimed ahead (loop goroutine only);
+	// fetching is set while its query runs.
+	next     *ahead
+	fetching bool
 }
 
 // NewDispatcher builds a dispatcher over the given platforms.
@@ -133,7 +143,7 @@ func NewDispatcher(store DeliveryStore, chans []Channel, clk clock.Clock, log *s
 			c.Gate = NewGate(p, clk)
 		}
 		d.lanes = append(d.lanes, &lane{Channel: c, wake: make(chan struct{}, 1), busy: map[string]bool{},
-			unrecorded: map[string][]outcome{}, tried: map[string]bool{}, unanswered: map[string]int{},
+			unrecorded: map[string][]bot.Outcome{}, tried: map[string]bool{}, unanswered: map[string]int{},
 			failChats: map[string]bool{}, refusals: map[string]int{}})
 	}
 	return d
@@ -189,6 +199,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			cancelSends()
 		}
 	}()
+	// One write per worker (and per trial send) at most waits in the
+	// recorder's queue: each waits for its own to be written.
+	capacity := 0
+	for _, c := range d.lanes {
+		capacity += c.Policy.Workers + 1
+	}
+	rec := newRecorder(d.store, d.log, d.metrics, capacity)
+	go rec.run()
+	d.rec.Store(rec)
 	var wg sync.WaitGroup
 	for _, c := range d.lanes {
 		wg.Add(1)
@@ -197,6 +216,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); d.report(ctx) }()
 	wg.Wait()
+	d.rec.Store(nil)
+	rec.close() // every worker has returned: nothing is left in its queue
 	d.recordAtExit(ctx)
 }
 
@@ -220,16 +241,20 @@ func (d *Dispatcher) loop(ctx, sendCtx context.Context, c *lane) {
 	sem := make(chan struct{}, c.Policy.Workers)
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
+	defer c.dropAhead()
 	for ctx.Err() == nil {
 		now := d.now()
 		if wait := c.storeBlocked(now); wait > 0 {
+			c.dropAhead()
 			d.sleep(ctx, c, wait)
 			continue
 		}
 		if !d.recordHeld(ctx, c) {
+			c.dropAhead()
 			continue
 		}
 		if trialAt, paused := c.pauseState(); paused {
+			c.dropAhead()
 			if wait := trialAt.Sub(now); wait > 0 {
 				d.sleep(ctx, c, wait)
 				continue

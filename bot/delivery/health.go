@@ -91,14 +91,15 @@ func (d *Dispatcher) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog,
 }
 
 // Settled reports whether every platform loop sleeps on its clock with
-// nothing to do before its timer: no chat in flight, no wake-up on its way.
+// nothing to do before its timer: no chat in flight, no claim being read
+// ahead, no wake-up on its way.
 // Whoever drives a manual clock (the in-process scenarios) moves it only
 // then, so the clock never runs ahead of a loop or of a worker not yet run.
 func (d *Dispatcher) Settled() bool {
 	now := d.now()
 	for _, c := range d.lanes {
 		c.mu.Lock()
-		rest := len(c.busy) == 0 && c.asleepUntil.After(now)
+		rest := len(c.busy) == 0 && !c.fetching && c.asleepUntil.After(now)
 		c.mu.Unlock()
 		if !rest {
 			return false

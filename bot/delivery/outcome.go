@@ -2,60 +2,68 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 )
 
-// outcome is one write to the outbox: finishing rows, or rescheduling one.
-type outcome struct {
-	ids      []int64
-	status   bot.DeliveryStatus // empty for a reschedule
-	msgID    string
-	reason   string
-	at       time.Time
-	next     time.Time // reschedule only
-	attempts int       // reschedule only
-}
-
-// record writes an outcome, or keeps it in memory when the store refuses:
-// the chat is then left alone until recordHeld gets it written.
-func (d *Dispatcher) record(ctx context.Context, c *lane, chat string, o outcome) {
+// record writes a chat's outcomes, or keeps them in memory when the store
+// refuses: the chat is then left alone until recordHeld gets them written.
+// While the loops run, the recorder writes them with other workers'
+// outcomes in one transaction; record returns once they are written, so
+// the chat stays busy (and its worker's slot taken) until then.
+func (d *Dispatcher) record(ctx context.Context, c *lane, chat string, outs ...bot.Outcome) {
 	c.mu.Lock()
 	held := len(c.unrecorded[chat]) > 0
 	if held {
-		c.unrecorded[chat] = append(c.unrecorded[chat], o)
+		c.unrecorded[chat] = append(c.unrecorded[chat], outs...)
 	}
 	c.mu.Unlock()
 	if held {
 		return // keep the order of a chat's outcomes
 	}
-	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := d.write(rec, o); err != nil {
-		c.mu.Lock()
-		c.unrecorded[chat] = append(c.unrecorded[chat], o)
-		c.mu.Unlock()
-		d.storeFailed(c, err)
+	var err error
+	if r := d.rec.Load(); r != nil {
+		err = r.submit(outs)
+	} else {
+		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		err = writeOutcomes(rec, d.store, outs, d.log, d.metrics)
+		cancel()
 	}
+	if err == nil || d.claimedElsewhere(c, chat, err) {
+		return
+	}
+	c.mu.Lock()
+	c.unrecorded[chat] = append(c.unrecorded[chat], outs...)
+	c.mu.Unlock()
+	d.storeFailed(c, err)
 }
 
-func (d *Dispatcher) write(ctx context.Context, o outcome) error {
-	if o.status == "" {
-		return d.store.Retry(ctx, o.ids[0], o.next, o.attempts, o.reason)
+// claimedElsewhere reports whether err is the store refusing some outcomes because
+// another replica claimed their rows (the others were written): those are
+// dropped, since that replica sends them now; a message this replica sent
+// meanwhile may arrive twice, so it is logged.
+func (d *Dispatcher) claimedElsewhere(c *lane, chat string, err error) bool {
+	var ref *bot.RefusedError
+	if !errors.As(err, &ref) {
+		return false
 	}
-	return d.store.Finish(ctx, o.ids, o.status, o.msgID, o.reason, o.at)
+	d.log.Error("outcomes refused: another replica has claimed these rows and sends them; a message sent meanwhile may arrive twice",
+		"platform", c.Platform, "chat", chat, "count", len(ref.Refused), "err", ref.Err)
+	return true
 }
 
 func (d *Dispatcher) reschedule(ctx context.Context, c *lane, r bot.Delivery, next time.Time, attempts int, reason string) {
-	d.record(ctx, c, r.Chat.ID, outcome{ids: []int64{r.ID}, next: next, attempts: attempts, reason: reason})
+	d.record(ctx, c, r.Chat.ID, bot.Outcome{IDs: []int64{r.ID}, Next: next, Attempts: attempts, Reason: reason})
 	c.mu.Lock()
 	c.retries = append(c.retries, next)
 	c.mu.Unlock()
 }
 
-// recordHeld writes the outcomes held in memory; it reports whether none is
-// left. It does nothing while a store episode's backoff runs.
+// recordHeld writes the outcomes held in memory, all in one transaction
+// (each chat's in order); it reports whether none is left. It does nothing
+// while a store episode's backoff runs.
 func (d *Dispatcher) recordHeld(ctx context.Context, c *lane) bool {
 	c.mu.Lock()
 	if len(c.unrecorded) == 0 {
@@ -67,26 +75,21 @@ func (d *Dispatcher) recordHeld(ctx context.Context, c *lane) bool {
 		return false
 	}
 	held := c.unrecorded
-	c.unrecorded = map[string][]outcome{}
+	c.unrecorded = map[string][]bot.Outcome{}
 	c.mu.Unlock()
-	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	var failed error
-	for chat, outs := range held {
-		for i, o := range outs {
-			if failed == nil {
-				failed = d.write(rec, o)
-			}
-			if failed != nil {
-				c.mu.Lock()
-				c.unrecorded[chat] = append(c.unrecorded[chat], outs[i:]...)
-				c.mu.Unlock()
-				break
-			}
-		}
+	var outs []bot.Outcome
+	for _, o := range held {
+		outs = append(outs, o...)
 	}
-	if failed != nil {
-		d.storeFailed(c, failed)
+	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := writeOutcomes(rec, d.store, outs, d.log, d.metrics); err != nil && !d.claimedElsewhere(c, "", err) {
+		c.mu.Lock()
+		for chat, o := range held {
+			c.unrecorded[chat] = append(o, c.unrecorded[chat]...)
+		}
+		c.mu.Unlock()
+		d.storeFailed(c, err)
 		return false
 	}
 	d.storeOK(c)

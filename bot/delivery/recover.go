@@ -29,5 +29,5 @@ func (d *Dispatcher) survive(ctx context.Context, c *lane, rows []bot.Delivery) 
 			d.log.Error("panic while recording a panicked row", "platform", c.Platform, "chat", chat, "err", fmt.Sprint(r))
 		}
 	}()
-	d.record(ctx, c, chat, outcome{ids: idsOf(rows), status: bot.StatusExpired, reason: reason, at: d.now()})
+	d.record(ctx, c, chat, bot.Outcome{IDs: idsOf(rows), Status: bot.StatusExpired, Reason: reason, At: d.now()})
 }

@@ -36,6 +36,9 @@ type platform struct {
 	panics  map[string]bool  // a chat whose every send panics (rendering it, say)
 	chatAt  map[string][]time.Time
 	held    chan struct{} // receives once per send that is blocked
+	// downAfter, when set, takes the platform down once it has delivered
+	// that many messages (until setDown(false)).
+	downAfter int
 }
 
 func newPlatform(clock *bottest.Clock) *platform {
@@ -46,6 +49,9 @@ func (p *platform) Send(ctx context.Context, chat string, m bot.Message) (string
 	p.mu.Lock()
 	p.calls++
 	p.callsAt = append(p.callsAt, p.clock.Now())
+	if p.downAfter > 0 && p.deliveredLocked() >= p.downAfter {
+		p.down, p.downAfter = true, 0
+	}
 	down, hold, chatErr, panics := p.down, p.hold, p.chatErr[chat], p.panics[chat]
 	if p.chatAt == nil {
 		p.chatAt = map[string][]time.Time{}
@@ -99,10 +105,16 @@ func (p *platform) count(chat string) int { p.mu.Lock(); defer p.mu.Unlock(); re
 func (p *platform) total() (calls, delivered int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.calls, p.deliveredLocked()
+}
+
+// deliveredLocked counts the messages delivered; p.mu must be held.
+func (p *platform) deliveredLocked() int {
+	n := 0
 	for _, ms := range p.got {
-		delivered += len(ms)
+		n += len(ms)
 	}
-	return p.calls, delivered
+	return n
 }
 
 // loop runs a dispatcher's real loop on the env's manual clock.

@@ -90,7 +90,11 @@ func (sqliteDialect) claim() claimSQL { return claimSQL{column: `''`} }
 // SQLite walks the left table of a CROSS JOIN first, in the order asked.
 func (sqliteDialect) newestFirst() (string, string) { return "", "" }
 
-func (sqliteDialect) claimLost(context.Context, q, []int64) error { return nil }
+// Without claims no outcome is ever refused.
+func (sqliteDialect) claimsLost(context.Context, q, []int64) (map[int64]string, error) {
+	return nil, nil
+}
+func (sqliteDialect) refuse(map[int64]string) error { return bot.ErrDeposed }
 
 // due reads outside a transaction: reads never wait for a writer in WAL
 // mode, and the dispatcher's busy chats alone keep it from taking a chat

@@ -100,9 +100,12 @@ type dialect interface {
 	newestFirst() (before, after string)
 	// claim is the outbox columns and conditions of claims by replicas.
 	claim() claimSQL
-	// claimLost fails with bot.ErrDeposed when another replica's claim
-	// kept a fenced update from some of ids.
-	claimLost(ctx context.Context, tx q, ids []int64) error
+	// claimsLost finds which of ids are still pending under another
+	// replica's claim (a fenced update left them), with that replica's name.
+	claimsLost(ctx context.Context, tx q, ids []int64) (map[int64]string, error)
+	// refuse is the error for outcomes refused because of the claims lost
+	// (wrapping bot.ErrDeposed); it tells the replica it was deposed.
+	refuse(lost map[int64]string) error
 	// recordRegion is the upsert of a region's latest round, its args
 	// region, at, verdict, causes.
 	recordRegion() string

@@ -98,6 +98,7 @@ func Run(t *testing.T, b Backend) {
 		{"SubscribedBy", subscribedByTests},
 		{"State", stateTests},
 		{"Outbox", outboxTests},
+		{"Record", recordTests},
 		{"FanOut", fanOutTests},
 		{"History", historyTests},
 		{"Settings", settingsTests},
