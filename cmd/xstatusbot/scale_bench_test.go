@@ -126,7 +126,7 @@ func runScale(b *testing.B, bin string, s scaleStore, db scaleDB) scaleResult {
 	env["LOG_LEVEL"] = "info" // the "state changed" line
 	env["PROBE_DOWN_AFTER"] = "1"
 	env["PROBE_REGION"] = "r1"
-	env["TELEGRAM_RATE_LIMIT"] = strconv.FormatFloat(cfg.tgRate, 'f', -1, 64)
+	withTelegramRate(env, cfg.tgRate)
 	env["DELIVERY_WORKERS"] = strconv.Itoa(cfg.workers)
 	withTelegram(env, tg.Endpoint())
 	in := startBinary(b, bin, b.TempDir(), env)
