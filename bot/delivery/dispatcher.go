@@ -66,6 +66,13 @@ type Dispatcher struct {
 	// Fence, if set, is asked right before each send whether this replica
 	// may still send (Leader.Fence): an error leaves the rows pending, unsent.
 	Fence func(now time.Time) error
+	// BacklogSource, if set, is where the progress lines and the backlog metrics
+	// read the pending rows, instead of the store: one reading shared with
+	// /healthz (web.CachedBacklog) rather than a second count of every
+	// pending row. Set before Run.
+	BacklogSource interface {
+		Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
+	}
 
 	workMu  sync.Mutex
 	working int // platforms whose last look found rows to send

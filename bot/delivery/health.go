@@ -56,7 +56,13 @@ func (d *Dispatcher) report(ctx context.Context) {
 			return
 		case <-d.clock.After(d.progressEvery):
 		}
-		backlog, err := d.store.Backlog(ctx)
+		var reader interface {
+			Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
+		} = d.store
+		if d.BacklogSource != nil {
+			reader = d.BacklogSource
+		}
+		backlog, err := reader.Backlog(ctx)
 		if err != nil {
 			continue
 		}

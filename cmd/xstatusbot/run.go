@@ -216,6 +216,7 @@ func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, 
 	disp.ShutdownGrace = cfg.DeliveryShutdownGrace
 	disp.Working = budget
 	disp.Fence = fence
+	disp.BacklogSource = view.Backlogger // the reading /healthz shows, not a second count
 	if backlog, err := store.Backlog(ctx); err == nil {
 		for p, b := range backlog {
 			if !slices.ContainsFunc(channels, func(c delivery.Channel) bool { return c.Platform == p }) {
