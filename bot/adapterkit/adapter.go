@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/command"
@@ -63,8 +63,8 @@ type Deps struct {
 	Log      *slog.Logger
 	Clock    clock.Clock
 	Delivery DeliverySettings
-	// Metrics registers the adapter's own collectors, if any.
-	Metrics prometheus.Registerer
+	// Metrics holds the adapter's own metrics, if any (nil: none).
+	Metrics *vm.Set
 	// Stdout is the program's standard output (the console writes alerts there).
 	Stdout io.Writer
 	// Commands is the per-person command limit shared by every adapter

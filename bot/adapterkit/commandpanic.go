@@ -1,11 +1,12 @@
 package adapterkit
 
 import (
-	"errors"
 	"sync/atomic"
 
-	"github.com/prometheus/client_golang/prometheus"
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
 // Panics counts the panics an adapter recovered while handling one update,
@@ -13,24 +14,16 @@ import (
 // process goes on. A nil *Panics counts nothing.
 type Panics struct {
 	n       atomic.Int64
-	counter prometheus.Counter
+	counter *vm.Counter // nil without a set
 }
 
-// NewPanics builds the counter of platform p and registers it as
-// xstatusbot_handler_panics_total{platform=p} (reg may be nil).
-func NewPanics(reg prometheus.Registerer, p bot.Platform) *Panics {
-	c := prometheus.NewCounter(prometheus.CounterOpts{
-		Name:        "xstatusbot_handler_panics_total",
-		Help:        "Panics recovered while handling one update, interaction or command answer; each was skipped.",
-		ConstLabels: prometheus.Labels{"platform": string(p)},
-	})
-	if reg != nil {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if errors.As(err, &already) {
-				c = already.ExistingCollector.(prometheus.Counter)
-			}
-		}
+// NewPanics builds the counter of platform p as
+// xstatusbot_handler_panics_total{platform=p} in set (which may be nil).
+// Built twice in one set, both share the one counter.
+func NewPanics(set *vm.Set, p bot.Platform) *Panics {
+	var c *vm.Counter
+	if set != nil {
+		c = set.GetOrCreateCounter(metrics.Name("xstatusbot_handler_panics_total", "platform", string(p)))
 	}
 	return &Panics{counter: c}
 }
@@ -41,7 +34,9 @@ func (p *Panics) Inc() {
 		return
 	}
 	p.n.Add(1)
-	p.counter.Inc()
+	if p.counter != nil {
+		p.counter.Inc()
+	}
 }
 
 // Count is how many panics were recovered.

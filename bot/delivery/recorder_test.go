@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/metrics/metricstest"
 	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 )
@@ -220,10 +219,10 @@ func TestRecorderPanicHoldsTheOutcomeUntilWritten(t *testing.T) {
 	s.panics = 1
 	sent := &counter{}
 	clk := bottest.NewClock(t0.Add(time.Minute))
-	reg := prometheus.NewRegistry()
+	set := metrics.NewSet()
 	logs := &bottest.Buffer{}
 	d := delivery.NewDispatcher(s, []delivery.Channel{{Platform: tg, Notifier: sent, Policy: policy(1)}},
-		clk, slog.New(slog.NewTextHandler(logs, nil)), metrics.New(reg))
+		clk, slog.New(slog.NewTextHandler(logs, nil)), metrics.New(set))
 	run(t, d)
 	d.Wake()
 	bottest.Eventually(t, "the first outcome held", func() bool { return d.Platforms()[tg].Unrecorded == 1 })
@@ -236,20 +235,7 @@ func TestRecorderPanicHoldsTheOutcomeUntilWritten(t *testing.T) {
 	if !strings.Contains(logs.String(), "panic while recording delivery outcomes") {
 		t.Errorf("the panic was not logged:\n%s", logs)
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var panics float64
-	for _, f := range families {
-		if f.GetName() == "xstatusbot_panics_total" {
-			for _, m := range f.GetMetric() {
-				if m.GetLabel()[0].GetValue() == "recorder" {
-					panics = m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
+	panics, _ := metricstest.Value(t, set, `xstatusbot_panics_total{where="recorder"}`)
 	if panics != 1 {
 		t.Errorf(`xstatusbot_panics_total{where="recorder"} = %v, want 1`, panics)
 	}

@@ -3,14 +3,17 @@ package discord
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"slices"
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 )
 
 // Platform is the name Discord channels are stored under.
@@ -66,16 +69,13 @@ func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 	policy := deps.Delivery.Policy(s.Rate)
 	policy.PerChat = 0 // discordgo keeps Discord's per-route buckets itself
 	if deps.Metrics != nil {
-		gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "xstatusbot_discord_invalid_requests",
-			Help: "Answers Discord counts towards its IP ban (401, 403, 429) in the last 10 minutes.",
-		}, func() float64 { return float64(a.InvalidRequests()) })
-		if err := deps.Metrics.Register(gauge); err != nil {
-			return nil, err
+		// Answers Discord counts towards its IP ban (401, 403, 429) in the last 10 minutes.
+		const invalid = "xstatusbot_discord_invalid_requests"
+		if slices.Contains(deps.Metrics.ListMetricNames(), invalid) {
+			return nil, fmt.Errorf("discord: metric %s is already in the set", invalid)
 		}
-		if err := deps.Metrics.Register(ShardCollector(a)); err != nil {
-			return nil, err
-		}
+		deps.Metrics.NewGauge(invalid, func() float64 { return float64(a.InvalidRequests()) })
+		deps.Metrics.RegisterMetricsWriter(func(w io.Writer) { WriteShardMetrics(w, a) })
 	}
 	return &adapterkit.Adapter{
 		Channel: delivery.Channel{Platform: Platform, Notifier: a, Policy: policy, State: a.State},
@@ -84,34 +84,28 @@ func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 	}, nil
 }
 
-// ShardCollector exposes each gateway shard of a as
-// xstatusbot_discord_shard_connected{shard} (1 while its session is up, else
-// 0) and xstatusbot_discord_shard_guilds{shard}, read at every scrape.
-func ShardCollector(a *Bot) prometheus.Collector { return shardCollector{a} }
-
-var (
-	shardConnectedDesc = prometheus.NewDesc("xstatusbot_discord_shard_connected",
-		"1 while the Discord gateway session of the shard is up, else 0.", []string{"shard"}, nil)
-	shardGuildsDesc = prometheus.NewDesc("xstatusbot_discord_shard_guilds",
-		"Servers Discord sends on the shard.", []string{"shard"}, nil)
-)
-
-type shardCollector struct{ a *Bot }
-
-func (c shardCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- shardConnectedDesc
-	ch <- shardGuildsDesc
-}
-
-func (c shardCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, sh := range c.a.Shards() {
-		id := strconv.Itoa(sh.ID)
-		up := 0.0
+// WriteShardMetrics writes each gateway shard of a as
+// xstatusbot_discord_shard_connected{shard} (1 while the Discord gateway
+// session of the shard is up, else 0) and xstatusbot_discord_shard_guilds{shard}
+// (servers Discord sends on the shard), read at every scrape; nothing
+// before the shards exist.
+func WriteShardMetrics(w io.Writer, a *Bot) {
+	shards := a.Shards()
+	if len(shards) == 0 {
+		return
+	}
+	const connected, guilds = "xstatusbot_discord_shard_connected", "xstatusbot_discord_shard_guilds"
+	vm.WriteMetadataIfNeeded(w, connected, "gauge")
+	for _, sh := range shards {
+		up := 0
 		if sh.State == bot.PlatformReady {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(shardConnectedDesc, prometheus.GaugeValue, up, id)
-		ch <- prometheus.MustNewConstMetric(shardGuildsDesc, prometheus.GaugeValue, float64(sh.Guilds), id)
+		fmt.Fprintf(w, "%s %d\n", metrics.Name(connected, "shard", strconv.Itoa(sh.ID)), up)
+	}
+	vm.WriteMetadataIfNeeded(w, guilds, "gauge")
+	for _, sh := range shards {
+		fmt.Fprintf(w, "%s %d\n", metrics.Name(guilds, "shard", strconv.Itoa(sh.ID)), sh.Guilds)
 	}
 }
 

@@ -4,18 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/metrics/metricstest"
 )
 
 // guildOn returns a server id whose events Discord sends on shard of count.
@@ -307,40 +309,27 @@ func TestParseShards(t *testing.T) {
 func TestShardMetrics(t *testing.T) {
 	h := startAdapter(t, harnessOpt{fakeOpts: []discordtest.Option{discordtest.WithShards(2, 2)}})
 	bottest.Eventually(t, "both shards ready", func() bool { return allShardsReady(h.a, 2) })
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(ShardCollector(h.a))
+	set := metrics.NewSet()
+	set.RegisterMetricsWriter(func(w io.Writer) { WriteShardMetrics(w, h.a) })
 	gauges := func() map[string]float64 {
 		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]float64{}
-		for _, mf := range mfs {
-			for _, m := range mf.GetMetric() {
-				shard := ""
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "shard" {
-						shard = l.GetValue()
-					}
-				}
-				out[mf.GetName()+"{"+shard+"}"] = m.GetGauge().GetValue()
-			}
-		}
-		return out
+		return metricstest.Series(t, set)
 	}
 	want := map[string]float64{
-		"xstatusbot_discord_shard_connected{0}": 1, "xstatusbot_discord_shard_connected{1}": 1,
-		"xstatusbot_discord_shard_guilds{0}": 0, "xstatusbot_discord_shard_guilds{1}": 0,
+		`xstatusbot_discord_shard_connected{shard="0"}`: 1, `xstatusbot_discord_shard_connected{shard="1"}`: 1,
+		`xstatusbot_discord_shard_guilds{shard="0"}`: 0, `xstatusbot_discord_shard_guilds{shard="1"}`: 0,
 	}
 	if got := gauges(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("gauges %v, want %v", got, want)
 	}
+	if typ := metricstest.Type(t, set, "xstatusbot_discord_shard_guilds"); typ != "gauge" {
+		t.Errorf("TYPE of the shard guilds %q, want gauge", typ)
+	}
 	h.fake.CutShard(0)
 	bottest.Eventually(t, "shard 0 disconnected in the gauge", func() bool {
 		g := gauges()
-		return g["xstatusbot_discord_shard_connected{0}"] == 0 && g["xstatusbot_discord_shard_connected{1}"] == 1
+		return g[`xstatusbot_discord_shard_connected{shard="0"}`] == 0 && g[`xstatusbot_discord_shard_connected{shard="1"}`] == 1
 	})
 	h.fake.Recover()
-	bottest.Eventually(t, "shard 0 connected again", func() bool { return gauges()["xstatusbot_discord_shard_connected{0}"] == 1 })
+	bottest.Eventually(t, "shard 0 connected again", func() bool { return gauges()[`xstatusbot_discord_shard_connected{shard="0"}`] == 1 })
 }

@@ -7,19 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
 	"github.com/xstatusbot/xstatusbot/bot/leader"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/metrics/metricstest"
 )
 
 // lease is one lease row shared by replicas, on the test's clock: what the
@@ -142,18 +141,18 @@ func (w *work) maxAtOnce() int { w.mu.Lock(); defer w.mu.Unlock(); return w.max 
 
 type leaderRun struct {
 	l      *leader.Leader
-	reg    *prometheus.Registry
+	set    *vm.Set
 	cancel context.CancelFunc
 	done   chan error
 }
 
 func startLeader(t *testing.T, clock *bottest.Clock, r *replica, w *work) *leaderRun {
 	t.Helper()
-	reg := prometheus.NewRegistry()
+	set := metrics.NewSet()
 	lr := &leaderRun{
 		l: &leader.Leader{Lease: r, Clock: clock, TTL: 9 * time.Second, Every: 3 * time.Second,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(reg)},
-		reg: reg, done: make(chan error, 1),
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(set)},
+		set: set, done: make(chan error, 1),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	lr.cancel = cancel
@@ -215,31 +214,23 @@ func TestLeaderOneAtATimeAndHandOverOnStop(t *testing.T) {
 	if w.maxAtOnce() != 1 {
 		t.Fatalf("%d replicas worked at once, want 1", w.maxAtOnce())
 	}
-	assertLeaderMetrics(t, a.reg, 0, 1, 1)
-	assertLeaderMetrics(t, b.reg, 1, 1, 0)
+	assertLeaderMetrics(t, a.set, 0, 1, 1)
+	assertLeaderMetrics(t, b.set, 1, 1, 0)
 }
 
-func assertLeaderMetrics(t *testing.T, reg *prometheus.Registry, leader float64, gained, lost int) {
+func assertLeaderMetrics(t *testing.T, set *vm.Set, leader float64, gained, lost int) {
 	t.Helper()
-	want := fmt.Sprintf(`# HELP xstatusbot_leader 1 while this replica holds the leader lease, else 0.
-# TYPE xstatusbot_leader gauge
-xstatusbot_leader %v
-`, leader)
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "xstatusbot_leader"); err != nil {
-		t.Error(err)
+	if typ := metricstest.Type(t, set, "xstatusbot_leader"); typ != "gauge" {
+		t.Errorf("TYPE of xstatusbot_leader %q, want gauge", typ)
+	}
+	if got, want := metricstest.Family(t, set, "xstatusbot_leader"), map[string]float64{"xstatusbot_leader": leader}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("xstatusbot_leader series %v, want %v", got, want)
 	}
 	changes := map[string]int{"gained": gained, "lost": lost}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]int{}
-	for _, mf := range mfs {
-		if mf.GetName() == "xstatusbot_leadership_changes_total" {
-			for _, m := range mf.GetMetric() {
-				got[m.GetLabel()[0].GetValue()] = int(m.GetCounter().GetValue())
-			}
-		}
+	for k := range changes {
+		v, _ := metricstest.Value(t, set, metrics.Name("xstatusbot_leadership_changes_total", "change", k))
+		got[k] = int(v)
 	}
 	for k, v := range changes {
 		if got[k] != v {

@@ -1,111 +1,141 @@
-// Package metrics holds the bot's Prometheus collectors: rounds and
-// verdicts, state changes, sends and backlog per platform, leadership, and
-// panics recovered.
+// Package metrics holds the bot's Prometheus metrics: rounds and verdicts,
+// state changes, sends and backlog per platform, leadership, and panics
+// recovered. They live in one *vm.Set per process (NewSet), written in the
+// Prometheus text format by github.com/VictoriaMetrics/metrics.
 package metrics
 
 import (
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
 
-// Metrics are the Prometheus collectors of the service. A nil *Metrics records nothing.
-type Metrics struct {
-	latency     *prometheus.HistogramVec
-	failures    *prometheus.CounterVec
-	rounds      *prometheus.CounterVec
-	state       *prometheus.GaugeVec
-	transitions *prometheus.CounterVec
-	sends       *prometheus.CounterVec
-	sendLatency *prometheus.HistogramVec
-	depth       *prometheus.GaugeVec
-	oldest      *prometheus.GaugeVec
-	platState   *prometheus.GaugeVec
-	unrecorded  *prometheus.GaugeVec
-	leader      prometheus.Gauge
-	leaderships *prometheus.CounterVec
-	regions     *prometheus.GaugeVec
-	panics      *prometheus.CounterVec
-	reports     *prometheus.GaugeVec
-	crowd       prometheus.Gauge
+// NewSet makes the set of metrics of one process (or of one test). It also
+// turns on the library's # HELP and # TYPE lines, a switch of the whole
+// process that this code base only ever turns on: Prometheus then knows each
+// family's type. The library writes no help text; README.md lists the metrics
+// and what they mean.
+func NewSet() *vm.Set {
+	vm.ExposeMetadata(true)
+	return vm.NewSet()
 }
 
-// New registers the collectors with reg.
-func New(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "xstatusbot_probe_latency_seconds", Help: "Latency of each probe request by target.",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2, 3, 5, 10, 30},
-		}, []string{"target"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xstatusbot_probe_failures_total", Help: "Failed probe checks by target and failure class.",
-		}, []string{"target", "class"}),
-		rounds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xstatusbot_rounds_total", Help: "Probe rounds by verdict.",
-		}, []string{"verdict"}),
-		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "xstatusbot_state", Help: "1 for X's current announced state, 0 for the others.",
-		}, []string{"state"}),
-		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xstatusbot_transitions_total", Help: "State changes by new state, including those the flap rule keeps quiet.",
-		}, []string{"to"}),
-		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "xstatusbot_notifications_total", Help: "Notification attempts by platform and outcome (sent, retry, unavailable, rate_limited, no_rights, gone, expired, migrated, panic).",
-		}, []string{"platform", "outcome"}),
-		sendLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "xstatusbot_send_latency_seconds", Help: "Duration of one send call to a platform.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"platform"}),
-		depth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "xstatusbot_outbox_pending", Help: "Undelivered notifications by platform.",
-		}, []string{"platform"}),
-		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "xstatusbot_outbox_oldest_age_seconds", Help: "Age of the oldest undelivered notification by platform.",
-		}, []string{"platform"}),
+// Name is the series name{k="v",...} for the family name and the label
+// pairs kv (name, value, name, value...), the form every GetOrCreate of
+// github.com/VictoriaMetrics/metrics takes. Labels are sorted by name, as
+// Prometheus's own client wrote them. Values are escaped as the text
+// format wants (backslash, double quote, line feed), so a value from the
+// configuration or from outside cannot break the exposition. Label names
+// are the caller's constants. A value must never be a secret.
+func Name(name string, kv ...string) string {
+	if len(kv) == 0 {
+		return name
 	}
-	m.platState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "xstatusbot_platform_state", Help: "1 for each platform's current state (connecting, ready, unavailable, unauthorized), 0 for the others.",
-	}, []string{"platform", "state"})
-	m.unrecorded = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "xstatusbot_outbox_unrecorded", Help: "Delivery outcomes held in memory because the store refused them.",
-	}, []string{"platform"})
-	m.leader = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "xstatusbot_leader", Help: "1 while this replica holds the leader lease, else 0.",
-	})
-	m.leaderships = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "xstatusbot_leadership_changes_total", Help: "Times this replica became leader (gained) or stopped leading (lost).",
-	}, []string{"change"})
-	m.regions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "xstatusbot_region_verdict", Help: "1 for each fresh region's verdict in the last vote (up, degraded, down, unknown), 0 for the others.",
-	}, []string{"region", "verdict"})
-	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "xstatusbot_panics_total", Help: "Panics recovered, by where: the row or item at fault is failed and the process goes on.",
-	}, []string{"where"})
-	m.reports = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "xstatusbot_crowd_reports", Help: "People's reports counted in the last window by kind, as of the last round.",
-	}, []string{"kind"})
-	m.crowd = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "xstatusbot_crowd_signal", Help: "1 while people's reports raise the crowd signal (X reported degraded), else 0.",
-	})
-	reg.MustRegister(m.panics, m.reports, m.crowd)
-	reg.MustRegister(m.latency, m.failures, m.rounds, m.state, m.transitions, m.sends, m.sendLatency, m.depth, m.oldest,
-		m.platState, m.unrecorded, m.leader, m.leaderships, m.regions)
-	return m
+	if !labelsSorted(kv) {
+		pairs := make([][2]string, 0, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			pairs = append(pairs, [2]string{kv[i], kv[i+1]})
+		}
+		slices.SortStableFunc(pairs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+		kv = make([]string, 0, 2*len(pairs))
+		for _, p := range pairs {
+			kv = append(kv, p[0], p[1])
+		}
+	}
+	var b strings.Builder
+	b.WriteString(name)
+	b.WriteByte('{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(kv[i])
+		b.WriteString(`="`)
+		labelEscaper.WriteString(&b, kv[i+1])
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func labelsSorted(kv []string) bool {
+	for i := 2; i+1 < len(kv); i += 2 {
+		if kv[i] < kv[i-2] {
+			return false
+		}
+	}
+	return true
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// The buckets of the two latency histograms, in seconds.
+var (
+	probeBuckets = []float64{.05, .1, .25, .5, 1, 2, 3, 5, 10, 30}
+	sendBuckets  = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10} // Prometheus's default buckets
+)
+
+// Metrics are the service's metrics, in one set. A nil *Metrics records nothing.
+type Metrics struct {
+	set *vm.Set
+
+	mu      sync.Mutex          // guards shown
+	shown   map[string][]string // per family replaced as a whole: its series now shown
+	leader  *vm.Gauge
+	crowdOn *vm.Gauge
+}
+
+// New makes the metrics in set.
+func New(set *vm.Set) *Metrics {
+	return &Metrics{
+		set:     set,
+		shown:   map[string][]string{},
+		leader:  set.GetOrCreateGauge("xstatusbot_leader", nil),
+		crowdOn: set.GetOrCreateGauge("xstatusbot_crowd_signal", nil),
+	}
+}
+
+func (m *Metrics) inc(name string, kv ...string) { m.set.GetOrCreateCounter(Name(name, kv...)).Inc() }
+
+func (m *Metrics) gauge(v float64, name string, kv ...string) {
+	m.set.GetOrCreateGauge(Name(name, kv...), nil).Set(v)
+}
+
+// replace shows exactly the series of values in family, as a reset of a
+// labelled gauge did: the family's other series disappear.
+func (m *Metrics) replace(family string, values map[string]float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, name := range m.shown[family] {
+		if _, ok := values[name]; !ok {
+			m.set.UnregisterMetric(name)
+		}
+	}
+	names := make([]string, 0, len(values))
+	for name, v := range values {
+		m.set.GetOrCreateGauge(name, nil).Set(v)
+		names = append(names, name)
+	}
+	m.shown[family] = names
 }
 
 func (m *Metrics) ObserveRound(r probe.Round) {
 	if m == nil {
 		return
 	}
-	m.rounds.WithLabelValues(string(r.Verdict)).Inc()
+	m.inc("xstatusbot_rounds_total", "verdict", string(r.Verdict))
 	for _, results := range [][]probe.Result{r.Targets, r.Controls} {
 		for _, t := range results {
-			m.latency.WithLabelValues(t.Target).Observe(t.Latency.Seconds())
+			m.set.GetOrCreatePrometheusHistogramExt(Name("xstatusbot_probe_latency_seconds", "target", t.Target), probeBuckets).
+				Update(t.Latency.Seconds())
 			if !t.OK() {
-				m.failures.WithLabelValues(t.Target, string(t.Class)).Inc()
+				m.inc("xstatusbot_probe_failures_total", "target", t.Target, "class", string(t.Class))
 			}
 		}
 	}
@@ -120,7 +150,7 @@ func (m *Metrics) SetState(s probe.State) {
 		if st == s {
 			v = 1
 		}
-		m.state.WithLabelValues(string(st)).Set(v)
+		m.gauge(v, "xstatusbot_state", "state", string(st))
 	}
 }
 
@@ -129,63 +159,68 @@ func (m *Metrics) Crowd(c bot.Crowd) {
 	if m == nil {
 		return
 	}
-	m.reports.Reset()
+	const family = "xstatusbot_crowd_reports"
+	values := map[string]float64{}
 	for _, k := range bot.ReportKinds {
-		m.reports.WithLabelValues(string(k)).Set(0)
+		values[Name(family, "kind", string(k))] = 0
 	}
 	for _, k := range c.Kinds {
-		m.reports.WithLabelValues(string(k.Kind)).Set(float64(k.Count))
+		values[Name(family, "kind", string(k.Kind))] = float64(k.Count)
 	}
+	m.replace(family, values)
 	v := 0.0
 	if c.Signal {
 		v = 1
 	}
-	m.crowd.Set(v)
+	m.crowdOn.Set(v)
 }
 
-// regionVerdicts shows the regions of the last vote; regions no longer
+// RegionVerdicts shows the regions of the last vote; regions no longer
 // fresh disappear.
 func (m *Metrics) RegionVerdicts(regions []bot.RegionVerdict) {
 	if m == nil {
 		return
 	}
-	m.regions.Reset()
+	const family = "xstatusbot_region_verdict"
+	values := map[string]float64{}
 	for _, r := range regions {
 		for _, v := range []probe.Verdict{probe.VerdictUp, probe.VerdictDegraded, probe.VerdictDown, probe.VerdictUnknown, bot.VerdictSilent} {
 			x := 0.0
 			if v == r.Verdict {
 				x = 1
 			}
-			m.regions.WithLabelValues(r.Region, string(v)).Set(x)
+			values[Name(family, "region", r.Region, "verdict", string(v))] = x
 		}
 	}
+	m.replace(family, values)
 }
 
 func (m *Metrics) Transition(tr *probe.Transition) {
 	if m == nil {
 		return
 	}
-	m.transitions.WithLabelValues(string(tr.To)).Inc()
+	m.inc("xstatusbot_transitions_total", "to", string(tr.To))
 }
 
 func (m *Metrics) Send(p bot.Platform, outcome string, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.sends.WithLabelValues(string(p), outcome).Inc()
-	m.sendLatency.WithLabelValues(string(p)).Observe(took.Seconds())
+	m.inc("xstatusbot_notifications_total", "platform", string(p), "outcome", outcome)
+	m.set.GetOrCreatePrometheusHistogramExt(Name("xstatusbot_send_latency_seconds", "platform", string(p)), sendBuckets).
+		Update(took.Seconds())
 }
 
 func (m *Metrics) Backlog(p bot.Platform, b bot.Backlog, now time.Time) {
 	if m == nil {
 		return
 	}
-	m.depth.WithLabelValues(string(p)).Set(float64(b.Pending))
+	m.gauge(float64(b.Pending), "xstatusbot_outbox_pending", "platform", string(p))
 	age := 0.0
 	if b.Pending > 0 && !b.Oldest.IsZero() {
 		age = now.Sub(b.Oldest).Seconds()
 	}
-	m.oldest.WithLabelValues(string(p)).Set(age)
+	m.gauge(age, "xstatusbot_outbox_oldest_age_seconds", "platform", string(p))
 }
 
 func (m *Metrics) Platform(p bot.Platform, h bot.PlatformHealth) {
@@ -197,9 +232,9 @@ func (m *Metrics) Platform(p bot.Platform, h bot.PlatformHealth) {
 		if st == h.State {
 			v = 1
 		}
-		m.platState.WithLabelValues(string(p), string(st)).Set(v)
+		m.gauge(v, "xstatusbot_platform_state", "platform", string(p), "state", string(st))
 	}
-	m.unrecorded.WithLabelValues(string(p)).Set(float64(h.Unrecorded))
+	m.gauge(float64(h.Unrecorded), "xstatusbot_outbox_unrecorded", "platform", string(p))
 }
 
 func (m *Metrics) Leadership(leading bool) {
@@ -208,11 +243,11 @@ func (m *Metrics) Leadership(leading bool) {
 	}
 	if leading {
 		m.leader.Set(1)
-		m.leaderships.WithLabelValues("gained").Inc()
+		m.inc("xstatusbot_leadership_changes_total", "change", "gained")
 		return
 	}
 	m.leader.Set(0)
-	m.leaderships.WithLabelValues("lost").Inc()
+	m.inc("xstatusbot_leadership_changes_total", "change", "lost")
 }
 
 // RecoveredPanic counts a panic recovered while handling one item (where:
@@ -221,5 +256,5 @@ func (m *Metrics) RecoveredPanic(where string) {
 	if m == nil {
 		return
 	}
-	m.panics.WithLabelValues(where).Inc()
+	m.inc("xstatusbot_panics_total", "where", where)
 }

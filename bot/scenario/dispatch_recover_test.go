@@ -1,16 +1,15 @@
 package scenario_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/metrics/metricstest"
 )
 
 // TestPanicInOneChatFailsThatRowOnly: rendering the message for one chat
@@ -20,8 +19,8 @@ import (
 // second change later is delivered to the others too: the loop survived.
 func TestPanicInOneChatFailsThatRowOnly(t *testing.T) {
 	e := newEnv(t)
-	reg := prometheus.NewRegistry()
-	e.metrics = metrics.New(reg)
+	set := metrics.NewSet()
+	e.metrics = metrics.New(set)
 	tg := newPlatform(e.clock)
 	tg.panics = map[string]bool{"bad": true}
 	healthy := []string{"a", "b", "c"}
@@ -42,10 +41,10 @@ func TestPanicInOneChatFailsThatRowOnly(t *testing.T) {
 			t.Fatalf("panicking chat's row %+v, want expired with the panic as reason", o)
 		}
 	}
-	want := "# HELP xstatusbot_panics_total Panics recovered, by where: the row or item at fault is failed and the process goes on.\n" +
-		"# TYPE xstatusbot_panics_total counter\n" + `xstatusbot_panics_total{where="delivery"} 1` + "\n"
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "xstatusbot_panics_total"); err != nil {
-		t.Fatalf("the panic is not counted once: %v", err)
+	want := map[string]float64{`xstatusbot_panics_total{where="delivery"}`: 1}
+	if got := metricstest.Family(t, set, "xstatusbot_panics_total"); fmt.Sprint(got) != fmt.Sprint(want) ||
+		metricstest.Type(t, set, "xstatusbot_panics_total") != "counter" {
+		t.Fatalf("the panic is not counted once: %v, want the counter %v", got, want)
 	}
 	l.advance(time.Hour, time.Minute)
 	if n := len(tg.attempts("bad")); n != 1 {

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/command"
 	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/metrics/metricstest"
 )
 
 // TestFlappingSendsOneUnstableAndOneSettledMessage replays waves like the
@@ -21,8 +20,8 @@ import (
 func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	e := newEnv(t)
 	e.flapChanges, e.flapWindow = 4, 30*time.Minute
-	reg := prometheus.NewRegistry()
-	e.metrics = metrics.New(reg)
+	set := metrics.NewSet()
+	e.metrics = metrics.New(set)
 	e.restart() // with the flap rule and metrics
 	e.subscribe(tgPlatform, "all", "outages", "fr")
 	e.subscribe(dcPlatform, "c")
@@ -68,7 +67,7 @@ func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	}
 	// The metrics count every change, quiet ones too: the period's 51
 	// (it began with the first).
-	if n := transitions(t, reg); n != 51 {
+	if n := metricstest.Sum(t, set, "xstatusbot_transitions_total"); n != 51 {
 		t.Fatalf("transitions metric %v, want 51", n)
 	}
 	reply, _ = e.svc.Handle(context.Background(), command.Command{Chat: bot.ChatRef{Platform: tgPlatform, ID: "all"}, Name: "status"})
@@ -80,24 +79,6 @@ func TestFlappingSendsOneUnstableAndOneSettledMessage(t *testing.T) {
 	e.every(time.Minute, time.Hour)
 	wantTitles(t, "all", e.tg.To("all"), append(settled, "back up")...)
 	wantTitles(t, "outages", e.tg.To("outages"), append(settled, "back up")...)
-}
-
-// transitions sums the transitions counter over its labels.
-func transitions(t *testing.T, reg *prometheus.Registry) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range families {
-		if f.GetName() == "xstatusbot_transitions_total" {
-			for _, m := range f.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
 }
 
 // TestSettledReachesChatsThatGotTheUnstableMessage: a chat that got "X is

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/bottest"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 )
 
@@ -26,7 +26,7 @@ func opsServer(t *testing.T, lim web.Limits) string {
 	t.Helper()
 	b := &boards{}
 	b.p.Store(outageBoard())
-	ops := web.Handler(monitor{bot.Health{ControlOK: true}}, delivery{}, leadership{}, time.Minute, prometheus.NewRegistry())
+	ops := web.Handler(monitor{bot.Health{ControlOK: true}}, delivery{}, leadership{}, time.Minute, metrics.NewSet())
 	addr := freeAddr(t)
 	serveUntilReady(t, addr, func(ctx context.Context) error {
 		return web.ServeLimited(ctx, addr, ops, b, slog.New(slog.DiscardHandler), lim)
@@ -138,7 +138,7 @@ func TestHealthzReadsTheBacklogFromMemory(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	clock.WaitIdle(t, 1) // the first read is done, the loop waits for the next
 
-	srv := httptest.NewServer(web.Handler(monitor{bot.Health{ControlOK: true}}, cachedDelivery{cache}, leadership{}, time.Minute, prometheus.NewRegistry()))
+	srv := httptest.NewServer(web.Handler(monitor{bot.Health{ControlOK: true}}, cachedDelivery{cache}, leadership{}, time.Minute, metrics.NewSet()))
 	defer srv.Close()
 	pending := func() int {
 		resp, err := http.Get(srv.URL + "/healthz")

@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 )
 
@@ -70,7 +69,7 @@ func TestServePageServesThePageAlone(t *testing.T) {
 	}
 
 	private := freeAddr(t)
-	ops := web.Handler(monitor{bot.Health{}}, delivery{}, leadership{}, time.Minute, prometheus.NewRegistry())
+	ops := web.Handler(monitor{bot.Health{}}, delivery{}, leadership{}, time.Minute, metrics.NewSet())
 	serveUntilReady(t, private, func(ctx context.Context) error { return web.Serve(ctx, private, ops, b, log) })
 	for _, path := range []string{"/", "/api/status", "/healthz", "/metrics"} {
 		resp, err := http.Get("http://" + private + path)

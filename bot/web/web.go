@@ -14,8 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 )
@@ -53,15 +52,22 @@ type Health struct {
 	Problem   string                              `json:"problem,omitempty"`
 }
 
-// Handler serves /healthz and /metrics. maxAge is how old the last round may
+// Handler serves /healthz and /metrics: the metrics of set, then the Go
+// runtime's and the process's (go_*, process_*, as
+// github.com/VictoriaMetrics/metrics names them). maxAge is how old the last round may
 // be before the service reports itself unhealthy (three probe intervals).
 //
 // A platform that is unavailable or refuses the token, or a store that
 // refuses writes, shows as status "platform" or "store" with 200: the bot
 // still probes and keeps the alerts, and a restart would not help.
-func Handler(m Monitor, b Delivery, l Leadership, maxAge time.Duration, g prometheus.Gatherer) http.Handler {
+func Handler(m Monitor, b Delivery, l Leadership, maxAge time.Duration, set *vm.Set) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		set.WritePrometheus(w)
+		vm.WriteProcessMetrics(w)
+		vm.WriteFDMetrics(w) // process_open_fds and process_max_fds, as Prometheus's own client had them
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := Health{Health: m.Health(maxAge), Status: "ok", Role: "follower"}
 		term, leading := l.Status()

@@ -3,15 +3,16 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/xstatusbot/xstatusbot/bot"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/metrics/metricstest"
 	"github.com/xstatusbot/xstatusbot/bot/web"
 	"github.com/xstatusbot/xstatusbot/probe"
 )
@@ -58,7 +59,7 @@ func TestHealthz(t *testing.T) {
 		}, 200, "store", "2 held in memory", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			reg := prometheus.NewRegistry()
+			reg := metrics.NewSet()
 			d := delivery{backlog: map[bot.Platform]bot.Backlog{tgPlatform: {Pending: 3}}, platforms: tt.platforms}
 			srv := httptest.NewServer(web.Handler(monitor{tt.health}, d, leadership{bot.Term{Holder: "a", Epoch: 4}, tt.leading}, time.Minute, reg))
 			defer srv.Close()
@@ -88,3 +89,49 @@ type leadership struct {
 }
 
 func (l leadership) Status() (bot.Term, bool) { return l.term, l.leading }
+
+// /metrics serves the set's metrics with their TYPE, then the Go runtime's
+// and the process's, as one exposition a scraper parses, even with a label
+// value holding a quote, a backslash and a line feed.
+func TestMetricsExposition(t *testing.T) {
+	set := metrics.NewSet()
+	m := metrics.New(set)
+	m.Leadership(true)
+	hostile := "https://x.com/\"\\\nx"
+	m.ObserveRound(probe.Round{Verdict: probe.VerdictDown, Targets: []probe.Result{{Target: hostile, Class: probe.ClassTimeout}}})
+	srv := httptest.NewServer(web.Handler(monitor{bot.Health{}}, delivery{}, leadership{}, time.Minute, set))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("%d %s", resp.StatusCode, ct)
+	}
+	series, err := metricstest.Parse(string(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+	}
+	for name, want := range map[string]float64{
+		"xstatusbot_leader": 1, metrics.Name("xstatusbot_probe_failures_total", "target", hostile, "class", "timeout"): 1,
+	} {
+		if v, ok := series[name]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		}
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "process_open_fds"} {
+		if _, ok := series[name]; !ok {
+			t.Errorf("no %s", name)
+		}
+	}
+	for _, line := range []string{"# TYPE xstatusbot_leader gauge", "# TYPE xstatusbot_probe_failures_total counter"} {
+		if !strings.Contains(string(body), line+"\n") {
+			t.Errorf("no %q", line)
+		}
+	}
+}

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/clock"
@@ -150,7 +148,7 @@ func runFanOut(b *testing.B, cfg fanOutSettings) fanOutResult {
 	defer dcFake.Close()
 
 	// Wiring as in serve (run.go), minus the web server and the schedule.
-	counters := metrics.New(prometheus.NewRegistry())
+	counters := metrics.New(metrics.NewSet())
 	svc := command.NewService(store, store, time.Now, log)
 	policy := func(rate float64) delivery.Policy {
 		p := delivery.DefaultPolicy(rate)

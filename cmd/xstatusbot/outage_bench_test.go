@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/clock"
@@ -79,7 +77,7 @@ func platformReturn(b *testing.B, outage time.Duration, chats int) (first, all t
 	gate := delivery.NewGate(policy, clock.System{})
 	tg := telegram.NewBot(telegram.Options{Token: adapterkit.Secret(fake.Token), Endpoint: fake.Endpoint(), Log: log, Replier: gate}, svc)
 	disp := delivery.NewDispatcher(store, []delivery.Channel{{Platform: telegram.Platform, Notifier: tg, Policy: policy, Gate: gate, State: tg.State}},
-		clock.System{}, log, metrics.New(prometheus.NewRegistry()))
+		clock.System{}, log, metrics.New(metrics.NewSet()))
 	prober := &benchProbe{verdict: probe.VerdictUp}
 	mon := monitor.New(monitor.Config{Probe: prober.Round, Tracker: probe.Tracker{DownAfter: 1, UpAfter: 1},
 		Store: store, Log: log, Changed: disp.Wake})

@@ -12,8 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
@@ -78,9 +77,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	}
 	defer store.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	counters := metrics.New(reg)
+	set := metrics.NewSet() // the process's one set; /metrics adds the Go runtime's and the process's
+	counters := metrics.New(set)
+	terms := newTermMetrics(set)
 
 	checker := &probe.Checker{
 		Client:     &http.Client{Transport: probe.Transport()},
@@ -136,7 +135,6 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Handler:  svc,
 		Clock:    clock.System{},
 		Delivery: adapterkit.DeliverySettings{MaxAge: cfg.DeliveryMaxAge, MaxAttempts: cfg.DeliveryAttempts, Workers: cfg.DeliveryWorkers},
-		Metrics:  reg,
 		Stdout:   stdout,
 		// One limiter for the process: a person's budget outlives a change of leader.
 		Commands: command.NewLimiter(command.DefaultLimits(), clock.System{}),
@@ -148,12 +146,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		func(ctx context.Context) error { backlog.Run(ctx); return nil },
 		func(ctx context.Context) error {
 			return leader.Run(ctx, func(ctx context.Context) error {
-				return lead(ctx, cfg, store, deps, view, leader.Fence, counters, log)
+				return lead(ctx, cfg, store, deps, terms, view, leader.Fence, counters, log)
 			})
 		},
 	}
 	if cfg.HTTPAddr != "off" {
-		ops := web.Handler(mon, view, leader, 3*interval, reg)
+		ops := web.Handler(mon, view, leader, 3*interval, set)
 		runners = append(runners, func(ctx context.Context) error { return web.Serve(ctx, cfg.HTTPAddr, ops, pub, log) })
 	}
 	if cfg.StatusAddr != "off" {
@@ -201,11 +199,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 // lead is the leader's work for one term: the chat platforms' connections
 // (only one replica may poll Telegram or hold the Discord gateway) and
 // delivery. It ends when the term does, or when a platform fails for good.
-func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, view *deliveryView, fence func(time.Time) error, counters *metrics.Metrics, log *slog.Logger) error {
-	// Adapters are built again for each term; their collectors go with the term.
-	termReg := &termMetrics{Registerer: deps.Metrics}
-	defer termReg.end()
-	deps.Metrics = termReg
+func lead(ctx context.Context, cfg Config, store storage, deps adapterkit.Deps, terms *termMetrics, view *deliveryView, fence func(time.Time) error, counters *metrics.Metrics, log *slog.Logger) error {
+	// Adapters are built again for each term; their metrics go with the term.
+	deps.Metrics = terms.begin()
+	defer terms.end(deps.Metrics)
 	deps.Fence = fence // command answers too: a replica woken after its term sends nothing
 	adapters, err := buildAdapters(ctx, cfg, store, deps, log)
 	if err != nil {
@@ -330,40 +327,46 @@ type storage interface {
 	Close() error
 }
 
-// termMetrics registers one leadership term's adapter collectors and
-// removes them when the term ends, so that the next term's adapters can
-// register theirs.
+// termMetrics holds the metrics of one leadership term's adapters in a set
+// of the term's own, shown after the process's set while the term lasts:
+// the next term's adapters start a fresh set.
 type termMetrics struct {
-	prometheus.Registerer
-	mu         sync.Mutex
-	collectors []prometheus.Collector
+	mu  sync.Mutex
+	set *vm.Set // nil between terms
 }
 
-func (r *termMetrics) Register(c prometheus.Collector) error {
-	if err := r.Registerer.Register(c); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.collectors = append(r.collectors, c)
-	return nil
+// newTermMetrics adds the current term's metrics to what process writes.
+func newTermMetrics(process *vm.Set) *termMetrics {
+	t := &termMetrics{}
+	process.RegisterMetricsWriter(t.write)
+	return t
 }
 
-func (r *termMetrics) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		if err := r.Register(c); err != nil {
-			panic(err)
-		}
+// begin starts a term: its adapters make their metrics in the set returned.
+func (t *termMetrics) begin() *vm.Set {
+	set := vm.NewSet()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.set = set
+	return set
+}
+
+// end removes the metrics of the term whose set is set.
+func (t *termMetrics) end(set *vm.Set) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.set == set {
+		t.set = nil
 	}
 }
 
-func (r *termMetrics) end() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.collectors {
-		r.Registerer.Unregister(c)
+func (t *termMetrics) write(w io.Writer) {
+	t.mu.Lock()
+	set := t.set
+	t.mu.Unlock()
+	if set != nil {
+		set.WritePrometheus(w)
 	}
-	r.collectors = nil
 }
 
 // boardSource is what the status page's board is built from.

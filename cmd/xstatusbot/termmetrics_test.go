@@ -4,40 +4,34 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/xstatusbot/xstatusbot/bot/adapterkit"
 	"github.com/xstatusbot/xstatusbot/bot/clock"
 	"github.com/xstatusbot/xstatusbot/bot/discord"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/metrics/metricstest"
 )
 
 // A replica builds its adapters again for each term it leads: the Discord
-// adapter's gauge registers anew each time, and shows only while a term lasts.
+// adapter's gauge is made anew each time, and shows only while a term lasts.
 func TestAdapterMetricsGoWithTheirTerm(t *testing.T) {
-	reg := prometheus.NewRegistry()
+	set := metrics.NewSet()
+	terms := newTermMetrics(set)
 	series := func() int {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, mf := range mfs {
-			if mf.GetName() == "xstatusbot_discord_invalid_requests" {
-				n += len(mf.GetMetric())
-			}
-		}
-		return n
+		return len(metricstest.Family(t, set, "xstatusbot_discord_invalid_requests"))
 	}
 	for term := 1; term <= 2; term++ {
-		tm := &termMetrics{Registerer: reg}
+		termSet := terms.begin()
 		s := &discord.Config{Token: "token", APIURL: "https://discord.com/", Rate: 50}
-		if _, err := s.Build(adapterkit.Deps{Metrics: tm, Log: slog.New(slog.DiscardHandler), Clock: clock.System{}}); err != nil {
+		if _, err := s.Build(adapterkit.Deps{Metrics: termSet, Log: slog.New(slog.DiscardHandler), Clock: clock.System{}}); err != nil {
 			t.Fatalf("term %d: build: %v", term, err)
 		}
 		if n := series(); n != 1 {
 			t.Fatalf("term %d: %d invalid-request series, want 1", term, n)
 		}
-		tm.end()
+		if _, ok := metricstest.Value(t, set, `xstatusbot_handler_panics_total{platform="discord"}`); !ok {
+			t.Fatalf("term %d: no handler panics counter", term)
+		}
+		terms.end(termSet)
 		if n := series(); n != 0 {
 			t.Fatalf("after term %d: %d invalid-request series, want none", term, n)
 		}
