@@ -145,7 +145,15 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		}
 		n, err := saveStatus(ctx, tx, snap, incID)
 		queued += n
-		return err
+		if err != nil || queued < analyzeAfter {
+			return err
+		}
+		if stmt := tx.d.analyzeOutbox(); stmt != "" {
+			if _, err := tx.exec(ctx, stmt); err != nil {
+				return fmt.Errorf("analyze the outbox after queuing %d rows: %w", queued, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("save round: %w", err)
@@ -198,6 +206,11 @@ func saveIncident(ctx context.Context, tx q, inc *bot.Incident) (int64, error) {
 	}
 	return id, nil
 }
+
+// analyzeAfter is how many outbox rows a round queues before the outbox's
+// statistics are brought up to date in its transaction (dialect
+// analyzeOutbox).
+const analyzeAfter = 1000
 
 // saveChange records the round's change and fans it out; it returns the
 // change's id and how many outbox rows it queued.
