@@ -88,7 +88,7 @@ func (sqliteDialect) leaderTx(ctx context.Context, s *Store, fn func(q) error) e
 func (sqliteDialect) claim() claimSQL { return claimSQL{column: `''`} }
 
 // SQLite plans without statistics (no ANALYZE has ever been run).
-func (sqliteDialect) analyzeOutbox() string { return "" }
+func (sqliteDialect) analyzeOutbox() []string { return nil }
 
 // SQLite walks the left table of a CROSS JOIN first, in the order asked.
 func (sqliteDialect) newestFirst() (string, string) { return "", "" }

@@ -148,7 +148,7 @@ func (s *Store) SaveRound(ctx context.Context, snap *bot.Snapshot) error {
 		if err != nil || queued < analyzeAfter {
 			return err
 		}
-		if stmt := tx.d.analyzeOutbox(); stmt != "" {
+		for _, stmt := range tx.d.analyzeOutbox() {
 			if _, err := tx.exec(ctx, stmt); err != nil {
 				return fmt.Errorf("analyze the outbox after queuing %d rows: %w", queued, err)
 			}

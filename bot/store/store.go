@@ -98,10 +98,10 @@ type dialect interface {
 	// that walk the changes newest first (newestHeard), so that each stops
 	// at its first hit; "" where nothing is needed.
 	newestFirst() (before, after string)
-	// analyzeOutbox is the statement that brings the planner's statistics
-	// of the outbox up to date within a round that queued analyzeAfter rows
-	// or more; "" where the planner keeps none.
-	analyzeOutbox() string
+	// analyzeOutbox is what brings the planner's statistics of the outbox
+	// up to date within a round that queued analyzeAfter rows or more;
+	// nothing where the planner keeps none.
+	analyzeOutbox() []string
 	// claim is the outbox columns and conditions of claims by replicas.
 	claim() claimSQL
 	// claimsLost finds which of ids are still pending under another
