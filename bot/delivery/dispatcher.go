@@ -30,6 +30,11 @@ type Channel struct {
 	State func() bot.PlatformState
 }
 
+// BacklogReader reads the pending rows per platform.
+type BacklogReader interface {
+	Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
+}
+
 // DeliveryStore is what delivery needs from persistence.
 type DeliveryStore interface {
 	bot.Outbox
@@ -70,9 +75,7 @@ type Dispatcher struct {
 	// read the pending rows, instead of the store: one reading shared with
 	// /healthz (web.CachedBacklog) rather than a second count of every
 	// pending row. Set before Run.
-	BacklogSource interface {
-		Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
-	}
+	BacklogSource BacklogReader
 
 	workMu  sync.Mutex
 	working int // platforms whose last look found rows to send

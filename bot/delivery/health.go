@@ -56,13 +56,7 @@ func (d *Dispatcher) report(ctx context.Context) {
 			return
 		case <-d.clock.After(d.progressEvery):
 		}
-		var reader interface {
-			Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error)
-		} = d.store
-		if d.BacklogSource != nil {
-			reader = d.BacklogSource
-		}
-		backlog, err := reader.Backlog(ctx)
+		backlog, err := d.Backlog(ctx)
 		if err != nil {
 			continue
 		}
@@ -91,8 +85,12 @@ func (c *lane) takeSent(now time.Time) int {
 	return sent
 }
 
-// Backlog reports the undelivered rows per platform.
+// Backlog reports the undelivered rows per platform: BacklogSource's
+// reading when it is set, the store's otherwise.
 func (d *Dispatcher) Backlog(ctx context.Context) (map[bot.Platform]bot.Backlog, error) {
+	if d.BacklogSource != nil {
+		return d.BacklogSource.Backlog(ctx)
+	}
 	return d.store.Backlog(ctx)
 }
 

@@ -208,9 +208,10 @@ func (d *postgresDialect) newestFirst() (string, string) {
 // 10 s statement timeout (BenchmarkSizePostgres). It samples 3,000 rows,
 // not the default 30,000: with a year of outages kept (3 GB) the full
 // sample took up to 1.25 s of the change's save, and row counts and the
-// share of pending rows are what the plans need.
+// share of pending rows are what the plans need. SET LOCAL ends with the
+// round's transaction, which commits right after.
 func (d *postgresDialect) analyzeOutbox() []string {
-	return []string{`SET LOCAL default_statistics_target = 10`, `ANALYZE outbox`, `SET LOCAL default_statistics_target = DEFAULT`}
+	return []string{`SET LOCAL default_statistics_target = 10`, `ANALYZE outbox`}
 }
 
 func (d *postgresDialect) claim() claimSQL {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/store"
+	"github.com/xstatusbot/xstatusbot/bot/store/storetest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 	"github.com/xstatusbot/xstatusbot/probe/fakex"
@@ -248,66 +249,22 @@ func runScale(b *testing.B, bin string, s scaleStore, db scaleDB) scaleResult {
 	return res
 }
 
-// seedScale subscribes n Telegram chats through the store, as the commands
-// make them, from workers goroutines, with the mixed settings; it returns
-// the chats the down alert goes to (all but the muted) and the muted ones.
+// seedScale subscribes n Telegram chats (user and group ids as Telegram's)
+// with storetest.SeedMixed's mixed settings; it returns the chats the down
+// alert goes to (all but the muted) and the muted ones.
 func seedScale(b *testing.B, s scaleStore, n, workers int) (want, muted []string) {
-	ctx := context.Background()
-	at := time.Now().Add(-time.Hour)
-	ids := make([]string, n)
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		fail error
-	)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				sub := bot.Subscription{Kind: telegram.KindPrivate, Lang: "en", CreatedAt: at.Add(time.Duration(i))}
-				id := int64(100_000_000 + i)
-				if i%5 == 0 {
-					sub.Kind, id = telegram.KindGroup, -1_001_000_000_000-int64(i)
-				}
-				if i%10 == 3 {
-					sub.Lang = "fr"
-				}
-				sub.Chat = bot.ChatRef{Platform: telegram.Platform, ID: strconv.FormatInt(id, 10)}
-				ids[i] = sub.Chat.ID
-				_, err := s.Subscribe(ctx, sub)
-				if err == nil && (i%4 == 0 || i%10 == 1 || i%5 == 2) {
-					_, _, err = s.UpdateSettings(ctx, sub.Chat, func(cs *bot.ChatSettings) {
-						if i%4 == 0 {
-							cs.Level = bot.AlertsOutages
-						}
-						if i%10 == 1 {
-							cs.MutedUntil = at.Add(365 * 24 * time.Hour)
-						}
-						if i%5 == 2 {
-							cs.RemindEvery = time.Hour
-						}
-					})
-				}
-				if err != nil {
-					mu.Lock()
-					fail = err
-					mu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if fail != nil {
-		b.Fatal(fail)
-	}
-	for i, id := range ids {
-		if i%10 == 1 {
-			muted = append(muted, id)
-		} else {
-			want = append(want, id)
+	wantChats, mutedChats := storetest.SeedMixed(b, s, n, workers, time.Now().Add(-time.Hour), func(i int, group bool) bot.ChatRef {
+		id := int64(100_000_000 + i)
+		if group {
+			id = -1_001_000_000_000 - int64(i)
 		}
+		return bot.ChatRef{Platform: telegram.Platform, ID: strconv.FormatInt(id, 10)}
+	})
+	for _, c := range wantChats {
+		want = append(want, c.ID)
+	}
+	for _, c := range mutedChats {
+		muted = append(muted, c.ID)
 	}
 	return want, muted
 }

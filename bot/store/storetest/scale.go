@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -181,30 +182,48 @@ func outageRound(b *testing.B, s Store, at, since time.Time) {
 
 func msSince(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
 
-// Seed subscribes n Telegram chats ("0" … n-1, one in five a group, one in
-// ten in French), the first at at, with BenchFanOutSettings' mixed
-// settings (muted for a year from at), through the store as the commands
-// make them, from workers goroutines at once; it returns how many are muted.
+// Seed subscribes n Telegram chats ("0" … n-1) with SeedMixed; it returns
+// how many are muted.
 func Seed(b testing.TB, s Store, n, workers int, at time.Time) (muted int) {
+	_, m := SeedMixed(b, s, n, workers, at, func(i int, _ bool) bot.ChatRef { return chat(tgPlatform, fmt.Sprint(i)) })
+	return len(m)
+}
+
+// Subscriber is what SeedMixed needs of a store.
+type Subscriber interface {
+	Subscribe(ctx context.Context, s bot.Subscription) (bool, error)
+	UpdateSettings(ctx context.Context, chat bot.ChatRef, change func(*bot.ChatSettings)) (bot.ChatSettings, bool, error)
+}
+
+// SeedMixed subscribes n chats, chat(i, group) naming the i-th (one in five
+// a group, one in ten in French), the first at at, with BenchFanOutSettings'
+// mixed settings (1 in 4 on outages, 1 in 10 muted for a year from at, 1 in
+// 5 with hourly reminders), through the store as the commands make them,
+// from workers goroutines at once. It returns the chats a down alert goes
+// to (all but the muted) and the muted ones, in the order of i.
+func SeedMixed(b testing.TB, s Subscriber, n, workers int, at time.Time, chat func(i int, group bool) bot.ChatRef) (want, muted []bot.ChatRef) {
 	b.Helper()
 	ctx := b.Context()
+	workers = max(workers, 1)
+	chats := make([]bot.ChatRef, n)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		fail error
 	)
-	for w := range max(workers, 1) {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < n; i += max(workers, 1) {
-				sub := bot.Subscription{Chat: chat(tgPlatform, fmt.Sprint(i)), Kind: "private", Lang: "en", CreatedAt: at.Add(time.Duration(i))}
+			for i := w; i < n; i += workers {
+				sub := bot.Subscription{Chat: chat(i, i%5 == 0), Kind: "private", Lang: "en", CreatedAt: at.Add(time.Duration(i))}
 				if i%5 == 0 {
 					sub.Kind = "group"
 				}
 				if i%10 == 3 {
 					sub.Lang = "fr"
 				}
+				chats[i] = sub.Chat
 				_, err := s.Subscribe(ctx, sub)
 				if err == nil && (i%4 == 0 || i%10 == 1 || i%5 == 2) {
 					_, _, err = s.UpdateSettings(ctx, sub.Chat, func(cs *bot.ChatSettings) {
@@ -232,12 +251,14 @@ func Seed(b testing.TB, s Store, n, workers int, at time.Time) (muted int) {
 	if fail != nil {
 		b.Fatal(fail)
 	}
-	for i := range n {
+	for i, c := range chats {
 		if i%10 == 1 {
-			muted++
+			muted = append(muted, c)
+		} else {
+			want = append(want, c)
 		}
 	}
-	return muted
+	return want, muted
 }
 
 // drain marks every pending Telegram row sent, page chats at a time as the
