@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,6 +120,25 @@ func (c *counter) Send(_ context.Context, chat string, _ bot.Message) (string, e
 	return "m-" + chat, nil
 }
 
+// firstThenAfter sends the first message at once and holds the others
+// until after is closed.
+type firstThenAfter struct {
+	*counter
+	started atomic.Bool
+	after   <-chan struct{}
+}
+
+func (g *firstThenAfter) Send(ctx context.Context, chat string, m bot.Message) (string, error) {
+	if !g.started.CompareAndSwap(false, true) {
+		select {
+		case <-g.after:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return g.counter.Send(ctx, chat, m)
+}
+
 func (c *counter) total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -183,7 +203,10 @@ func TestRecorderWritesTheOutcomesQueuedMeanwhileInOneTransaction(t *testing.T) 
 	s := fanOut(t, chats)
 	s.hold, s.holding = make(chan struct{}), make(chan struct{})
 	sent := &counter{}
-	d := delivery.NewDispatcher(s, []delivery.Channel{{Platform: tg, Notifier: sent, Policy: policy(chats)}},
+	// One send at once, the others once the first write holds its one
+	// outcome: they finish meanwhile, whatever the scheduler does.
+	gated := &firstThenAfter{counter: sent, after: s.holding}
+	d := delivery.NewDispatcher(s, []delivery.Channel{{Platform: tg, Notifier: gated, Policy: policy(chats)}},
 		bottest.NewClock(t0.Add(time.Minute)), slog.New(slog.DiscardHandler), nil)
 	run(t, d)
 	var release sync.Once
@@ -195,6 +218,9 @@ func TestRecorderWritesTheOutcomesQueuedMeanwhileInOneTransaction(t *testing.T) 
 		t.Fatal("no outcome was written")
 	}
 	first := s.recordCalls()[0]
+	if first != 1 {
+		t.Fatalf("the first write took %d outcomes, want the one sent before it", first)
+	}
 	bottest.Eventually(t, "every worker's outcome handed over, the first write's or queued behind it", func() bool {
 		return first+d.RecorderQueued() == chats
 	})
