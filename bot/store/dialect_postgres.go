@@ -17,15 +17,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/lib/pq"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 )
 
-// PostgreSQL: several replicas share one database (jackc/pgx/v5 through
-// database/sql). Only the leader writes rounds and claims outbox rows; its
+// PostgreSQL: several replicas share one database (lib/pq through
+// database/sql: pgx made the binary 4.2 MB larger, lib/pq 0.6 MB, and a
+// binary's size is most of the bot's resident memory). Only the leader writes rounds and claims outbox rows; its
 // writes are fenced by the lease's epoch (lease_postgres.go). Expiries are
 // judged on the database's clock, never a replica's.
 
@@ -83,32 +82,41 @@ func OpenPostgres(ctx context.Context, url string, opts ...Option) (*Replica, er
 		}
 		o.holder = id
 	}
-	// The pool's parser, so that pool_* parameters are taken off the URL.
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := pq.NewConfig(url)
 	if err != nil {
-		// pgx redacts the password it recognises, but a malformed URL may
-		// hide it where pgx does not look: say only that it is malformed.
+		// The parser's error may quote the part it could not read, which
+		// may be the password: say only that it is malformed.
 		return nil, errors.New("parse DATABASE_URL: not a valid postgres:// URL or connection string")
 	}
+	if cfg.SSLMode == "" {
+		cfg.SSLMode = pq.SSLModePrefer // libpq's default; lib/pq's own is require
+	}
+	// Parse, Bind and Execute go together: one round trip a statement.
+	cfg.BinaryParameters = true
 	if o.leaseTTL < 3*time.Second {
 		return nil, fmt.Errorf("lease TTL %v: at least 3s", o.leaseTTL)
 	}
 	d := &postgresDialect{holder: o.holder, claimTTL: o.claimTTL, leaseTTL: o.leaseTTL}
-	work, leaseCfg := cfg.ConnConfig, cfg.ConnConfig.Copy()
-	runtimeParams(work, statementTimeout, d.idleInTx())
-	runtimeParams(leaseCfg, d.leaseTTL/3, d.idleInTx())
-	d.lease = openPool(leaseCfg, leaseConns)
-	s := &Store{db: openPool(work, maxConns), d: d, options: o}
+	// A renewal waits for no answer past its third of the TTL, so that the
+	// leader can step down on time whatever the network does.
+	d.lease = openPool(cfg, d.leaseTTL/3, d.idleInTx(), d.leaseTTL/3, leaseConns)
+	s := &Store{db: openPool(cfg, statementTimeout, d.idleInTx(), pgCallTimeout, maxConns), d: d, options: o}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", where(work), err)
+		return nil, fmt.Errorf("migrate database %s: %w", where(cfg), err)
 	}
 	return &Replica{Store: s, pg: d}, nil
 }
 
-// openPool is a database/sql pool of at most n connections, kept open.
-func openPool(cfg *pgx.ConnConfig, n int) *sql.DB {
-	db := stdlib.OpenDB(*cfg)
+// openPool is a database/sql pool of at most n connections, kept open,
+// each with the server-side timeouts given (runtimeParams) and no wait for
+// an answer longer than bound (boundedDialer).
+func openPool(cfg pq.Config, statement, idle, bound time.Duration, n int) *sql.DB {
+	cfg = cfg.Clone()
+	runtimeParams(&cfg, statement, idle)
+	c, _ := pq.NewConnectorConfig(cfg) // never fails: the config is parsed
+	c.Dialer(boundedDialer{bound: bound})
+	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	return db
@@ -119,15 +127,18 @@ func openPool(cfg *pgx.ConnConfig, n int) *sql.DB {
 // estimate of a fan-out passes jit_above_cost and each such INSERT … SELECT
 // spent 230–330 ms compiling code it then ran once, in a round's
 // transaction (EXPLAIN ANALYZE); the bot's queries are short, never worth it.
-func runtimeParams(cfg *pgx.ConnConfig, statement, idle time.Duration) {
-	p := cfg.RuntimeParams
+func runtimeParams(cfg *pq.Config, statement, idle time.Duration) {
+	if cfg.Runtime == nil {
+		cfg.Runtime = map[string]string{}
+	}
+	p := cfg.Runtime
 	p["statement_timeout"] = fmt.Sprint(statement.Milliseconds())
 	p["idle_in_transaction_session_timeout"] = fmt.Sprint(idle.Milliseconds())
 	p["jit"] = "off"
 }
 
 // where names a database for errors: host, port and name, no credentials.
-func where(c *pgx.ConnConfig) string {
+func where(c pq.Config) string {
 	return fmt.Sprintf("%s on %s:%d", c.Database, c.Host, c.Port)
 }
 
@@ -161,7 +172,7 @@ type postgresDialect struct {
 	rebound sync.Map
 }
 
-// rebind numbers the ? placeholders $1, $2, … as pgx wants them (no query
+// rebind numbers the ? placeholders $1, $2, … as PostgreSQL wants them (no query
 // holds a ? in a literal); queries written with $n pass unchanged.
 func (d *postgresDialect) rebind(query string) string {
 	if v, ok := d.rebound.Load(query); ok {

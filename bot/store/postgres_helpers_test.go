@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/store"
 	"github.com/xstatusbot/xstatusbot/bot/store/pgtest"
@@ -42,27 +40,16 @@ func lead(t testing.TB, s *store.Replica) bot.Term {
 // another transaction holding a lock).
 func pgExec(t testing.TB, url, stmt string, args ...any) {
 	t.Helper()
-	conn := connect(t, url)
-	if _, err := conn.Exec(context.Background(), stmt, args...); err != nil {
+	if _, err := pgtest.Open(t, url).ExecContext(context.Background(), stmt, args...); err != nil {
 		t.Fatalf("%s: %v", stmt, err)
 	}
-}
-
-func connect(t testing.TB, url string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
 }
 
 // count runs a COUNT query.
 func pgCount(t testing.TB, url, query string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := connect(t, url).QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+	if err := pgtest.Open(t, url).QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n

@@ -4,6 +4,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/clock"
@@ -30,13 +29,13 @@ const ttl = 3 * time.Second
 // leaseValid says, on the database's clock and through a connection of its
 // own, whether the lease still runs (a takeover is not yet possible).
 func leaseValid(ctx context.Context, url string) (bool, error) {
-	conn, err := pgx.Connect(ctx, url)
+	db, err := sql.Open("postgres", url) // the driver pgtest registers
 	if err != nil {
 		return false, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer db.Close()
 	var ok bool
-	err = conn.QueryRow(ctx, `SELECT expires_at > clock_timestamp() FROM leases WHERE name = 'leader'`).Scan(&ok)
+	err = db.QueryRowContext(ctx, `SELECT expires_at > clock_timestamp() FROM leases WHERE name = 'leader'`).Scan(&ok)
 	return ok, err
 }
 
@@ -130,13 +129,13 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 	}
 
 	// Another session locks the lease row: every renewal now hangs.
-	lock := connect(t, url)
-	tx, err := lock.Begin(ctx)
+	lock := pgtest.Open(t, url)
+	tx, err := lock.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM leases WHERE name = 'leader' FOR UPDATE`); err != nil {
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM leases WHERE name = 'leader' FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
 	locked := time.Now()
@@ -168,7 +167,7 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 	if len(late) > 0 || len(errs) > 0 {
 		t.Errorf("sends started after the lease expired: %v (errors %v)", late, errs)
 	}
-	if err := tx.Rollback(ctx); err != nil {
+	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	abort()
@@ -203,13 +202,13 @@ func TestRenewalWhileEveryPoolConnectionIsBusy(t *testing.T) {
 	}
 	pgSave(t, s, storetest.DownSnapshot(t0))
 
-	lock := connect(t, url)
-	tx, err := lock.Begin(ctx)
+	lock := pgtest.Open(t, url)
+	tx, err := lock.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE`); err != nil {
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
 	var busy sync.WaitGroup
@@ -226,7 +225,7 @@ func TestRenewalWhileEveryPoolConnectionIsBusy(t *testing.T) {
 		t.Fatalf("renewal while the pool is busy: held %v, %v", held, err)
 	}
 	t.Logf("renewal took %v with every pool connection busy", time.Since(begin).Round(time.Microsecond))
-	if err := tx.Rollback(ctx); err != nil {
+	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	busy.Wait()

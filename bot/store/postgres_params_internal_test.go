@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"net/url"
 	"testing"
 	"time"
 
@@ -49,5 +50,30 @@ func TestServerSideTimeoutsOnEveryConnection(t *testing.T) {
 				t.Errorf("%s pool, connection %d: statement_timeout %s, idle_in_transaction_session_timeout %s, jit %s; want %s, 1s and off", tc.pool, i, statement, idle, jit, tc.statement)
 			}
 		}
+	}
+}
+
+// A URL that names no sslmode gets libpq's default, prefer: TLS where the
+// server offers it, a plain connection where it does not (the test server
+// has none). lib/pq's own default, require, would refuse it.
+func TestURLWithoutSSLModeConnectsWithoutTLS(t *testing.T) {
+	u, err := url.Parse(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Del("sslmode")
+	u.RawQuery = q.Encode()
+	r, err := OpenPostgres(context.Background(), u.String(), WithHolder("a"))
+	if err != nil {
+		t.Fatalf("open without sslmode: %v", err)
+	}
+	defer r.Close()
+	var ssl bool
+	if err := r.db.QueryRowContext(context.Background(), `SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`).Scan(&ssl); err != nil {
+		t.Fatal(err)
+	}
+	if ssl {
+		t.Error("TLS on a server that has none")
 	}
 }

@@ -308,13 +308,13 @@ func TestDueSkipsChatsLockedByAnotherDue(t *testing.T) {
 	pgSave(t, a, storetest.DownSnapshot(t0))
 	pgSave(t, a, recoverySnapshot(*storetest.DownSnapshot(t0).Incident, t0.Add(time.Minute))) // ignored by Due: ids differ, chats the same
 
-	conn := connect(t, url)
-	tx, err := conn.Begin(ctx)
+	conn := pgtest.Open(t, url)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT id FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE chat_id = '2' AND status = 'pending') FOR UPDATE`); err != nil {
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT id FROM outbox WHERE id = (SELECT MIN(id) FROM outbox WHERE chat_id = '2' AND status = 'pending') FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
 	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -326,7 +326,7 @@ func TestDueSkipsChatsLockedByAnotherDue(t *testing.T) {
 	if len(due) != 4 {
 		t.Fatalf("%d rows, want both rows of chats 1 and 3", len(due))
 	}
-	if err := tx.Rollback(ctx); err != nil {
+	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	busy := map[string]bool{"1": true, "3": true}
@@ -356,7 +356,7 @@ func TestChangeRegionsRoundTripPostgres(t *testing.T) {
 		t.Fatalf("regions read back: %+v and %+v; want %+v and nil", due[0].Change.Regions, due[1].Change.Regions, regions)
 	}
 	var stored string
-	if err := connect(t, url).QueryRow(ctx, `SELECT regions FROM changes WHERE id = $1`, due[0].Change.ID).Scan(&stored); err != nil {
+	if err := pgtest.Open(t, url).QueryRowContext(ctx, `SELECT regions FROM changes WHERE id = $1`, due[0].Change.ID).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if want := `[{"region":"eu","verdict":"down"},{"region":"us","verdict":"up"}]`; stored != want {

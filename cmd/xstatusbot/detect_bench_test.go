@@ -291,7 +291,7 @@ func BenchmarkMemory(b *testing.B) {
 	}
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "xstatusbot")
-	// BENCH_TAGS=nopostgres measures the single-machine build without pgx.
+	// BENCH_TAGS=nopostgres measures the single-machine build without the PostgreSQL driver.
 	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+os.Getenv("BENCH_TAGS"), "-o", bin, ".")
 	// Static, as the project has no cgo: a cgo-enabled build links libc
 	// dynamically for the net package's resolver, about 1.4 MB more resident.

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/xstatusbot/xstatusbot/bot/discord"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/store"
@@ -201,13 +199,9 @@ func runFanOutReplicas(b *testing.B, bin string, cfg fanOutSettings) replicasRes
 func changeAt(b *testing.B, db string) time.Time {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Open(b, db)
 	var at int64
-	if err := conn.QueryRow(ctx, `SELECT at FROM changes WHERE to_state = 'down' ORDER BY id DESC LIMIT 1`).Scan(&at); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT at FROM changes WHERE to_state = 'down' ORDER BY id DESC LIMIT 1`).Scan(&at); err != nil {
 		b.Fatal(err)
 	}
 	return time.Unix(0, at)

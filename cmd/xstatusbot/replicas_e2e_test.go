@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/discord/discordtest"
 	"github.com/xstatusbot/xstatusbot/bot/store"
@@ -173,13 +171,9 @@ func leaseLeft(t testing.TB, db string) time.Duration {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.Open(t, db)
 	var secs float64
-	if err := conn.QueryRow(ctx, `SELECT extract(epoch FROM expires_at - now())::float8 FROM leases WHERE name = 'leader'`).Scan(&secs); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT extract(epoch FROM expires_at - now())::float8 FROM leases WHERE name = 'leader'`).Scan(&secs); err != nil {
 		t.Fatal(err)
 	}
 	return time.Duration(secs * float64(time.Second))

@@ -11,8 +11,8 @@ import (
 )
 
 // withPostgres says whether this build can use DATABASE_URL: not this one,
-// built with -tags nopostgres for a single machine (pgx left out: a binary
-// 4.4 MB smaller, about 3 MB less resident, see this folder's README.md, "Measured figures").
+// built with -tags nopostgres for a single machine (the PostgreSQL driver
+// left out: a binary 0.6 MB smaller, see this folder's README.md, "Memory").
 const withPostgres = false
 
 func openPostgres(context.Context, Config, time.Duration) (storage, bot.Lease, error) {

@@ -6,13 +6,14 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	_ "github.com/lib/pq" // the "postgres" driver, the one the store uses
 )
 
 // Env names the variable holding the admin URL of the test server.
@@ -45,16 +46,34 @@ func URL(tb testing.TB) string {
 }
 
 // exec runs one statement on the admin database through a connection of its own.
-func exec(tb testing.TB, admin, sql string) {
+func exec(tb testing.TB, admin, query string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
+	db := open(tb, admin)
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, query); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+}
+
+// Open is a session of the test's own on the database at url, closed when
+// the test ends: what a test does behind the stores' backs (the lease
+// expiring, another transaction holding a lock). It holds one connection,
+// so a transaction's locks stay with it.
+func Open(tb testing.TB, url string) *sql.DB {
+	tb.Helper()
+	db := open(tb, url)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func open(tb testing.TB, url string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("postgres", url)
 	if err != nil {
-		tb.Fatalf("connect to the test server (%s): %v", Env, err)
+		tb.Fatalf("open the test database (%s): %v", Env, err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		tb.Fatalf("%s: %v", sql, err)
-	}
+	db.SetMaxOpenConns(1)
+	return db
 }
