@@ -32,7 +32,9 @@ import (
 // go through one REST session, whatever shard an interaction came on.
 // Sends work once the first shard is up. Run returns an error when Discord
 // refuses a session for good (4010 invalid shard, 4011 sharding required,
-// 4012–4014).
+// 4012–4014), except a 4011 with DISCORD_SHARDS=auto while Discord
+// recommends more shards than are open: the bot outgrew them, and Run
+// closes them and opens as many as Discord now recommends.
 func (a *Bot) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("discord: Run called twice")
@@ -53,15 +55,41 @@ func (a *Bot) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	plan, err := a.plan(ctx, rest)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
+	connected := false
+	last := 0
+	for {
+		plan, err := a.plan(ctx, rest)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
+		if last > 0 && plan.count <= last {
+			// Discord asked for more shards but recommends no more than we ran.
+			return fmt.Errorf("discord: %d shards refused with 4011 and Discord recommends %d: %w", last, plan.recommended, ErrShardingRequired)
+		}
+		err = a.runShards(ctx, rest, me, plan, &connected)
+		if a.shardSetting == 0 && errors.Is(err, ErrShardingRequired) && ctx.Err() == nil {
+			// The bot outgrew its shards while running (Discord closes them
+			// with 4011): with DISCORD_SHARDS=auto it asks again and opens as
+			// many as Discord now recommends. Sends go on through REST meanwhile.
+			a.log.Warn("discord requires more gateway shards; asking for the recommended count again", "shards", plan.count, "err", err)
+			last = plan.count
+			continue
+		}
+		a.shutdown()
 		return err
 	}
+}
+
+// runShards opens plan's shards and holds them until ctx ends (nil) or a
+// shard is refused for good (its error). The first shard up marks Discord
+// connected, once for the whole run (connected).
+func (a *Bot) runShards(ctx context.Context, rest *discordgo.Session, me *discordgo.User, plan shardPlan, connected *bool) error {
 	shards := make([]*shard, plan.count)
 	for i := range shards {
+		var err error
 		if shards[i], err = a.newShard(ctx, rest, i, plan.count); err != nil {
 			return fmt.Errorf("discord: %w", err)
 		}
@@ -87,26 +115,25 @@ func (a *Bot) Run(ctx context.Context) error {
 	end := func(err error) error {
 		stop()
 		wg.Wait()
-		a.shutdown()
 		return err
 	}
 
-	started := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return end(nil)
 		case <-up:
-			if started++; started > 1 {
+			if *connected {
 				continue
 			}
+			*connected = true
 			appID := a.applicationID(me)
 			a.sess.Store(rest)
 			a.log.Info("discord connected", "bot", me.Username, "application", appID, "shards", len(shards))
 			a.log.Info("invite the bot to a server with this URL", "url", InviteURL(appID))
 			a.goHandle(ctx, func(context.Context) { a.registerCommands(ctx, rest, appID) })
 		case err := <-failed:
-			if errors.Is(err, ErrUnauthorized) && started > 0 {
+			if errors.Is(err, ErrUnauthorized) && *connected {
 				a.revoke(err) // the shards stop; the rest of the bot goes on
 				continue
 			}

@@ -333,3 +333,74 @@ func TestShardMetrics(t *testing.T) {
 	h.fake.Recover()
 	bottest.Eventually(t, "shard 0 connected again", func() bool { return gauges()[`xstatusbot_discord_shard_connected{shard="0"}`] == 1 })
 }
+
+// The bot outgrows its shards while running: Discord closes the sessions
+// with 4011 and recommends more. With DISCORD_SHARDS=auto the adapter asks
+// again and opens them all, without a restart; sends go on through REST
+// meanwhile, and the commands are not registered again.
+func TestAutoReshardsWhenTheBotOutgrowsItsShards(t *testing.T) {
+	h := startAdapter(t, harnessOpt{fakeOpts: []discordtest.Option{discordtest.WithShards(1, 2)}})
+	bottest.Eventually(t, "the one shard ready", func() bool { return allShardsReady(h.a, 1) })
+
+	h.fake.Outgrow(2, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.a.Send(ctx, "300000000000000001", bot.Message{Title: "while resharding"}); err != nil {
+		t.Errorf("send while resharding: %v", err)
+	}
+	bottest.Eventually(t, "two shards ready", func() bool {
+		return allShardsReady(h.a, 2) && h.a.State() == bot.PlatformReady
+	})
+	if got := h.fake.ConnectedShards(); !slices.Equal(got, pairs(2, 0, 1)) {
+		t.Errorf("connected shards %v, want 0 and 1 of 2", got)
+	}
+	select {
+	case <-h.ended:
+		t.Fatal("Run ended: the bot would have needed a restart")
+	default:
+	}
+	if n := len(h.fake.CommandOverwrites()); n != 1 {
+		t.Errorf("%d command registrations, want 1", n)
+	}
+	if !strings.Contains(h.logs.String(), "discord requires more gateway shards") {
+		t.Error("the resharding was not logged")
+	}
+}
+
+// Without auto, or when Discord recommends no more shards than are open, a
+// 4011 while running ends Run with an error naming the setting, as at start.
+func TestShardingRequiredWhileRunningWithoutMoreToOpen(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		setting     int
+		recommended int
+	}{
+		{"a number", 1, 2},
+		{"auto, Discord recommending no more", 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := discordtest.New()
+			t.Cleanup(fake.Close)
+			logs := &bottest.Buffer{}
+			a := NewBot(Options{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL, Log: newTestLogger(logs), Shards: tc.setting}, nil)
+			a.minBackoff, a.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx) }()
+			if err := fake.WaitShards(ctx, 0); err != nil {
+				t.Fatal(err)
+			}
+			fake.Outgrow(2, tc.recommended)
+			var err error
+			select {
+			case err = <-done:
+			case <-ctx.Done():
+				t.Fatal("Run went on after Discord required more shards than it can open")
+			}
+			if !errors.Is(err, ErrShardingRequired) || !strings.Contains(err.Error(), "DISCORD_SHARDS") {
+				t.Errorf("Run = %v, want ErrShardingRequired naming DISCORD_SHARDS", err)
+			}
+		})
+	}
+}

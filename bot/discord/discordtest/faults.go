@@ -129,6 +129,25 @@ func (s *Server) RevokeToken() {
 	}
 }
 
+// Outgrow plays the bot joining more servers than its shards may hold:
+// GET /gateway/bot now recommends recommended shards, and from now on the
+// gateway closes every open session, and refuses every IDENTIFY or RESUME,
+// with fewer than required shards, with close code 4011.
+func (s *Server) Outgrow(required, recommended int) {
+	s.mu.Lock()
+	s.requiredShards, s.shards = required, max(recommended, 1)
+	var conns []*gwConn
+	for c, ok := range s.conns {
+		if ok && c.shard.Count < required {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(4011, "Sharding required.")
+	}
+}
+
 // Refuse resets every connection, REST and gateway, until Recover, and drops
 // the open gateway connections: Discord unreachable.
 func (s *Server) Refuse() {

@@ -133,10 +133,13 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			if s.isCut(rec.Shard.ID) {
 				return // the deferred close drops the connection
 			}
+			s.mu.Lock()
+			required := s.requiredShards // Outgrow changes it
+			s.mu.Unlock()
 			switch sh := rec.Shard; {
 			case sh.Count < 1 || sh.ID < 0 || sh.ID >= sh.Count:
 				rec.Refused = 4010
-			case sh.Count < s.requiredShards:
+			case sh.Count < required:
 				rec.Refused = 4011
 			}
 			if rec.Refused != 0 {
@@ -189,9 +192,13 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 				sh = ShardPair{0, 1} // a session this fake never started
 			}
 			c.shard = sh
-			cut := s.cut[sh.ID]
+			cut, outgrown := s.cut[sh.ID], sh.Count < s.requiredShards
 			s.mu.Unlock()
 			if cut {
+				return
+			}
+			if outgrown {
+				c.closeWith(4011, "Sharding required.")
 				return
 			}
 			if c.send(0, "RESUMED", map[string]any{}) != nil {

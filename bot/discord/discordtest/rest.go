@@ -101,9 +101,12 @@ func writeError(w http.ResponseWriter, f Failure) {
 }
 
 func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	shards := s.shards // Outgrow changes it
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"url":    s.GatewayURL(),
-		"shards": s.shards,
+		"shards": shards,
 		"session_start_limit": map[string]int{
 			"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": s.maxConcurrency,
 		},
