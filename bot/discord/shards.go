@@ -175,6 +175,17 @@ func (a *Bot) plan(ctx context.Context, rest *discordgo.Session) (shardPlan, err
 	if p.count == 0 {
 		p.count = max(gb.Shards, 1)
 	}
+	// Discord allows so many IDENTIFYs a day (1,000 for most bots) and may
+	// reset the token of a bot that goes past them: a bot restarted in a
+	// loop waits for the count's reset rather than spend the last ones.
+	if lim := gb.SessionStartLimit; lim.Total > 0 && lim.Remaining < p.count {
+		wait := time.Duration(lim.ResetAfter) * time.Millisecond
+		a.log.Warn("discord allows fewer session starts today than there are shards; waiting for its reset",
+			"remaining", lim.Remaining, "shards", p.count, "reset_after", wait)
+		if !clock.Sleep(ctx, a.clock, wait) {
+			return shardPlan{}, ctx.Err()
+		}
+	}
 	return p, nil
 }
 

@@ -404,3 +404,38 @@ func TestShardingRequiredWhileRunningWithoutMoreToOpen(t *testing.T) {
 		})
 	}
 }
+
+// Discord counts the session starts of a day (session_start_limit): with
+// fewer left than there are shards, the adapter identifies none until the
+// count's reset, on its clock, instead of spending the last ones.
+func TestSessionStartLimitWaitsForItsReset(t *testing.T) {
+	clk := bottest.NewClock(epoch)
+	fake := discordtest.New(discordtest.WithShards(2, 2), discordtest.WithSessionStartLimit(1, time.Hour))
+	t.Cleanup(fake.Close)
+	logs := &bottest.Buffer{}
+	a := NewBot(Options{Token: adapterkit.Secret(fake.Token), APIURL: fake.URL, Log: newTestLogger(logs), Clock: clk}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v after ctx ended", err)
+		}
+	}()
+	clk.WaitIdle(t, 1) // the plan waits for the reset
+	if next, _ := clk.Next(); next != epoch.Add(time.Hour) {
+		t.Errorf("waiting until %v, want the reset at %v", next, epoch.Add(time.Hour))
+	}
+	if n := len(fake.Identified()); n != 0 {
+		t.Fatalf("%d IDENTIFYs before the reset, want none", n)
+	}
+	if !strings.Contains(logs.String(), "fewer session starts today than there are shards") {
+		t.Error("the wait was not logged")
+	}
+	clk.Advance(time.Hour)
+	if err := fake.WaitShards(ctx, 0, 1); err != nil {
+		t.Fatalf("shards after the reset: %v", err)
+	}
+}

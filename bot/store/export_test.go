@@ -41,3 +41,7 @@ func (s *Store) RoundCount(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// DueRowsQuery is the query Due reads its rows with, for the pending rows
+// that rows picks (tests only: a test reads its plan).
+var DueRowsQuery = dueRowsQuery

@@ -26,6 +26,19 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 	return out, nil
 }
 
+// dueRowsQuery is dueRows' query, for the pending rows that match rows.
+func dueRowsQuery(rows string) string {
+	return `SELECT o.id, o.chat_id, o.lang, o.attempts, o.created_at, o.next_at,
+			c.id, c.kind, c.flaps, c.flap_since, c.from_state, c.to_state, c.at, c.began, c.causes, c.regions,
+			COALESCE(i.id, 0), COALESCE(i.start_at, 0), COALESCE(i.end_at, 0), COALESCE(i.worst, ''), COALESCE(i.causes, '[]'),
+			COALESCE((SELECT r.message_id FROM outbox r
+				WHERE r.platform = o.platform AND r.chat_id = o.chat_id AND r.change_id IN (SELECT rc.id FROM changes rc WHERE rc.incident_id = c.incident_id)
+				AND r.status = 'sent' AND r.message_id <> '' ORDER BY r.change_id LIMIT 1), '')
+		FROM outbox o JOIN changes c ON c.id = o.change_id LEFT JOIN incidents i ON i.id = c.incident_id
+		WHERE o.status = 'pending' AND ` + rows + `
+		ORDER BY o.chat_id, o.id`
+}
+
 // dueRows reads the pending rows that rows picks (a condition on outbox o,
 // with its args) with their change, incident and the message a recovery
 // replies to: the chat's first sent row of the incident, found by the
@@ -34,15 +47,7 @@ func (s *Store) Due(ctx context.Context, p bot.Platform, now time.Time, limit in
 // instead of 10–15 ms with 30 days of daily outages kept at 100,000
 // subscribers).
 func dueRows(ctx context.Context, tx q, p bot.Platform, rows string, args ...any) ([]bot.Delivery, error) {
-	rs, err := tx.query(ctx, `SELECT o.id, o.chat_id, o.lang, o.attempts, o.created_at, o.next_at,
-			c.id, c.kind, c.flaps, c.flap_since, c.from_state, c.to_state, c.at, c.began, c.causes, c.regions,
-			COALESCE(i.id, 0), COALESCE(i.start_at, 0), COALESCE(i.end_at, 0), COALESCE(i.worst, ''), COALESCE(i.causes, '[]'),
-			COALESCE((SELECT r.message_id FROM outbox r
-				WHERE r.platform = o.platform AND r.chat_id = o.chat_id AND r.change_id IN (SELECT rc.id FROM changes rc WHERE rc.incident_id = c.incident_id)
-				AND r.status = 'sent' AND r.message_id <> '' ORDER BY r.change_id LIMIT 1), '')
-		FROM outbox o JOIN changes c ON c.id = o.change_id LEFT JOIN incidents i ON i.id = c.incident_id
-		WHERE o.status = 'pending' AND `+rows+`
-		ORDER BY o.chat_id, o.id`, args...)
+	rs, err := tx.query(ctx, dueRowsQuery(rows), args...)
 	if err != nil {
 		return nil, fmt.Errorf("due rows: %w", err)
 	}

@@ -55,6 +55,13 @@ func WithShards(count, maxConcurrency int) Option {
 	return func(s *Server) { s.shards, s.maxConcurrency = max(count, 1), max(maxConcurrency, 1) }
 }
 
+// WithSessionStartLimit sets what GET /gateway/bot says of today's
+// IDENTIFYs: remaining (1000 by default, one less for each accepted
+// IDENTIFY) and reset_after.
+func WithSessionStartLimit(remaining int, resetAfter time.Duration) Option {
+	return func(s *Server) { s.startsLeft, s.startsReset = remaining, resetAfter }
+}
+
 // WithShardsRequired makes the gateway refuse, as Discord does once a bot
 // is in too many servers, an IDENTIFY with fewer than min shards (an
 // unsharded IDENTIFY counts as one): close code 4011 "Sharding required".

@@ -172,6 +172,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 			}
 			s.mu.Lock()
 			s.identifies++
+			s.startsLeft--
 			s.identified = append(s.identified, rec)
 			s.sessionLocked(c)
 			s.notify()

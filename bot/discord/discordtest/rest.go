@@ -102,13 +102,13 @@ func writeError(w http.ResponseWriter, f Failure) {
 
 func (s *Server) gateway(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	shards := s.shards // Outgrow changes it
+	shards, left, reset := s.shards, s.startsLeft, s.startsReset // Outgrow and IDENTIFYs change them
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"url":    s.GatewayURL(),
 		"shards": shards,
 		"session_start_limit": map[string]int{
-			"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": s.maxConcurrency,
+			"total": 1000, "remaining": max(left, 0), "reset_after": int(reset.Milliseconds()), "max_concurrency": s.maxConcurrency,
 		},
 	})
 }

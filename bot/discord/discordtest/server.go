@@ -35,6 +35,11 @@ type Server struct {
 	// What GET /gateway/bot recommends, and the fewest shards IDENTIFY may
 	// ask for (0: any).
 	shards, maxConcurrency, requiredShards int
+	// startsLeft and startsReset are session_start_limit's remaining and
+	// reset_after: IDENTIFYs left today (each accepted one counts) and when
+	// the count is reset.
+	startsLeft  int
+	startsReset time.Duration
 
 	nextID      atomic.Int64
 	requests    atomic.Int64
@@ -81,6 +86,7 @@ func New(opts ...Option) *Server {
 		heartbeat:      time.Second,
 		shards:         1,
 		maxConcurrency: 1,
+		startsLeft:     1000,
 		sessions:       map[string]ShardPair{},
 		changed:        make(chan struct{}),
 		interactions:   map[string]*Interaction{},
