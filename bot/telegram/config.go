@@ -3,6 +3,7 @@ package telegram
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 
@@ -89,6 +90,9 @@ func (s *Config) Build(deps adapterkit.Deps) (*adapterkit.Adapter, error) {
 	cfg.Log, cfg.Replier, cfg.Limiter = deps.Log, gate, deps.Commands
 	cfg.Panics = adapterkit.NewPanics(deps.Metrics, Platform)
 	a := NewBot(cfg, deps.Handler)
+	if deps.Metrics != nil {
+		deps.Metrics.RegisterMetricsWriter(func(w io.Writer) { WritePaidMetrics(w, a) })
+	}
 	return &adapterkit.Adapter{
 		Channel: delivery.Channel{Platform: Platform, Notifier: a, Policy: policy, Gate: gate, State: a.State},
 		Run:     a.Run,

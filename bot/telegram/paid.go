@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
 	"golang.org/x/time/rate"
 
 	"github.com/xstatusbot/xstatusbot/bot"
@@ -46,8 +48,9 @@ type paidBroadcast struct {
 	// pace spaces unpaid alerts during a pause, at unpaidAlertRate.
 	pace *rate.Limiter
 
-	mu    sync.Mutex
-	until time.Time // paused until then; zero: not paused
+	mu     sync.Mutex
+	until  time.Time // paused until then; zero: not paused
+	pauses int64     // pauses begun since start: refusals acted on
 }
 
 func newPaidBroadcast() *paidBroadcast {
@@ -123,11 +126,47 @@ func (a *Bot) pausePaid(err error, chatID string) {
 		return
 	}
 	p.until = now.Add(p.pause)
+	p.pauses++
 	until := p.until
 	p.mu.Unlock()
 	a.log.Error("telegram: paid broadcast refused; alerts go out unpaid (at most 25 a second) until the pause ends. "+
 		"Top up the bot's Stars balance, or check Paid Broadcasts in @BotFather, or set TELEGRAM_PAID_BROADCAST=off",
 		"err", err, "chat", chatID, "pause", p.pause, "until", until.UTC().Format(time.RFC3339))
+}
+
+// PaidPaused reports whether alerts go out unpaid now because Telegram
+// refused a paid broadcast, and how many such pauses began since start;
+// false and 0 when paid broadcast is off.
+func (a *Bot) PaidPaused() (paused bool, pauses int64) {
+	p := a.paid
+	if p == nil {
+		return false, 0
+	}
+	now := a.clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.until.IsZero() && now.Before(p.until), p.pauses
+}
+
+// WritePaidMetrics writes, when paid broadcast is on,
+// xstatusbot_telegram_paid_broadcast_paused (1 while alerts go out unpaid
+// after Telegram refused to bill them: Stars ran out) and
+// xstatusbot_telegram_paid_broadcast_pauses_total (pauses begun since start),
+// read at every scrape; nothing when it is off.
+func WritePaidMetrics(w io.Writer, a *Bot) {
+	if a.paid == nil {
+		return
+	}
+	const paused, pauses = "xstatusbot_telegram_paid_broadcast_paused", "xstatusbot_telegram_paid_broadcast_pauses_total"
+	on, n := a.PaidPaused()
+	v := 0
+	if on {
+		v = 1
+	}
+	vm.WriteMetadataIfNeeded(w, paused, "gauge")
+	fmt.Fprintf(w, "%s %d\n", paused, v)
+	vm.WriteMetadataIfNeeded(w, pauses, "counter")
+	fmt.Fprintf(w, "%s %d\n", pauses, n)
 }
 
 // mayBePaidRefusal reports whether a paid send's failure could be Telegram

@@ -3,6 +3,7 @@ package telegram
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/xstatusbot/xstatusbot/bot"
 	"github.com/xstatusbot/xstatusbot/bot/delivery"
+	"github.com/xstatusbot/xstatusbot/bot/metrics"
+	"github.com/xstatusbot/xstatusbot/bot/metrics/metricstest"
 	"github.com/xstatusbot/xstatusbot/bot/telegram/telegramtest"
 )
 
@@ -145,10 +148,21 @@ func TestOutOfStarsFallsBackAndPauses(t *testing.T) {
 			t.Fatalf("alert to %d: %v", chat, err)
 		}
 	}
+	set := metrics.NewSet()
+	set.RegisterMetricsWriter(func(w io.Writer) { WritePaidMetrics(w, h.a) })
+	paidMetrics := func(paused, pauses float64) {
+		t.Helper()
+		got := metricstest.Series(t, set)
+		if got["xstatusbot_telegram_paid_broadcast_paused"] != paused || got["xstatusbot_telegram_paid_broadcast_pauses_total"] != pauses {
+			t.Errorf("paid metrics %v, want paused %v, pauses %v", got, paused, pauses)
+		}
+	}
+	paidMetrics(0, 0)
 	const refused = "paid broadcast refused"
 	for chat := 1; chat <= 5; chat++ {
 		send(chat)
 	}
+	paidMetrics(1, 1)
 	if st := h.fake.Stats(); st.PaidRefused != 1 || st.PaidSent != 0 || st.Sent != 5 {
 		t.Errorf("stats %+v: want one paid try refused, then 5 unpaid alerts", st)
 	}
@@ -169,6 +183,7 @@ func TestOutOfStarsFallsBackAndPauses(t *testing.T) {
 	if n := strings.Count(h.logs.String(), refused); n != 2 {
 		t.Errorf("%d lines say %q after the second refusal, want 2", n, refused)
 	}
+	paidMetrics(1, 2)
 
 	h.fake.AcceptPaid()
 	clk.jump(paidPause)
@@ -176,6 +191,10 @@ func TestOutOfStarsFallsBackAndPauses(t *testing.T) {
 	send(8)
 	if st := h.fake.Stats(); st.PaidSent != 2 || st.PaidRefused != 2 {
 		t.Errorf("stats %+v: want the alerts after the top-up paid", st)
+	}
+	paidMetrics(0, 2)
+	if typ := metricstest.Type(t, set, "xstatusbot_telegram_paid_broadcast_pauses_total"); typ != "counter" {
+		t.Errorf("TYPE of the pauses %q, want counter", typ)
 	}
 	if !strings.Contains(h.logs.String(), "trying paid broadcast again") {
 		t.Errorf("the return to paid broadcast is not logged:\n%s", h.logs.String())
