@@ -24,9 +24,10 @@ import (
 
 // PostgreSQL: several replicas share one database (lib/pq through
 // database/sql: pgx made the binary 4.2 MB larger, lib/pq 0.6 MB, and a
-// binary's size is most of the bot's resident memory). Only the leader writes rounds and claims outbox rows; its
-// writes are fenced by the lease's epoch (lease_postgres.go). Expiries are
-// judged on the database's clock, never a replica's.
+// binary's size is most of the bot's resident memory). Only the leader
+// writes rounds and claims outbox rows; its writes are fenced by the
+// lease's epoch (lease_postgres.go). Expiries are judged on the database's
+// clock, never a replica's.
 
 //go:embed migrations/postgres/*.sql
 var postgresMigrations embed.FS

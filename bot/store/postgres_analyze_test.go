@@ -21,18 +21,14 @@ import (
 // per row. Without it the statistics said one row until autovacuum came by,
 // and that claim hit the statement timeout (BenchmarkSizePostgres).
 func TestFanOutLeavesTheOutboxAnalyzed(t *testing.T) {
-	url := pgtest.URL(t)
 	ctx := context.Background()
-	s := openPG(t, url, "a")
 	const chats = 1200
-	pgExec(t, url, fmt.Sprintf(`INSERT INTO subscriptions (platform, chat_id, kind, created_at)
-		SELECT '%s', 'c' || g, 'private', 0 FROM generate_series(1, %d) g`, tgPlatform, chats))
-	lead(t, s)
+	url, s := leadingOver(t, chats)
 	// The outbox once held rows and was analyzed empty: pages, zero rows
 	// (its rows need no change: it has no foreign key on PostgreSQL).
-	pgExec(t, url, `INSERT INTO outbox (change_id, platform, chat_id, next_at, created_at) SELECT 999999, 'x', 'c' || g, 0, 0 FROM generate_series(1, 5000) g`)
-	pgExec(t, url, `DELETE FROM outbox`)
-	pgExec(t, url, `ANALYZE outbox`)
+	pgtest.Exec(t, url, `INSERT INTO outbox (change_id, platform, chat_id, next_at, created_at) SELECT 999999, 'x', 'c' || g, 0, 0 FROM generate_series(1, 5000) g`)
+	pgtest.Exec(t, url, `DELETE FROM outbox`)
+	pgtest.Exec(t, url, `ANALYZE outbox`)
 	if n := pgCount(t, url, `SELECT reltuples::int FROM pg_class WHERE relname = 'outbox'`); n != 0 {
 		t.Fatalf("outbox analyzed at %d rows before the fan-out, want 0", n)
 	}
@@ -57,13 +53,9 @@ func TestFanOutLeavesTheOutboxAnalyzed(t *testing.T) {
 // row of a Due (2–3.5 s a page of 1,000 chats). Migration 0008 names
 // finished_at in that index's predicate: only pruning may use it.
 func TestDueLeavesTheFinishedRowsAlone(t *testing.T) {
-	url := pgtest.URL(t)
 	ctx := context.Background()
-	s := openPG(t, url, "a")
 	const chats = 1200
-	pgExec(t, url, fmt.Sprintf(`INSERT INTO subscriptions (platform, chat_id, kind, created_at)
-		SELECT '%s', 'c' || g, 'private', 0 FROM generate_series(1, %d) g`, tgPlatform, chats))
-	lead(t, s)
+	url, s := leadingOver(t, chats)
 	pgSave(t, s, storetest.DownSnapshot(t0)) // analyzed with its 1,200 rows pending
 	sent, err := s.Due(ctx, tgPlatform, t0, 1000, nil)
 	if err != nil || len(sent) != 1000 {
@@ -72,23 +64,13 @@ func TestDueLeavesTheFinishedRowsAlone(t *testing.T) {
 	if err := s.Finish(ctx, ids(sent), bot.StatusSent, "m1", "", t0); err != nil {
 		t.Fatal(err)
 	}
-	var rest []int64
-	rs, err := pgtest.Open(t, url).QueryContext(ctx, `SELECT id FROM outbox WHERE status = 'pending' ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
+	due, err := s.Due(ctx, tgPlatform, t0, 1000, nil) // the rest: claimed, still pending
+	if err != nil || len(due) != chats-1000 {
+		t.Fatalf("%d rows left pending, %v", len(due), err)
 	}
-	for rs.Next() {
-		var id int64
-		if err := rs.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		rest = append(rest, id)
-	}
-	if err := rs.Err(); err != nil || len(rest) != chats-1000 {
-		t.Fatalf("%d rows left pending, %v", len(rest), err)
-	}
+	rest := ids(due)
 
-	rs, err = pgtest.Open(t, url).QueryContext(ctx, `EXPLAIN `+store.DueRowsQuery(`o.id = ANY($1)`), rest)
+	rs, err := pgtest.Open(t, url).QueryContext(ctx, `EXPLAIN `+store.DueRowsQuery(`o.id = ANY($1)`), rest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,4 +88,16 @@ func TestDueLeavesTheFinishedRowsAlone(t *testing.T) {
 	if p := strings.Join(plan, "\n"); strings.Contains(p, "outbox_finished") {
 		t.Errorf("Due's rows are read through outbox_finished:\n%s", p)
 	}
+}
+
+// leadingOver is a replica leading on a fresh database where chats
+// Telegram chats are subscribed, written straight into the table.
+func leadingOver(t *testing.T, chats int) (url string, s *store.Replica) {
+	t.Helper()
+	url = pgtest.URL(t)
+	s = openPG(t, url, "a")
+	pgtest.Exec(t, url, fmt.Sprintf(`INSERT INTO subscriptions (platform, chat_id, kind, created_at)
+		SELECT '%s', 'c' || g, 'private', 0 FROM generate_series(1, %d) g`, tgPlatform, chats))
+	lead(t, s)
+	return url, s
 }

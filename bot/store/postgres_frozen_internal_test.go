@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,12 +20,11 @@ import (
 type freezer struct {
 	ln     net.Listener
 	target string
-	frozen atomic.Bool
-	thawed chan struct{} // closed by thaw, replaced by freeze
+	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	thawed chan struct{} // closed while bytes pass; open while frozen
+	conns  []net.Conn
 }
 
 func newFreezer(t *testing.T, target string) *freezer {
@@ -85,15 +83,19 @@ func (f *freezer) pipe(dst, src net.Conn) {
 func (f *freezer) freeze() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.frozen.CompareAndSwap(false, true) {
+	select {
+	case <-f.thawed:
 		f.thawed = make(chan struct{})
+	default: // frozen already
 	}
 }
 
 func (f *freezer) thaw() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.frozen.CompareAndSwap(true, false) {
+	select {
+	case <-f.thawed: // passing already
+	default:
 		close(f.thawed)
 	}
 }

@@ -35,21 +35,13 @@ func lead(t testing.TB, s *store.Replica) bot.Term {
 	return term
 }
 
-// sql runs one statement on the test database through a connection of its
-// own: what the test does behind the stores' backs (the lease expiring,
-// another transaction holding a lock).
-func pgExec(t testing.TB, url, stmt string, args ...any) {
-	t.Helper()
-	if _, err := pgtest.Open(t, url).ExecContext(context.Background(), stmt, args...); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
-}
-
-// count runs a COUNT query.
+// pgCount runs a COUNT query behind the stores' backs, on a session of its own.
 func pgCount(t testing.TB, url, query string, args ...any) int {
 	t.Helper()
+	db := pgtest.Open(t, url)
+	defer db.Close() // now: a test may count in a loop
 	var n int
-	if err := pgtest.Open(t, url).QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n
@@ -59,7 +51,7 @@ func pgCount(t testing.TB, url, query string, args ...any) int {
 // holder had stopped renewing it.
 func expireLease(t testing.TB, url string) {
 	t.Helper()
-	pgExec(t, url, `UPDATE leases SET expires_at = now() - interval '1 second' WHERE name = 'leader'`)
+	pgtest.Exec(t, url, `UPDATE leases SET expires_at = now() - interval '1 second' WHERE name = 'leader'`)
 }
 
 func pgChat(id string) bot.ChatRef { return bot.ChatRef{Platform: tgPlatform, ID: id} }

@@ -26,23 +26,18 @@ import (
 // ttl is the shortest LEADER_LEASE_TTL: the tests run on the real clock.
 const ttl = 3 * time.Second
 
-// leaseValid says, on the database's clock and through a connection of its
+// leaseValid says, on the database's clock and through session, the test's
 // own, whether the lease still runs (a takeover is not yet possible).
-func leaseValid(ctx context.Context, url string) (bool, error) {
-	db, err := sql.Open("postgres", url) // the driver pgtest registers
-	if err != nil {
-		return false, err
-	}
-	defer db.Close()
+func leaseValid(ctx context.Context, session *sql.DB) (bool, error) {
 	var ok bool
-	err = db.QueryRowContext(ctx, `SELECT expires_at > clock_timestamp() FROM leases WHERE name = 'leader'`).Scan(&ok)
+	err := session.QueryRowContext(ctx, `SELECT expires_at > clock_timestamp() FROM leases WHERE name = 'leader'`).Scan(&ok)
 	return ok, err
 }
 
 // watchedNotifier sends nothing anywhere: it records each send and checks,
 // on the database's clock, that the lease still ran when the send started.
 type watchedNotifier struct {
-	url     string
+	session *sql.DB
 	delay   time.Duration
 	sent    atomic.Int64
 	mu      sync.Mutex
@@ -54,7 +49,7 @@ type watchedNotifier struct {
 
 func (n *watchedNotifier) Send(ctx context.Context, chat string, _ bot.Message) (string, error) {
 	n.once.Do(func() { close(n.started) })
-	ok, err := leaseValid(context.WithoutCancel(ctx), n.url)
+	ok, err := leaseValid(context.WithoutCancel(ctx), n.session)
 	n.mu.Lock()
 	if err != nil {
 		n.errs = append(n.errs, err)
@@ -85,7 +80,8 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 	}
 	pgSubscribe(t, s, ids...)
 
-	n := &watchedNotifier{url: url, delay: 20 * time.Millisecond, started: make(chan struct{})}
+	session := pgtest.Open(t, url)
+	n := &watchedNotifier{session: session, delay: 20 * time.Millisecond, started: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	leader := &leader.Leader{Lease: s, Clock: clock.System{}, TTL: ttl, Log: log}
 	s.OnDeposed(leader.Depose)
@@ -109,7 +105,7 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 			Policy: func() delivery.Policy { p := delivery.DefaultPolicy(1000); p.Workers, p.MaxAge = 2, 0; return p }()}}, clock.System{}, log, nil)
 		disp.Fence = leader.Fence
 		disp.Run(ctx)
-		ok, err := leaseValid(context.WithoutCancel(ctx), url)
+		ok, err := leaseValid(context.WithoutCancel(ctx), session)
 		stoppedValid.Store(ok)
 		if err != nil {
 			stoppedErr.Store(err)
@@ -156,7 +152,7 @@ func TestLeaderWhoseRenewalHangsStepsDownBeforeItsLeaseExpires(t *testing.T) {
 	}
 	sentAtStop := n.sent.Load()
 	// The lease expires; nothing is sent after it.
-	waitUntil(t, 2*ttl, "the lease to expire", func() bool { ok, err := leaseValid(ctx, url); return err == nil && !ok })
+	waitUntil(t, 2*ttl, "the lease to expire", func() bool { ok, err := leaseValid(ctx, session); return err == nil && !ok })
 	time.Sleep(ttl / 3) // nothing to await: checking that nothing happens
 	if got := n.sent.Load(); got != sentAtStop {
 		t.Errorf("%d sends after the leader stepped down", got-sentAtStop)
@@ -264,7 +260,7 @@ func TestFenceKeepsAMargin(t *testing.T) {
 	s := openPG(t, url, "a", store.WithLeaseTTL(ttl))
 	pgSubscribe(t, s, "1")
 	lead(t, s)
-	pgExec(t, url, `UPDATE leases SET expires_at = now() + interval '500 milliseconds' WHERE name = 'leader'`)
+	pgtest.Exec(t, url, `UPDATE leases SET expires_at = now() + interval '500 milliseconds' WHERE name = 'leader'`)
 	if err := s.SaveRound(context.Background(), storetest.DownSnapshot(t0)); !errors.Is(err, bot.ErrDeposed) {
 		t.Fatalf("SaveRound with 0.5 s of lease left (margin %v): %v, want ErrDeposed", ttl/3, err)
 	}

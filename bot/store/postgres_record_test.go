@@ -37,7 +37,7 @@ func TestRecordRefusesOnlyTheRowsAnotherClaimed(t *testing.T) {
 				t.Fatalf("a's due: %v, %v", chatsOf(due), err)
 			}
 			// b took chat 2 once a's claim expired, as a new leader would.
-			pgExec(t, url, `UPDATE outbox SET claimed_by = 'b', claim_epoch = claim_epoch + 1, claimed_until = now() + interval '1 minute' WHERE chat_id = '2'`)
+			pgtest.Exec(t, url, `UPDATE outbox SET claimed_by = 'b', claim_epoch = claim_epoch + 1, claimed_until = now() + interval '1 minute' WHERE chat_id = '2'`)
 
 			third := bot.Outcome{IDs: []int64{due[2].ID}, Status: bot.StatusSent, MessageID: "m-3", At: t0}
 			if mixed {

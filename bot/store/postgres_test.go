@@ -245,7 +245,7 @@ func TestClaims(t *testing.T) {
 	if dueB, err := b.Due(ctx, tgPlatform, t0, 10, nil); err != nil || len(dueB) != 0 {
 		t.Fatalf("b's due while a's claims stand: %v, %v; want none", ids(dueB), err)
 	}
-	pgExec(t, url, `UPDATE outbox SET claimed_until = now() - interval '1 second' WHERE claimed_by = 'a'`)
+	pgtest.Exec(t, url, `UPDATE outbox SET claimed_until = now() - interval '1 second' WHERE claimed_by = 'a'`)
 	dueB, err := b.Due(ctx, tgPlatform, t0, 10, nil)
 	if err != nil || !reflect.DeepEqual(ids(dueB), ids(dueA)) {
 		t.Fatalf("b's due once a's claims expired: %v, %v; want a's rows %v", ids(dueB), err, ids(dueA))
@@ -270,8 +270,8 @@ func TestClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	term := lead(t, a)
-	pgExec(t, url, `UPDATE outbox SET claimed_by = 'z', claim_epoch = $1, claimed_until = now() + interval '1 hour' WHERE chat_id = '2'`, term.Epoch+1)
-	pgExec(t, url, `UPDATE outbox SET claimed_by = 'z', claim_epoch = $1, claimed_until = now() - interval '1 second' WHERE chat_id = '3'`, term.Epoch+1)
+	pgtest.Exec(t, url, `UPDATE outbox SET claimed_by = 'z', claim_epoch = $1, claimed_until = now() + interval '1 hour' WHERE chat_id = '2'`, term.Epoch+1)
+	pgtest.Exec(t, url, `UPDATE outbox SET claimed_by = 'z', claim_epoch = $1, claimed_until = now() - interval '1 second' WHERE chat_id = '3'`, term.Epoch+1)
 	dueA, err = a.Due(ctx, tgPlatform, t0, 10, nil)
 	if err != nil || !reflect.DeepEqual(chatsOf(dueA), []string{"1", "3"}) {
 		t.Fatalf("a's due with chat 2 claimed by z: %v, %v; want 1 and 3", chatsOf(dueA), err)
@@ -407,12 +407,12 @@ func TestRegionsOnTheDatabasesClock(t *testing.T) {
 			}
 		}
 	}
-	pgExec(t, url, `UPDATE region_rounds SET heard_at = now() - interval '1 minute' WHERE region = 'us-east'`)
+	pgtest.Exec(t, url, `UPDATE region_rounds SET heard_at = now() - interval '1 minute' WHERE region = 'us-east'`)
 	got, err := a.Regions(ctx, now, 20*time.Second)
 	if err != nil || len(got) != 3 || !got[2].Silent || got[0].Silent || got[1].Silent {
 		t.Fatalf("regions after us-east stopped recording: %+v, %v; want us-east silent", got, err)
 	}
-	pgExec(t, url, `UPDATE region_rounds SET heard_at = now() - interval '25 hours' WHERE region = 'us-east'`)
+	pgtest.Exec(t, url, `UPDATE region_rounds SET heard_at = now() - interval '25 hours' WHERE region = 'us-east'`)
 	if got, err := a.Regions(ctx, now, 20*time.Second); err != nil || len(got) != 2 {
 		t.Fatalf("regions once us-east was silent for a day: %+v, %v; want it forgotten", got, err)
 	}

@@ -134,18 +134,13 @@ func (a *Bot) pausePaid(err error, chatID string) {
 		"err", err, "chat", chatID, "pause", p.pause, "until", until.UTC().Format(time.RFC3339))
 }
 
-// PaidPaused reports whether alerts go out unpaid now because Telegram
-// refused a paid broadcast, and how many such pauses began since start;
-// false and 0 when paid broadcast is off.
-func (a *Bot) PaidPaused() (paused bool, pauses int64) {
-	p := a.paid
-	if p == nil {
-		return false, 0
-	}
-	now := a.clock.Now()
+// state reports whether alerts go out unpaid at now because Telegram
+// refused a paid broadcast, and how many such pauses began since start.
+// Unlike paused, it does not end a pause that is over.
+func (p *paidBroadcast) state(now time.Time) (paused bool, pauses int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.until.IsZero() && now.Before(p.until), p.pauses
+	return now.Before(p.until), p.pauses
 }
 
 // WritePaidMetrics writes, when paid broadcast is on,
@@ -158,7 +153,7 @@ func WritePaidMetrics(w io.Writer, a *Bot) {
 		return
 	}
 	const paused, pauses = "xstatusbot_telegram_paid_broadcast_paused", "xstatusbot_telegram_paid_broadcast_pauses_total"
-	on, n := a.PaidPaused()
+	on, n := a.paid.state(a.clock.Now())
 	v := 0
 	if on {
 		v = 1

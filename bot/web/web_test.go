@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -101,19 +100,11 @@ func TestMetricsExposition(t *testing.T) {
 	m.ObserveRound(probe.Round{Verdict: probe.VerdictDown, Targets: []probe.Result{{Target: hostile, Class: probe.ClassTimeout}}})
 	srv := httptest.NewServer(web.Handler(monitor{bot.Health{}}, delivery{}, leadership{}, time.Minute, set))
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := get(t, srv.URL+"/metrics")
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || !strings.HasPrefix(ct, "text/plain") {
 		t.Fatalf("%d %s", resp.StatusCode, ct)
 	}
-	series, err := metricstest.Parse(string(body))
+	series, err := metricstest.Parse(body)
 	if err != nil {
 		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
 	}
@@ -130,7 +121,7 @@ func TestMetricsExposition(t *testing.T) {
 		}
 	}
 	for _, line := range []string{"# TYPE xstatusbot_leader gauge", "# TYPE xstatusbot_probe_failures_total counter"} {
-		if !strings.Contains(string(body), line+"\n") {
+		if !strings.Contains(body, line+"\n") {
 			t.Errorf("no %q", line)
 		}
 	}

@@ -39,20 +39,21 @@ func URL(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	name := "xsb_test_" + hex.EncodeToString(b)
-	exec(tb, admin, `CREATE DATABASE `+name)
-	tb.Cleanup(func() { exec(tb, admin, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
+	Exec(tb, admin, `CREATE DATABASE `+name)
+	tb.Cleanup(func() { Exec(tb, admin, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
 	u.Path = "/" + name
 	return u.String()
 }
 
-// exec runs one statement on the admin database through a connection of its own.
-func exec(tb testing.TB, admin, query string) {
+// Exec runs one statement on the database at url through a connection of
+// its own, closed before it returns.
+func Exec(tb testing.TB, url, query string, args ...any) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db := open(tb, admin)
+	db := open(tb, url)
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, query); err != nil {
+	if _, err := db.ExecContext(ctx, query, args...); err != nil {
 		tb.Fatalf("%s: %v", query, err)
 	}
 }
